@@ -1,0 +1,70 @@
+"""Turns every non-success response under /api/ that did not come from DRF into the error schema."""
+
+import json
+import logging
+
+from django.http import Http404
+
+from amarktai import errors
+
+logger = logging.getLogger("amarktai.api")
+
+_STATUS_CODES = {
+    400: (errors.VALIDATION_ERROR, "Bad request"),
+    401: (errors.AUTH_REQUIRED, "Authentication required"),
+    403: (errors.PERMISSION_DENIED, "Permission denied"),
+    404: (errors.NOT_FOUND, "Not found"),
+    405: (errors.METHOD_NOT_ALLOWED, "Method not allowed"),
+    413: (errors.VALIDATION_ERROR, "Request body too large"),
+    415: (errors.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+    429: (errors.RATE_LIMIT, "Too many requests, try again later"),
+    503: (errors.SERVICE_UNAVAILABLE, "Service temporarily unavailable"),
+}
+
+
+def _is_api(request):
+    return request.path.startswith("/api/") and not request.path.startswith(("/api/docs", "/api/schema"))
+
+
+def _already_schema(response):
+    if "application/json" not in response.get("Content-Type", ""):
+        return False
+    try:
+        body = json.loads(response.content)
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(body, dict) and body.get("success") is False and "error_code" in body
+
+
+class ApiErrorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not _is_api(request) or response.status_code < 400 or getattr(response, "streaming", False):
+            return response
+        if _already_schema(response):
+            return response
+        code, message = _STATUS_CODES.get(
+            response.status_code,
+            (errors.INTERNAL_ERROR, "Internal server error") if response.status_code >= 500 else (errors.VALIDATION_ERROR, "Bad request"),
+        )
+        headers = {k: response[k] for k in ("Allow", "Retry-After", "WWW-Authenticate") if response.has_header(k)}
+        return errors.error_response(message, code, response.status_code, headers=headers)
+
+    def process_exception(self, request, exception):
+        if not _is_api(request):
+            return None
+        if isinstance(exception, Http404):
+            return errors.error_response("Not found", errors.NOT_FOUND, 404)
+        if isinstance(exception, errors.AmarktaiError):
+            return errors.error_response(exception.message, exception.error_code, exception.status, exception.details,
+                                         headers=exception.headers)
+        outage = errors.infrastructure_error(exception)
+        if outage is not None:
+            logger.warning("backing service unavailable on %s %s: %s", request.method, request.path,
+                           exception.__class__.__name__)
+            return errors.error_response(outage.message, outage.error_code, outage.status, headers=outage.headers)
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return errors.error_response("Internal server error", errors.INTERNAL_ERROR, 500)
