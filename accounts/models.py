@@ -1,0 +1,139 @@
+import hashlib
+import secrets
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class SystemMode(models.TextChoices):
+    TESTING = "testing", "Testing (paper trading)"
+    LIVE_TRADING = "live_trading", "Live trading"
+    AUTOPILOT = "autopilot", "Autopilot"
+
+
+class UserQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        """Queryset updates skip save() signals: drop the cached copies of the users they change."""
+        from accounts.authentication import _user_key
+        from amarktai import cache
+
+        ids = list(self.values_list("pk", flat=True))
+        count = super().update(**kwargs)
+        cache.delete_many([_user_key(pk) for pk in ids])
+        return count
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("email is required")
+        email = self.normalize_email(email).lower()
+        user = self.model(email=email, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_admin", False)
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_admin=True, is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    currency = models.CharField(max_length=8, default="ZAR")
+    system_mode = models.CharField(max_length=20, choices=SystemMode.choices, default=SystemMode.TESTING)
+    is_admin = models.BooleanField(default=False, help_text="Platform admin: sees and pauses every user's bots.")
+    is_staff = models.BooleanField(default=False, help_text="May log in to the Django admin site.")
+    is_active = models.BooleanField(default=True)
+    two_factor_enabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.email
+
+
+class ApiKey(models.Model):
+    """A programmatic key. Only a SHA-256 of the secret is stored; the key is shown once, at creation."""
+
+    PREFIX = "amk_"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    key_prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @staticmethod
+    def hash(raw_key):
+        return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls, user, name):
+        """Create a key; returns (ApiKey, raw_key). The raw key is never stored."""
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(user=user, name=name, key_prefix=raw[:12], key_hash=cls.hash(raw))
+        return key, raw
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+    def __str__(self):
+        return f"{self.name} ({self.key_prefix}…)"
+
+
+class InviteCode(models.Model):
+    code = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    used_by = models.OneToOneField(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invite")
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.code
+
+
+class AuditLog(models.Model):
+    """One row per action taken through the admin API (who did what to which object). Never edited after creation."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    actor = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="audit_actions")
+    actor_email = models.EmailField(blank=True, help_text="Kept when the actor account is deleted.")
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=32, blank=True)
+    target_id = models.CharField(max_length=64, blank=True, db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_email} {self.action} {self.target_type}:{self.target_id}"

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("auth/register", views.RegisterView.as_view()),
+    path("auth/login", views.LoginView.as_view()),
+    path("auth/refresh", views.RefreshView.as_view()),
+    path("auth/me", views.MeView.as_view()),
+    path("auth/2fa/enroll", views.TwoFactorEnrollView.as_view()),
+    path("auth/2fa/verify", views.TwoFactorVerifyView.as_view()),
+    path("auth/api-keys", views.ApiKeyListView.as_view()),
+    path("auth/api-keys/<uuid:key_id>", views.ApiKeyDetailView.as_view()),
+    path("system/mode", views.SystemModeView.as_view()),
+]
