@@ -1,0 +1,364 @@
+"""The paper exchange: the Exchange interface over simulated balances, so a bot cannot tell paper from live.
+
+- Balances per user, platform and currency (wallets.PaperBalance), created on first use from PAPER_STARTING_BALANCES in the
+  platform's quote currency. They never go negative: an order that needs more raises InsufficientFunds.
+- Market orders fill at once against a synthetic order book: the average price walks the book, so slippage grows with the
+  order's size; taker fees per platform.
+- Limit orders that cross the book fill at once (never worse than the limit); others rest, with their funds reserved
+  ("used"), and fill at the limit price with the maker fee once the market crosses it (``match_open_orders``, called by
+  fetch_order / fetch_open_orders and by the bot engine every tick).
+- ``client_order_id`` makes create_order idempotent: the same id twice returns the first order, never a second fill.
+- Balance rows are locked (SELECT ... FOR UPDATE, in a fixed order) for every change, so concurrent orders cannot overspend.
+"""
+
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from amarktai.errors import InsufficientFunds, NotFound, ValidationFailed
+from trading.exchanges import simfeed
+from trading.exchanges.base import Exchange
+from trading.platforms import get_platform
+
+ZERO = Decimal("0")
+AMOUNT_STEP = Decimal("0.00000001")
+
+# (maker, taker) fee rates per platform, from their public spot fee schedules' entry tiers.
+FEES = {
+    "luno": (Decimal("0"), Decimal("0.001")),
+    "binance": (Decimal("0.001"), Decimal("0.001")),
+    "kucoin": (Decimal("0.001"), Decimal("0.001")),
+    "kraken": (Decimal("0.0016"), Decimal("0.0026")),
+    "valr": (Decimal("0"), Decimal("0.001")),
+}
+DEFAULT_STARTING_BALANCES = {"ZAR": "100000", "USDT": "10000", "USD": "10000"}
+# Synthetic book depth: notional in USD available within 1 % of the touch, per base asset.
+DEPTH_USD_PER_PCT = {"BTC": 2_000_000, "ETH": 1_000_000, "SOL": 300_000, "XRP": 200_000, "BNB": 250_000}
+# Smallest order and largest single market order (freeze quantity) per base asset.
+MIN_AMOUNT = {"BTC": "0.0001", "ETH": "0.001", "SOL": "0.01", "XRP": "1", "BNB": "0.001"}
+MAX_MARKET_AMOUNT = {"BTC": "5", "ETH": "100", "SOL": "2000", "XRP": "500000", "BNB": "500"}
+MIN_COST_USD = Decimal("1")
+
+
+def _q(value, step):
+    return Decimal(value).quantize(step, rounding=ROUND_DOWN)
+
+
+def price_step(price):
+    return Decimal(1).scaleb(-simfeed._decimals(float(price)))
+
+
+def market_info(symbol):
+    base, quote = simfeed.split_symbol(symbol)
+    reference = Decimal(str(simfeed.ASSETS[base][0] * simfeed.QUOTES_PER_USD[quote]))
+    return {
+        "symbol": f"{base}/{quote}",
+        "base": base,
+        "quote": quote,
+        "amount_precision": AMOUNT_STEP,
+        "price_precision": price_step(reference),
+        "min_amount": Decimal(MIN_AMOUNT[base]),
+        "max_amount": Decimal(MAX_MARKET_AMOUNT[base]) * 10,
+        "max_market_amount": Decimal(MAX_MARKET_AMOUNT[base]),
+        "min_cost": MIN_COST_USD * Decimal(str(simfeed.QUOTES_PER_USD[quote])),
+    }
+
+
+def order_dict(order):
+    return {
+        "id": str(order.id),
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "type": order.type,
+        "side": order.side,
+        "amount": order.amount,
+        "price": order.price,
+        "filled": order.filled,
+        "remaining": order.amount - order.filled,
+        "average": order.average,
+        "cost": order.cost,
+        "status": order.status,
+        "fee": {"cost": order.fee, "currency": order.fee_currency},
+        "timestamp": int(order.created_at.timestamp() * 1000),
+    }
+
+
+class PaperExchange(Exchange):
+    def __init__(self, user, platform_id, feed=None):
+        platform = get_platform(platform_id)
+        if platform is None:
+            raise ValidationFailed(f"Unknown exchange {platform_id!r}")
+        self.user = user
+        self.platform = platform
+        self.platform_id = platform.id
+        self.feed = feed or simfeed
+        self.maker_fee, self.taker_fee = FEES.get(platform.id, (Decimal("0.001"), Decimal("0.001")))
+
+    # --- market data -----------------------------------------------------------------------------------------
+    def load_markets(self):
+        return {symbol: market_info(symbol) for symbol in self.platform.symbols}
+
+    def market(self, symbol):
+        symbol = (symbol or "").upper()
+        if symbol not in self.platform.symbols:
+            raise ValidationFailed(f"{self.platform.name} has no market {symbol or '(empty)'}",
+                                   details={"symbol": ["unknown market"]})
+        return market_info(symbol)
+
+    def fetch_ticker(self, symbol):
+        self.market(symbol)
+        return self.feed.ticker(symbol)
+
+    def fetch_ohlcv(self, symbol, timeframe="1m", limit=100):
+        self.market(symbol)
+        return self.feed.ohlcv(symbol, timeframe, limit)
+
+    # --- balances --------------------------------------------------------------------------------------------
+    def _ensure_account(self):
+        from wallets.models import PaperBalance
+
+        if PaperBalance.objects.filter(user=self.user, platform=self.platform_id).exists():
+            return
+        starting = getattr(settings, "PAPER_STARTING_BALANCES", DEFAULT_STARTING_BALANCES)
+        amount = Decimal(str(starting.get(self.platform.quote, "0")))
+        try:
+            with transaction.atomic():
+                PaperBalance.objects.create(user=self.user, platform=self.platform_id, currency=self.platform.quote,
+                                            free=amount)
+        except IntegrityError:
+            pass  # created concurrently
+
+    def fetch_balance(self):
+        from wallets.models import PaperBalance
+
+        self._ensure_account()
+        return {
+            row.currency: {"free": row.free, "used": row.used, "total": row.total}
+            for row in PaperBalance.objects.filter(user=self.user, platform=self.platform_id).order_by("currency")
+        }
+
+    def _locked_balances(self, *currencies):
+        """Lock (and create if missing) the balance rows of these currencies, always in the same order."""
+        from wallets.models import PaperBalance
+
+        rows = {}
+        for currency in sorted(set(currencies)):
+            PaperBalance.objects.get_or_create(user=self.user, platform=self.platform_id, currency=currency)
+            rows[currency] = PaperBalance.objects.select_for_update().get(
+                user=self.user, platform=self.platform_id, currency=currency)
+        return rows
+
+    # --- orders ----------------------------------------------------------------------------------------------
+    def _fill_price(self, market, side, amount, book):
+        """Average price for a market order of ``amount`` walking a linear synthetic book from the touch."""
+        touch = book["ask"] if side == "buy" else book["bid"]
+        usd_per_quote = Decimal(str(1 / simfeed.QUOTES_PER_USD[market["quote"]]))
+        notional_usd = amount * touch * usd_per_quote
+        depth = Decimal(DEPTH_USD_PER_PCT[market["base"]])
+        impact = Decimal("0.01") * notional_usd / (2 * depth)
+        price = touch * (1 + impact) if side == "buy" else touch * (1 - impact)
+        return price.quantize(market["price_precision"] / 100, rounding=ROUND_HALF_UP)
+
+    def _validate(self, market, type, side, amount, price):
+        if side not in ("buy", "sell"):
+            raise ValidationFailed("side must be buy or sell", details={"side": ["invalid"]})
+        if type not in ("market", "limit"):
+            raise ValidationFailed("type must be market or limit", details={"type": ["invalid"]})
+        try:
+            amount = _q(amount, market["amount_precision"])
+        except Exception as exc:  # noqa: BLE001 - decimal conversion errors
+            raise ValidationFailed("amount must be a number", details={"amount": ["invalid"]}) from exc
+        if amount < market["min_amount"]:
+            raise ValidationFailed(f"amount must be at least {market['min_amount']} {market['base']}",
+                                   details={"amount": ["below the minimum"]})
+        if type == "market" and amount > market["max_market_amount"]:
+            raise ValidationFailed(f"a market order may be at most {market['max_market_amount']} {market['base']}; "
+                                   "split it", details={"amount": ["above the maximum"]})
+        if type == "limit":
+            if price is None:
+                raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
+            price = _q(price, market["price_precision"])
+            if price <= 0:
+                raise ValidationFailed("price must be positive", details={"price": ["invalid"]})
+            if amount * price < market["min_cost"]:
+                raise ValidationFailed(f"order value must be at least {market['min_cost']} {market['quote']}",
+                                       details={"amount": ["below the minimum value"]})
+        return amount, price
+
+    def create_order(self, symbol, type, side, amount, price=None, client_order_id=None):
+        from wallets.models import PaperOrder
+
+        market = self.market(symbol)
+        amount, price = self._validate(market, type, side, Decimal(str(amount)),
+                                       None if price is None else Decimal(str(price)))
+        if client_order_id:
+            existing = PaperOrder.objects.filter(user=self.user, platform=self.platform_id,
+                                                 client_order_id=client_order_id).first()
+            if existing is not None:
+                return order_dict(existing)
+        self._ensure_account()
+        book = self.feed.ticker(market["symbol"])
+        try:
+            with transaction.atomic():
+                balances = self._locked_balances(market["base"], market["quote"])
+                order = PaperOrder(user=self.user, platform=self.platform_id, symbol=market["symbol"], side=side,
+                                   type=type, amount=amount, price=price,
+                                   client_order_id=client_order_id or f"paper-{self._new_id()}")
+                if type == "market":
+                    self._fill(order, balances, market, self._fill_price(market, side, amount, book), self.taker_fee)
+                else:
+                    marketable = (side == "buy" and book["ask"] <= price) or (side == "sell" and book["bid"] >= price)
+                    fill_price = self._fill_price(market, side, amount, book)
+                    if marketable and ((side == "buy" and fill_price <= price) or (side == "sell" and fill_price >= price)):
+                        self._fill(order, balances, market, fill_price, self.taker_fee)
+                    else:
+                        self._reserve(order, balances, market)
+                order.save()
+        except IntegrityError:
+            # The same client order id was placed concurrently: return that one, never fill twice.
+            existing = PaperOrder.objects.filter(user=self.user, platform=self.platform_id,
+                                                 client_order_id=client_order_id).first()
+            if existing is None:
+                raise
+            return order_dict(existing)
+        return order_dict(order)
+
+    @staticmethod
+    def _new_id():
+        import uuid
+
+        return uuid.uuid4().hex
+
+    def _fill(self, order, balances, market, fill_price, fee_rate, from_reserved=ZERO):
+        """Settle a whole fill. ``from_reserved`` is what an open order had set aside in ``used``."""
+        base, quote = balances[market["base"]], balances[market["quote"]]
+        amount = order.amount
+        cost = (amount * fill_price).quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP)
+        fee = (cost * fee_rate).quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP)
+        if order.side == "buy":
+            needed = cost + fee
+            if from_reserved:
+                quote.used -= from_reserved
+                quote.free += from_reserved
+            if quote.free < needed:
+                raise InsufficientFunds(f"Insufficient {market['quote']}: need {needed}, have {quote.free}")
+            quote.free -= needed
+            base.free += amount
+        else:
+            if from_reserved:
+                base.used -= from_reserved
+                base.free += from_reserved
+            if base.free < amount:
+                raise InsufficientFunds(f"Insufficient {market['base']}: need {amount}, have {base.free}")
+            base.free -= amount
+            quote.free += cost - fee
+        order.filled, order.average, order.cost, order.fee = amount, fill_price, cost, fee
+        order.fee_currency = market["quote"]
+        order.reserved = ZERO
+        order.status = "closed"
+        base.save(update_fields=["free", "used", "updated_at"])
+        quote.save(update_fields=["free", "used", "updated_at"])
+
+    def _reserve(self, order, balances, market):
+        if order.side == "buy":
+            row = balances[market["quote"]]
+            need = (order.amount * order.price * (1 + max(self.maker_fee, self.taker_fee))).quantize(
+                Decimal("0.00000001"), rounding=ROUND_HALF_UP)
+            currency = market["quote"]
+        else:
+            row = balances[market["base"]]
+            need = order.amount
+            currency = market["base"]
+        if row.free < need:
+            raise InsufficientFunds(f"Insufficient {currency}: need {need}, have {row.free}")
+        row.free -= need
+        row.used += need
+        row.save(update_fields=["free", "used", "updated_at"])
+        order.reserved = need
+        order.status = "open"
+
+    def _release(self, order, balances, market):
+        currency = market["quote"] if order.side == "buy" else market["base"]
+        row = balances[currency]
+        row.used -= order.reserved
+        row.free += order.reserved
+        row.save(update_fields=["free", "used", "updated_at"])
+        order.reserved = ZERO
+
+    def match_open_orders(self, symbol=None):
+        """Fill resting limit orders whose price the market has crossed. Returns the orders filled."""
+        from wallets.models import PaperOrder
+
+        open_orders = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, status="open")
+        if symbol:
+            open_orders = open_orders.filter(symbol=symbol.upper())
+        filled = []
+        books = {}
+        for candidate in open_orders.order_by("created_at"):
+            book = books.setdefault(candidate.symbol, self.feed.ticker(candidate.symbol))
+            crosses = (candidate.side == "buy" and book["ask"] <= candidate.price) or (
+                candidate.side == "sell" and book["bid"] >= candidate.price)
+            if not crosses:
+                continue
+            market = market_info(candidate.symbol)
+            with transaction.atomic():
+                balances = self._locked_balances(market["base"], market["quote"])
+                order = PaperOrder.objects.select_for_update().get(pk=candidate.pk)
+                if order.status != "open":
+                    continue
+                self._fill(order, balances, market, order.price, self.maker_fee, from_reserved=order.reserved)
+                order.save()
+            filled.append(order_dict(order))
+        return filled
+
+    def _get(self, order_id):
+        from wallets.models import PaperOrder
+
+        order = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, pk=order_id).first() if _is_uuid(
+            order_id) else None
+        if order is None:
+            order = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, client_order_id=str(order_id)).first()
+        if order is None:
+            raise NotFound("Order not found")
+        return order
+
+    def cancel_order(self, order_id, symbol=None):
+        from wallets.models import PaperOrder
+
+        order = self._get(order_id)
+        market = market_info(order.symbol)
+        with transaction.atomic():
+            balances = self._locked_balances(market["base"], market["quote"])
+            order = PaperOrder.objects.select_for_update().get(pk=order.pk)
+            if order.status == "open":
+                self._release(order, balances, market)
+                order.status = "canceled"
+                order.save()
+        return order_dict(order)
+
+    def fetch_order(self, order_id, symbol=None):
+        order = self._get(order_id)
+        if order.status == "open":
+            self.match_open_orders(order.symbol)
+            order.refresh_from_db()
+        return order_dict(order)
+
+    def fetch_open_orders(self, symbol=None):
+        from wallets.models import PaperOrder
+
+        self.match_open_orders(symbol)
+        orders = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, status="open")
+        if symbol:
+            orders = orders.filter(symbol=symbol.upper())
+        return [order_dict(o) for o in orders.order_by("created_at")]
+
+
+def _is_uuid(value):
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

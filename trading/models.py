@@ -1,0 +1,108 @@
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+ZERO = Decimal("0")
+
+
+def money_field(**kwargs):
+    return models.DecimalField(max_digits=30, decimal_places=12, **kwargs)
+
+
+class OrderStatus(models.TextChoices):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+
+
+class Order(models.Model):
+    """The user's order as Amarktai sees it. ``client_order_id`` is unique: deterministic per (bot, signal) for bot orders,
+    which is what makes placement exactly-once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    exchange = models.CharField(max_length=32)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4)
+    type = models.CharField(max_length=8)
+    amount = money_field()
+    price = money_field(null=True, blank=True)
+    filled = money_field(default=ZERO)
+    average = money_field(null=True, blank=True)
+    fee = money_field(default=ZERO)
+    fee_currency = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=10, choices=OrderStatus.choices, default=OrderStatus.OPEN, db_index=True)
+    client_order_id = models.CharField(max_length=64, unique=True)
+    exchange_order_id = models.CharField(max_length=128, blank=True)
+    is_paper = models.BooleanField(default=True)
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "status"])]
+
+    def __str__(self):
+        return f"{self.side} {self.amount} {self.symbol} ({self.status})"
+
+
+class Trade(models.Model):
+    """A fill. Never edited: trades are the history P&L is computed from."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trades")
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="trades")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="trades")
+    exchange = models.CharField(max_length=32)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4)
+    amount = money_field()
+    price = money_field()
+    fee = money_field(default=ZERO)
+    fee_currency = models.CharField(max_length=16, blank=True)
+    profit_loss = money_field(default=ZERO)
+    is_paper = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["bot", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.side} {self.amount} {self.symbol} @ {self.price}"
+
+
+class Position(models.Model):
+    """An open (or closed) long position. ``entry_fee`` carries the buy fees until the position is sold."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions")
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="positions")
+    exchange = models.CharField(max_length=32)
+    symbol = models.CharField(max_length=32)
+    amount = money_field()
+    entry_price = money_field()
+    entry_fee = money_field(default=ZERO)
+    stop_loss = money_field(null=True, blank=True)
+    take_profit = money_field(null=True, blank=True)
+    is_open = models.BooleanField(default=True, db_index=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    realised_pnl = money_field(default=ZERO)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            # One open position per bot: the engine is long-only, one position at a time.
+            models.UniqueConstraint(fields=["bot"], condition=models.Q(is_open=True), name="one_open_position_per_bot"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} {self.symbol} @ {self.entry_price}"

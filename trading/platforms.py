@@ -1,0 +1,76 @@
+"""The catalogue of supported exchanges. This is configuration (what Amarktai supports), not market data."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Platform:
+    id: str
+    name: str
+    ccxt_id: str
+    region: str
+    color: str
+    icon: str
+    bot_limit: int
+    quote: str  # default quote currency for bots on this platform
+    default_symbol: str
+    requires_passphrase: bool = False
+    supports_paper: bool = True
+    supports_live: bool = True
+    enabled: bool = True
+    symbols: tuple = field(default_factory=tuple)
+
+    @property
+    def required_fields(self):
+        fields = ["api_key", "api_secret"]
+        if self.requires_passphrase:
+            fields.append("passphrase")
+        return fields
+
+    def catalogue_entry(self):
+        return {
+            "id": self.id,
+            "name": self.name,
+            "display_name": self.name,
+            "enabled": self.enabled,
+            "bot_limit": self.bot_limit,
+            "supports_paper": self.supports_paper,
+            "supports_live": self.supports_live,
+            "icon": self.icon,
+            "color": self.color,
+            "region": self.region,
+            "quote_currency": self.quote,
+            "symbols": list(self.symbols),
+        }
+
+    def provider_entry(self):
+        return {
+            "id": self.id,
+            "type": "exchange",
+            "display_name": self.name,
+            "required_fields": self.required_fields,
+            "icon": f"{self.id}.svg",
+            "description": f"{self.name} cryptocurrency exchange",
+        }
+
+
+PLATFORMS = {
+    p.id: p
+    for p in [
+        Platform("luno", "Luno", "luno", "ZA", "#3861FB", "\U0001F1FF\U0001F1E6", 5, "ZAR", "BTC/ZAR",
+                 symbols=("BTC/ZAR", "ETH/ZAR", "XRP/ZAR", "SOL/ZAR")),
+        Platform("binance", "Binance", "binance", "GLOBAL", "#F3BA2F", "\U0001F7E1", 10, "USDT", "BTC/USDT",
+                 symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "BNB/USDT")),
+        Platform("kucoin", "KuCoin", "kucoin", "GLOBAL", "#23AF91", "\U0001F7E2", 10, "USDT", "BTC/USDT",
+                 requires_passphrase=True, symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")),
+        Platform("kraken", "Kraken", "kraken", "US", "#5741D9", "\U0001F419", 5, "USD", "BTC/USD",
+                 symbols=("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD")),
+        Platform("valr", "VALR", "valr", "ZA", "#1A1F71", "\U0001F1FF\U0001F1E6", 5, "ZAR", "BTC/ZAR",
+                 symbols=("BTC/ZAR", "ETH/ZAR", "XRP/ZAR", "SOL/ZAR")),
+    ]
+}
+
+
+def get_platform(platform_id):
+    """The Platform for an id, or None."""
+    return PLATFORMS.get((platform_id or "").lower())

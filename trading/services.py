@@ -1,0 +1,318 @@
+"""Orders, fills, positions and P&L. Every placement goes through place_order(); every fill through record_fill().
+
+Exactly-once: an Order row with a unique client_order_id is written before the exchange is asked, inside the caller's
+transaction; a retried or duplicated request finds the row and places nothing. P&L uses Decimal, fees included:
+a buy opens (or adds to) a position at its average price with its fee carried; a sell realises
+proceeds - sell fee - (entry price x amount + the matching share of entry fees). The bot's capital and profit change in
+the same transaction as the trade.
+"""
+
+import hashlib
+import logging
+from decimal import ROUND_DOWN, Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from amarktai.errors import ValidationFailed
+from amarktai.utils import iso, money
+from realtime import events
+from realtime.metrics import ORDERS
+from trading.models import Order, OrderStatus, Position, Trade
+
+logger = logging.getLogger(__name__)
+ZERO = Decimal("0")
+STEP = Decimal("0.00000001")
+
+
+def client_order_id(*parts):
+    """A deterministic id (<= 40 chars) from the parts, e.g. (bot id, signal candle time, side)."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+    return f"amk-{digest}"
+
+
+# --- payloads ---------------------------------------------------------------------------------------------
+def trade_payload(trade):
+    return {
+        "id": str(trade.id),
+        "bot_id": str(trade.bot_id) if trade.bot_id else None,
+        "exchange": trade.exchange,
+        "symbol": trade.symbol,
+        "side": trade.side,
+        "amount": money(trade.amount),
+        "price": money(trade.price),
+        "fee": money(trade.fee),
+        "fee_currency": trade.fee_currency,
+        "profit_loss": money(trade.profit_loss),
+        "is_paper": trade.is_paper,
+        "timestamp": iso(trade.created_at),
+    }
+
+
+def order_payload(order):
+    return {
+        "id": str(order.id),
+        "bot_id": str(order.bot_id) if order.bot_id else None,
+        "parent_id": str(order.parent_id) if order.parent_id else None,
+        "exchange": order.exchange,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "amount": money(order.amount),
+        "price": money(order.price),
+        "filled": money(order.filled),
+        "average": money(order.average),
+        "fee": money(order.fee),
+        "status": order.status,
+        "client_order_id": order.client_order_id,
+        "is_paper": order.is_paper,
+        "reason": order.reason,
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
+    }
+
+
+# --- placement ---------------------------------------------------------------------------------------------
+def _split(amount, max_amount):
+    """Child amounts, each <= max_amount, summing to amount."""
+    parts = []
+    remaining = amount
+    while remaining > 0:
+        part = min(remaining, max_amount)
+        parts.append(part)
+        remaining -= part
+    return parts
+
+
+def place_order(user, exchange, *, symbol, side, type, amount, price=None, bot=None, cid=None, reason="",
+                is_paper=True, stop_loss=None, take_profit=None):
+    """Place an order through ``exchange`` (any Exchange). Returns the Order (the parent when split).
+
+    Must run inside a transaction (the caller's, e.g. with the bot row locked). A client order id that already exists
+    returns the existing order without placing anything.
+    """
+    cid = cid or client_order_id(user.pk, timezone.now().timestamp(), symbol, side, amount)
+    existing = Order.objects.filter(client_order_id=cid).first()
+    if existing is not None:
+        if existing.user_id != user.pk:
+            raise ValidationFailed("client order id already used")
+        return existing
+    market = exchange.load_markets().get(symbol.upper())
+    if market is None:
+        raise ValidationFailed(f"{exchange.platform_id} has no market {symbol}", details={"symbol": ["unknown market"]})
+    amount = Decimal(str(amount)).quantize(STEP, rounding=ROUND_DOWN)
+    if amount <= 0:
+        raise ValidationFailed("amount must be positive", details={"amount": ["must be > 0"]})
+    limit = market.get("max_market_amount") if type == "market" else market.get("max_amount")
+    common = dict(user=user, bot=bot, exchange=exchange.platform_id, symbol=market["symbol"], side=side, type=type,
+                  price=price, is_paper=is_paper, reason=reason[:255])
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                parent = Order.objects.create(amount=amount, client_order_id=cid, **common)
+        except IntegrityError:
+            return Order.objects.get(client_order_id=cid)
+        if limit and amount > limit:
+            children = [Order.objects.create(amount=part, client_order_id=f"{cid[:56]}-{i}", parent=parent, **common)
+                        for i, part in enumerate(_split(amount, limit))]
+            for child in children:
+                _send(exchange, child, stop_loss, take_profit)
+            _roll_up(parent)
+        else:
+            _send(exchange, parent, stop_loss, take_profit)
+    return parent
+
+
+def _send(exchange, order, stop_loss=None, take_profit=None):
+    result = exchange.create_order(order.symbol, order.type, order.side, order.amount, price=order.price,
+                                   client_order_id=order.client_order_id)
+    order.exchange_order_id = str(result.get("id") or "")
+    order.save(update_fields=["exchange_order_id", "updated_at"])
+    apply_exchange_state(order, result, stop_loss=stop_loss, take_profit=take_profit)
+    ORDERS.labels("paper" if order.is_paper else "live", order.side, order.status).inc()
+
+
+def _roll_up(parent):
+    children = list(parent.children.all())
+    filled = sum((c.filled for c in children), ZERO)
+    cost = sum((c.filled * (c.average or ZERO) for c in children), ZERO)
+    parent.filled = filled
+    parent.average = (cost / filled).quantize(STEP) if filled else None
+    parent.fee = sum((c.fee for c in children), ZERO)
+    parent.fee_currency = children[0].fee_currency if children else ""
+    statuses = {c.status for c in children}
+    if statuses == {OrderStatus.CLOSED}:
+        parent.status = OrderStatus.CLOSED
+    elif statuses <= {OrderStatus.CANCELED, OrderStatus.REJECTED}:
+        parent.status = OrderStatus.CANCELED if OrderStatus.CANCELED in statuses else OrderStatus.REJECTED
+    else:
+        parent.status = OrderStatus.OPEN
+    parent.save(update_fields=["filled", "average", "fee", "fee_currency", "status", "updated_at"])
+    events.publish(parent.user_id, events.ORDER_UPDATE, {"order": order_payload(parent)})
+
+
+def apply_exchange_state(order, result, stop_loss=None, take_profit=None):
+    """Bring ``order`` in line with the exchange's view of it; record any new fill as a Trade."""
+    new_filled = Decimal(str(result.get("filled") or 0))
+    increment = new_filled - order.filled
+    status = result.get("status") or order.status
+    if status not in OrderStatus.values:
+        status = OrderStatus.OPEN
+    if increment > 0:
+        fee = Decimal(str((result.get("fee") or {}).get("cost") or 0))
+        record_fill(order, increment, Decimal(str(result.get("average") or result.get("price"))), fee - order.fee,
+                    (result.get("fee") or {}).get("currency") or "", stop_loss=stop_loss, take_profit=take_profit)
+        order.filled = new_filled
+        order.average = Decimal(str(result.get("average") or result.get("price")))
+        order.fee = fee
+        order.fee_currency = (result.get("fee") or {}).get("currency") or ""
+    changed = order.status != status or increment > 0
+    order.status = status
+    order.save(update_fields=["filled", "average", "fee", "fee_currency", "status", "updated_at"])
+    if changed:
+        events.publish(order.user_id, events.ORDER_UPDATE, {"order": order_payload(order)})
+    if order.parent_id:
+        _roll_up(order.parent)
+    return order
+
+
+def record_fill(order, amount, price, fee, fee_currency, stop_loss=None, take_profit=None):
+    """A fill of ``amount`` at ``price``: the Trade, the position and the bot's P&L, atomically."""
+    from bots.models import Bot
+
+    with transaction.atomic():
+        bot = Bot.objects.select_for_update().get(pk=order.bot_id) if order.bot_id else None
+        positions = Position.objects.select_for_update().filter(user_id=order.user_id, exchange=order.exchange,
+                                                                 symbol=order.symbol, is_open=True)
+        position = positions.filter(bot=bot).first() if bot else positions.filter(bot__isnull=True).first()
+        profit = ZERO
+        if order.side == "buy":
+            if position is None:
+                position = Position.objects.create(user_id=order.user_id, bot=bot, exchange=order.exchange,
+                                                   symbol=order.symbol, amount=amount, entry_price=price, entry_fee=fee,
+                                                   stop_loss=stop_loss, take_profit=take_profit)
+            else:
+                total = position.amount + amount
+                position.entry_price = ((position.entry_price * position.amount + price * amount) / total).quantize(STEP)
+                position.amount = total
+                position.entry_fee += fee
+                position.save(update_fields=["entry_price", "amount", "entry_fee"])
+        elif position is not None:
+            closing = min(amount, position.amount)
+            fee_share = (position.entry_fee * closing / position.amount).quantize(STEP)
+            profit = (price * closing - fee - position.entry_price * closing - fee_share).quantize(STEP)
+            position.amount -= closing
+            position.entry_fee -= fee_share
+            position.realised_pnl += profit
+            if position.amount <= 0:
+                position.is_open = False
+                position.closed_at = timezone.now()
+            position.save(update_fields=["amount", "entry_fee", "realised_pnl", "is_open", "closed_at"])
+        trade = Trade.objects.create(user_id=order.user_id, bot=bot, order=order, exchange=order.exchange,
+                                     symbol=order.symbol, side=order.side, amount=amount, price=price, fee=fee,
+                                     fee_currency=fee_currency, profit_loss=profit, is_paper=order.is_paper)
+        if bot is not None and profit:
+            Bot.objects.filter(pk=bot.pk).update(total_profit=F("total_profit") + profit,
+                                                 current_capital=F("current_capital") + profit)
+            bot.refresh_from_db(fields=["total_profit", "current_capital", "initial_capital"])
+        _publish_fill(order.user_id, trade, bot)
+    return trade
+
+
+def _publish_fill(user_id, trade, bot):
+    payload = trade_payload(trade)
+    events.publish(user_id, events.TRADE_EXECUTED, {"trade": {**payload, "profit": payload["profit_loss"]}})
+    events.publish(user_id, events.TRADE_UPDATE, {"trades": [payload]})
+    if bot is not None:
+        events.publish(user_id, events.PNL_UPDATE, {
+            "bot_id": str(bot.pk), "total_profit": money(bot.total_profit), "current_capital": money(bot.current_capital),
+            "profit_percentage": money(bot.profit_percentage, 4)})
+    from realtime.selectors import overview
+
+    transaction.on_commit(lambda: events._send(user_id, events.OVERVIEW_UPDATE, overview(user_id)))
+
+
+def sync_order(order, exchange):
+    """Poll the exchange for one open order and apply what changed. Orders that never reached the exchange (a crash
+    between writing the row and sending) are looked up by client order id, else rejected."""
+    from amarktai.errors import NotFound
+
+    try:
+        result = exchange.fetch_order(order.exchange_order_id or order.client_order_id, order.symbol)
+    except NotFound:
+        age = (timezone.now() - order.created_at).total_seconds()
+        if not order.exchange_order_id and age > 60:
+            order.status = OrderStatus.REJECTED
+            order.reason = (order.reason + " | never reached the exchange")[:255]
+            order.save(update_fields=["status", "reason", "updated_at"])
+            events.publish(order.user_id, events.ORDER_UPDATE, {"order": order_payload(order)})
+        return order
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status != OrderStatus.OPEN:
+            return order
+        if not order.exchange_order_id and result.get("id"):
+            order.exchange_order_id = str(result["id"])
+        return apply_exchange_state(order, result)
+
+
+def cancel_order(order, exchange):
+    if order.status != OrderStatus.OPEN:
+        raise ValidationFailed(f"Only open orders can be cancelled (this one is {order.status})")
+    targets = list(order.children.filter(status=OrderStatus.OPEN)) or [order]
+    for target in targets:
+        result = exchange.cancel_order(target.exchange_order_id or target.client_order_id, target.symbol)
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().get(pk=target.pk)
+            apply_exchange_state(locked, result)
+    order.refresh_from_db()
+    return order
+
+
+def _user_exchange(user, exchange_id, is_paper):
+    from trading.exchanges import get_exchange
+
+    return get_exchange(user, exchange_id, "paper" if is_paper else "live")
+
+
+def manual_order(user, *, exchange, symbol, side, type="market", amount, price=None):
+    """A user's own order: paper in testing mode, live (stored keys) in the live modes."""
+    from accounts.services import LIVE_MODES
+
+    if type == "limit" and price is None:
+        raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
+    is_paper = user.system_mode not in LIVE_MODES
+    target = _user_exchange(user, exchange, is_paper)
+    return place_order(user, target, symbol=symbol, side=side, type=type, amount=amount,
+                       price=None if type == "market" else price, is_paper=is_paper, reason="manual order")
+
+
+def get_user_order(user, order_id):
+    from amarktai.errors import NotFound
+
+    order = Order.objects.filter(user=user, pk=order_id).first()
+    if order is None:
+        raise NotFound("Order not found")
+    return order
+
+
+def cancel_user_order(user, order_id):
+    order = get_user_order(user, order_id)
+    return cancel_order(order, _user_exchange(user, order.exchange, order.is_paper))
+
+
+def modify_user_order(user, order_id, amount=None, price=None):
+    """Change an open limit order: cancel it and place a replacement with the new amount/price."""
+    order = get_user_order(user, order_id)
+    if order.type != "limit":
+        raise ValidationFailed("Only open limit orders can be modified")
+    if amount is None and price is None:
+        raise ValidationFailed("Give a new amount or price", details={"amount": ["required"], "price": ["required"]})
+    exchange = _user_exchange(user, order.exchange, order.is_paper)
+    with transaction.atomic():
+        order = cancel_order(order, exchange)
+        remaining = (amount if amount is not None else order.amount - order.filled)
+        return place_order(user, exchange, symbol=order.symbol, side=order.side, type="limit", amount=remaining,
+                           price=price if price is not None else order.price, bot=order.bot, is_paper=order.is_paper,
+                           reason=f"replaces {order.id}")

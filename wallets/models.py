@@ -1,0 +1,182 @@
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+ZERO = Decimal("0")
+
+
+class PaperBalance(models.Model):
+    """One currency of one user's paper account on one platform. ``free`` + ``used`` is the total; ``used`` is reserved by
+    open limit orders. Neither may go negative (a database check as well as the paper exchange's own rule)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_balances")
+    platform = models.CharField(max_length=32)
+    currency = models.CharField(max_length=16)
+    free = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    used = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "platform", "currency"], name="uniq_paper_balance"),
+            models.CheckConstraint(condition=models.Q(free__gte=0) & models.Q(used__gte=0), name="paper_balance_non_negative"),
+        ]
+
+    @property
+    def total(self):
+        return self.free + self.used
+
+    def __str__(self):
+        return f"{self.user_id} {self.platform} {self.currency} {self.free}+{self.used}"
+
+
+class PaperOrder(models.Model):
+    """An order on the paper exchange (the exchange's own record; the trading app keeps the user's Order)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_orders")
+    platform = models.CharField(max_length=32)
+    client_order_id = models.CharField(max_length=64)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4)
+    type = models.CharField(max_length=8)
+    amount = models.DecimalField(max_digits=30, decimal_places=12)
+    price = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    filled = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    average = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    cost = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    fee = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    fee_currency = models.CharField(max_length=16, blank=True)
+    reserved = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    status = models.CharField(max_length=10, default="open", db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "platform", "client_order_id"], name="uniq_paper_client_order_id"),
+        ]
+        indexes = [models.Index(fields=["user", "platform", "status"])]
+
+
+class ExchangeCredential(models.Model):
+    """A user's API keys for one exchange account. Key, secret and passphrase are stored only Fernet-encrypted
+    (wallets.crypto); ``last4`` of the key is kept in clear for masking. Several accounts per platform are allowed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_credentials")
+    platform = models.CharField(max_length=32, db_index=True)
+    label = models.CharField(max_length=64, blank=True)
+    api_key_enc = models.TextField()
+    api_secret_enc = models.TextField()
+    passphrase_enc = models.TextField(blank=True, default="")
+    last4 = models.CharField(max_length=4, blank=True)
+    keys_valid = models.BooleanField(null=True, default=None)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "platform"])]
+
+    def __str__(self):
+        return f"{self.platform} {self.label or ''} {self.masked_key}"
+
+    def __repr__(self):
+        return f"<ExchangeCredential {self.pk} {self.platform} {self.masked_key}>"
+
+    # Decrypted on access only; the database holds ciphertext.
+    @property
+    def api_key(self):
+        from wallets.crypto import decrypt
+
+        return decrypt(self.api_key_enc)
+
+    @api_key.setter
+    def api_key(self, value):
+        from wallets.crypto import encrypt
+
+        value = (value or "").strip()
+        self.api_key_enc = encrypt(value)
+        self.last4 = value[-4:]
+
+    @property
+    def api_secret(self):
+        from wallets.crypto import decrypt
+
+        return decrypt(self.api_secret_enc)
+
+    @api_secret.setter
+    def api_secret(self, value):
+        from wallets.crypto import encrypt
+
+        self.api_secret_enc = encrypt((value or "").strip())
+
+    @property
+    def passphrase(self):
+        from wallets.crypto import decrypt
+
+        return decrypt(self.passphrase_enc)
+
+    @passphrase.setter
+    def passphrase(self, value):
+        from wallets.crypto import encrypt
+
+        self.passphrase_enc = encrypt((value or "").strip())
+
+    @property
+    def masked_key(self):
+        return f"****{self.last4}" if self.last4 else "****"
+
+    @property
+    def has_passphrase(self):
+        return bool(self.passphrase_enc)
+
+
+TRANSFER_STATUSES = ("pending", "completed", "failed", "canceled")
+
+
+class Transfer(models.Model):
+    """A requested movement of funds between providers. A ledger entry: never edited after creation (save() refuses
+    updates); its status is the latest TransferEvent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="transfers")
+    from_provider = models.CharField(max_length=32)
+    to_provider = models.CharField(max_length=32)
+    currency = models.CharField(max_length=16)
+    amount = models.DecimalField(max_digits=30, decimal_places=12)
+    reason = models.CharField(max_length=64, blank=True, default="manual_allocation")
+    correlation_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="transfer_amount_positive")]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("transfers are append-only: record a TransferEvent instead of editing")
+        super().save(*args, **kwargs)
+
+
+class TransferEvent(models.Model):
+    """One status change of a transfer (append-only)."""
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=16, choices=[(s, s) for s in TRANSFER_STATUSES])
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("transfer events are append-only")
+        super().save(*args, **kwargs)

@@ -1,0 +1,89 @@
+"""GET /api/platforms/health: per catalogue platform, whether the user has keys, whether they are valid, and whether the
+exchange answers (latency of a real public call through the adapter).
+
+- not_configured: the user has no keys for the platform (no network call; last_check null).
+- down:           the public call failed or the platform's circuit breaker is open.
+- degraded:       it answered, but slower than settings.HEALTH_DEGRADED_LATENCY_MS (default 1500), or the stored keys were
+                  rejected (keys_valid false).
+- operational:    otherwise.
+The public check of a platform is shared by all users for HEALTH_CACHE_SECONDS (default 30); each user's answer is cached
+as long. Checks run in parallel, each bounded by HEALTH_TIMEOUT_MS (default 3000) and never retried, so the request takes
+at most about one timeout.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from django.conf import settings
+from django.core.cache import cache
+
+from amarktai.errors import AmarktaiError
+from amarktai.utils import iso
+from trading.platforms import PLATFORMS
+from wallets.models import ExchangeCredential
+from wallets.services.credentials import health_cache_key
+
+
+def _ttl():
+    return int(getattr(settings, "HEALTH_CACHE_SECONDS", 30))
+
+
+def check_platform(platform_id):
+    """{"ok", "latency_ms", "checked_at", "error"} for one public call, cached per platform."""
+    key = f"wallets:ping:{platform_id}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    from trading.exchanges.ccxt_adapter import CcxtExchange
+
+    checked_at = iso(datetime.now(timezone.utc))
+    try:
+        exchange = CcxtExchange(platform_id, timeout_ms=int(getattr(settings, "HEALTH_TIMEOUT_MS", 3000)), max_retries=0)
+        result = {"ok": True, "latency_ms": exchange.ping(), "checked_at": checked_at, "error": None}
+    except AmarktaiError as exc:
+        result = {"ok": False, "latency_ms": None, "checked_at": checked_at, "error": exc.message}
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
+        result = {"ok": False, "latency_ms": None, "checked_at": checked_at, "error": exc.__class__.__name__}
+    cache.set(key, result, _ttl())
+    return result
+
+
+def _keys_valid(creds):
+    values = [c.keys_valid for c in creds]
+    if any(v is True for v in values):
+        return True
+    if values and all(v is False for v in values):
+        return False
+    return None
+
+
+def platforms_health(user):
+    cached = cache.get(health_cache_key(user.pk))
+    if cached is not None:
+        return cached
+    creds = {}
+    for cred in ExchangeCredential.objects.filter(user=user).only("platform", "keys_valid"):
+        creds.setdefault(cred.platform, []).append(cred)
+    configured = [pid for pid in PLATFORMS if pid in creds]
+    checks = {}
+    if configured:
+        with ThreadPoolExecutor(max_workers=len(configured)) as pool:
+            checks = dict(zip(configured, pool.map(check_platform, configured)))
+    degraded_ms = int(getattr(settings, "HEALTH_DEGRADED_LATENCY_MS", 1500))
+    platforms = {}
+    for pid in PLATFORMS:
+        if pid not in creds:
+            platforms[pid] = {"status": "not_configured", "has_keys": False, "keys_valid": None, "last_check": None}
+            continue
+        check, keys_valid = checks[pid], _keys_valid(creds[pid])
+        if not check["ok"]:
+            status = "down"
+        elif keys_valid is False or check["latency_ms"] > degraded_ms:
+            status = "degraded"
+        else:
+            status = "operational"
+        platforms[pid] = {"status": status, "has_keys": True, "keys_valid": keys_valid,
+                          "last_check": check["checked_at"], "api_latency_ms": check["latency_ms"]}
+    body = {"success": True, "platforms": platforms}
+    cache.set(health_cache_key(user.pk), body, _ttl())
+    return body

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from wallets import views
+
+urlpatterns = [
+    path("keys", views.KeyListView.as_view()),
+    path("keys/test", views.KeyTestView.as_view()),
+    path("keys/<uuid:credential_id>", views.KeyDetailView.as_view()),
+    path("platforms/health", views.PlatformHealthView.as_view()),
+    path("wallet/balances", views.BalancesView.as_view()),
+    path("wallet/transfers", views.TransferListView.as_view()),
+    path("wallet/transfer", views.TransferCreateView.as_view()),
+]
