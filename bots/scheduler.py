@@ -1,0 +1,40 @@
+"""The embedded scheduler: without Redis, a daemon thread in the web process does what Celery beat does in production
+(dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every 15 s). Tasks run eagerly in that thread, so events
+reach the in-memory channel layer of the same process."""
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+
+logger = logging.getLogger(__name__)
+
+
+class EmbeddedScheduler(threading.Thread):
+    def __init__(self, tick_every=None, orders_every=15.0):
+        super().__init__(name="amarktai-scheduler", daemon=True)
+        self.tick_every = tick_every or max(settings.BOT_TICK_SECONDS / 2, 1.0)
+        self.orders_every = orders_every
+        self.stopped = threading.Event()
+
+    def run(self):
+        from bots.tasks import dispatch_ticks, sync_open_orders
+
+        next_orders = 0.0
+        while not self.stopped.is_set():
+            started = time.monotonic()
+            try:
+                dispatch_ticks()
+                if started >= next_orders:
+                    sync_open_orders()
+                    next_orders = started + self.orders_every
+            except Exception:  # noqa: BLE001 - the scheduler must outlive any one failure
+                logger.exception("embedded scheduler round failed")
+            finally:
+                close_old_connections()
+            self.stopped.wait(max(self.tick_every - (time.monotonic() - started), 0.1))
+
+    def stop(self):
+        self.stopped.set()

@@ -1,0 +1,209 @@
+"""Bot lifecycle rules: create, change, pause, resume, delete. Every status change publishes a bot_update event.
+
+A new bot is "created" until the engine's first tick picks it up (within BOT_TICK_SECONDS) and makes it "active".
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.services import LIVE_MODES
+from amarktai.errors import Conflict, NotFound, PermissionDenied, ProviderError, ValidationFailed
+from amarktai.utils import iso, money
+from bots.models import Bot, BotStatus, RiskMode, TradingMode
+from bots.strategies import STRATEGIES
+from realtime import events
+from trading.platforms import get_platform
+
+MAX_CAPITAL = Decimal("1000000000")
+
+
+def bot_payload(bot):
+    return {
+        "id": str(bot.id),
+        "name": bot.name,
+        "exchange": bot.exchange,
+        "symbol": bot.symbol,
+        "status": bot.status,
+        "trading_mode": bot.trading_mode,
+        "risk_mode": bot.risk_mode,
+        "strategy": bot.strategy,
+        "params": bot.params,
+        "initial_capital": money(bot.initial_capital, 2),
+        "current_capital": money(bot.current_capital, 2),
+        "total_profit": money(bot.total_profit, 2),
+        "profit_percentage": money(bot.profit_percentage, 4),
+        "last_error": bot.last_error,
+        "last_tick_at": iso(bot.last_tick_at),
+        "created_at": iso(bot.created_at),
+    }
+
+
+def publish_bot(bot):
+    events.publish(bot.user_id, events.BOT_UPDATE, {"bot_id": str(bot.id), "status": bot.status, "data": bot_payload(bot)})
+
+
+def get_user_bot(user, bot_id, lock=False):
+    queryset = Bot.objects.select_for_update() if lock else Bot.objects
+    bot = queryset.filter(user=user, pk=bot_id).first()
+    if bot is None:
+        raise NotFound("Bot not found")
+    return bot
+
+
+def _validate_params(strategy, params):
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ValidationFailed("params must be an object", details={"params": ["must be an object"]})
+    known = {**STRATEGIES[strategy].defaults, "position_pct": 0.2}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValidationFailed(f"unknown parameter(s) for {strategy}: {', '.join(unknown)}",
+                               details={"params": [f"allowed: {', '.join(sorted(known))}"]})
+    clean = {}
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or value > 10_000:
+            raise ValidationFailed(f"params.{key} must be a positive number", details={"params": [key]})
+        if key == "position_pct" and not 0.001 <= value <= 1:
+            raise ValidationFailed("params.position_pct is a fraction of capital between 0.001 and 1",
+                                   details={"params": [key]})
+        clean[key] = value
+    return clean
+
+
+def _require_live_allowed(user, exchange):
+    if user.system_mode not in LIVE_MODES:
+        raise PermissionDenied("Switch the system mode to live trading (2FA required) before creating a live bot")
+    try:
+        from wallets.models import ExchangeCredential
+    except ImportError as exc:  # pragma: no cover - credentials are part of the wallets app
+        raise PermissionDenied("No valid API keys stored for this exchange") from exc
+    if not ExchangeCredential.objects.filter(user=user, platform=exchange, keys_valid=True).exists():
+        raise PermissionDenied(f"Store and test valid API keys for {exchange} before creating a live bot")
+
+
+@transaction.atomic
+def create_bot(user, *, name, exchange, trading_mode="paper", risk_mode="balanced", initial_capital, strategy="momentum",
+               symbol=None, timeframe="1m", params=None):
+    platform = get_platform(exchange)
+    if platform is None or not platform.enabled:
+        raise ValidationFailed(f"Unknown exchange {exchange!r}", details={"exchange": ["unknown exchange"]})
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("name is required", details={"name": ["required"]})
+    if strategy not in STRATEGIES:
+        raise ValidationFailed(f"strategy must be one of: {', '.join(STRATEGIES)}", details={"strategy": ["unknown"]})
+    if trading_mode not in TradingMode.values:
+        raise ValidationFailed("trading_mode must be paper or live", details={"trading_mode": ["invalid"]})
+    if risk_mode not in RiskMode.values:
+        raise ValidationFailed("risk_mode must be safe, balanced or aggressive", details={"risk_mode": ["invalid"]})
+    capital = Decimal(str(initial_capital))
+    if not capital.is_finite() or capital <= 0 or capital > MAX_CAPITAL:
+        raise ValidationFailed("initial_capital must be a positive amount", details={"initial_capital": ["invalid"]})
+    symbol = (symbol or platform.default_symbol).upper()
+    if symbol not in platform.symbols:
+        raise ValidationFailed(f"{platform.name} bots can trade: {', '.join(platform.symbols)}",
+                               details={"symbol": ["unsupported"]})
+    clean_params = _validate_params(strategy, params)
+    if trading_mode == TradingMode.LIVE:
+        _require_live_allowed(user, platform.id)
+    # Lock the user's row so two concurrent creations cannot both pass the per-platform limit.
+    type(user).objects.select_for_update().filter(pk=user.pk).first()
+    if Bot.objects.filter(user=user, exchange=platform.id).count() >= platform.bot_limit:
+        raise ValidationFailed(f"{platform.name} allows at most {platform.bot_limit} bots per user",
+                               details={"exchange": ["bot limit reached"]})
+    bot = Bot.objects.create(user=user, name=name[:100], exchange=platform.id, symbol=symbol, timeframe=timeframe,
+                             trading_mode=trading_mode, risk_mode=risk_mode, strategy=strategy, params=clean_params,
+                             initial_capital=capital, current_capital=capital)
+    publish_bot(bot)
+    return bot
+
+
+@transaction.atomic
+def update_bot(user, bot_id, changes):
+    bot = get_user_bot(user, bot_id, lock=True)
+    fields = []
+    if "name" in changes:
+        name = (changes["name"] or "").strip()
+        if not name:
+            raise ValidationFailed("name is required", details={"name": ["required"]})
+        bot.name = name[:100]
+        fields.append("name")
+    if "risk_mode" in changes:
+        if changes["risk_mode"] not in RiskMode.values:
+            raise ValidationFailed("risk_mode must be safe, balanced or aggressive", details={"risk_mode": ["invalid"]})
+        bot.risk_mode = changes["risk_mode"]
+        fields.append("risk_mode")
+    if "strategy" in changes:
+        if changes["strategy"] not in STRATEGIES:
+            raise ValidationFailed(f"strategy must be one of: {', '.join(STRATEGIES)}", details={"strategy": ["unknown"]})
+        bot.strategy = changes["strategy"]
+        fields.append("strategy")
+        if "params" not in changes:
+            bot.params = {}
+            fields.append("params")
+    if "params" in changes:
+        bot.params = _validate_params(bot.strategy, changes["params"])
+        fields.append("params")
+    if fields:
+        bot.save(update_fields=[*set(fields), "updated_at"])
+        publish_bot(bot)
+    return bot
+
+
+@transaction.atomic
+def set_status(bot, status, reason=""):
+    """Change a (locked) bot's status and tell its owner."""
+    bot.status = status
+    update = ["status", "updated_at"]
+    if status == BotStatus.ACTIVE:
+        bot.failure_count = 0
+        bot.last_error = ""
+        update += ["failure_count", "last_error"]
+    bot.save(update_fields=update)
+    publish_bot(bot)
+    if reason:
+        events.publish(bot.user_id, events.ALERT, {"level": "warning", "message": reason, "bot_id": str(bot.id)})
+    return bot
+
+
+def pause_bot(user, bot_id, reason=""):
+    with transaction.atomic():
+        bot = get_user_bot(user, bot_id, lock=True)
+        if bot.status == BotStatus.PAUSED:
+            return bot
+        return set_status(bot, BotStatus.PAUSED, reason)
+
+
+def resume_bot(user, bot_id):
+    with transaction.atomic():
+        bot = get_user_bot(user, bot_id, lock=True)
+        if bot.status == BotStatus.ACTIVE:
+            return bot
+        if bot.trading_mode == TradingMode.LIVE:
+            _require_live_allowed(user, bot.exchange)
+        return set_status(bot, BotStatus.ACTIVE)
+
+
+def delete_bot(user, bot_id):
+    """Delete a bot. An open position is closed at market first; if that fails the bot stays and the error says why."""
+    from bots.engine import close_position
+
+    with transaction.atomic():
+        bot = get_user_bot(user, bot_id, lock=True)
+        try:
+            close_position(bot, reason="bot deleted")
+        except (ProviderError, ValidationFailed) as exc:
+            raise Conflict(f"The bot's open position could not be closed ({exc.message}); the bot was not deleted. "
+                           "Pause it and try again later.") from exc
+        user_id, bot_pk = bot.user_id, bot.pk
+        bot.delete()
+    events.publish(user_id, events.BOT_UPDATE, {"bot_id": str(bot_pk), "status": "deleted",
+                                                "data": {"id": str(bot_pk), "deleted": True}})
+    return bot_pk
+
+
+def max_failures():
+    return int(getattr(settings, "BOT_MAX_FAILURES", 5))

@@ -1,0 +1,102 @@
+"""Strategy building blocks: plain Python over OHLCV arrays (numpy), no Django, so they also run in a backtest.
+
+candles: array-like of rows [timestamp_ms, open, high, low, close, volume], oldest first (the last row is the latest
+closed candle). position: None when flat, else a dict with at least "entry_price", and optionally "stop_loss" and
+"take_profit". A strategy returns a Signal or None.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TS, OPEN, HIGH, LOW, CLOSE, VOLUME = range(6)
+
+
+@dataclass(frozen=True)
+class RiskProfile:
+    position_pct: float  # share of the bot's capital put into one position
+    stop_loss_pct: float
+    take_profit_pct: float
+
+
+RISK_PROFILES = {
+    "safe": RiskProfile(position_pct=0.10, stop_loss_pct=0.01, take_profit_pct=0.02),
+    "balanced": RiskProfile(position_pct=0.20, stop_loss_pct=0.02, take_profit_pct=0.04),
+    "aggressive": RiskProfile(position_pct=0.35, stop_loss_pct=0.035, take_profit_pct=0.07),
+}
+
+
+@dataclass(frozen=True)
+class Signal:
+    side: str  # "buy" opens a long position, "sell" closes it
+    entry: float
+    target: float | None
+    stop_loss: float | None
+    confidence: float
+    reason: str
+    candle_ts: int  # the candle the decision was made on: part of the idempotent client order id
+    extra: dict = field(default_factory=dict)
+
+
+def as_array(candles):
+    array = np.asarray(candles, dtype=float)
+    if array.ndim != 2 or array.shape[1] < 6:
+        raise ValueError("candles must be rows of [ts, open, high, low, close, volume]")
+    return array
+
+
+def ema(values, period):
+    values = np.asarray(values, dtype=float)
+    out = np.empty_like(values)
+    alpha = 2.0 / (period + 1)
+    out[0] = values[0]
+    for i in range(1, len(values)):
+        out[i] = alpha * values[i] + (1 - alpha) * out[i - 1]
+    return out
+
+
+class Strategy:
+    """Subclasses implement entry() and exit_signal(); risk exits (stop loss, take profit) are shared."""
+
+    name = "base"
+    defaults: dict = {}
+    min_candles = 2
+
+    def params(self, params):
+        merged = dict(self.defaults)
+        merged.update({k: v for k, v in (params or {}).items() if k in self.defaults})
+        return merged
+
+    def decide(self, candles, position=None, params=None, risk_mode="balanced"):
+        data = as_array(candles)
+        p = self.params(params)
+        if len(data) < max(self.min_candles, self.required_candles(p)):
+            return None
+        last = data[-1]
+        price, ts = float(last[CLOSE]), int(last[TS])
+        risk = RISK_PROFILES.get(risk_mode, RISK_PROFILES["balanced"])
+        if position:
+            stop, target = position.get("stop_loss"), position.get("take_profit")
+            if stop is not None and float(last[LOW]) <= float(stop):
+                return Signal("sell", price, None, None, 1.0, f"stop loss hit at {float(stop):.2f}", ts)
+            if target is not None and float(last[HIGH]) >= float(target):
+                return Signal("sell", price, None, None, 1.0, f"take profit reached at {float(target):.2f}", ts)
+            reason = self.exit_signal(data, position, p)
+            if reason:
+                return Signal("sell", price, None, None, 0.7, reason, ts)
+            return None
+        found = self.entry(data, p)
+        if not found:
+            return None
+        confidence, reason = found
+        return Signal("buy", price, price * (1 + risk.take_profit_pct), price * (1 - risk.stop_loss_pct),
+                      round(float(min(max(confidence, 0.0), 1.0)), 3), reason, ts)
+
+    def required_candles(self, params):
+        return self.min_candles
+
+    def entry(self, data, params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def exit_signal(self, data, position, params):  # pragma: no cover - abstract
+        raise NotImplementedError

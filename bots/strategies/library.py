@@ -1,0 +1,155 @@
+"""The strategies users can pick. Parameter names follow what ROBOAi and AlgoMirror users know."""
+
+import numpy as np
+
+from bots.strategies.base import CLOSE, HIGH, LOW, VOLUME, Strategy, ema
+
+
+class Momentum(Strategy):
+    """Fast EMA crossing above the slow EMA with positive rate of change enters; crossing back below exits."""
+
+    name = "momentum"
+    defaults = {"fast": 5, "slow": 20, "min_roc": 0.0}
+
+    def required_candles(self, p):
+        return int(p["slow"]) + 2
+
+    def entry(self, data, p):
+        close = data[:, CLOSE]
+        fast, slow = ema(close, int(p["fast"])), ema(close, int(p["slow"]))
+        crossed_up = fast[-1] > slow[-1] and fast[-2] <= slow[-2]
+        roc = close[-1] / close[-int(p["fast"]) - 1] - 1
+        if crossed_up and roc > float(p["min_roc"]):
+            gap = (fast[-1] - slow[-1]) / slow[-1]
+            return 0.5 + min(gap * 100, 0.5), f"EMA{int(p['fast'])} crossed above EMA{int(p['slow'])} (ROC {roc:.2%})"
+        return None
+
+    def exit_signal(self, data, position, p):
+        close = data[:, CLOSE]
+        fast, slow = ema(close, int(p["fast"])), ema(close, int(p["slow"]))
+        if fast[-1] < slow[-1] and fast[-2] >= slow[-2]:
+            return f"EMA{int(p['fast'])} crossed below EMA{int(p['slow'])}"
+        return None
+
+
+class Breakout(Strategy):
+    """Close above the highest high of the lookback window on volume above threshold x average volume."""
+
+    name = "breakout"
+    defaults = {"lookback": 20, "volume_threshold": 1.5}
+
+    def required_candles(self, p):
+        return int(p["lookback"]) + 1
+
+    def entry(self, data, p):
+        n = int(p["lookback"])
+        window = data[-n - 1:-1]
+        high = window[:, HIGH].max()
+        avg_volume = window[:, VOLUME].mean()
+        close, volume = data[-1, CLOSE], data[-1, VOLUME]
+        if close > high and avg_volume > 0 and volume >= float(p["volume_threshold"]) * avg_volume:
+            strength = volume / avg_volume / float(p["volume_threshold"])
+            return min(0.5 + 0.25 * (strength - 1), 1.0), (
+                f"close {close:.2f} broke the {n}-candle high {high:.2f} on {volume / avg_volume:.1f}x volume")
+        return None
+
+    def exit_signal(self, data, position, p):
+        n = max(int(p["lookback"]) // 2, 2)
+        low = data[-n - 1:-1, LOW].min()
+        if data[-1, CLOSE] < low:
+            return f"close fell below the {n}-candle low {low:.2f}"
+        return None
+
+
+class MeanReversion(Strategy):
+    """Buy when the close is ``entry_z`` standard deviations below its moving average; sell when it is back above."""
+
+    name = "mean_reversion"
+    defaults = {"period": 20, "entry_z": 2.0, "exit_z": 0.0}
+
+    def required_candles(self, p):
+        return int(p["period"]) + 1
+
+    def _z(self, data, p):
+        close = data[-int(p["period"]):, CLOSE]
+        sd = close.std()
+        return 0.0 if sd == 0 else (data[-1, CLOSE] - close.mean()) / sd
+
+    def entry(self, data, p):
+        z = self._z(data, p)
+        if z <= -float(p["entry_z"]):
+            return min(0.5 + (abs(z) - float(p["entry_z"])) * 0.25, 1.0), f"close is {abs(z):.2f} sd below its mean"
+        return None
+
+    def exit_signal(self, data, position, p):
+        z = self._z(data, p)
+        if z >= float(p["exit_z"]):
+            return f"close reverted to {z:+.2f} sd of its mean"
+        return None
+
+
+def supertrend(data, period=10, multiplier=3.0):
+    """(line, trend) arrays; trend is +1 (up) / -1 (down), NaN before ``period`` candles. Wilder's ATR."""
+    high, low, close = data[:, HIGH], data[:, LOW], data[:, CLOSE]
+    n = len(close)
+    tr = np.empty(n)
+    tr[0] = high[0] - low[0]
+    for i in range(1, n):
+        tr[i] = max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
+    atr = np.full(n, np.nan)
+    line = np.full(n, np.nan)
+    trend = np.full(n, np.nan)
+    if n < period:
+        return line, trend
+    atr[period - 1] = tr[:period].mean()
+    for i in range(period, n):
+        atr[i] = (atr[i - 1] * (period - 1) + tr[i]) / period
+    hl2 = (high + low) / 2
+    upper, lower = hl2 + multiplier * atr, hl2 - multiplier * atr
+    final_upper, final_lower = upper.copy(), lower.copy()
+    start = period - 1
+    trend[start] = 1
+    line[start] = final_lower[start]
+    for i in range(start + 1, n):
+        if not (upper[i] < final_upper[i - 1] or close[i - 1] > final_upper[i - 1]):
+            final_upper[i] = final_upper[i - 1]
+        if not (lower[i] > final_lower[i - 1] or close[i - 1] < final_lower[i - 1]):
+            final_lower[i] = final_lower[i - 1]
+        if trend[i - 1] == 1:
+            trend[i] = -1 if close[i] < final_lower[i] else 1
+        else:
+            trend[i] = 1 if close[i] > final_upper[i] else -1
+        line[i] = final_lower[i] if trend[i] == 1 else final_upper[i]
+    return line, trend
+
+
+class SupertrendStrategy(Strategy):
+    """Enter when Supertrend flips up; exit when it flips down (AlgoMirror's Supertrend exit: period, multiplier)."""
+
+    name = "supertrend"
+    defaults = {"period": 10, "multiplier": 3.0}
+
+    def required_candles(self, p):
+        return int(p["period"]) + 2
+
+    def entry(self, data, p):
+        line, trend = supertrend(data, int(p["period"]), float(p["multiplier"]))
+        if trend[-1] == 1 and trend[-2] == -1:
+            return 0.65, f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) turned up at {line[-1]:.2f}"
+        return None
+
+    def exit_signal(self, data, position, p):
+        line, trend = supertrend(data, int(p["period"]), float(p["multiplier"]))
+        if trend[-1] == -1:
+            return f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) exit: close below {line[-1]:.2f}"
+        return None
+
+
+STRATEGIES = {cls.name: cls for cls in (Momentum, Breakout, MeanReversion, SupertrendStrategy)}
+
+
+def get_strategy(name):
+    cls = STRATEGIES.get(name)
+    if cls is None:
+        raise KeyError(name)
+    return cls()

@@ -1,0 +1,53 @@
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from bots import selectors, services
+from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer
+from amarktai.api import validated
+
+
+class BotListView(GenericAPIView):
+    serializer_class = BotCreateSerializer
+
+    def get(self, request):
+        filters = validated(BotFilterSerializer, request.query_params)
+        items = selectors.bot_list(request.user)
+        if filters.get("platform"):
+            items = [b for b in items if b["exchange"] == filters["platform"].lower()]
+        if filters.get("status"):
+            items = [b for b in items if b["status"] == filters["status"]]
+        return Response({"success": True, "bots": items, "total": len(items)})
+
+    def post(self, request):
+        data = validated(BotCreateSerializer, request.data)
+        bot = services.create_bot(request.user, **data)
+        return Response({"success": True, "bot": {"id": str(bot.id), "name": bot.name, "status": bot.status}},
+                        status=201)
+
+
+class BotDetailView(GenericAPIView):
+    serializer_class = BotUpdateSerializer
+
+    def get(self, request, bot_id):
+        return Response({"success": True, "bot": services.bot_payload(services.get_user_bot(request.user, bot_id))})
+
+    def patch(self, request, bot_id):
+        changes = validated(BotUpdateSerializer, request.data)
+        bot = services.update_bot(request.user, bot_id, changes)
+        return Response({"success": True, "bot": services.bot_payload(bot)})
+
+    def delete(self, request, bot_id):
+        services.delete_bot(request.user, bot_id)
+        return Response({"success": True, "message": "Bot deleted successfully"})
+
+
+class BotPauseView(GenericAPIView):
+    def post(self, request, bot_id):
+        bot = services.pause_bot(request.user, bot_id)
+        return Response({"success": True, "bot_id": str(bot.id), "status": bot.status})
+
+
+class BotResumeView(GenericAPIView):
+    def post(self, request, bot_id):
+        bot = services.resume_bot(request.user, bot_id)
+        return Response({"success": True, "bot_id": str(bot.id), "status": bot.status})
