@@ -1,0 +1,162 @@
+"""SSE GET /api/realtime/events: an async Channels HTTP consumer (served by Daphne, never a blocking Django view).
+
+Events (contract "Real-time Communication"): heartbeat every ``SSE_HEARTBEAT_SECONDS``, overview_update (one at connect,
+then on overview/pnl/bot events), bot_update (bot_count_changed) on bot events, trade_update (recent_trades) on trade
+events. Every frame carries an ``id:`` line: the user's event sequence number (realtime.events). A client reconnecting with
+``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot set it) first receives the buffered events it
+missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers); failure is a 401 in the
+error schema.
+"""
+
+import asyncio
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.http import AsyncHttpConsumer
+from django.conf import settings
+
+from amarktai import errors
+from realtime import auth, events, selectors, translate
+from realtime.metrics import SSE_CONNECTIONS, SSE_MESSAGES
+
+logger = logging.getLogger(__name__)
+
+STREAM_HEADERS = [
+    (b"Content-Type", b"text/event-stream; charset=utf-8"),
+    (b"Cache-Control", b"no-cache"),
+    (b"X-Accel-Buffering", b"no"),
+]
+
+_last_event_id = database_sync_to_async(events.last_event_id)
+_events_since = database_sync_to_async(events.events_since)
+_overview = database_sync_to_async(selectors.overview)
+_total_bots = database_sync_to_async(selectors.total_bots)
+
+
+class EventStreamConsumer(AsyncHttpConsumer):
+    streaming = False
+    user = None
+    group = None
+    heartbeat_task = None
+    last_id = 0
+    replayed_up_to = 0
+    counted = False
+
+    # The base class ends the response when handle() returns; a stream stays open until the client goes away.
+    async def http_request(self, message):
+        if "body" in message:
+            self.body.append(message["body"])
+        if message.get("more_body"):
+            return
+        try:
+            await self.handle(b"".join(self.body))
+        except Exception:
+            await self.disconnect()
+            raise
+        if not self.streaming:
+            await self.disconnect()
+            raise StopConsumer()
+
+    async def _error(self, status, message, code, extra_headers=()):
+        body = json.dumps(errors.error_body(message, code)).encode()
+        headers = [(b"Content-Type", b"application/json"), *extra_headers]
+        await self.send_response(status, body, headers=headers)
+
+    async def handle(self, body):
+        if self.scope.get("method") != "GET":
+            await self._error(405, "Method not allowed", errors.METHOD_NOT_ALLOWED, [(b"Allow", b"GET")])
+            return
+        raw = auth.raw_token(self.scope)
+        if raw is None:
+            await self._error(401, "Authentication credentials were not provided", errors.AUTH_REQUIRED,
+                              [(b"WWW-Authenticate", b'Bearer realm="api"')])
+            return
+        self.user = await auth.authenticate(raw)
+        if self.user is None:
+            await self._error(401, "Invalid or expired token", errors.AUTH_INVALID,
+                              [(b"WWW-Authenticate", b'Bearer realm="api"')])
+            return
+
+        await self.send_headers(status=200, headers=STREAM_HEADERS)
+        self.streaming = True
+        SSE_CONNECTIONS.inc()
+        self.counted = True
+        # Join the group before reading the buffer: an event published in between is both replayed and queued in
+        # the group; handlers run only after handle() returns and skip what the replay already sent.
+        self.group = events.user_group(self.user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+
+        resume = auth.header(self.scope, "last-event-id") or auth.query_param(self.scope, "last_event_id")
+        self.last_id = await _last_event_id(self.user.pk)
+        chunks = [b"retry: 3000\n\n"]
+        if resume is not None and resume.strip().isdigit():
+            for message in await _events_since(self.user.pk, int(resume.strip())):
+                chunks.extend(await self._frames(message))
+                if isinstance(message.get("id"), int):
+                    self.replayed_up_to = message["id"]
+        chunks.append(self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk))))
+        await self.send_body(b"".join(chunks), more_body=True)
+        self.heartbeat_task = asyncio.ensure_future(self._heartbeat())
+
+    def _frame(self, event, data, event_id=None):
+        SSE_MESSAGES.labels(event).inc()
+        return translate.format_sse(event, data, self.last_id if event_id is None else event_id)
+
+    async def _frames(self, message):
+        """The SSE frames for one domain event (several event types have no SSE form: [])."""
+        event_id = message.get("id")
+        if isinstance(event_id, int):
+            self.last_id = max(self.last_id, event_id)
+        kind, payload = message.get("event"), message.get("payload") or {}
+        if kind == events.BOT_UPDATE:
+            return [self._frame("bot_update", translate.sse_bot_count(await _total_bots(self.user.pk)), event_id),
+                    self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk)), event_id)]
+        if kind == events.TRADE_EXECUTED:
+            trade = dict(payload.get("trade") or {})
+            trade.setdefault("profit", trade.get("profit_loss", 0.0))
+            return [self._frame("trade_update", translate.sse_trades([trade]), event_id)]
+        if kind == events.TRADE_UPDATE:
+            return [self._frame("trade_update", translate.sse_trades(payload.get("trades") or []), event_id)]
+        if kind == events.OVERVIEW_UPDATE:
+            keys = ("active_bots", "total_bots", "total_profit", "total_capital")
+            counts = {k: payload[k] for k in keys} if all(k in payload for k in keys) else await _overview(self.user.pk)
+            return [self._frame("overview_update", translate.sse_overview(counts), event_id)]
+        if kind == events.PNL_UPDATE:
+            return [self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk)), event_id)]
+        return []
+
+    async def amarktai_event(self, message):
+        if not self.streaming:
+            return
+        event_id = message.get("id")
+        if isinstance(event_id, int) and event_id <= self.replayed_up_to:
+            return  # already sent by the Last-Event-ID replay
+        frames = await self._frames(message)
+        if frames:
+            await self.send_body(b"".join(frames), more_body=True)
+
+    async def _heartbeat(self):
+        interval = float(getattr(settings, "SSE_HEARTBEAT_SECONDS", 15))
+        counter = 0
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                counter += 1
+                await self.send_body(self._frame("heartbeat", translate.sse_heartbeat(counter)), more_body=True)
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # noqa: BLE001 - the client went away mid-write
+            logger.debug("heartbeat stopped", exc_info=True)
+
+    async def disconnect(self):
+        if self.heartbeat_task is not None:
+            self.heartbeat_task.cancel()
+            self.heartbeat_task = None
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+        if self.counted:
+            SSE_CONNECTIONS.dec()
+            self.counted = False

@@ -1,0 +1,55 @@
+"""Domain events (realtime.events) -> the contract's WebSocket messages and SSE events. Pure functions, no I/O."""
+
+from amarktai.utils import iso_now
+from realtime import events as ev
+
+
+def ws_message(message):
+    """The WebSocket message for one channel-layer event, or None when it has no WebSocket form."""
+    event = message.get("event")
+    payload = message.get("payload") or {}
+    if event == ev.BOT_UPDATE:
+        return {"type": "bot_update", "bot_id": payload.get("bot_id"), "status": payload.get("status"),
+                "data": payload.get("data") or {}}
+    if event == ev.TRADE_EXECUTED:
+        trade = dict(payload.get("trade") or {})
+        if "profit" not in trade:
+            trade["profit"] = trade.get("profit_loss", 0.0)
+        return {"type": "trade_executed", "trade": trade}
+    if event == ev.ALERT:
+        return {"type": "alert", "level": payload.get("level", "info"), "message": payload.get("message", "")}
+    if event == ev.OVERVIEW_UPDATE:
+        return {"type": "overview_update", **payload, "timestamp": message.get("timestamp") or iso_now()}
+    if event in (ev.ORDER_UPDATE, ev.PNL_UPDATE, ev.TRADE_UPDATE):
+        return {"type": event, **payload}
+    return None
+
+
+def sse_trades(trades):
+    trades = list(trades)
+    return {"type": "recent_trades", "trades": trades, "count": len(trades), "timestamp": iso_now()}
+
+
+def sse_overview(counts):
+    return {"type": "overview", **counts, "timestamp": iso_now()}
+
+
+def sse_bot_count(total):
+    return {"type": "bot_count_changed", "total_bots": total, "timestamp": iso_now()}
+
+
+def sse_heartbeat(counter):
+    return {"timestamp": iso_now(), "counter": counter}
+
+
+def format_sse(event, data, event_id=None):
+    """One Server-Sent Events frame (bytes)."""
+    import json
+
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"event: {event}")
+    for chunk in json.dumps(data, separators=(",", ":")).splitlines() or [""]:
+        lines.append(f"data: {chunk}")
+    return ("\n".join(lines) + "\n\n").encode()
