@@ -1,0 +1,57 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ChatMessage(models.Model):
+    """One message of a user's conversation with the assistant. The auto-increment id orders messages exactly."""
+
+    ROLE_CHOICES = [("user", "user"), ("assistant", "assistant")]
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
+    role = models.CharField(max_length=16, choices=ROLE_CHOICES)
+    content = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["user", "-id"])]
+
+    def __str__(self):
+        return f"{self.role}: {self.content[:60]}"
+
+
+class PendingAction(models.Model):
+    """An action the assistant proposed; it runs only when its owner sends the one-time confirmation token in time.
+
+    Only a SHA-256 of the token is stored. ``consumed_at`` is set by one conditional UPDATE (consumed_at IS NULL and not
+    expired), so a replay or two concurrent confirmations cannot both execute it.
+    """
+
+    PAUSE = "pause_bots"
+    RESUME = "resume_bots"
+    STOP = "stop_bots"
+    RISK_MODE = "set_risk_mode"
+    POSITION_SIZE = "adjust_position_size"
+    TYPE_CHOICES = [(t, t) for t in (PAUSE, RESUME, STOP, RISK_MODE, POSITION_SIZE)]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_actions")
+    token_hash = models.CharField(max_length=64, unique=True)
+    action_type = models.CharField(max_length=32, choices=TYPE_CHOICES)
+    description = models.CharField(max_length=500)
+    bot_ids = models.JSONField(default=list)
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    result = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.action_type} ({self.user_id})"

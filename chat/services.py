@@ -1,0 +1,336 @@
+"""The assistant: answers from the user's own data and turns commands into confirmable actions.
+
+handle_message(user, text) -> {"response", "requires_confirmation", "actions"}; confirm_action(user, token) runs one.
+Every exchange (question and answer) is stored in the user's history.
+"""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from amarktai.utils import iso
+from bots.models import BotStatus
+from chat import actions, intents, selectors
+from chat.models import ChatMessage, PendingAction
+
+HISTORY_DEFAULT = 50
+HISTORY_MAX = 500
+CURRENCY_SYMBOLS = {"ZAR": "R", "USD": "$", "USDT": "$", "EUR": "€", "GBP": "£"}
+
+CAPABILITIES = (
+    "Here is what I can do:\n"
+    "• Portfolio: \"What is my portfolio status?\", \"How much profit today?\"\n"
+    "• Bots: \"Check my bots\", \"How is Alpha Trader doing?\"\n"
+    "• Trades and risk: \"Show recent trades\", \"What is my win rate?\", \"What is my exposure?\", \"Show my balances\"\n"
+    "• Commands (you confirm each one first): \"Pause Alpha Trader\", \"Resume all bots\", \"Stop Beta\", "
+    "\"Switch bot Beta to safe mode\", \"Increase position size by 20%\""
+)
+
+
+# ---------------------------------------------------------------- formatting
+
+def fmt_money(user, value, signed=False):
+    value = Decimal(value or 0).quantize(Decimal("0.01"))
+    symbol = CURRENCY_SYMBOLS.get((user.currency or "").upper(), f"{user.currency} ")
+    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
+    return f"{sign}{symbol}{abs(value):,.2f}"
+
+
+def fmt_pct(value, signed=True):
+    value = Decimal(value or 0).quantize(Decimal("0.01"))
+    return f"{'+' if signed and value > 0 else ''}{value:,.2f}%"
+
+
+def fmt_amount(value):
+    text = f"{Decimal(value).normalize():f}"
+    return text
+
+
+def _bot_line(user, bot):
+    return (f"{bot.name} ({bot.exchange} {bot.symbol}, {bot.status}, {bot.risk_mode}, {bot.trading_mode}): "
+            f"profit {fmt_money(user, bot.total_profit, signed=True)} ({fmt_pct(bot.profit_percentage)}), "
+            f"capital {fmt_money(user, bot.current_capital)}")
+
+
+def _bot_list(user, bots):
+    return "\n".join(f"• {_bot_line(user, b)}" for b in bots)
+
+
+# ---------------------------------------------------------------- daily report
+
+def daily_report(user, now=None):
+    """{"summary", "highlights"} from today's Trade rows and the user's bots."""
+    report = selectors.daily_report(user, now)
+    if report.trade_count:
+        verb = "generated" if report.profit >= 0 else "lost"
+        amount = fmt_money(user, abs(report.profit))
+        summary = (f"Today your bots {verb} {amount} {'in profit ' if report.profit >= 0 else ''}across "
+                   f"{report.trade_count} trade{'s' if report.trade_count != 1 else ''}.")
+    elif report.total_bots:
+        summary = "No trades yet today."
+    else:
+        summary = "You have no bots yet: create one to start trading."
+    if report.total_bots:
+        summary += f" {report.active_bots} of {report.total_bots} bot{'s' if report.total_bots != 1 else ''} active."
+    highlights = []
+    for day in (report.best, report.worst):
+        if day is None:
+            continue
+        if day.profit > 0:
+            what = f"gained {fmt_money(user, day.profit)} ({fmt_pct(day.percentage)})"
+        elif day.profit < 0:
+            what = f"lost {fmt_money(user, -day.profit)} ({fmt_pct(day.percentage)})"
+        else:
+            what = "broke even"
+        highlights.append(f"{day.bot.name} {what} today over {day.trades} trade{'s' if day.trades != 1 else ''}")
+    if report.wins or report.losses:
+        highlights.append(f"{report.wins} winning and {report.losses} losing closed trade"
+                          f"{'s' if report.wins + report.losses != 1 else ''} today")
+    for bot in report.paused:
+        highlights.append(f"{bot.name} is paused" + (f": {bot.last_error[:200]}" if bot.last_error else ""))
+    return {"summary": summary, "highlights": highlights}
+
+
+def greeting(user):
+    name = user.first_name or user.email.split("@")[0]
+    return {"greeting": f"Welcome back, {name}!", "daily_report": daily_report(user)}
+
+
+# ---------------------------------------------------------------- answers
+
+def _portfolio(user):
+    p = selectors.portfolio(user)
+    if not p.total_bots:
+        return "You have no bots yet. Create a bot to start trading (paper trading is free of risk)."
+    report = selectors.daily_report(user)
+    return (f"Your portfolio has {p.active_bots} active bot{'s' if p.active_bots != 1 else ''} of {p.total_bots} "
+            f"({p.paused_bots} paused) with a total profit of {fmt_money(user, p.total_profit, signed=True)} "
+            f"({fmt_pct(p.profit_percentage)}) on capital of {fmt_money(user, p.total_capital)}. "
+            f"Today: {fmt_money(user, report.profit, signed=True)} from {report.trade_count} trade"
+            f"{'s' if report.trade_count != 1 else ''}.")
+
+
+def _bots(user, bots):
+    if not bots:
+        return "You have no bots yet."
+    active = sum(1 for b in bots if b.status == BotStatus.ACTIVE)
+    return f"You have {active} active bot{'s' if active != 1 else ''} of {len(bots)}:\n{_bot_list(user, bots)}"
+
+
+def _bot_detail(user, bot):
+    wr = selectors.win_rate(user, bot)
+    text = _bot_line(user, bot) + "."
+    if wr.closed:
+        text += f" Win rate {fmt_pct(wr.rate, signed=False)} ({wr.wins} wins, {wr.losses} losses)."
+    else:
+        text += " No closed trades yet."
+    if bot.last_error:
+        text += f" Last error: {bot.last_error[:200]}"
+    return text
+
+
+def _trades(user, bot=None):
+    trades = selectors.recent_trades(user, limit=5) if bot is None else [
+        t for t in selectors.recent_trades(user, limit=50) if t.bot_id == bot.id][:5]
+    if not trades:
+        return "No trades yet." if bot is None else f"{bot.name} has no trades yet."
+    lines = []
+    for t in trades:
+        who = t.bot.name if t.bot else "manual"
+        pnl = f", P&L {fmt_money(user, t.profit_loss, signed=True)}" if t.profit_loss else ""
+        mode = "paper" if t.is_paper else "live"
+        lines.append(f"• {t.side} {fmt_amount(t.amount)} {t.symbol} @ {Decimal(t.price):,.2f} on {t.exchange} "
+                     f"({who}, {mode}){pnl} — {iso(t.created_at)}")
+    return f"Your last {len(lines)} trade{'s' if len(lines) != 1 else ''}:\n" + "\n".join(lines)
+
+
+def _win_rate(user, bot=None):
+    wr = selectors.win_rate(user, bot)
+    whose = f"{bot.name}'s" if bot else "Your"
+    if not wr.closed:
+        return f"{whose} win rate is not available yet: no closed trades."
+    return (f"{whose} win rate is {fmt_pct(wr.rate, signed=False)}: {wr.wins} winning and {wr.losses} losing of "
+            f"{wr.closed} closed trades.")
+
+
+def _exposure(user):
+    ex = selectors.exposure(user)
+    if not ex.positions:
+        return "You have no open positions: exposure is 0%."
+    lines = [f"• {p.symbol} on {p.exchange}: {fmt_amount(p.amount)} @ {p.entry_price:,.2f}"
+             f" ({p.bot.name if p.bot else 'manual'})" for p in ex.positions[:10]]
+    return (f"You have {len(ex.positions)} open position{'s' if len(ex.positions) != 1 else ''} worth "
+            f"{fmt_money(user, ex.value)} at entry price, {fmt_pct(ex.percentage, signed=False)} of your capital "
+            f"({fmt_money(user, ex.total_capital)}):\n" + "\n".join(lines))
+
+
+def _balances(user):
+    """Through the wallets service (paper accounts in testing mode, the exchanges with the user's keys otherwise)."""
+    try:
+        from wallets.services.balances import is_paper, provider_balances
+    except ImportError:  # pragma: no cover - wallets without a balance service: the paper rows only
+        balances, errors, paper = selectors.paper_balances(user), {}, True
+    else:
+        paper = is_paper(user)
+        raw, errors = provider_balances(user)
+        balances = {p: {c: row["total"] for c, row in currencies.items() if row["total"]} for p, currencies in raw.items()}
+        balances = {p: c for p, c in balances.items() if c}
+    kind = "paper trading" if paper else "live exchange"
+    if balances:
+        lines = [f"• {platform}: " + ", ".join(f"{fmt_amount(v)} {cur}" for cur, v in sorted(currencies.items()))
+                 for platform, currencies in sorted(balances.items())]
+        text = f"Your {kind} balances:\n" + "\n".join(lines)
+    else:
+        text = f"You have no {kind} balances yet."
+    if errors:
+        text += "\nI could not read: " + ", ".join(f"{p} ({msg})" for p, msg in sorted(errors.items()))
+    return text
+
+
+def _today(user):
+    report = daily_report(user)
+    return report["summary"] + ("\n" + "\n".join(f"• {h}" for h in report["highlights"]) if report["highlights"] else "")
+
+
+# ---------------------------------------------------------------- commands
+
+_DONE_STATES = {
+    intents.PAUSE: ({BotStatus.PAUSED, BotStatus.STOPPED}, "is already paused or stopped", "active"),
+    intents.RESUME: ({BotStatus.ACTIVE}, "is already active", "paused"),
+    intents.STOP: ({BotStatus.STOPPED}, "is already stopped", "running"),
+}
+_ACTION_TYPES = {
+    intents.PAUSE: PendingAction.PAUSE, intents.RESUME: PendingAction.RESUME, intents.STOP: PendingAction.STOP,
+    intents.RISK_MODE: PendingAction.RISK_MODE, intents.POSITION_SIZE: PendingAction.POSITION_SIZE,
+}
+
+
+def _reply(text, actions_list=None):
+    return {"response": text, "requires_confirmation": bool(actions_list), "actions": actions_list or []}
+
+
+def _command(user, intent, all_bots, confirmable=True):
+    verb = {intents.PAUSE: "pause", intents.RESUME: "resume", intents.STOP: "stop",
+            intents.RISK_MODE: "change", intents.POSITION_SIZE: "change"}[intent.kind]
+    if not all_bots:
+        return _reply("You have no bots yet, so there is nothing to " + verb + ".")
+    if intent.ambiguous:
+        return _reply(f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean? "
+                      "Use the full name, or say \"all bots\".")
+    if not intent.bots and intent.kind == intents.POSITION_SIZE and not intent.unresolved:
+        intent.bots = list(all_bots)  # "increase position size by 20%": a portfolio-wide change
+    if not intent.bots:
+        known = ", ".join(b.name for b in all_bots)
+        if intent.unresolved:
+            return _reply(f"I couldn't find a bot called \"{intent.unresolved}\". Your bots are: {known}.")
+        return _reply(f"Which bot should I {verb}? Your bots are: {known}. You can also say \"all bots\".")
+
+    targets = intent.bots
+    if intent.kind in _DONE_STATES:
+        done, already, wanted = _DONE_STATES[intent.kind]
+        eligible = [b for b in targets if b.status not in done]
+        if not eligible:
+            if len(targets) == 1:
+                return _reply(f"{targets[0].name} {already} (status: {targets[0].status}).")
+            return _reply(f"None of your bots is {wanted}: nothing to {verb}.")
+        label = "Pause" if intent.kind == intents.PAUSE else "Resume" if intent.kind == intents.RESUME else "Stop"
+        description = f"{label} {actions.names(eligible)}"
+        if intent.kind == intents.STOP:
+            description += " (a stopped bot no longer trades)"
+    elif intent.kind == intents.RISK_MODE:
+        mode = intent.params["risk_mode"]
+        eligible = [b for b in targets if b.risk_mode != mode]
+        if not eligible:
+            which = targets[0].name + " is" if len(targets) == 1 else "All those bots are"
+            return _reply(f"{which} already in {mode} mode.")
+        description = f"Switch {actions.names(eligible)} to {mode} mode"
+    else:
+        params = intent.params
+        eligible = [b for b in targets if actions.new_position_pct(b, params) != actions.current_position_pct(b)]
+        if not eligible:
+            return _reply("That would not change the position size (limits: "
+                          f"{actions.MIN_POSITION_PCT}% to {actions.MAX_POSITION_PCT}% of capital).")
+        changes = ", ".join(f"{b.name} {actions.current_position_pct(b).normalize():f}% → "
+                            f"{actions.new_position_pct(b, params).normalize():f}%" for b in eligible[:5])
+        if "target_pct" in params:
+            description = f"Set position size to {params['target_pct']}% of capital ({changes})"
+        else:
+            change = Decimal(params["change_pct"])
+            word = "Increase" if change > 0 else "Decrease"
+            description = f"{word} position size by {abs(change).normalize():f}% ({changes})"
+    if not confirmable:
+        return _reply(f"{description}: commands that change your bots need a confirmation, so send them to the "
+                      "assistant (POST /api/ai/chat), which returns a confirmation token.")
+    item = actions.propose(user, _ACTION_TYPES[intent.kind], eligible, description, intent.params)
+    minutes = int(actions.token_ttl().total_seconds() // 60) or 1
+    return _reply(f"{description}. This changes your bots, so please confirm it within {minutes} minute"
+                  f"{'s' if minutes != 1 else ''}.", [item])
+
+
+def answer(user, text, confirmable=True):
+    """The assistant's reply (no history written): {"response", "requires_confirmation", "actions"}."""
+    bots = selectors.user_bots(user)
+    intent = intents.parse(text, bots)
+    kind = intent.kind
+    if kind in intents.ACTION_KINDS:
+        return _command(user, intent, bots, confirmable)
+    single = intent.bots[0] if len(intent.bots) == 1 and not intent.all_bots else None
+    if intent.ambiguous and kind in {intents.BOT_DETAIL, intents.TRADES, intents.WIN_RATE}:
+        return _reply(f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean?")
+    if kind == intents.PORTFOLIO:
+        return _reply(_portfolio(user))
+    if kind == intents.BOTS:
+        return _reply(_bots(user, bots))
+    if kind == intents.BOT_DETAIL:
+        return _reply(_bot_detail(user, single))
+    if kind == intents.TRADES:
+        return _reply(_trades(user, single))
+    if kind == intents.WIN_RATE:
+        return _reply(_win_rate(user, single))
+    if kind == intents.EXPOSURE:
+        return _reply(_exposure(user))
+    if kind == intents.BALANCES:
+        return _reply(_balances(user))
+    if kind == intents.TODAY:
+        return _reply(_today(user))
+    if kind == intents.GREETING:
+        name = user.first_name or "there"
+        return _reply(f"Hello {name}! {_today(user)}\nAsk me about your portfolio, bots or trades, or say \"help\".")
+    if kind == intents.HELP:
+        return _reply(CAPABILITIES)
+    return _reply("Sorry, I didn't understand that. " + CAPABILITIES)
+
+
+def _store(user, question, reply_text):
+    now = timezone.now()
+    ChatMessage.objects.bulk_create([
+        ChatMessage(user=user, role="user", content=question, created_at=now),
+        ChatMessage(user=user, role="assistant", content=reply_text, created_at=timezone.now()),
+    ])
+
+
+def handle_message(user, text, confirmable=True):
+    """Answer and store the exchange. With confirmable=False commands are explained, never proposed."""
+    reply = answer(user, text, confirmable)
+    with transaction.atomic():
+        _store(user, text, reply["response"])
+    return reply
+
+
+def confirm_action(user, token):
+    """Execute a confirmed action once; stores the exchange; returns the reply dict."""
+    pending, text = actions.confirm(user, token)
+    _store(user, f"Confirm: {pending.description}", text)
+    return _reply(text)
+
+
+def history(user, limit=HISTORY_DEFAULT):
+    """The user's newest ``limit`` messages, oldest first."""
+    limit = max(1, min(int(limit), HISTORY_MAX))
+    newest = list(ChatMessage.objects.filter(user=user).order_by("-id")[:limit])
+    return list(reversed(newest))
+
+
+def clear_history(user):
+    ChatMessage.objects.filter(user=user).delete()

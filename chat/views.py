@@ -1,0 +1,54 @@
+"""Thin views over chat.services (contract: AI Chat)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from amarktai.utils import iso_now
+from chat import services
+from chat.serializers import ChatRequestSerializer, HistoryQuerySerializer, MessageSerializer, message_payload
+from amarktai.api import validated
+
+
+class AiChatView(GenericAPIView):
+    serializer_class = ChatRequestSerializer
+
+    def post(self, request):
+        data = validated(ChatRequestSerializer, request.data)
+        if data.get("confirm"):
+            reply = services.confirm_action(request.user, data["confirm"])
+        else:
+            reply = services.handle_message(request.user, data["message"])
+        return Response({"success": True, **reply})
+
+
+class ChatMessageView(GenericAPIView):
+    serializer_class = MessageSerializer
+
+    def post(self, request):
+        data = validated(MessageSerializer, request.data)
+        reply = services.handle_message(request.user, data["message"], confirmable=False)
+        return Response({"success": True, "response": reply["response"], "timestamp": iso_now()})
+
+
+class ChatHistoryView(GenericAPIView):
+    serializer_class = HistoryQuerySerializer
+
+    @extend_schema(parameters=[OpenApiParameter("limit", int, description="Max messages (default 50, max 500)")])
+    def get(self, request):
+        data = validated(HistoryQuerySerializer, request.query_params)
+        messages = services.history(request.user, data["limit"])
+        return Response({"success": True, "messages": [message_payload(m) for m in messages]})
+
+
+class ChatGreetingView(GenericAPIView):
+    @extend_schema(request=None)
+    def post(self, request):
+        return Response({"success": True, **services.greeting(request.user)})
+
+
+class ChatClearView(GenericAPIView):
+    @extend_schema(request=None)
+    def post(self, request):
+        services.clear_history(request.user)
+        return Response({"success": True, "message": "Chat history cleared"})
