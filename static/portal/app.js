@@ -1,0 +1,977 @@
+/* Amarktai portal: every page is driven by the public JSON API (/api/...) and the WebSocket feed (/api/ws).
+ *
+ * - The JWT (and refresh token) live in sessionStorage; an expired access token is refreshed once, transparently.
+ * - Errors follow the API's error schema {success:false, error, error_code, timestamp, details?}: field messages are
+ *   shown next to their field, everything else next to the form or action that failed.
+ * - Nothing here is inserted as HTML: all text goes through textContent (see h()).
+ */
+(() => {
+  'use strict';
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Session
+  const KEYS = { token: 'amk.token', refresh: 'amk.refresh', user: 'amk.user' };
+  const session = {
+    get token() { return sessionStorage.getItem(KEYS.token); },
+    get refresh() { return sessionStorage.getItem(KEYS.refresh); },
+    get user() {
+      try { return JSON.parse(sessionStorage.getItem(KEYS.user) || 'null'); } catch (e) { return null; }
+    },
+    save({ token, refresh, user }) {
+      if (token) sessionStorage.setItem(KEYS.token, token);
+      if (refresh) sessionStorage.setItem(KEYS.refresh, refresh);
+      if (user) sessionStorage.setItem(KEYS.user, JSON.stringify({ ...(this.user || {}), ...user }));
+    },
+    clear() { Object.values(KEYS).forEach((k) => sessionStorage.removeItem(k)); },
+  };
+
+  function logout(reason) {
+    session.clear();
+    live.stop();
+    const next = location.pathname.startsWith('/login') ? '' : `?next=${encodeURIComponent(location.pathname)}`;
+    if (reason) sessionStorage.setItem('amk.flash', reason);
+    location.replace(`/login${reason ? next : ''}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // API client
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.error) || `Request failed (HTTP ${status})`);
+      this.status = status;
+      this.code = (body && body.error_code) || 'ERROR';
+      this.details = (body && body.details) || {};
+    }
+  }
+
+  let refreshing = null;
+  function refreshToken() {
+    if (!session.refresh) return Promise.resolve(false);
+    if (!refreshing) {
+      refreshing = fetch('/api/auth/refresh', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ refresh: session.refresh }),
+      }).then(async (r) => {
+        if (!r.ok) return false;
+        const data = await r.json();
+        session.save({ token: data.token || data.access, refresh: data.refresh });
+        return true;
+      }).catch(() => false).finally(() => { setTimeout(() => { refreshing = null; }, 0); });
+    }
+    return refreshing;
+  }
+
+  async function api(method, path, body, { auth = true, retried = false } = {}) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
+    let resp;
+    try {
+      resp = await fetch(`/api/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      throw new ApiError(0, { error: 'Cannot reach the server. Check your connection and try again.', error_code: 'NETWORK' });
+    }
+    let data = null;
+    try { data = await resp.json(); } catch (e) { data = null; }
+    if (resp.status === 401 && auth) {
+      if (!retried && await refreshToken()) return api(method, path, body, { auth, retried: true });
+      logout('Your session has expired. Please log in again.');
+      throw new ApiError(401, data);
+    }
+    if (!resp.ok || (data && data.success === false)) throw new ApiError(resp.status, data);
+    return data || {};
+  }
+  const GET = (p) => api('GET', p);
+  const POST = (p, b = {}) => api('POST', p, b);
+  const DEL = (p) => api('DELETE', p);
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // DOM helpers
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+  const T = (id, root = document) => root.querySelector(`[data-testid="${id}"]`);
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'testid') el.dataset.testid = v;
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (k === 'dataset') Object.assign(el.dataset, v);
+      else el.setAttribute(k, v === true ? '' : v);
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+
+  function toast(message, level = 'info') {
+    const box = T('toasts');
+    if (!box) return;
+    const t = h('div', { class: `toast toast-${level}`, role: 'status', testid: 'toast' }, message);
+    box.append(t);
+    setTimeout(() => t.remove(), 6000);
+  }
+
+  function pageError(err, what) {
+    const box = T('page-error');
+    if (!box) return;
+    if (!err) { box.hidden = true; box.textContent = ''; return; }
+    const line = h('div', {}, what ? `Could not load ${what}: ${err.message || err}` : (err.message || String(err)));
+    box.append(line);
+    box.hidden = false;
+  }
+  const failedTo = (what) => (err) => pageError(err, what);
+
+  function formData(form) {
+    const out = {};
+    for (const el of form.elements) {
+      if (!el.name || el.disabled) continue;
+      if (el.type === 'radio' && !el.checked) continue;
+      out[el.name] = typeof el.value === 'string' ? el.value.trim() : el.value;
+    }
+    return out;
+  }
+
+  function clearErrors(form) {
+    $$('.field-error', form).forEach((e) => { e.textContent = ''; });
+    $$('.invalid', form).forEach((e) => e.classList.remove('invalid'));
+    $$('.form-error, .ok-text', form).forEach((e) => { e.textContent = ''; });
+  }
+
+  /** Show an API error on a form: details next to their fields, the rest in the form's .form-error. */
+  function showErrors(form, err) {
+    let placed = 0;
+    for (const [field, msgs] of Object.entries(err.details || {})) {
+      const slot = $(`[data-error-for="${CSS.escape(field)}"]`, form);
+      if (!slot || typeof msgs === 'boolean') continue;
+      slot.textContent = (Array.isArray(msgs) ? msgs : [msgs]).map(String).join(' ');
+      const input = form.elements[field];
+      if (input && input.classList) input.classList.add('invalid');
+      placed += 1;
+    }
+    const box = $('.form-error', form);
+    if (box && !placed) box.textContent = err.message;
+    else if (!box && !placed) toast(err.message, 'error');
+  }
+
+  /** Wire a form to an async submit handler with busy state and error display. */
+  function onSubmit(form, handler) {
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(form);
+      const btn = $('button[type="submit"]', form);
+      if (btn) btn.disabled = true;
+      try {
+        await handler(formData(form), form);
+      } catch (err) {
+        if (err instanceof ApiError) showErrors(form, err); else { console.error(err); showErrors(form, { message: String(err) }); }
+      } finally {
+        if (btn) btn.disabled = false;
+      }
+    });
+  }
+
+  /** A two-step destructive button: first click arms it, a second click within 4 s runs the action. */
+  function armedButton(label, armedLabel, testid, action, cls = 'btn btn-danger btn-sm') {
+    const btn = h('button', { type: 'button', class: cls, testid }, label);
+    let timer = null;
+    btn.addEventListener('click', async () => {
+      if (!btn.dataset.armed) {
+        btn.dataset.armed = '1';
+        btn.textContent = armedLabel;
+        timer = setTimeout(() => { delete btn.dataset.armed; btn.textContent = label; }, 4000);
+        return;
+      }
+      clearTimeout(timer);
+      delete btn.dataset.armed;
+      btn.textContent = label;
+      await action(btn);
+    });
+    return btn;
+  }
+
+  /** Run a row/button action; on failure show the API's message next to the action. */
+  async function act(btn, slot, fn) {
+    if (slot) slot.textContent = '';
+    btn.disabled = true;
+    try {
+      await fn();
+    } catch (err) {
+      if (slot) slot.textContent = err.message; else toast(err.message, 'error');
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  function debounce(fn, ms) {
+    let t = null;
+    return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Formatting: money with the user's currency via Intl.NumberFormat, e.g. "R 1 234.56" for ZAR.
+  const moneyFormats = new Map();
+  function money(value, currency) {
+    const ccy = (currency || (session.user && session.user.currency) || 'ZAR').toUpperCase();
+    const n = Number(value);
+    if (value === null || value === undefined || Number.isNaN(n)) return '—';
+    let fmt = moneyFormats.get(ccy);
+    if (fmt === undefined) {
+      try {
+        fmt = new Intl.NumberFormat('en-ZA', { style: 'currency', currency: ccy, currencyDisplay: 'narrowSymbol',
+          minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      } catch (e) {
+        fmt = null; // not an ISO 4217 code (e.g. USDT): plain number + code
+      }
+      moneyFormats.set(ccy, fmt);
+    }
+    if (!fmt) return `${number(n, 2, 2)} ${ccy}`;
+    return fmt.formatToParts(n).map((p) => {
+      if (p.type === 'group') return '\u00a0';
+      if (p.type === 'decimal') return '.';
+      if (p.type === 'literal' && /\s/.test(p.value)) return '\u00a0';
+      return p.value;
+    }).join('');
+  }
+  function number(value, minDigits = 0, maxDigits = 8) {
+    const n = Number(value);
+    if (value === null || value === undefined || Number.isNaN(n)) return '—';
+    return new Intl.NumberFormat('en-ZA', { minimumFractionDigits: minDigits, maximumFractionDigits: maxDigits })
+      .formatToParts(n).map((p) => (p.type === 'group' ? '\u00a0' : p.type === 'decimal' ? '.' : p.value)).join('');
+  }
+  function signedMoney(value, currency) {
+    const n = Number(value);
+    const s = money(value, currency);
+    return n > 0 ? `+${s}` : s;
+  }
+  function pct(value) {
+    const n = Number(value);
+    if (value === null || value === undefined || Number.isNaN(n)) return '—';
+    return `${number(n, 1, 1)}%`;
+  }
+  const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  function when(iso) {
+    if (!iso) return '—';
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? '—' : dateFmt.format(d);
+  }
+  const shortFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const shortWhen = (d) => shortFmt.format(d);
+  const cls = (n) => (Number(n) > 0 ? 'up' : Number(n) < 0 ? 'down' : '');
+  const quoteOf = (symbol) => (symbol && symbol.includes('/') ? symbol.split('/')[1] : undefined);
+  const badge = (text, kind, testid) => h('span', { class: `badge badge-${kind || text}`, testid }, String(text || '').replace(/_/g, ' '));
+
+  // Platform catalogue (public), cached per page.
+  let platformsPromise = null;
+  function platforms() {
+    if (!platformsPromise) platformsPromise = api('GET', 'system/platforms', undefined, { auth: false }).then((d) => d.platforms || []);
+    return platformsPromise;
+  }
+  async function platformQuote(id) {
+    const p = (await platforms()).find((x) => x.id === id);
+    return p && p.quote_currency;
+  }
+  function fillPlatformSelect(select, list) {
+    select.replaceChildren(...list.filter((p) => p.enabled !== false).map((p) => h('option', { value: p.id }, `${p.display_name || p.name}`)));
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Real-time feed: /api/ws?token=..., reconnect with exponential backoff (+ jitter), refresh the JWT on 4401.
+  const live = {
+    ws: null, attempt: 0, stopped: false, connectedOnce: false, handlers: {}, pingTimer: null, retryTimer: null,
+    on(type, fn) { (this.handlers[type] = this.handlers[type] || []).push(fn); },
+    emit(type, msg) { (this.handlers[type] || []).forEach((fn) => { try { fn(msg); } catch (e) { console.error(e); } }); },
+    setState(state, label) {
+      document.body.dataset.live = state;
+      const el = T('live-status');
+      if (!el) return;
+      el.dataset.state = state;
+      $('.live-label', el).textContent = label;
+    },
+    start() {
+      this.stopped = false;
+      this.connect();
+    },
+    stop() {
+      this.stopped = true;
+      clearTimeout(this.retryTimer);
+      clearInterval(this.pingTimer);
+      if (this.ws) this.ws.close(1000);
+    },
+    connect() {
+      if (this.stopped || !session.token) return;
+      const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+      const ws = new WebSocket(`${scheme}://${location.host}/api/ws?token=${encodeURIComponent(session.token)}`);
+      this.ws = ws;
+      this.setState('connecting', this.connectedOnce ? 'Reconnecting…' : 'Connecting…');
+      ws.onopen = () => {
+        this.attempt = 0;
+        this.setState('live', 'Live');
+        if (this.connectedOnce) this.emit('reconnect', {});
+        this.connectedOnce = true;
+        clearInterval(this.pingTimer);
+        this.pingTimer = setInterval(() => {
+          if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ping', timestamp: new Date().toISOString() }));
+        }, 25000);
+      };
+      ws.onmessage = (ev) => {
+        let msg;
+        try { msg = JSON.parse(ev.data); } catch (e) { return; }
+        if (msg && msg.type) this.emit(msg.type, msg);
+      };
+      ws.onclose = async (ev) => {
+        clearInterval(this.pingTimer);
+        if (this.ws !== ws || this.stopped) return;
+        this.setState('offline', 'Reconnecting…');
+        if (ev.code === 4401 && !(await refreshToken())) { logout('Your session has expired. Please log in again.'); return; }
+        const base = Math.min(15000, 500 * 2 ** this.attempt);
+        this.attempt += 1;
+        this.retryTimer = setTimeout(() => this.connect(), base * (0.75 + Math.random() * 0.5));
+      };
+    },
+  };
+
+  live.on('alert', (m) => toast(m.message, m.level === 'error' ? 'error' : m.level === 'warning' ? 'warning' : 'info'));
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Shared renderers
+  function tradeRow(t, { withExchange = false, withFee = false } = {}) {
+    const ccy = quoteOf(t.symbol);
+    const pl = t.profit_loss !== undefined ? t.profit_loss : t.profit;
+    return h('tr', { testid: 'trade-row', dataset: { id: t.id || '' } },
+      h('td', {}, when(t.timestamp || t.created_at || new Date().toISOString())),
+      withExchange ? h('td', {}, t.exchange || '—') : null,
+      h('td', {}, t.symbol || '—'),
+      h('td', {}, badge(t.side || '—', t.side)),
+      h('td', { class: 'r' }, number(t.amount, 0, 8)),
+      h('td', { class: 'r' }, t.price !== undefined ? money(t.price, ccy) : '—'),
+      withFee ? h('td', { class: 'r' }, t.fee !== undefined ? money(t.fee, t.fee_currency || ccy) : '—') : null,
+      h('td', { class: `r ${cls(pl)}`, testid: 'trade-pl' }, pl === undefined || pl === null ? '—' : signedMoney(pl, ccy)));
+  }
+
+  /** Cumulative realised P&L as an SVG line chart (no libraries). points: [{t: Date, v: Number}] ascending. */
+  function drawPnlChart(box, points, currency) {
+    box.replaceChildren();
+    if (points.length < 2) {
+      box.append(h('div', { class: 'empty-chart', testid: 'chart-empty' }, 'Your P&L curve appears after your first trades.'));
+      return;
+    }
+    const W = 600; const H = 240; const L = 8; const R = 8; const TOP = 14; const B = 22;
+    const vals = points.map((p) => p.v);
+    let lo = Math.min(0, ...vals); let hi = Math.max(0, ...vals);
+    if (hi === lo) { hi += 1; lo -= 1; }
+    const t0 = points[0].t.getTime(); const t1 = points[points.length - 1].t.getTime();
+    const x = (i, p) => L + (t1 > t0 ? (p.t.getTime() - t0) / (t1 - t0) : i / (points.length - 1)) * (W - L - R);
+    const y = (v) => TOP + (hi - v) / (hi - lo) * (H - TOP - B);
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    const el = (tag, attrs, text) => {
+      const e = document.createElementNS(ns, tag);
+      Object.entries(attrs).forEach(([k, v]) => e.setAttribute(k, v));
+      if (text !== undefined) e.textContent = text;
+      svg.append(e);
+      return e;
+    };
+    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('role', 'img');
+    const last = vals[vals.length - 1];
+    svg.setAttribute('aria-label', `Cumulative profit and loss: ${money(last, currency)}`);
+    const color = last >= 0 ? '#15803d' : '#b91c1c';
+    const coords = points.map((p, i) => `${x(i, p).toFixed(1)},${y(p.v).toFixed(1)}`);
+    el('line', { x1: L, x2: W - R, y1: y(0), y2: y(0), class: 'zero' });
+    el('path', { d: `M${coords[0]} L${coords.join(' L')} L${x(points.length - 1, points[points.length - 1]).toFixed(1)},${y(0)} L${x(0, points[0]).toFixed(1)},${y(0)} Z`,
+      fill: color, 'fill-opacity': '0.08', stroke: 'none' });
+    el('polyline', { points: coords.join(' '), fill: 'none', stroke: color, 'stroke-width': '2', 'vector-effect': 'non-scaling-stroke',
+      'stroke-linejoin': 'round', 'data-testid': 'chart-line', 'data-points': String(points.length) });
+    box.append(svg);
+    const legend = h('div', { class: 'chart-legend muted small' },
+      h('span', {}, shortWhen(points[0].t)), h('span', { class: cls(last), testid: 'chart-total' }, signedMoney(last, currency)),
+      h('span', {}, shortWhen(points[points.length - 1].t)));
+    box.append(legend);
+    svg.style.height = 'calc(100% - 22px)';
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Pages
+  const pages = {};
+
+  pages.login = () => {
+    const form = T('login-form');
+    const flash = sessionStorage.getItem('amk.flash');
+    if (flash) { $('.form-error', form).textContent = flash; sessionStorage.removeItem('amk.flash'); }
+    onSubmit(form, async (data) => {
+      const body = { email: data.email, password: data.password };
+      const totpStep = T('totp-step');
+      if (!totpStep.hidden && data.totp_code) body.totp_code = data.totp_code;
+      try {
+        const res = await api('POST', 'auth/login', body, { auth: false });
+        session.save(res);
+        const next = new URLSearchParams(location.search).get('next');
+        location.assign(next && next.startsWith('/') && !next.startsWith('//') ? next : '/dashboard');
+      } catch (err) {
+        if (err.details && err.details.two_factor_required) {
+          const first = totpStep.hidden;
+          totpStep.hidden = false;
+          T('login-totp').focus();
+          if (first && !body.totp_code) return; // just ask for the code
+          if (!err.details.totp_code) err.details = { ...err.details, totp_code: [err.message] };
+        }
+        throw err;
+      }
+    });
+  };
+
+  pages.signup = () => {
+    onSubmit(T('signup-form'), async (data) => {
+      const body = { email: data.email, password: data.password, first_name: data.first_name };
+      if (data.invite_code) body.invite_code = data.invite_code;
+      const res = await api('POST', 'auth/register', body, { auth: false });
+      session.save(res);
+      location.assign('/security/two-factor?welcome=1');
+    });
+  };
+
+  pages.two_factor = async () => {
+    const me = (await GET('auth/me')).user;
+    session.save({ user: me });
+    const show = (enabled) => {
+      T('2fa-enabled').hidden = !enabled;
+      T('2fa-start').hidden = enabled;
+      T('2fa-setup').hidden = true;
+    };
+    show(me.two_factor_enabled);
+    if (!me.two_factor_enabled && new URLSearchParams(location.search).get('welcome')) {
+      T('2fa-start').prepend(h('p', { class: 'ok-banner' }, `Welcome to Amarktai${me.first_name ? `, ${me.first_name}` : ''}! Secure your account before you trade.`),
+        h('p', {}, h('a', { href: '/dashboard', testid: '2fa-skip' }, 'Skip for now and go to the dashboard')));
+    }
+    T('2fa-enroll').addEventListener('click', async (ev) => {
+      const slot = T('2fa-enroll-error');
+      await act(ev.currentTarget, slot, async () => {
+        const res = await POST('auth/2fa/enroll');
+        if (typeof res.qr_code === 'string' && res.qr_code.startsWith('data:image/')) T('2fa-qr').src = res.qr_code;
+        T('2fa-secret').textContent = res.secret;
+        T('2fa-start').hidden = true;
+        T('2fa-setup').hidden = false;
+        T('2fa-code').focus();
+      });
+    });
+    onSubmit(T('2fa-verify-form'), async (data) => {
+      await POST('auth/2fa/verify', { totp_code: data.totp_code });
+      session.save({ user: { two_factor_enabled: true } });
+      show(true);
+      T('2fa-enabled').append(h('p', {}, h('a', { class: 'btn btn-primary', href: '/dashboard', testid: '2fa-continue' }, 'Continue to dashboard')));
+      toast('Two-factor authentication is on.', 'success');
+    });
+  };
+
+  pages.dashboard = async () => {
+    const user = session.user || {};
+    const ccy = user.currency;
+    T('greeting').textContent = `Welcome back${user.first_name ? `, ${user.first_name}` : ''}.`;
+    const myBots = new Map();
+    const shown = new Set();
+    let series = [];
+
+    async function loadMetrics() {
+      const m = (await GET('metrics')).metrics || {};
+      T('metric-capital').textContent = money(m.total_capital, ccy);
+      const p = T('metric-profit');
+      p.textContent = signedMoney(m.total_profit, ccy);
+      p.className = `stat-value num ${cls(m.total_profit)}`;
+      T('metric-winrate').textContent = pct(m.win_rate);
+      T('metric-active-bots').textContent = `${m.active_bots ?? 0} / ${m.total_bots ?? 0}`;
+    }
+    function renderBot(b) {
+      const li = h('li', { testid: 'dash-bot', dataset: { id: b.id } },
+        h('span', {}, h('span', { class: 'name' }, b.name), h('span', { class: 'sub' }, `${b.exchange} · ${b.strategy || ''}`)),
+        h('span', {}, badge(b.status, b.status, 'dash-bot-status')));
+      return li;
+    }
+    async function loadBots() {
+      const bots = (await GET('bots')).bots || [];
+      myBots.clear();
+      bots.forEach((b) => myBots.set(b.id, b));
+      T('dash-bots').replaceChildren(...bots.slice(0, 8).map(renderBot));
+      T('dash-bots-empty').hidden = bots.length > 0;
+    }
+    function redraw() {
+      const pts = series.length ? [{ t: new Date(series[0].timestamp || series[0].created_at), v: 0 }] : [];
+      let acc = 0;
+      series.forEach((t) => {
+        acc += Number(t.profit_loss ?? t.profit ?? 0);
+        pts.push({ t: new Date(t.timestamp || t.created_at), v: acc });
+      });
+      drawPnlChart(T('pnl-chart'), pts, ccy);
+      T('chart-caption').textContent = series.length ? `${number(series.length)} trade${series.length === 1 ? '' : 's'}` : '';
+    }
+    async function loadTrades() {
+      const data = await GET('trades?limit=500&offset=0');
+      const trades = data.trades || [];
+      shown.clear();
+      trades.forEach((t) => shown.add(t.id));
+      T('recent-trades').replaceChildren(...trades.slice(0, 10).map((t) => tradeRow(t)));
+      T('recent-trades-empty').hidden = trades.length > 0;
+      series = trades.slice().reverse();
+      redraw();
+    }
+    const refreshMetrics = debounce(() => loadMetrics().catch(() => {}), 400);
+    const refreshTrades = debounce(() => loadTrades().catch(() => {}), 400);
+    await Promise.all([loadMetrics().catch(failedTo('your metrics')), loadBots().catch(failedTo('your bots')),
+      loadTrades().catch(failedTo('your trades'))]);
+
+    live.on('trade_executed', ({ trade }) => {
+      if (!trade || shown.has(trade.id)) return;
+      if (user.is_admin && trade.bot_id && !myBots.has(trade.bot_id)) { refreshTrades(); return; } // admins see everyone's feed
+      shown.add(trade.id);
+      const body = T('recent-trades');
+      const row = tradeRow(trade);
+      row.classList.add('flash');
+      body.prepend(row);
+      while (body.children.length > 10) body.lastElementChild.remove();
+      T('recent-trades-empty').hidden = true;
+      series.push({ ...trade, timestamp: trade.timestamp || new Date().toISOString() });
+      redraw();
+      refreshMetrics();
+    });
+    live.on('bot_update', (m) => {
+      if (!myBots.has(m.bot_id)) { if (!user.is_admin) loadBots().catch(() => {}); return; }
+      const li = $(`[data-testid="dash-bot"][data-id="${CSS.escape(m.bot_id)}"]`);
+      if (li) $('[data-testid="dash-bot-status"]', li).replaceWith(badge(m.status, m.status, 'dash-bot-status'));
+      refreshMetrics();
+    });
+    live.on('pnl_update', refreshMetrics);
+    live.on('overview_update', refreshMetrics);
+    live.on('reconnect', () => { loadMetrics().catch(() => {}); loadBots().catch(() => {}); loadTrades().catch(() => {}); });
+  };
+
+  pages.bots = async () => {
+    const form = T('bot-form');
+    const list = await platforms().catch((e) => { pageError(e, 'the exchange catalogue'); return []; });
+    const exSel = T('bot-exchange');
+    fillPlatformSelect(exSel, list);
+    const onExchange = () => {
+      const p = list.find((x) => x.id === exSel.value);
+      T('bot-symbol').replaceChildren(...((p && p.symbols) || []).map((s) => h('option', { value: s }, s)));
+      T('bot-capital-ccy').textContent = p && p.quote_currency ? `(${p.quote_currency})` : '';
+    };
+    exSel.addEventListener('change', onExchange);
+    onExchange();
+    if (location.hash === '#new') T('bot-name').focus();
+
+    const bots = new Map();
+    function row(b) {
+      const ccy = quoteOf(b.symbol) || (list.find((p) => p.id === b.exchange) || {}).quote_currency;
+      const err = h('span', { class: 'field-error', testid: 'bot-row-error' });
+      const actions = h('span', { class: 'actions' });
+      const tr = h('tr', { testid: 'bot-row', dataset: { id: b.id, status: b.status } },
+        h('td', {}, h('b', { testid: 'bot-row-name' }, b.name),
+          h('span', { class: 'sub' }, [b.symbol, b.strategy, b.risk_mode].filter(Boolean).join(' · ')),
+          b.last_error ? h('span', { class: 'sub down' }, b.last_error) : null, err),
+        h('td', {}, (list.find((p) => p.id === b.exchange) || {}).display_name || b.exchange),
+        h('td', {}, badge(b.status, b.status, 'bot-row-status'), ' ', badge(b.trading_mode || 'paper')),
+        h('td', { class: 'r' }, money(b.current_capital, ccy)),
+        h('td', { class: `r ${cls(b.total_profit)}` }, signedMoney(b.total_profit, ccy), h('span', { class: 'sub' }, pct(b.profit_percentage))),
+        h('td', { class: 'r' }, actions));
+      if (b.status === 'active' || b.status === 'created') {
+        actions.append(h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'bot-pause',
+          onclick: (ev) => act(ev.currentTarget, err, async () => { const r = await POST(`bots/${b.id}/pause`); update(b.id, { status: r.status }); }) }, 'Pause'));
+      } else {
+        actions.append(h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'bot-resume',
+          onclick: (ev) => act(ev.currentTarget, err, async () => { const r = await POST(`bots/${b.id}/resume`); update(b.id, { status: r.status }); }) }, 'Resume'));
+      }
+      actions.append(armedButton('Delete', 'Confirm delete', 'bot-delete', (btn) => act(btn, err, async () => {
+        await DEL(`bots/${b.id}`);
+        bots.delete(b.id);
+        render();
+        toast(`Bot “${b.name}” deleted.`, 'success');
+      })));
+      return tr;
+    }
+    function render() {
+      const all = Array.from(bots.values());
+      T('bots-list').replaceChildren(...all.map(row));
+      T('bots-empty').hidden = all.length > 0;
+      T('bots-count').textContent = all.length ? `${all.filter((b) => b.status === 'active').length} active of ${all.length}` : '';
+    }
+    function update(id, patch) {
+      const b = bots.get(id);
+      if (!b) return;
+      bots.set(id, { ...b, ...patch });
+      const old = $(`[data-testid="bot-row"][data-id="${CSS.escape(id)}"]`);
+      if (old) old.replaceWith(row(bots.get(id))); else render();
+      T('bots-count').textContent = `${Array.from(bots.values()).filter((x) => x.status === 'active').length} active of ${bots.size}`;
+    }
+    async function load() {
+      const data = await GET('bots');
+      bots.clear();
+      (data.bots || []).forEach((b) => bots.set(b.id, b));
+      render();
+    }
+    await load().catch(failedTo('your bots'));
+
+    onSubmit(form, async (data) => {
+      const body = { name: data.name, exchange: data.exchange, symbol: data.symbol, strategy: data.strategy,
+        risk_mode: data.risk_mode, trading_mode: data.trading_mode, initial_capital: data.initial_capital === '' ? null : Number(data.initial_capital) };
+      if (!data.name) { showErrors(form, new ApiError(400, { error: 'Give your bot a name', details: { name: ['Required.'] } })); return; }
+      if (!(Number(data.initial_capital) > 0)) { showErrors(form, new ApiError(400, { error: 'Capital must be more than 0', details: { initial_capital: ['Enter an amount greater than 0.'] } })); return; }
+      const res = await POST('bots', body);
+      toast(`Bot “${res.bot ? res.bot.name : data.name}” created.`, 'success');
+      form.elements.name.value = '';
+      await load();
+    });
+
+    live.on('bot_update', (m) => {
+      if (bots.has(m.bot_id)) update(m.bot_id, { ...(m.data || {}), status: m.status });
+      else if (!(session.user || {}).is_admin) load().catch(() => {});
+    });
+    live.on('pnl_update', (m) => {
+      if (bots.has(m.bot_id)) update(m.bot_id, { total_profit: m.total_profit, current_capital: m.current_capital, profit_percentage: m.profit_percentage });
+    });
+    live.on('reconnect', () => load().catch(() => {}));
+  };
+
+  pages.trades = async () => {
+    const LIMIT = 25;
+    let offset = Math.max(0, parseInt(new URLSearchParams(location.search).get('offset') || '0', 10) || 0);
+    let total = 0;
+    async function load() {
+      const data = await GET(`trades?limit=${LIMIT}&offset=${offset}`);
+      const trades = data.trades || [];
+      total = data.total ?? trades.length;
+      T('trades-list').replaceChildren(...trades.map((t) => tradeRow(t, { withExchange: true, withFee: true })));
+      T('trades-empty').hidden = trades.length > 0;
+      T('trades-range').textContent = total ? `${number(offset + 1)}–${number(offset + trades.length)} of ${number(total)}` : '';
+      T('trades-prev').disabled = offset === 0;
+      T('trades-next').disabled = offset + LIMIT >= total;
+      history.replaceState(null, '', offset ? `?offset=${offset}` : location.pathname);
+    }
+    T('trades-prev').addEventListener('click', () => { offset = Math.max(0, offset - LIMIT); load().catch(pageError); });
+    T('trades-next').addEventListener('click', () => { offset += LIMIT; load().catch(pageError); });
+    await load().catch(failedTo('your trades'));
+    const reload = debounce(() => { if (offset === 0) load().catch(() => {}); }, 400);
+    live.on('trade_executed', reload);
+    live.on('reconnect', reload);
+  };
+
+  pages.wallet = async () => {
+    const list = await platforms().catch(() => []);
+    fillPlatformSelect(T('transfer-from'), list);
+    fillPlatformSelect(T('transfer-to'), list);
+    if (list.length > 1) T('transfer-to').value = list[1].id;
+    T('transfer-currency').value = (session.user && session.user.currency) || 'ZAR';
+    const name = (id) => (list.find((p) => p.id === id) || {}).display_name || id;
+
+    async function loadBalances() {
+      const data = await GET('wallet/balances');
+      const balances = data.balances || {};
+      const boxes = Object.entries(balances).map(([provider, ccys]) => h('div', { class: 'balance-box', testid: 'balance-box', dataset: { provider } },
+        h('h3', {}, name(provider)),
+        h('dl', {}, Object.entries(ccys || {}).flatMap(([c, amt]) => {
+          const detail = amt && typeof amt === 'object' ? (amt.total ?? amt.free) : amt;
+          return [h('dt', {}, c), h('dd', {}, /^(ZAR|USD|EUR|GBP|USDT|USDC)$/.test(c) ? money(detail, c) : number(detail, 0, 8))];
+        }))));
+      T('balances').replaceChildren(...boxes);
+      T('balances-empty').hidden = boxes.length > 0;
+      T('wallet-total').textContent = money(data.total_value_zar, 'ZAR');
+      const unpriced = data.unpriced || [];
+      T('unpriced').hidden = !unpriced.length;
+      T('unpriced').textContent = unpriced.length ? `Not included in the total (no price available): ${unpriced.join(', ')}` : '';
+      const source = data.source || data.mode;
+      T('wallet-source').textContent = source === 'paper' ? 'Paper balances (testing mode)' : source === 'live' ? 'Live exchange balances' : (source || '');
+      const errs = data.errors || {};
+      const errList = Array.isArray(errs) ? errs : Object.entries(errs).map(([p, m]) => `${name(p)}: ${m}`);
+      T('balance-errors').textContent = errList.length ? `Some exchanges could not be read — ${errList.join('; ')}` : '';
+    }
+    async function loadTransfers() {
+      const transfers = (await GET('wallet/transfers')).transfers || [];
+      T('transfers-list').replaceChildren(...transfers.map((t) => h('tr', { testid: 'transfer-row' },
+        h('td', {}, when(t.timestamp || t.created_at)),
+        h('td', {}, `${name(t.from_provider)} → ${name(t.to_provider)}`, t.reason ? h('span', { class: 'sub' }, t.reason.replace(/_/g, ' ')) : null),
+        h('td', { class: 'r' }, money(t.amount, t.currency)),
+        h('td', {}, badge(t.status, t.status)))));
+      T('transfers-empty').hidden = transfers.length > 0;
+    }
+    await Promise.all([loadBalances().catch(failedTo('balances')), loadTransfers().catch(failedTo('transfers'))]);
+
+    onSubmit(T('transfer-form'), async (data, form) => {
+      const amount = Number(data.amount);
+      if (!(amount > 0)) { showErrors(form, new ApiError(400, { error: 'Enter an amount greater than 0', details: { amount: ['Enter an amount greater than 0.'] } })); return; }
+      const res = await POST('wallet/transfer', { from_provider: data.from_provider, to_provider: data.to_provider, amount,
+        currency: data.currency.toUpperCase(), reason: data.reason || 'manual_allocation' });
+      T('transfer-ok').textContent = (res.transfer && res.transfer.message) || 'Transfer recorded.';
+      form.elements.amount.value = '';
+      await Promise.allSettled([loadTransfers(), loadBalances()]);
+    });
+  };
+
+  pages.assistant = async () => {
+    const log = T('chat-log');
+    const form = T('chat-form');
+    const input = T('chat-input');
+    const scroll = () => { log.scrollTop = log.scrollHeight; };
+
+    function message(role, content, timestamp, actions) {
+      const box = h('div', { class: `msg msg-${role}`, testid: `chat-msg-${role}` }, h('span', { class: 'msg-text' }, content),
+        h('span', { class: 'msg-time' }, when(timestamp || new Date().toISOString())));
+      (actions || []).forEach((a) => {
+        if (!a.confirmation_token) return;
+        const err = h('span', { class: 'field-error', testid: 'chat-action-error' });
+        const wrap = h('div', { class: 'confirm', testid: 'chat-action' }, h('span', { class: 'desc' }, a.description || a.type));
+        const confirm = h('button', { type: 'button', class: 'btn btn-primary btn-sm', testid: 'chat-confirm' }, 'Confirm');
+        const cancel = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'chat-cancel' }, 'Cancel');
+        confirm.addEventListener('click', () => act(confirm, err, async () => {
+          const res = await POST('ai/chat', { confirm: a.confirmation_token });
+          confirm.remove(); cancel.remove();
+          wrap.append(h('span', { class: 'badge badge-active' }, 'Confirmed'));
+          log.append(message('assistant', res.response, res.timestamp, res.actions));
+          scroll();
+        }));
+        cancel.addEventListener('click', () => {
+          confirm.remove(); cancel.remove();
+          wrap.append(h('span', { class: 'badge' }, 'Cancelled'));
+        });
+        if (a.expires_at) wrap.append(h('span', { class: 'muted small' }, `Expires ${when(a.expires_at)}`));
+        wrap.append(confirm, cancel, err);
+        box.append(wrap);
+      });
+      return box;
+    }
+
+    POST('ai/chat/greeting').then((g) => {
+      const r = g.daily_report || {};
+      const box = T('daily-report');
+      box.replaceChildren(h('h3', { testid: 'chat-greeting' }, g.greeting || 'Welcome back!'),
+        r.summary ? h('p', { style: 'margin:0' }, r.summary) : null,
+        (r.highlights || []).length ? h('ul', {}, r.highlights.map((x) => h('li', {}, x))) : null);
+      box.hidden = false;
+    }).catch(() => {});
+    try {
+      const history = (await GET('ai/chat/history?limit=50')).messages || [];
+      log.replaceChildren(...history.map((m) => message(m.role === 'user' ? 'user' : 'assistant', m.content, m.timestamp)));
+      scroll();
+    } catch (e) { pageError(e, 'the conversation'); }
+
+    async function send(text) {
+      if (!text) return;
+      T('chat-error').textContent = '';
+      log.append(message('user', text));
+      scroll();
+      input.value = '';
+      T('chat-send').disabled = true;
+      const thinking = h('div', { class: 'msg msg-assistant muted', testid: 'chat-thinking' }, '…');
+      log.append(thinking);
+      try {
+        const res = await POST('ai/chat', { message: text });
+        thinking.remove();
+        log.append(message('assistant', res.response, res.timestamp, res.actions));
+      } catch (err) {
+        thinking.remove();
+        T('chat-error').textContent = err.message;
+      } finally {
+        T('chat-send').disabled = false;
+        scroll();
+        input.focus();
+      }
+    }
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); send(input.value.trim()); });
+    $$('[data-suggest]').forEach((b) => b.addEventListener('click', () => send(b.dataset.suggest)));
+  };
+
+  pages.settings = async () => {
+    const user = (await GET('auth/me').catch(() => ({}))).user || session.user || {};
+    session.save({ user });
+    T('security-2fa-status').textContent = user.two_factor_enabled
+      ? 'Two-factor authentication is on.' : 'Two-factor authentication is off. Turn it on to protect your account (required for live trading).';
+
+    // System mode
+    const modeForm = T('mode-form');
+    GET('system/mode').then((m) => { const r = T(`mode-${m.mode}`); if (r) r.checked = true; }).catch((e) => { $('.form-error', modeForm).textContent = e.message; });
+    onSubmit(modeForm, async (data) => {
+      if (!data.mode) throw new ApiError(400, { error: 'Choose a mode', details: { mode: ['Choose a mode.'] } });
+      const res = await POST('system/mode', { mode: data.mode });
+      session.save({ user: { system_mode: res.mode } });
+      showModePill();
+      toast(`Mode set to ${res.mode.replace('_', ' ')}.`, 'success');
+    });
+
+    // Exchange keys
+    const list = await platforms().catch(() => []);
+    const provSel = T('exkey-provider');
+    fillPlatformSelect(provSel, list);
+    const onProvider = () => { const p = list.find((x) => x.id === provSel.value); T('exkey-passphrase-field').hidden = !(p && p.id === 'kucoin'); };
+    provSel.addEventListener('change', onProvider);
+    onProvider();
+    const exForm = T('exkey-form');
+
+    async function loadKeys() {
+      const data = await GET('keys');
+      const keys = data.keys || data.credentials || data.items || [];
+      T('exkeys-list').replaceChildren(...keys.map((k) => {
+        const platform = k.platform || k.provider || k.exchange;
+        const err = h('span', { class: 'field-error', testid: 'exkey-row-error' });
+        const status = k.keys_valid === true ? 'valid' : k.keys_valid === false ? 'invalid' : 'untested';
+        const statusCell = h('td', {}, badge(status, status, 'exkey-row-status'));
+        const testBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'exkey-row-test' }, 'Test');
+        testBtn.addEventListener('click', () => act(testBtn, err, async () => {
+          try {
+            await POST('keys/test', { provider: platform, credential_id: k.id });
+            statusCell.replaceChildren(badge('valid', 'valid', 'exkey-row-status'));
+          } catch (e) {
+            if (e.code === 'AUTH_INVALID' || e.status === 400) statusCell.replaceChildren(badge('invalid', 'invalid', 'exkey-row-status'));
+            throw e;
+          }
+        }));
+        return h('tr', { testid: 'exkey-row', dataset: { id: k.id } },
+          h('td', {}, (list.find((p) => p.id === platform) || {}).display_name || platform),
+          h('td', {}, k.label || '—'),
+          h('td', {}, h('code', {}, k.api_key_masked || k.masked_key || k.api_key || (k.last4 ? `****${k.last4}` : '****'))),
+          statusCell,
+          h('td', { class: 'r' }, h('span', { class: 'actions' }, testBtn,
+            armedButton('Delete', 'Confirm delete', 'exkey-row-delete', (btn) => act(btn, err, async () => { await DEL(`keys/${k.id}`); await loadKeys(); }))), err));
+      }));
+      T('exkeys-empty').hidden = keys.length > 0;
+    }
+    loadKeys().catch((e) => { T('exkeys-empty').hidden = false; T('exkeys-empty').textContent = `Could not load exchange keys: ${e.message}`; });
+    const keyBody = (data) => {
+      const b = { provider: data.provider, platform: data.provider, label: data.label, api_key: data.api_key, api_secret: data.api_secret };
+      if (!T('exkey-passphrase-field').hidden) b.passphrase = data.passphrase;
+      return b;
+    };
+    onSubmit(exForm, async (data, form) => {
+      await POST('keys', keyBody(data));
+      ['api_key', 'api_secret', 'passphrase', 'label'].forEach((n) => { if (form.elements[n]) form.elements[n].value = ''; });
+      T('exkey-ok').textContent = 'Keys saved (encrypted).';
+      await loadKeys();
+    });
+    T('exkey-test').addEventListener('click', async (ev) => {
+      clearErrors(exForm);
+      const btn = ev.currentTarget;
+      btn.disabled = true;
+      try {
+        const res = await POST('keys/test', keyBody(formData(exForm)));
+        T('exkey-ok').textContent = res.message || 'API keys are valid';
+      } catch (err) {
+        showErrors(exForm, err);
+      } finally {
+        btn.disabled = false;
+      }
+    });
+
+    // API keys
+    async function loadApiKeys() {
+      const keys = (await GET('auth/api-keys')).api_keys || [];
+      T('apikeys-list').replaceChildren(...keys.map((k) => {
+        const err = h('span', { class: 'field-error', testid: 'apikey-row-error' });
+        return h('tr', { testid: 'apikey-row', dataset: { id: k.id } },
+          h('td', {}, k.name, err), h('td', {}, h('code', {}, `${k.prefix}…`)), h('td', {}, when(k.created_at)),
+          h('td', {}, k.last_used_at ? when(k.last_used_at) : 'Never'),
+          h('td', {}, badge(k.active ? 'active' : 'revoked', k.active ? 'active' : 'revoked')),
+          h('td', { class: 'r' }, k.active ? armedButton('Revoke', 'Confirm revoke', 'apikey-revoke', (btn) => act(btn, err, async () => {
+            await DEL(`auth/api-keys/${k.id}`);
+            await loadApiKeys();
+          })) : ''));
+      }));
+      T('apikeys-empty').hidden = keys.length > 0;
+    }
+    loadApiKeys().catch(failedTo('API keys'));
+    onSubmit(T('apikey-form'), async (data, form) => {
+      const res = await POST('auth/api-keys', { name: data.name });
+      T('apikey-raw').textContent = res.api_key.key;
+      T('apikey-new').hidden = false;
+      form.elements.name.value = '';
+      await loadApiKeys();
+    });
+  };
+
+  pages.admin_panel = async () => {
+    if (!(session.user || {}).is_admin) { pageError(new Error('This page is for administrators.')); return; }
+    const bots = new Map();
+    function renderBots() {
+      const all = Array.from(bots.values());
+      T('admin-bots').replaceChildren(...all.map((b) => {
+        const err = h('span', { class: 'field-error', testid: 'admin-bot-error' });
+        return h('tr', { testid: 'admin-bot-row', dataset: { id: b.id } },
+          h('td', {}, h('b', {}, b.name), h('span', { class: 'sub' }, [b.symbol, b.strategy].filter(Boolean).join(' · ')), err),
+          h('td', {}, b.user_email || b.user_id || '—'),
+          h('td', {}, b.exchange),
+          h('td', {}, badge(b.status, b.status, 'admin-bot-status'), ' ', badge(b.trading_mode || 'paper')),
+          h('td', { class: `r ${cls(b.total_profit)}` }, signedMoney(b.total_profit, quoteOf(b.symbol))),
+          h('td', { class: 'r' }, b.status === 'active' || b.status === 'created'
+            ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-bot-pause',
+              onclick: (ev) => act(ev.currentTarget, err, async () => {
+                const r = await POST(`admin/bot/${b.id}/pause`);
+                bots.set(b.id, { ...b, status: r.status });
+                renderBots();
+              }) }, 'Pause') : ''));
+      }));
+      T('admin-bots-empty').hidden = all.length > 0;
+      T('admin-bots-count').textContent = `${all.length} bots`;
+    }
+    async function load() {
+      const [users, allBots] = await Promise.all([GET('admin/users'), GET('admin/bots')]);
+      const us = users.users || [];
+      T('admin-users').replaceChildren(...us.map((u) => h('tr', { testid: 'admin-user-row' },
+        h('td', {}, u.email), h('td', {}, u.first_name || '—'), h('td', {}, u.is_admin ? badge('admin', 'live') : 'User'), h('td', {}, when(u.created_at)))));
+      T('admin-users-count').textContent = `${us.length} users`;
+      bots.clear();
+      (allBots.bots || []).forEach((b) => bots.set(b.id, b));
+      renderBots();
+    }
+    await load().catch(failedTo('the admin lists'));
+    live.on('bot_update', (m) => {
+      if (bots.has(m.bot_id)) { bots.set(m.bot_id, { ...bots.get(m.bot_id), ...(m.data || {}), status: m.status }); renderBots(); } else load().catch(() => {});
+    });
+    live.on('reconnect', () => load().catch(() => {}));
+  };
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Chrome (top bar) and boot
+  function showModePill() {
+    const pill = T('mode-pill');
+    const u = session.user;
+    if (!pill || !u || !u.system_mode) return;
+    pill.dataset.mode = u.system_mode;
+    pill.textContent = { testing: 'Paper', live_trading: 'Live', autopilot: 'Autopilot' }[u.system_mode] || u.system_mode;
+    pill.title = `System mode: ${u.system_mode.replace('_', ' ')}`;
+    pill.hidden = false;
+  }
+  function showChrome() {
+    const u = session.user || {};
+    const who = T('user-name');
+    if (who) who.textContent = u.first_name || u.email || '';
+    $$('.admin-only').forEach((el) => { el.hidden = !u.is_admin; });
+    showModePill();
+  }
+
+  async function boot() {
+    const page = document.body.dataset.page;
+    const isPublic = document.body.dataset.public === '1';
+    if (isPublic) {
+      if (session.token && (page === 'login' || page === 'signup')) { location.replace('/dashboard'); return; }
+    } else {
+      if (!session.token) { location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`); return; }
+      T('logout').addEventListener('click', () => logout());
+      showChrome();
+      GET('auth/me').then((r) => { session.save({ user: r.user }); showChrome(); }).catch(() => {});
+      live.start();
+    }
+    const init = pages[page];
+    if (!init) return;
+    try {
+      await init();
+    } catch (err) {
+      console.error(err);
+      pageError(err);
+    } finally {
+      document.body.dataset.ready = '1';
+    }
+  }
+
+  window.amarktai = { api, money, number, live, session };
+  document.addEventListener('DOMContentLoaded', boot);
+})();

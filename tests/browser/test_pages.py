@@ -1,0 +1,45 @@
+"""The portal's pages through Django's full stack (fast, no browser): every page renders its shell, loads the one
+static script and stylesheet, carries no data of its own, and the static files are served."""
+
+import pytest
+
+from amarktai.portal import PAGES
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("page,url,title,public", PAGES)
+def test_page_renders(client, page, url, title, public):
+    resp = client.get(f"/{url}")
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert f'data-page="{page}"' in html
+    assert f"<title>{title} · Amarktai</title>" in html
+    assert '/static/portal/app.js"' in html and '/static/portal/app.css"' in html
+    assert "<script>" not in html  # no inline scripts: everything comes from app.js
+    assert ('data-testid="nav-dashboard"' in html) is (not public)
+    assert resp["X-Frame-Options"] == "DENY"
+
+
+def test_root_redirects_to_dashboard(client):
+    resp = client.get("/")
+    assert resp.status_code == 302 and resp["Location"] == "/dashboard"
+
+
+def test_pages_hold_no_user_data(client, user):
+    client.force_login(user)
+    html = client.get("/dashboard").content.decode()
+    assert user.email not in html and str(user.id) not in html
+
+
+@pytest.mark.parametrize("name", ["app.js", "app.css", "favicon.svg"])
+def test_static_files_are_served(client, name):
+    resp = client.get(f"/static/portal/{name}")
+    assert resp.status_code == 200
+    assert b"".join(resp.streaming_content if resp.streaming else [resp.content])
+
+
+def test_api_paths_are_not_shadowed(client):
+    # The portal is included last: an unknown /api/ path is still the API's JSON 404.
+    resp = client.get("/api/definitely-not-here")
+    assert resp.status_code == 404 and resp.json()["error_code"] == "NOT_FOUND"
