@@ -1,0 +1,130 @@
+"""Security sweep over every operation in the OpenAPI schema.
+
+- anonymous, tampered-JWT and expired-JWT requests to every non-public operation get 401 in the error schema;
+- user B using user A's ids on every operation with a path parameter gets 404 (admin-only operations: 403), and nothing of A's
+  changes;
+- user B's list endpoints never contain anything of A's.
+"""
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework_simplejwt.tokens import AccessToken
+
+from tests.helpers import assert_error, client_for
+
+PUBLIC = {
+    ("/api/system/ping", "get"), ("/api/system/platforms", "get"), ("/api/providers", "get"),
+    ("/api/auth/register", "post"), ("/api/auth/login", "post"), ("/api/auth/refresh", "post"),
+    ("/api/health", "get"), ("/api/schema/", "get"),
+}
+ADMIN_PREFIX = "/api/admin/"
+
+
+def operations():
+    spec = SchemaGenerator().get_schema(request=None, public=True)
+    for path, item in sorted(spec["paths"].items()):
+        for method in sorted(item):
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method
+
+
+OPERATIONS = list(operations())
+PROTECTED = [(p, m) for p, m in OPERATIONS if (p, m) not in PUBLIC]
+WITH_PARAMS = [(p, m) for p, m in OPERATIONS if "{" in p]
+
+
+def _call(client, method, path, data=None):
+    return getattr(client, method)(path, data if data is not None else {}, format="json")
+
+
+def _owned_objects(owner):
+    """One object of each user-owned kind for ``owner``, keyed by the URL prefix that addresses it."""
+    from accounts.models import ApiKey
+    from bots.models import Bot
+
+    bot = Bot.objects.create(user=owner, name="Alpha Trader", exchange="luno", symbol="BTC/ZAR", status="active",
+                             initial_capital=1000, current_capital=1000)
+    api_key, _raw = ApiKey.generate(owner, "owner key")
+    objects = {"/api/bots/": bot.pk, "/api/admin/bot/": bot.pk, "/api/auth/api-keys/": api_key.pk}
+    if apps.is_installed("trading") and "order" in {m._meta.model_name for m in apps.get_app_config("trading").get_models()}:
+        Order = apps.get_model("trading", "Order")
+        order = Order.objects.create(user=owner, bot=bot, exchange="luno", symbol="BTC/ZAR", side="buy", type="limit",
+                                     amount="0.001", price="1000", status="open", client_order_id=f"sweep-{uuid.uuid4()}",
+                                     is_paper=True)
+        objects["/api/orders/"] = order.pk
+    if "exchangecredential" in {m._meta.model_name for m in apps.get_app_config("wallets").get_models()}:
+        from wallets.services.credentials import create_credential
+
+        credential = create_credential(owner, "luno", "owner-api-key-1234", "owner-api-secret-5678", label="main")
+        objects["/api/keys/"] = credential.pk
+    return objects
+
+
+def _fill(path, objects):
+    for prefix, pk in objects.items():
+        if path.startswith(prefix):
+            return re.sub(r"\{[^}]+\}", str(pk), path, count=1)
+    raise AssertionError(f"the sweep does not know which object {path} addresses: add it to _owned_objects")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path, method", PROTECTED)
+def test_anonymous_and_bad_tokens_rejected(api_client, user, path, method):
+    url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+    assert_error(_call(api_client, method, url), 401, "AUTH_REQUIRED")
+
+    good = str(AccessToken.for_user(user))
+    header, payload, signature = good.split(".")
+    tampered = f"{header}.{payload}.{'A' * len(signature)}"
+    expired = AccessToken.for_user(user)
+    expired.set_exp(lifetime=-timedelta(seconds=1))
+    for token in (tampered, str(expired), "amk_not_a_real_key", "x" * 20):
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert_error(_call(api_client, method, url), 401, "AUTH_INVALID")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path, method", WITH_PARAMS)
+def test_other_users_ids_are_not_found(user, other_user, path, method):
+    objects = _owned_objects(user)
+    url = _fill(path, objects)
+    response = _call(client_for(other_user), method, url)
+    if path.startswith(ADMIN_PREFIX):
+        assert_error(response, 403, "PERMISSION_DENIED")
+    else:
+        assert_error(response, 404, "NOT_FOUND")
+    # Nothing of the owner's changed.
+    from bots.models import Bot
+
+    bot = Bot.objects.get(pk=objects["/api/bots/"])
+    assert bot.status == "active" and bot.name == "Alpha Trader" and bot.user_id == user.pk
+    owner_client = client_for(user)
+    assert owner_client.get(f"/api/auth/api-keys").json()["api_keys"][0]["active"] is True
+
+
+@pytest.mark.django_db
+def test_list_endpoints_show_nothing_of_other_users(user, other_user):
+    objects = _owned_objects(user)
+    secrets = {str(pk) for pk in objects.values()} | {user.email}
+    client = client_for(other_user)
+    for path, method in OPERATIONS:
+        if method != "get" or "{" in path or path.startswith(ADMIN_PREFIX) or path in {"/api/schema/"}:
+            continue
+        response = client.get(path)
+        if response.get("Content-Type", "").startswith("text/event-stream"):
+            continue
+        text = response.content.decode(errors="replace")
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, (path, leaked)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path, method", [(p, m) for p, m in OPERATIONS if p.startswith(ADMIN_PREFIX)])
+def test_admin_operations_forbidden_to_users(auth_client, path, method):
+    url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+    assert_error(_call(auth_client, method, url), 403, "PERMISSION_DENIED")
