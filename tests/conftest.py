@@ -1,6 +1,10 @@
 """Shared fixtures. Every test talks to the real stack: DRF's APIClient over the full middleware chain."""
 
 import itertools
+import os
+import sys
+import threading
+import time
 
 import pytest
 from django.core.cache import cache
@@ -9,6 +13,26 @@ from rest_framework.test import APIClient
 from tests.helpers import client_for
 
 _counter = itertools.count()
+_exit_status = {"value": 1}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _exit_status["value"] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    """A safety net for CI: if a thread a test left behind (say, an event loop stuck shutting down) keeps the
+    interpreter from exiting, end the process with pytest's own exit status after a grace period instead of hanging
+    the run until it is killed. A normal exit ends this daemon thread long before it fires."""
+
+    def watchdog(grace=int(os.environ.get("PYTEST_EXIT_GRACE", "60"))):
+        time.sleep(grace)
+        alive = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+        print(f"\npytest finished but threads {alive} kept the process alive for {grace}s: exiting", file=sys.__stderr__,
+              flush=True)
+        os._exit(_exit_status["value"])
+
+    threading.Thread(target=watchdog, name="exit-watchdog", daemon=True).start()
 
 
 @pytest.fixture(autouse=True)

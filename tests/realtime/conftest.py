@@ -6,6 +6,7 @@ the test's thread. The channel layer is whatever the settings pick (in-memory, o
 
 import asyncio
 import json
+import sys
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -15,8 +16,55 @@ from channels.testing import ApplicationCommunicator, WebsocketCommunicator
 from accounts.services import issue_tokens
 
 
+_open = []  # communicators of the running scenario (tests run one at a time)
+
+
 def run(scenario, *args):
-    return async_to_sync(scenario)(*args)
+    """Run an async scenario, then end every socket and stream it left open, one at a time, before its event loop
+    closes. (Left to asyncio's shutdown, every task is cancelled at once and the loop waits for all of them without a
+    limit: with channels-redis a CI run hung there for good.) Tasks still pending after that are cancelled with a
+    bounded wait, and any that ignore it fail the test with their stacks instead of hanging the run."""
+
+    async def scenario_then_close(*args):
+        try:
+            return await scenario(*args)
+        finally:
+            while _open:
+                await _close_quietly(_open.pop())
+            await _settle_leftover_tasks()
+
+    return async_to_sync(scenario_then_close)(*args)
+
+
+async def _settle_leftover_tasks(timeout=5):
+    current = asyncio.current_task()
+    leftover = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    if not leftover:
+        return
+    await asyncio.wait(leftover, timeout=0.5)  # let short-lived tasks (channels-redis backup cleaners) finish
+    leftover = [task for task in leftover if not task.done()]
+    for task in leftover:
+        task.cancel()
+    if leftover:
+        await asyncio.wait(leftover, timeout=timeout)
+    stuck = [task for task in leftover if not task.done()]
+    if stuck:
+        stacks = "\n".join(f"{task!r}: {task.get_stack()!r}" for task in stuck)
+        print(f"tasks that ignored cancellation:\n{stacks}", file=sys.__stderr__, flush=True)
+        raise AssertionError(f"{len(stuck)} task(s) ignored cancellation after the scenario:\n{stacks}")
+
+
+async def _close_quietly(comm):
+    if comm.future.done():
+        return
+    try:
+        if isinstance(comm, WebsocketCommunicator):
+            await comm.disconnect(timeout=3)
+        else:
+            await comm.send_input({"type": "http.disconnect"})
+            await comm.wait(3)
+    except (Exception, asyncio.CancelledError):  # noqa: BLE001 - best effort: the scenario's own result stands
+        pass
 
 
 def token_for(user):
@@ -47,6 +95,7 @@ async def publish(user_id, event_type, payload):
 async def ws_connect(path="/api/ws", token=None, headers=None):
     url = f"{path}?token={token}" if token else path
     comm = WebsocketCommunicator(application(), url, headers=headers or [])
+    _open.append(comm)
     connected, _ = await comm.connect(timeout=5)
     assert connected
     return comm
@@ -67,6 +116,7 @@ class SSEStream:
             "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
         }
         self.comm = ApplicationCommunicator(application(), scope)
+        _open.append(self.comm)
         self.buffer = ""
         self.status = None
         self.headers = {}
