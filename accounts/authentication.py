@@ -1,5 +1,9 @@
 """Bearer authentication: a simplejwt access token or a programmatic API key, wherever either is accepted."""
 
+import threading
+import time
+from collections import OrderedDict
+
 from amarktai import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -28,6 +32,23 @@ def user_for_api_key(raw_key):
 
 _jwt = JWTAuthentication()
 USER_CACHE_SECONDS = 60
+_TOKENS_MAX = 4096
+_tokens = OrderedDict()  # raw access token -> its validated form: checking a signature is pure, so do it once
+_tokens_lock = threading.Lock()
+
+
+def _validated_token(raw):
+    """simplejwt's validation (signature, type, expiry), memoized per process for tokens already seen; a memoized
+    token is still refused the moment its "exp" passes."""
+    hit = _tokens.get(raw)
+    if hit is not None and hit["exp"] > time.time():
+        return hit
+    validated = _jwt.get_validated_token(raw.encode())
+    with _tokens_lock:
+        _tokens[raw] = validated
+        while len(_tokens) > _TOKENS_MAX:
+            _tokens.popitem(last=False)
+    return validated
 
 
 def _user_key(user_id):
@@ -40,28 +61,35 @@ def invalidate_user(sender=None, instance=None, **kwargs):
         cache.delete_many([_user_key(instance.pk)])
 
 
-def _user_for_jwt(validated):
-    """The token's user: from the cache (shared by all processes in production) or the database."""
+def _user_for_jwt(validated, pin=False):
+    """The token's user: from the cache (shared by all processes in production) or the database. With ``pin`` (an
+    HTTP request), the per-user keys apps registered come in the same round trip and are pinned on the user."""
     from django.conf import settings as dj_settings
 
     user_id = validated.get(dj_settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id"))
+    if not user_id:
+        return _jwt.get_user(validated)  # raises InvalidToken
     key = _user_key(user_id)
-    user = cache.get(key) if user_id else None
+    others = cache.per_user_keys(user_id) if pin else []
+    found = cache.get_many([key, *others])  # one round trip: the user and the keys the user's hot reads need
+    user = found.get(key)
     if user is None:
         user = _jwt.get_user(validated)
         cache.set(key, user, USER_CACHE_SECONDS)
+    if pin:
+        cache.pin(user, others, found)
     return user
 
 
-def user_for_token(raw):
+def user_for_token(raw, pin=False):
     """Resolve a bearer credential (JWT or API key) to an active user, or None. Used by Channels consumers too."""
     if not raw:
         return None
     if raw.startswith(ApiKey.PREFIX):
         return user_for_api_key(raw)
     try:
-        validated = _jwt.get_validated_token(raw.encode() if isinstance(raw, str) else raw)
-        user = _user_for_jwt(validated)
+        validated = _validated_token(raw if isinstance(raw, str) else raw.decode("latin-1"))
+        user = _user_for_jwt(validated, pin=pin)
     except (InvalidToken, TokenError, exceptions.AuthenticationFailed):
         return None
     return user if user.is_active else None
@@ -77,7 +105,7 @@ class BearerAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Invalid Authorization header")
         raw = header[1].decode("latin-1")
-        user = user_for_token(raw)
+        user = user_for_token(raw, pin=True)
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid or expired token")
         return user, raw

@@ -8,10 +8,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/", include("bots.urls")),  # first: GET /api/bots is the hottest route, resolved by a linear scan
     path("api/", include("accounts.urls")),
     path("api/", include("realtime.urls")),
     path("api/", include("trading.urls")),
-    path("api/", include("bots.urls")),
     path("api/", include("wallets.urls")),
     path("api/", include("chat.urls")),
     path("api/", include("accounts.admin_urls")),

@@ -44,7 +44,7 @@ def bot_list(user):
     """The user's bots as GET /api/bots items (newest first), from the cache when current."""
     from bots.services import bot_payload
 
-    version = cache.get(_version_key(user.pk))
+    version = cache.pinned_get(user, _version_key(user.pk))  # fetched with the user at authentication
     if version is None:
         # No version yet (or the cache is down): read the database, and start a version so later reads can cache.
         cache.incr_or_set(_version_key(user.pk))
@@ -71,6 +71,8 @@ def _on_bot_change(sender, instance, **kwargs):
 
 def connect_signals():
     from django.db.models.signals import post_delete, post_save
+
+    cache.register_per_user_key(_version_key)
 
     post_save.connect(_on_bot_change, sender=Bot, dispatch_uid="bots-list-cache-save")
     post_delete.connect(_on_bot_change, sender=Bot, dispatch_uid="bots-list-cache-delete")

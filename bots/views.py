@@ -10,7 +10,8 @@ class BotListView(GenericAPIView):
     serializer_class = BotCreateSerializer
 
     def get(self, request):
-        filters = validated(BotFilterSerializer, request.query_params)
+        # Most calls carry no filter: skip building a serializer for nothing (this is the hottest read).
+        filters = validated(BotFilterSerializer, request.query_params) if request.query_params else {}
         items = selectors.bot_list(request.user)
         if filters.get("platform"):
             items = [b for b in items if b["exchange"] == filters["platform"].lower()]

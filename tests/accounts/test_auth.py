@@ -134,6 +134,21 @@ class TestAuthErrors:
         api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         assert_error(api_client.get("/api/auth/me"), 401, "AUTH_INVALID")
 
+    def test_a_token_already_accepted_is_refused_once_it_expires(self, api_client, user):
+        """Validated tokens are memoized per process; the memo must not outlive the token's exp."""
+        import time
+        from datetime import timedelta
+
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        token = AccessToken.for_user(user)
+        token.set_exp(lifetime=timedelta(seconds=2))  # "exp" is whole seconds: 1 to 2 s from now
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert api_client.get("/api/auth/me").status_code == 200
+        assert api_client.get("/api/auth/me").status_code == 200  # from the memo
+        time.sleep(max(0.0, token["exp"] - time.time()) + 0.05)
+        assert_error(api_client.get("/api/auth/me"), 401, "AUTH_INVALID")
+
 
 @pytest.mark.django_db
 class TestTwoFactor:

@@ -110,3 +110,58 @@ def test_cached_user_follows_account_changes(auth_client, user):
     user.first_name = "Renamed"
     user.save()
     assert auth_client.get("/api/auth/me").json()["user"]["first_name"] == "Renamed"
+
+
+@pytest.mark.django_db
+def test_bot_list_read_costs_one_cache_round_trip(auth_client, monkeypatch):
+    """Authentication fetches the user and the bot list's version in one MGET; the list itself is then memoized per
+    version in the process, so a warm GET /api/bots makes exactly one cache call (one Redis round trip in production)."""
+    from django.core.cache import caches
+
+    create(auth_client)
+    assert auth_client.get("/api/bots").json()["total"] == 1  # warm: user cached, version set, list memoized
+    backend = caches["default"]
+    calls, depth = [], [0]
+
+    def counting(name, original):
+        def call(*args, **kwargs):  # counts the calls our code makes, not the backend's own (locmem's get_many gets)
+            if not depth[0]:
+                calls.append(name)
+            depth[0] += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+        return call
+
+    for name in ("get", "get_many", "set", "set_many", "incr", "add", "delete", "delete_many", "has_key"):
+        monkeypatch.setattr(backend, name, counting(name, getattr(backend, name)))
+    assert auth_client.get("/api/bots").json()["total"] == 1
+    assert calls == ["get_many"]
+
+
+@pytest.mark.django_db
+def test_pinned_version_never_hides_a_write_made_since(user):
+    """Values pinned at authentication are dropped once the process invalidates anything (a request that writes and
+    then reads sees its write), and a copy of the user object (pickled elsewhere) never uses them."""
+    import pickle
+
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.authentication import _user_for_jwt
+    from amarktai import cache
+    from bots.selectors import bot_list
+
+    assert bot_list(user) == []  # starts a version
+    request_user = _user_for_jwt(AccessToken.for_user(user), pin=True)
+    assert bot_list(request_user) == []
+    Bot.objects.create(user=user, name="Fresh", exchange="luno", symbol="BTC/ZAR", initial_capital=100,
+                       current_capital=100)
+    assert [b["name"] for b in bot_list(request_user)] == ["Fresh"]
+
+    request_user = _user_for_jwt(AccessToken.for_user(user), pin=True)
+    copy = pickle.loads(pickle.dumps(request_user))
+    key = next(k for k in request_user._cache_pinned[0] if k.startswith("bots:list:version:"))
+    request_user._cache_pinned[0][key] = "pinned"
+    assert cache.pinned_get(request_user, key) == "pinned"
+    assert cache.pinned_get(copy, key) != "pinned"
