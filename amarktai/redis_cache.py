@@ -3,9 +3,16 @@
 Django's RedisCacheClient builds a new redis.Redis object for every cache call; with redis-py 8 that costs ~0.2 ms (it
 rebuilds the response-callback table each time), more than the round trip itself on loopback. redis.Redis objects are
 thread-safe and share the pool, so one per pool is enough.
+
+Django also makes a new cache backend per thread, and with it new connection pools. Under Daphne every request runs
+in a thread of its own, so each request opened a fresh Redis connection (TCP connect and handshake: most of the
+request's time). The client, and so its pools, is therefore shared by every backend in the process with the same
+servers and options. redis-py pools notice a fork and start afresh in the child.
 """
 
 import threading
+
+from django.utils.functional import cached_property
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
@@ -29,7 +36,22 @@ class PooledRedisCacheClient(RedisCacheClient):
         return client
 
 
+_shared_clients = {}
+_shared_lock = threading.Lock()
+
+
 class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = PooledRedisCacheClient
+
+    @cached_property
+    def _cache(self):
+        key = (tuple(self._servers), repr(sorted(self._options.items())))
+        client = _shared_clients.get(key)
+        if client is None:
+            with _shared_lock:
+                client = _shared_clients.get(key)
+                if client is None:
+                    client = _shared_clients[key] = self._class(self._servers, **self._options)
+        return client

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "amarktai.middleware.SyncChainMiddleware",  # last: one thread hop per request under Daphne (see its docstring)
 ]
 
 ROOT_URLCONF = "amarktai.urls"

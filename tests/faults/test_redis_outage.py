@@ -120,3 +120,29 @@ def test_pooled_cache_client_is_reused(redis_server):
     assert backend.get("k") == {"v": 1}
     client = backend._cache.get_client("k")
     assert backend._cache.get_client("other") is client  # one redis.Redis per pool, not one per call
+
+
+def test_backends_of_all_threads_share_one_client_and_its_connections(redis_server):
+    """Django makes a cache backend per thread, and Daphne runs each request in a new thread: the backends must share
+    the client (its pools), or every request opens a new Redis connection."""
+    import threading
+
+    import redis
+
+    from amarktai.redis_cache import RedisCache
+
+    url = f"redis://127.0.0.1:{redis_server.port}/0"
+    clients = []
+
+    def request():
+        backend = RedisCache(url, {})  # what CacheHandler builds for a new thread
+        backend.set("k", 1, 10)
+        clients.append(backend._cache)
+
+    for _ in range(5):
+        thread = threading.Thread(target=request)
+        thread.start()
+        thread.join()
+    assert all(client is clients[0] for client in clients)
+    connected = redis.Redis.from_url(url).info("clients")["connected_clients"]
+    assert connected <= 2  # this check's own connection and the one the five "requests" took turns on
