@@ -63,7 +63,7 @@ def delete_many(keys):
 
 _per_user_keys = []
 _MISSING = object()
-_writes = itertools.count()  # bumped by every invalidation this process makes
+_writes = itertools.count(1)  # bumped by every invalidation this process makes (0 means none yet)
 _last_write = [0]
 
 

@@ -12,10 +12,9 @@ servers and options. redis-py pools notice a fork and start afresh in the child.
 
 import threading
 
-from django.utils.functional import cached_property
-
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
+from django.utils.functional import cached_property
 
 
 class PooledRedisCacheClient(RedisCacheClient):

@@ -145,12 +145,15 @@ def test_pinned_version_never_hides_a_write_made_since(user):
     """Values pinned at authentication are dropped once the process invalidates anything (a request that writes and
     then reads sees its write), and a copy of the user object (pickled elsewhere) never uses them."""
     import pickle
+    import subprocess
+    import sys
 
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.authentication import _user_for_jwt
     from amarktai import cache
     from bots.selectors import bot_list
+    from tests.servers import ROOT
 
     assert bot_list(user) == []  # starts a version
     request_user = _user_for_jwt(AccessToken.for_user(user), pin=True)
@@ -158,6 +161,19 @@ def test_pinned_version_never_hides_a_write_made_since(user):
     Bot.objects.create(user=user, name="Fresh", exchange="luno", symbol="BTC/ZAR", initial_capital=100,
                        current_capital=100)
     assert [b["name"] for b in bot_list(request_user)] == ["Fresh"]
+
+    # Even a process's very first invalidation drops pins made before it (a fresh interpreter: its first write must
+    # move the mark away from its starting value).
+    first_mark = subprocess.run([sys.executable, "-c", "from amarktai import cache; start = cache._last_write[0]; "
+                                 "cache._note_write(); print(start, cache._last_write[0])"],
+                                cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert first_mark[0] != first_mark[1]
+    request_user = _user_for_jwt(AccessToken.for_user(user), pin=True)
+    key = next(k for k in request_user._cache_pinned[0] if k.startswith("bots:list:version:"))
+    request_user._cache_pinned[0][key] = "pinned"
+    assert cache.pinned_get(request_user, key) == "pinned"
+    cache.incr_or_set(key)
+    assert cache.pinned_get(request_user, key) != "pinned"
 
     request_user = _user_for_jwt(AccessToken.for_user(user), pin=True)
     copy = pickle.loads(pickle.dumps(request_user))
