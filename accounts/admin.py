@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiKey, InviteCode, User
+from accounts.models import ApiKey, AuditLog, InviteCode, User
+from amarktai.admin_base import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -35,23 +36,11 @@ class InviteCodeAdmin(admin.ModelAdmin):
     readonly_fields = ["used_by", "used_at"]
 
 
-from accounts.models import AuditLog  # noqa: E402
-
-
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     """Read-only: audit rows are written by the admin API and never edited."""
 
     list_display = ["created_at", "actor_email", "action", "target_type", "target_id"]
     list_filter = ["action", "target_type"]
     search_fields = ["actor_email", "target_id", "action"]
     readonly_fields = ["actor", "actor_email", "action", "target_type", "target_id", "details", "created_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -14,7 +14,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.models import AuditLog, User
-from amarktai.errors import NotFound, PermissionDenied
+from amarktai.errors import PermissionDenied, first_or_not_found
 from amarktai.utils import iso
 from bots import services as bot_services
 from bots.models import Bot, BotStatus
@@ -54,9 +54,7 @@ def list_bots(actor, user_id=None):
 def pause_bot(actor, bot_id, reason=""):
     """Pause any user's bot; tells the owner (bot_update + alert) and records who did it."""
     with transaction.atomic():
-        bot = Bot.objects.select_for_update().filter(pk=bot_id).first()
-        if bot is None:
-            raise NotFound("Bot not found")
+        bot = first_or_not_found(Bot.objects.select_for_update().filter(pk=bot_id), "Bot not found")
         previous = bot.status
         if previous != BotStatus.PAUSED:
             message = f"Bot {bot.name} was paused by an administrator" + (f": {reason}" if reason else "")

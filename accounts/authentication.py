@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from accounts.models import ApiKey
 
@@ -64,9 +65,7 @@ def invalidate_user(sender=None, instance=None, **kwargs):
 def _user_for_jwt(validated, pin=False):
     """The token's user: from the cache (shared by all processes in production) or the database. With ``pin`` (an
     HTTP request), the per-user keys apps registered come in the same round trip and are pinned on the user."""
-    from django.conf import settings as dj_settings
-
-    user_id = validated.get(dj_settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id"))
+    user_id = validated.get(jwt_settings.USER_ID_CLAIM)
     if not user_id:
         return _jwt.get_user(validated)  # raises InvalidToken
     key = _user_key(user_id)

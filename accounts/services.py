@@ -14,7 +14,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import lockout
 from accounts.models import ApiKey, InviteCode, SystemMode, User
-from amarktai.errors import AuthInvalid, AuthRequired, NotFound, PermissionDenied, RateLimited, ValidationFailed
+from amarktai.errors import (AuthInvalid, AuthRequired, PermissionDenied, RateLimited, ValidationFailed,
+                             first_or_not_found)
 
 
 def issue_tokens(user):
@@ -153,9 +154,7 @@ def create_api_key(user, name):
 
 
 def revoke_api_key(user, key_id):
-    key = ApiKey.objects.filter(user=user, pk=key_id, revoked_at__isnull=True).first()
-    if key is None:
-        raise NotFound("API key not found")
+    key = first_or_not_found(ApiKey.objects.filter(user=user, pk=key_id, revoked_at__isnull=True), "API key not found")
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     return key

@@ -1,6 +1,7 @@
 """Cache access for read-through caches that must not fail a request when Redis is down: the caller falls back to the
 database. (Throttles and lockouts use the cache directly and answer 503 while it is down: they must not fail open.)"""
 
+import contextlib
 import itertools
 import logging
 
@@ -15,44 +16,49 @@ def _outage(exc):
     return infrastructure_error(exc) is not None
 
 
-def get(key, default=None):
+@contextlib.contextmanager
+def _surviving_outage(consequence=None):
+    """Swallow a cache outage (logging ``consequence`` if given); any other error propagates."""
     try:
-        return cache.get(key, default)
+        yield
     except Exception as exc:  # noqa: BLE001
         if not _outage(exc):
             raise
-        logger.warning("cache unavailable (%s): reading through", exc.__class__.__name__)
-        return default
+        if consequence:
+            logger.warning("cache unavailable (%s): %s", exc.__class__.__name__, consequence)
+
+
+def get(key, default=None):
+    with _surviving_outage("reading through"):
+        return cache.get(key, default)
+    return default
 
 
 def set(key, value, timeout):  # noqa: A001 - mirrors the cache API
-    try:
+    with _surviving_outage():
         cache.set(key, value, timeout)
-    except Exception as exc:  # noqa: BLE001
-        if not _outage(exc):
-            raise
 
 
 def incr_or_set(key):
     _note_write()
-    try:
+    with _surviving_outage(f"could not invalidate {key}"):
         try:
             cache.incr(key)
         except ValueError:
             cache.set(key, 1, None)
-    except Exception as exc:  # noqa: BLE001
-        if not _outage(exc):
-            raise
-        logger.warning("cache unavailable (%s): could not invalidate %s", exc.__class__.__name__, key)
 
 
 def delete_many(keys):
     _note_write()
-    try:
+    with _surviving_outage():
         cache.delete_many(keys)
-    except Exception as exc:  # noqa: BLE001
-        if not _outage(exc):
-            raise
+
+
+def get_many(keys):
+    """cache.get_many that reads through (returns {}) while the cache is down."""
+    with _surviving_outage("reading through"):
+        return cache.get_many(keys)
+    return {}
 
 
 # --- One round trip per authenticated read -------------------------------------------------------------------------
@@ -79,17 +85,6 @@ def register_per_user_key(key_for_user_id):
 
 def per_user_keys(user_id):
     return [key_for(user_id) for key_for in _per_user_keys]
-
-
-def get_many(keys):
-    """cache.get_many that reads through (returns {}) while the cache is down."""
-    try:
-        return cache.get_many(keys)
-    except Exception as exc:  # noqa: BLE001
-        if not _outage(exc):
-            raise
-        logger.warning("cache unavailable (%s): reading through", exc.__class__.__name__)
-        return {}
 
 
 def pin(user, keys, found):

@@ -57,6 +57,15 @@ class NotFound(AmarktaiError):
     error_code, status, default_message = NOT_FOUND, 404, "Not found"
 
 
+def first_or_not_found(queryset, message):
+    """The queryset's first row, or NotFound(message). Callers scope the queryset to the requesting user, so a foreign
+    id is exactly as unknown as a missing one (404, never 403)."""
+    row = queryset.first()
+    if row is None:
+        raise NotFound(message)
+    return row
+
+
 class PermissionDenied(AmarktaiError):
     error_code, status, default_message = PERMISSION_DENIED, 403, "Permission denied"
 

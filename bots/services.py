@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.services import LIVE_MODES
-from amarktai.errors import Conflict, NotFound, PermissionDenied, ProviderError, ValidationFailed
+from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed, first_or_not_found
 from amarktai.utils import iso, money
 from bots.models import Bot, BotStatus, RiskMode, TradingMode
 from bots.strategies import STRATEGIES
@@ -46,10 +46,7 @@ def publish_bot(bot):
 
 def get_user_bot(user, bot_id, lock=False):
     queryset = Bot.objects.select_for_update() if lock else Bot.objects
-    bot = queryset.filter(user=user, pk=bot_id).first()
-    if bot is None:
-        raise NotFound("Bot not found")
-    return bot
+    return first_or_not_found(queryset.filter(user=user, pk=bot_id), "Bot not found")
 
 
 def _validate_params(strategy, params):

@@ -1,23 +1,11 @@
 from django.contrib import admin
 
+from amarktai.admin_base import ReadOnlyAdmin
 from trading.models import Order, Position, Trade
 
 
-class ReadOnlyHistory(admin.ModelAdmin):
-    """Trades and orders are history: visible, searchable, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Trade)
-class TradeAdmin(ReadOnlyHistory):
+class TradeAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "user", "bot", "exchange", "symbol", "side", "amount", "price", "fee", "profit_loss",
                     "is_paper"]
     list_filter = ["side", "exchange", "is_paper"]
@@ -27,7 +15,7 @@ class TradeAdmin(ReadOnlyHistory):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyHistory):
+class OrderAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "user", "bot", "exchange", "symbol", "side", "type", "amount", "filled", "status",
                     "is_paper"]
     list_filter = ["status", "side", "type", "exchange", "is_paper"]
@@ -37,7 +25,7 @@ class OrderAdmin(ReadOnlyHistory):
 
 
 @admin.register(Position)
-class PositionAdmin(ReadOnlyHistory):
+class PositionAdmin(ReadOnlyAdmin):
     list_display = ["opened_at", "user", "bot", "exchange", "symbol", "amount", "entry_price", "is_open", "realised_pnl"]
     list_filter = ["is_open", "exchange"]
     search_fields = ["user__email", "bot__name", "symbol"]

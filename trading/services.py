@@ -289,12 +289,9 @@ def manual_order(user, *, exchange, symbol, side, type="market", amount, price=N
 
 
 def get_user_order(user, order_id):
-    from amarktai.errors import NotFound
+    from amarktai.errors import first_or_not_found
 
-    order = Order.objects.filter(user=user, pk=order_id).first()
-    if order is None:
-        raise NotFound("Order not found")
-    return order
+    return first_or_not_found(Order.objects.filter(user=user, pk=order_id), "Order not found")
 
 
 def cancel_user_order(user, order_id):

@@ -104,7 +104,7 @@ def test_other_users_ids_are_not_found(user, other_user, path, method):
     bot = Bot.objects.get(pk=objects["/api/bots/"])
     assert bot.status == "active" and bot.name == "Alpha Trader" and bot.user_id == user.pk
     owner_client = client_for(user)
-    assert owner_client.get(f"/api/auth/api-keys").json()["api_keys"][0]["active"] is True
+    assert owner_client.get("/api/auth/api-keys").json()["api_keys"][0]["active"] is True
 
 
 @pytest.mark.django_db

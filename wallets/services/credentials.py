@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from amarktai.errors import AuthInvalid, NotFound, ValidationFailed
+from amarktai.errors import AuthInvalid, NotFound, ValidationFailed, first_or_not_found
 from amarktai.utils import iso
 from trading.platforms import get_platform
 from wallets.models import ExchangeCredential
@@ -51,10 +51,7 @@ def list_credentials(user, provider=None):
 
 
 def get_credential(user, credential_id):
-    cred = ExchangeCredential.objects.filter(user=user, pk=credential_id).first()
-    if cred is None:
-        raise NotFound("API key not found")
-    return cred
+    return first_or_not_found(ExchangeCredential.objects.filter(user=user, pk=credential_id), "API key not found")
 
 
 def _check_passphrase(platform, passphrase):
@@ -75,9 +72,8 @@ def create_credential(user, provider, api_key, api_secret, passphrase="", label=
 
 def update_credential(user, credential_id, **fields):
     with transaction.atomic():
-        cred = ExchangeCredential.objects.select_for_update().filter(user=user, pk=credential_id).first()
-        if cred is None:
-            raise NotFound("API key not found")
+        cred = first_or_not_found(ExchangeCredential.objects.select_for_update().filter(user=user, pk=credential_id),
+                                  "API key not found")
         if "label" in fields:
             cred.label = fields["label"] or ""
         keys_changed = False

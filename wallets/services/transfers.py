@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum
 
-from amarktai.errors import InsufficientFunds, NotFound, ValidationFailed
+from amarktai.errors import InsufficientFunds, ValidationFailed, first_or_not_found
 from amarktai.utils import iso, money
 from trading.platforms import get_platform
 from wallets.models import TRANSFER_STATUSES, Transfer, TransferEvent
@@ -83,7 +83,5 @@ def record_status(user, transfer_id, status, note=""):
     """Append a status change (completed / failed / canceled) to a transfer's ledger."""
     if status not in TRANSFER_STATUSES:
         raise ValidationFailed("invalid status", details={"status": ["invalid"]})
-    transfer = Transfer.objects.filter(user=user, pk=transfer_id).first()
-    if transfer is None:
-        raise NotFound("Transfer not found")
+    transfer = first_or_not_found(Transfer.objects.filter(user=user, pk=transfer_id), "Transfer not found")
     return TransferEvent.objects.create(transfer=transfer, status=status, note=note[:255])
