@@ -23,7 +23,7 @@ def _key(email):
 
 
 def _threshold():
-    return getattr(settings, "LOGIN_LOCKOUT_THRESHOLD", 5)
+    return settings.LOGIN_LOCKOUT_THRESHOLD
 
 
 def check(email):

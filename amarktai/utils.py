@@ -1,5 +1,7 @@
 """Small helpers shared by every app."""
 
+import functools
+import ipaddress
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -27,13 +29,39 @@ def money(value, places=8):
 
 
 def client_ip(request):
-    """Client address; honours X-Forwarded-For only from a trusted proxy count (nginx in front)."""
+    """The client's address. ``REMOTE_ADDR`` is the peer; only when that peer is one of ``settings.TRUSTED_PROXIES``
+    (nginx) is X-Forwarded-For believed, and then the client is the right-most address in it that is not itself a
+    trusted proxy (the left part of the header is whatever the client sent, and can be forged)."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    if not _is_trusted_proxy(peer):
+        return peer
+    hops = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    for hop in reversed(hops):
+        if not _is_valid_ip(hop):
+            break  # garbage in the chain: stop believing it
+        if not _is_trusted_proxy(hop):
+            return hop
+    return peer
+
+
+def _is_valid_ip(value):
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _trusted_networks(proxies):
+    return tuple(ipaddress.ip_network(item, strict=False) for item in proxies)
+
+
+def _is_trusted_proxy(address):
     from django.conf import settings
 
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    hops = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-    if forwarded and hops:
-        parts = [p.strip() for p in forwarded.split(",") if p.strip()]
-        if len(parts) >= hops:
-            return parts[-hops]
-    return request.META.get("REMOTE_ADDR", "")
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _trusted_networks(tuple(settings.TRUSTED_PROXIES)))

@@ -31,7 +31,7 @@ CANDLES = 100
 
 
 def tick_seconds():
-    return float(getattr(settings, "BOT_TICK_SECONDS", 10))
+    return float(settings.BOT_TICK_SECONDS)
 
 
 def candles_for(exchange, symbol, timeframe):

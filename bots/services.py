@@ -203,4 +203,4 @@ def delete_bot(user, bot_id):
 
 
 def max_failures():
-    return int(getattr(settings, "BOT_MAX_FAILURES", 5))
+    return int(settings.BOT_MAX_FAILURES)

@@ -27,7 +27,7 @@ MAX_POSITION_PCT = Decimal("100")
 
 
 def token_ttl():
-    return timedelta(seconds=int(getattr(settings, "CHAT_CONFIRMATION_TTL_SECONDS", 300)))
+    return timedelta(seconds=int(settings.CHAT_CONFIRMATION_TTL_SECONDS))
 
 
 def _hash(token):

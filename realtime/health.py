@@ -62,7 +62,7 @@ def check_celery(timeout=1.0):
     """
     from django.conf import settings
 
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         return True, {"mode": "embedded", "workers": []}
     key = "health:celery"
     cached = cache.get(key)
@@ -76,7 +76,7 @@ def check_celery(timeout=1.0):
     except Exception as exc:  # noqa: BLE001 - broker down
         result = (False, {"mode": "broker", "workers": [], "error": exc.__class__.__name__})
     try:
-        cache.set(key, result, getattr(settings, "CELERY_HEALTH_CACHE_SECONDS", 15))
+        cache.set(key, result, settings.CELERY_HEALTH_CACHE_SECONDS)
     except Exception:  # noqa: BLE001
         pass
     return result
@@ -94,7 +94,7 @@ def check_exchanges():
     from trading.platforms import PLATFORMS
 
     provider = None
-    dotted = getattr(settings, "EXCHANGE_STATE_PROVIDER", None)
+    dotted = settings.EXCHANGE_STATE_PROVIDER
     if dotted:
         try:
             provider = import_string(dotted)

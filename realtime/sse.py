@@ -138,7 +138,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
             await self.send_body(b"".join(frames), more_body=True)
 
     async def _heartbeat(self):
-        interval = float(getattr(settings, "SSE_HEARTBEAT_SECONDS", 15))
+        interval = float(settings.SSE_HEARTBEAT_SECONDS)
         counter = 0
         try:
             while True:

@@ -76,13 +76,12 @@ def metrics_view(request):
     ``Authorization: Bearer <token>`` is also required. With PROMETHEUS_MULTIPROC_DIR set, all processes are aggregated.
     """
     import hmac
-    import os
 
     from django.conf import settings
     from django.http import HttpResponse
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-    token = getattr(settings, "METRICS_TOKEN", "") or ""
+    token = settings.METRICS_TOKEN
     if token:
         sent = request.headers.get("Authorization", "")
         if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
@@ -90,7 +89,7 @@ def metrics_view(request):
     if request.method not in ("GET", "HEAD"):
         return HttpResponse("method not allowed\n", status=405, content_type="text/plain")
     registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()

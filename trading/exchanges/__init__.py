@@ -68,7 +68,7 @@ class LiveMarketData(SimulatedMarketData):
 def market_data(platform_id):
     if get_platform(platform_id) is None:
         raise ValidationFailed(f"Unknown exchange {platform_id!r}")
-    if getattr(settings, "MARKET_DATA_SOURCE", "simulated") == "live":
+    if settings.MARKET_DATA_SOURCE == "live":
         return LiveMarketData(platform_id)
     return SimulatedMarketData(platform_id)
 

@@ -71,10 +71,6 @@ def reset_state():
     reset_buckets()
 
 
-def _setting(name, default):
-    return getattr(settings, name, default)
-
-
 def D(value):
     """ccxt number/string -> Decimal (None stays None)."""
     if value is None or value == "":
@@ -117,12 +113,12 @@ class CcxtExchange(Exchange):
             raise ValidationFailed(f"{platform.name} API keys need a passphrase", details={"passphrase": ["required"]})
         self.platform = platform
         self.platform_id = platform.id
-        self.base_url = base_url or _setting("EXCHANGE_URL_OVERRIDES", {}).get(platform.id)
-        self.max_retries = int(max_retries if max_retries is not None else _setting("EXCHANGE_MAX_RETRIES", 3))
-        self.retry_base = float(_setting("EXCHANGE_RETRY_BASE_SECONDS", 0.5))
+        self.base_url = base_url or settings.EXCHANGE_URL_OVERRIDES.get(platform.id)
+        self.max_retries = int(max_retries if max_retries is not None else settings.EXCHANGE_MAX_RETRIES)
+        self.retry_base = float(settings.EXCHANGE_RETRY_BASE_SECONDS)
         config = {
             "enableRateLimit": True,
-            "timeout": int(timeout_ms or _setting("EXCHANGE_TIMEOUT_MS", 10_000)),
+            "timeout": int(timeout_ms or settings.EXCHANGE_TIMEOUT_MS),
             "options": dict(EXCHANGE_OPTIONS.get(platform.ccxt_id, {})),
         }
         if api_key:
@@ -133,10 +129,10 @@ class CcxtExchange(Exchange):
         self.client = getattr(ccxt, platform.ccxt_id)(config)
         if self.base_url:
             self.client.urls["api"] = _override_urls(self.client.urls["api"], self.base_url)
-        rate, burst = _setting("EXCHANGE_RATE_LIMITS", {}).get(platform.id, (10, 20))
+        rate, burst = settings.EXCHANGE_RATE_LIMITS.get(platform.id, (10, 20))
         self.bucket = bucket_for(platform.id, rate, burst)
-        self.breaker = CircuitBreaker(platform.id, _setting("EXCHANGE_CIRCUIT_THRESHOLD", 5),
-                                      _setting("EXCHANGE_CIRCUIT_COOLDOWN_SECONDS", 30))
+        self.breaker = CircuitBreaker(platform.id, settings.EXCHANGE_CIRCUIT_THRESHOLD,
+                                      settings.EXCHANGE_CIRCUIT_COOLDOWN_SECONDS)
 
     def __repr__(self):  # never show keys
         return f"<CcxtExchange {self.platform_id} {'private' if self.client.apiKey else 'public'}>"
@@ -160,7 +156,7 @@ class CcxtExchange(Exchange):
         if not self.breaker.allow():
             raise ProviderError(f"{self.platform.name} is temporarily unavailable (circuit open)",
                                 retry_after=self.breaker.retry_after())
-        if not self.bucket.acquire(max_wait=float(_setting("EXCHANGE_RATE_WAIT_SECONDS", 30))):
+        if not self.bucket.acquire(max_wait=float(settings.EXCHANGE_RATE_WAIT_SECONDS)):
             raise RateLimited(f"Too many requests to {self.platform.name}; try again shortly", retry_after=1)
 
     def _backoff(self, attempt, exc):

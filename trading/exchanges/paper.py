@@ -32,7 +32,6 @@ FEES = {
     "kraken": (Decimal("0.0016"), Decimal("0.0026")),
     "valr": (Decimal("0"), Decimal("0.001")),
 }
-DEFAULT_STARTING_BALANCES = {"ZAR": "100000", "USDT": "10000", "USD": "10000"}
 # Synthetic book depth: notional in USD available within 1 % of the touch, per base asset.
 DEPTH_USD_PER_PCT = {"BTC": 2_000_000, "ETH": 1_000_000, "SOL": 300_000, "XRP": 200_000, "BNB": 250_000}
 # Smallest order and largest single market order (freeze quantity) per base asset.
@@ -120,7 +119,7 @@ class PaperExchange(Exchange):
 
         if PaperBalance.objects.filter(user=self.user, platform=self.platform_id).exists():
             return
-        starting = getattr(settings, "PAPER_STARTING_BALANCES", DEFAULT_STARTING_BALANCES)
+        starting = settings.PAPER_STARTING_BALANCES
         amount = Decimal(str(starting.get(self.platform.quote, "0")))
         try:
             with transaction.atomic():

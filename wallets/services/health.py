@@ -25,7 +25,7 @@ from wallets.services.credentials import health_cache_key
 
 
 def _ttl():
-    return int(getattr(settings, "HEALTH_CACHE_SECONDS", 30))
+    return int(settings.HEALTH_CACHE_SECONDS)
 
 
 def check_platform(platform_id):
@@ -38,7 +38,7 @@ def check_platform(platform_id):
 
     checked_at = iso(datetime.now(timezone.utc))
     try:
-        exchange = CcxtExchange(platform_id, timeout_ms=int(getattr(settings, "HEALTH_TIMEOUT_MS", 3000)), max_retries=0)
+        exchange = CcxtExchange(platform_id, timeout_ms=int(settings.HEALTH_TIMEOUT_MS), max_retries=0)
         result = {"ok": True, "latency_ms": exchange.ping(), "checked_at": checked_at, "error": None}
     except AmarktaiError as exc:
         result = {"ok": False, "latency_ms": None, "checked_at": checked_at, "error": exc.message}
@@ -69,7 +69,7 @@ def platforms_health(user):
     if configured:
         with ThreadPoolExecutor(max_workers=len(configured)) as pool:
             checks = dict(zip(configured, pool.map(check_platform, configured)))
-    degraded_ms = int(getattr(settings, "HEALTH_DEGRADED_LATENCY_MS", 1500))
+    degraded_ms = int(settings.HEALTH_DEGRADED_LATENCY_MS)
     platforms = {}
     for pid in PLATFORMS:
         if pid not in creds:

@@ -1,14 +1,11 @@
 """Create (idempotently) a demo user with three active paper bots on the simulated feed, tuned to trade within a minute
 or two, and print the login."""
 
-import os
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
-
-DEMO_EMAIL = "demo@amarktai.local"
-
 
 class Command(BaseCommand):
     help = "Create the demo user and three paper bots (idempotent)."
@@ -19,8 +16,7 @@ class Command(BaseCommand):
         from bots.models import Bot, BotStatus
         from bots.services import create_bot
 
-        email = os.environ.get("DEMO_EMAIL", DEMO_EMAIL)
-        password = os.environ.get("DEMO_PASSWORD", "demo-Trader-2026")
+        email, password = settings.DEMO_EMAIL, settings.DEMO_PASSWORD
         user = User.objects.filter(email=email).first()
         if user is None:
             user = User.objects.create_user(email=email, password=password, first_name="Demo")
@@ -42,4 +38,4 @@ class Command(BaseCommand):
                 bot = create_bot(user, **spec)
                 Bot.objects.filter(pk=bot.pk).update(status=BotStatus.ACTIVE)
         self.stdout.write(self.style.SUCCESS(
-            f"Demo login: {email} / {password if created or 'DEMO_PASSWORD' in os.environ else '(unchanged)'}"))
+            f"Demo login: {email} / {password if created or settings.DEMO_PASSWORD_CHOSEN else '(unchanged)'}"))

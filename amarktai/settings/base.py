@@ -1,0 +1,121 @@
+"""Django's core: apps, middleware, templates, static files, logging."""
+
+from amarktai.settings.env import BASE_DIR, VAR_DIR, env, env_bool, env_list, local_secret, random_secret_key
+
+__all__ = [
+    "BASE_DIR", "VAR_DIR", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "REDIS_URL", "INSTALLED_APPS",
+    "MIDDLEWARE", "ROOT_URLCONF", "TEMPLATES", "WSGI_APPLICATION", "ASGI_APPLICATION", "AUTH_USER_MODEL",
+    "DEFAULT_AUTO_FIELD", "AUTH_PASSWORD_VALIDATORS", "LANGUAGE_CODE", "TIME_ZONE", "USE_I18N", "USE_TZ", "STATIC_URL",
+    "STATIC_ROOT", "STATICFILES_DIRS", "STORAGES", "WHITENOISE_USE_FINDERS", "CACHES", "LOGGING",
+    "REQUIRE_INVITE_CODE",
+]
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env("SECRET_KEY") or local_secret("secret_key", random_secret_key)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Redis for the channel layer, Celery and the cache; unset: everything in process.
+REDIS_URL = env("REDIS_URL", "")
+# Registration needs an unused invite code (created in the Django admin).
+REQUIRE_INVITE_CODE = env_bool("REQUIRE_INVITE_CODE", False)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "drf_spectacular",
+    "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    # Domain apps, lowest layer first (docs/architecture.md).
+    "accounts",
+    "realtime",
+    "trading",
+    "wallets",
+    "bots",
+    "chat",
+]
+
+MIDDLEWARE = [
+    # Outermost, so request counts and latency cover the whole middleware chain and the final status code.
+    "realtime.middleware.PrometheusMiddleware",
+    "amarktai.middleware.ApiErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "amarktai.middleware.SyncChainMiddleware",  # last: one thread hop per request under Daphne (see its docstring)
+]
+
+ROOT_URLCONF = "amarktai.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "amarktai.wsgi.application"
+ASGI_APPLICATION = "amarktai.asgi.application"
+
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "amarktai.redis_cache.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 10}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "amarktai"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,17 @@
+"""The bot engine and the assistant."""
+
+from amarktai.settings.env import env, env_int
+
+__all__ = ["BOT_MAX_FAILURES", "BOT_DISPATCH_LIMIT", "CHAT_CONFIRMATION_TTL_SECONDS", "DEMO_EMAIL", "DEMO_PASSWORD",
+           "DEMO_PASSWORD_CHOSEN"]
+
+# Failed ticks in a row before a bot is paused and an alert is sent.
+BOT_MAX_FAILURES = env_int("BOT_MAX_FAILURES", 5)
+# The most bots one dispatcher round sends to the workers (the most overdue first).
+BOT_DISPATCH_LIMIT = env_int("BOT_DISPATCH_LIMIT", 20_000)
+# How long an assistant action waits for the user's confirmation.
+CHAT_CONFIRMATION_TTL_SECONDS = env_int("CHAT_CONFIRMATION_TTL_SECONDS", 300)
+# The demo user that `make run` (manage.py seed_demo) creates.
+DEMO_EMAIL = env("DEMO_EMAIL", "demo@amarktai.local")
+DEMO_PASSWORD = env("DEMO_PASSWORD", "demo-Trader-2026")
+DEMO_PASSWORD_CHOSEN = DEMO_PASSWORD != "demo-Trader-2026"

@@ -1,0 +1,37 @@
+"""Celery: a Redis broker in production; without REDIS_URL, tasks run eagerly in the calling process and the embedded
+scheduler (bots.scheduler) does beat's work inside the web process."""
+
+from amarktai.settings.base import REDIS_URL
+from amarktai.settings.env import env_float, env_int
+
+__all__ = [
+    "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_EAGER_PROPAGATES",
+    "CELERY_TASK_ACKS_LATE", "CELERY_BROKER_TRANSPORT_OPTIONS", "CELERY_TASK_REJECT_ON_WORKER_LOST",
+    "CELERY_WORKER_PREFETCH_MULTIPLIER", "CELERY_TIMEZONE", "CELERY_BEAT_SCHEDULE", "CELERY_HEALTH_CACHE_SECONDS",
+    "BOT_TICK_SECONDS",
+]
+
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_TASK_ALWAYS_EAGER = False
+else:
+    CELERY_BROKER_URL = "memory://"
+    CELERY_RESULT_BACKEND = "cache+memory://"
+    CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+# A task whose worker died (acks_late, never acknowledged) is handed to another worker after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+# How long /api/health/components keeps the answer of a worker ping.
+CELERY_HEALTH_CACHE_SECONDS = env_int("CELERY_HEALTH_CACHE_SECONDS", 15)
+
+# Seconds between two ticks of one bot; the dispatcher runs twice as often.
+BOT_TICK_SECONDS = env_float("BOT_TICK_SECONDS", 10)
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-bot-ticks": {"task": "bots.dispatch_ticks", "schedule": max(BOT_TICK_SECONDS / 2, 1.0)},
+    "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": 15.0},
+}

@@ -1,0 +1,33 @@
+"""Exchanges, brokers and market data (trading app)."""
+
+from amarktai.settings.env import env, env_float, env_int
+
+__all__ = [
+    "MARKET_DATA_SOURCE", "PAPER_STARTING_BALANCES", "EXCHANGE_URL_OVERRIDES", "EXCHANGE_MAX_RETRIES",
+    "EXCHANGE_RETRY_BASE_SECONDS", "EXCHANGE_TIMEOUT_MS", "EXCHANGE_RATE_LIMITS", "EXCHANGE_RATE_WAIT_SECONDS",
+    "EXCHANGE_CIRCUIT_THRESHOLD", "EXCHANGE_CIRCUIT_COOLDOWN_SECONDS", "EXCHANGE_STATE_PROVIDER",
+    "HEALTH_CACHE_SECONDS", "HEALTH_TIMEOUT_MS", "HEALTH_DEGRADED_LATENCY_MS",
+]
+
+# What paper bots trade on: "simulated" (the offline feed) or "live" (the exchange's public candles and tickers).
+# Live bots always decide on their own exchange's real data, whatever this says.
+MARKET_DATA_SOURCE = env("MARKET_DATA_SOURCE", "simulated")
+# Starting balances of a new paper account, per currency.
+PAPER_STARTING_BALANCES = {"ZAR": "100000", "USDT": "10000", "USD": "10000"}
+# Base URL per platform id, replacing the exchange's own hosts (tests point ccxt at a local fake exchange).
+EXCHANGE_URL_OVERRIDES: dict[str, str] = {}
+EXCHANGE_MAX_RETRIES = env_int("EXCHANGE_MAX_RETRIES", 3)
+EXCHANGE_RETRY_BASE_SECONDS = env_float("EXCHANGE_RETRY_BASE_SECONDS", 0.5)
+EXCHANGE_TIMEOUT_MS = env_int("EXCHANGE_TIMEOUT_MS", 10_000)
+# (requests per second, burst) per platform id; platforms not named get (10, 20).
+EXCHANGE_RATE_LIMITS: dict[str, tuple[float, int]] = {}
+EXCHANGE_RATE_WAIT_SECONDS = env_float("EXCHANGE_RATE_WAIT_SECONDS", 30)
+EXCHANGE_CIRCUIT_THRESHOLD = env_int("EXCHANGE_CIRCUIT_THRESHOLD", 5)
+EXCHANGE_CIRCUIT_COOLDOWN_SECONDS = env_float("EXCHANGE_CIRCUIT_COOLDOWN_SECONDS", 30)
+# Dotted path of a callable (platform_id) -> circuit state ("closed", "open", "half_open") that /api/health/components
+# reports per exchange; empty: not reported.
+EXCHANGE_STATE_PROVIDER = ""
+# /api/platforms/health: how long an answer is kept, the timeout of one check and the latency that counts as degraded.
+HEALTH_CACHE_SECONDS = env_int("HEALTH_CACHE_SECONDS", 30)
+HEALTH_TIMEOUT_MS = env_int("HEALTH_TIMEOUT_MS", 3000)
+HEALTH_DEGRADED_LATENCY_MS = env_int("HEALTH_DEGRADED_LATENCY_MS", 1500)

@@ -1,0 +1,36 @@
+"""TLS, cookies, CORS, proxies, login lockout, field encryption."""
+
+from amarktai.settings.base import DEBUG
+from amarktai.settings.env import env_bool, env_int, env_list, local_secret, random_fernet_key
+
+__all__ = [
+    "FIELD_ENCRYPTION_KEYS", "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT", "SECURE_REDIRECT_EXEMPT",
+    "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD", "SECURE_CONTENT_TYPE_NOSNIFF", "SECURE_REFERRER_POLICY", "X_FRAME_OPTIONS",
+    "SESSION_COOKIE_HTTPONLY", "CORS_ALLOWED_ORIGINS", "CORS_URLS_REGEX", "LOGIN_LOCKOUT_THRESHOLD", "TRUSTED_PROXIES",
+]
+
+# Fernet key(s) for secrets at rest, newest first (MultiFernet rotation).
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEY", []) or [local_secret("field_key", random_fernet_key)]
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^api/system/ping$", r"^api/health$", r"^metrics$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# Cross-origin API access only for the origins named here (none by default: the portal is same-origin).
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+# Failed logins in a row before an account is locked for a while.
+LOGIN_LOCKOUT_THRESHOLD = env_int("LOGIN_LOCKOUT_THRESHOLD", 5)
+# Addresses (or CIDR networks) of the reverse proxies in front of the app. X-Forwarded-For is believed only from these
+# peers; the client is the right-most address in it that is not itself a trusted proxy. The default fits the bundled
+# nginx.conf, which runs on the same host and connects from loopback.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
