@@ -22,7 +22,7 @@ def rss_mb():
         return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
 
 from accounts.models import User
-from bots import engine
+from bots import engine, scheduling
 from bots.models import Bot
 from trading.platforms import PLATFORMS
 markets = [(p.id, s) for p in PLATFORMS.values() for s in p.symbols][:20]
@@ -34,8 +34,8 @@ def add_bots(n, tag):
                                  initial_capital=Decimal("10000"), current_capital=Decimal("10000")) for i in range(n)])
 
 def tick_all():
-    Bot.objects.update(last_tick_at=None)
-    for (exchange, symbol, timeframe), ids in engine.due_groups(limit=100000).items():
+    Bot.objects.update(last_tick_at=None, next_tick_at=None)
+    for (exchange, symbol, timeframe), ids in scheduling.due_groups(limit=100000).items():
         engine.tick_group(exchange, symbol, timeframe, ids)
 
 n = int(sys.argv[1])

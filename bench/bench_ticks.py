@@ -48,7 +48,7 @@ from django.utils import timezone
 from bots.models import Bot
 from bots.tasks import dispatch_ticks
 bench = Bot.objects.filter(user__email__endswith="@bench.local")
-bench.update(last_tick_at=None)
+bench.update(last_tick_at=None, next_tick_at=None)  # every bench bot due now
 start = timezone.now()
 t0 = time.time()
 sent = dispatch_ticks()

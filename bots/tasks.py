@@ -1,4 +1,4 @@
-"""Celery tasks of the bot engine. Beat runs dispatch_ticks every few seconds and sync_open_orders every 15 s.
+"""Celery tasks of the bot engine. Beat runs dispatch_ticks every few seconds (trading.tasks.sync_open_orders has its own schedule).
 
 Without REDIS_URL, Celery runs tasks eagerly in the calling process and bots.scheduler calls the dispatcher from a thread
 inside the web process (the in-memory channel layer only works within one process).
@@ -8,8 +8,10 @@ import logging
 
 from celery import shared_task
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
-from bots import engine
+from bots import engine, scheduling
+from realtime.metrics import BOT_DISPATCH_LAG
 
 logger = logging.getLogger(__name__)
 GROUP_SIZE = 250
@@ -22,10 +24,13 @@ def _fresh_connections():
 
 
 @shared_task(name="bots.dispatch_ticks", ignore_result=True)
-def dispatch_ticks():
-    """Group the due bots by market and send one tick_group task per group (at most GROUP_SIZE bots each)."""
+def dispatch_ticks() -> int:
+    """One dispatcher round: publish the lag, claim (lease) the most overdue bots, at most BOT_DISPATCH_LIMIT
+    (bots.scheduling), and send one tick_group task per market group (at most GROUP_SIZE bots each)."""
+    now = timezone.now()
+    BOT_DISPATCH_LAG.set(scheduling.dispatch_lag_seconds(now))
     sent = 0
-    for (exchange, symbol, timeframe), bot_ids in engine.due_groups().items():
+    for (exchange, symbol, timeframe), bot_ids in scheduling.claim_due_groups(now).items():
         for start in range(0, len(bot_ids), GROUP_SIZE):
             tick_group.delay(exchange, symbol, timeframe, bot_ids[start:start + GROUP_SIZE])
             sent += 1
@@ -44,23 +49,3 @@ def tick_group(self, exchange, symbol, timeframe, bot_ids):
         raise self.retry(exc=exc, countdown=2 ** self.request.retries)
     finally:
         _fresh_connections()
-
-
-@shared_task(name="trading.sync_open_orders", ignore_result=True)
-def sync_open_orders(limit=500):
-    """Poll the exchange for every open order (manual limit orders, live orders) and apply fills and cancellations."""
-    from trading.exchanges import get_exchange
-    from trading.models import Order, OrderStatus
-    from trading.services import sync_order
-
-    synced = 0
-    orders = (Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True).select_related("user", "bot")
-              .order_by("updated_at")[:limit])
-    for order in orders:
-        try:
-            mode = "paper" if order.is_paper else "live"
-            sync_order(order, get_exchange(order.user, order.exchange, mode))
-            synced += 1
-        except Exception:  # noqa: BLE001 - one order's failure never stops the poller
-            logger.warning("could not sync order %s", order.pk, exc_info=True)
-    return synced
