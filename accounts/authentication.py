@@ -11,7 +11,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, user_cache_key
 
 
 def user_for_api_key(raw_key):
@@ -52,14 +52,10 @@ def _validated_token(raw):
     return validated
 
 
-def _user_key(user_id):
-    return f"auth:user:{user_id}"
-
-
 def invalidate_user(sender=None, instance=None, **kwargs):
     """Any save or delete of a user drops its cached copy (deactivation, 2FA, mode changes take effect at once)."""
     if instance is not None:
-        cache.delete_many([_user_key(instance.pk)])
+        cache.delete_many([user_cache_key(instance.pk)])
 
 
 def _user_for_jwt(validated, pin=False):
@@ -68,7 +64,7 @@ def _user_for_jwt(validated, pin=False):
     user_id = validated.get(jwt_settings.USER_ID_CLAIM)
     if not user_id:
         return _jwt.get_user(validated)  # raises InvalidToken
-    key = _user_key(user_id)
+    key = user_cache_key(user_id)
     others = cache.per_user_keys(user_id) if pin else []
     found = cache.get_many([key, *others])  # one round trip: the user and the keys the user's hot reads need
     user = found.get(key)

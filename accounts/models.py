@@ -6,6 +6,14 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 
+from amarktai import cache
+from amarktai.tenancy import OwnedQuerySet
+
+
+def user_cache_key(user_id):
+    """The cache key of a user's cached copy (accounts.authentication keeps it; every change to the user drops it)."""
+    return f"auth:user:{user_id}"
+
 
 class SystemMode(models.TextChoices):
     TESTING = "testing", "Testing (paper trading)"
@@ -13,15 +21,15 @@ class SystemMode(models.TextChoices):
     AUTOPILOT = "autopilot", "Autopilot"
 
 
+LIVE_MODES = {SystemMode.LIVE_TRADING, SystemMode.AUTOPILOT}  # the modes that trade real funds
+
+
 class UserQuerySet(models.QuerySet):
     def update(self, **kwargs):
         """Queryset updates skip save() signals: drop the cached copies of the users they change."""
-        from accounts.authentication import _user_key
-        from amarktai import cache
-
         ids = list(self.values_list("pk", flat=True))
         count = super().update(**kwargs)
-        cache.delete_many([_user_key(pk) for pk in ids])
+        cache.delete_many([user_cache_key(pk) for pk in ids])
         return count
 
 
@@ -86,6 +94,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,7 +1,8 @@
+"""Input validation for the accounts endpoints (responses are shaped by accounts.payloads)."""
+
 from rest_framework import serializers
 
-from accounts.models import ApiKey, SystemMode
-from amarktai.utils import iso
+from accounts.models import SystemMode
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -28,27 +29,3 @@ class ModeSerializer(serializers.Serializer):
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
-
-def user_payload(user, full=True):
-    data = {"id": str(user.id), "email": user.email, "first_name": user.first_name}
-    if full:
-        data.update(
-            currency=user.currency,
-            system_mode=user.system_mode,
-            two_factor_enabled=user.two_factor_enabled,
-            is_admin=user.is_admin,
-            created_at=iso(user.created_at),
-        )
-    return data
-
-
-def api_key_payload(key: ApiKey):
-    return {
-        "id": str(key.id),
-        "name": key.name,
-        "prefix": key.key_prefix,
-        "active": key.is_active,
-        "created_at": iso(key.created_at),
-        "last_used_at": iso(key.last_used_at),
-        "revoked_at": iso(key.revoked_at),
-    }

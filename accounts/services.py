@@ -1,9 +1,8 @@
-"""Account rules: registration, login (with TOTP), 2FA enrolment, system mode, API keys."""
+"""Account rules: registration, login (with TOTP), 2FA enrolment, system mode, API keys. Reads are in
+accounts.selectors, response shapes in accounts.payloads."""
 
-import base64
-import io
+from typing import Any
 
-import qrcode
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,18 +12,19 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import lockout
-from accounts.models import ApiKey, InviteCode, SystemMode, User
-from amarktai.errors import (AuthInvalid, AuthRequired, PermissionDenied, RateLimited, ValidationFailed,
-                             first_or_not_found)
+from accounts.models import LIVE_MODES, ApiKey, InviteCode, SystemMode, User
+from accounts.selectors import access_api_key, active_api_key_count, confirmed_device
+from amarktai.errors import AuthInvalid, AuthRequired, PermissionDenied, RateLimited, ValidationFailed
 
 
-def issue_tokens(user):
+def issue_tokens(user: User) -> dict[str, str]:
+    """A fresh JWT pair: {"token": access, "refresh": refresh}."""
     refresh = RefreshToken.for_user(user)
     return {"token": str(refresh.access_token), "refresh": str(refresh)}
 
 
 @transaction.atomic
-def register(email, password, first_name="", invite_code=None):
+def register(email: str, password: str, first_name: str = "", invite_code: str | None = None) -> User:
     email = User.objects.normalize_email(email).strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationFailed("An account with this email already exists", details={"email": ["already registered"]})
@@ -51,11 +51,7 @@ def register(email, password, first_name="", invite_code=None):
     return user
 
 
-def confirmed_device(user):
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
-
-
-def _totp_ok(device, code):
+def _totp_ok(device: Any, code: str) -> bool:
     """Check a TOTP code. While django-otp's growing delay after a wrong code (1 s, 2 s, 4 s...) runs, say so with
     RATE_LIMIT and the wait, instead of calling a possibly correct code invalid."""
     allowed, info = device.verify_is_allowed()
@@ -67,7 +63,7 @@ def _totp_ok(device, code):
     return device.verify_token(str(code).strip())
 
 
-def login(email, password, totp_code=None, request=None):
+def login(email: str, password: str, totp_code: str | None = None, request: Any = None) -> User:
     email = (email or "").strip().lower()
     lockout.check(email)
     user = authenticate(request, username=email, password=password)
@@ -86,27 +82,17 @@ def login(email, password, totp_code=None, request=None):
     return user
 
 
-def _qr_data_uri(text):
-    image = qrcode.make(text)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 @transaction.atomic
-def enroll_2fa(user):
-    """Start TOTP enrolment: a fresh unconfirmed device. The secret is returned only here, once."""
+def enroll_2fa(user: User) -> TOTPDevice:
+    """Start TOTP enrolment: a fresh unconfirmed device (accounts.payloads.enrolment_payload shows its secret, once)."""
     if user.two_factor_enabled:
         raise ValidationFailed("Two-factor authentication is already enabled")
     TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
-    secret = base64.b32encode(device.bin_key).decode().rstrip("=")
-    uri = device.config_url
-    return {"secret": secret, "provisioning_uri": uri, "qr_code": _qr_data_uri(uri)}
+    return TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
 
 
 @transaction.atomic
-def verify_2fa(user, code):
+def verify_2fa(user: User, code: str) -> User:
     device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-id").first()
     if device is None:
         if user.two_factor_enabled:
@@ -122,19 +108,7 @@ def verify_2fa(user, code):
     return user
 
 
-LIVE_MODES = {SystemMode.LIVE_TRADING, SystemMode.AUTOPILOT}
-
-
-def mode_flags(mode):
-    return {
-        "mode": mode,
-        "paper_trading": mode == SystemMode.TESTING,
-        "live_trading": mode in LIVE_MODES,
-        "autopilot": mode == SystemMode.AUTOPILOT,
-    }
-
-
-def set_mode(user, mode):
+def set_mode(user: User, mode: str) -> User:
     if mode not in SystemMode.values:
         raise ValidationFailed(f"mode must be one of: {', '.join(SystemMode.values)}", details={"mode": ["invalid"]})
     if mode in LIVE_MODES and not user.two_factor_enabled:
@@ -144,17 +118,18 @@ def set_mode(user, mode):
     return user
 
 
-def create_api_key(user, name):
+def create_api_key(user: User, name: str) -> tuple[ApiKey, str]:
+    """A new key for the user: (ApiKey, raw key). The raw key is never stored."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationFailed("name: required, at most 100 characters", details={"name": ["required"]})
-    if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= 20:
+    if active_api_key_count(user) >= 20:
         raise ValidationFailed("At most 20 active API keys per user")
     return ApiKey.generate(user, name)
 
 
-def revoke_api_key(user, key_id):
-    key = first_or_not_found(ApiKey.objects.filter(user=user, pk=key_id, revoked_at__isnull=True), "API key not found")
+def revoke_api_key(user: User, key_id: Any) -> ApiKey:
+    key = access_api_key(user, key_id)
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     return key

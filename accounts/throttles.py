@@ -38,10 +38,10 @@ class AuthAccountThrottle(_ScopedThrottle):
     scope = "auth_account"
 
     def get_ident_for(self, request, view):
-        user = getattr(request, "user", None)
-        if user is not None and getattr(user, "is_authenticated", False):
+        user = request.user  # None when anonymous (REST_FRAMEWORK["UNAUTHENTICATED_USER"] is None)
+        if user is not None:
             return f"user:{user.pk}"
-        data = request.data if hasattr(request, "data") else {}
+        data = request.data
         email = data.get("email") if isinstance(data, dict) else None
         if isinstance(email, str) and email.strip():
             return "email:" + email.strip().lower()[:254]

@@ -1,4 +1,5 @@
-"""Thin views over accounts.services: auth, 2FA, API keys, system mode."""
+"""Thin views over accounts.services and accounts.selectors: auth, 2FA, API keys, system mode. Responses are shaped by
+accounts.payloads."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
@@ -6,16 +7,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from accounts import services
-from accounts.models import ApiKey
+from accounts import selectors, services
+from accounts.payloads import api_key_payload, enrolment_payload, mode_payload, new_api_key_payload, user_payload
 from accounts.serializers import (
     ApiKeyCreateSerializer,
     LoginSerializer,
     ModeSerializer,
     RegisterSerializer,
     TotpCodeSerializer,
-    api_key_payload,
-    user_payload,
 )
 from accounts.throttles import AuthAccountThrottle, AuthIPThrottle, RegisterIPThrottle
 from amarktai.api import validated
@@ -67,7 +66,7 @@ class TwoFactorEnrollView(GenericAPIView):
 
     @extend_schema(request=None)
     def post(self, request):
-        return Response({"success": True, **services.enroll_2fa(request.user)})
+        return Response({"success": True, **enrolment_payload(services.enroll_2fa(request.user))})
 
 
 class TwoFactorVerifyView(GenericAPIView):
@@ -90,7 +89,7 @@ class SystemModeView(GenericAPIView):
     serializer_class = ModeSerializer
 
     def get(self, request):
-        return Response({"success": True, **services.mode_flags(request.user.system_mode)})
+        return Response({"success": True, **mode_payload(request.user.system_mode)})
 
     def post(self, request):
         data = validated(ModeSerializer, request.data)
@@ -102,14 +101,13 @@ class ApiKeyListView(GenericAPIView):
     serializer_class = ApiKeyCreateSerializer
 
     def get(self, request):
-        keys = ApiKey.objects.filter(user=request.user)
-        return Response({"success": True, "api_keys": [api_key_payload(k) for k in keys]})
+        return Response({"success": True, "api_keys": [api_key_payload(k) for k in selectors.api_keys(request.user)]})
 
     def post(self, request):
         data = validated(ApiKeyCreateSerializer, request.data)
         key, raw = services.create_api_key(request.user, data["name"])
         # The only time the raw key is ever shown.
-        return Response({"success": True, "api_key": {**api_key_payload(key), "key": raw}}, status=201)
+        return Response({"success": True, "api_key": new_api_key_payload(key, raw)}, status=201)
 
 
 class ApiKeyDetailView(GenericAPIView):

@@ -6,6 +6,12 @@ class BotsConfig(AppConfig):
     name = "bots"
 
     def ready(self):
-        from bots.selectors import connect_signals
+        from bots import pnl, selectors
+        from realtime import providers
+        from trading import fills
 
-        connect_signals()
+        selectors.connect_signals()
+        fills.register(pnl.listener)
+        providers.register_user_snapshot("overview", selectors.overview)
+        providers.register_user_snapshot("total_bots", selectors.total_bots)
+        providers.register_user_snapshot("bot_counts", selectors.bot_counts)

@@ -17,12 +17,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from amarktai.errors import AmarktaiError
+from amarktai.errors import AmarktaiError, ProviderError
+from bots import scheduling
 from bots.models import Bot, BotStatus, TradingMode
+from bots.services import max_failures, set_status
 from bots.strategies import RISK_PROFILES, get_strategy
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
 from trading import services as trading
-from trading.exchanges import get_exchange, market_data
+from trading.exchanges import get_exchange, market_data, source_for
 from trading.models import Order, Position
 
 logger = logging.getLogger(__name__)
@@ -30,16 +32,13 @@ STEP = Decimal("0.00000001")
 CANDLES = 100
 
 
-def tick_seconds():
-    return float(settings.BOT_TICK_SECONDS)
-
-
-def candles_for(exchange, symbol, timeframe):
-    """Candles for a market, cached for a few seconds so every bot and worker on it shares one fetch."""
-    key = f"candles:{exchange}:{symbol}:{timeframe}:{int(time.time() // 5)}"
+def candles_for(exchange, symbol, timeframe, source):
+    """Candles of one market from one source ("simulated" or "live"), cached for a few seconds so every bot and worker
+    on it shares one fetch. A failure raises: nothing else is ever substituted."""
+    key = f"candles:{source}:{exchange}:{symbol}:{timeframe}:{int(time.time() // 5)}"
     candles = cache.get(key)
     if candles is None:
-        raw = market_data(exchange).fetch_ohlcv(symbol, timeframe, CANDLES)
+        raw = market_data(exchange, source).fetch_ohlcv(symbol, timeframe, CANDLES)
         candles = [[float(v) for v in row] for row in raw]
         cache.set(key, candles, 10)
     return candles
@@ -62,11 +61,12 @@ def _order_amount(bot, price):
     return (budget / price).quantize(STEP, rounding=ROUND_DOWN)
 
 
-def tick_bot(bot_id, candles):
-    """One decision for one bot. Returns "ok", "traded", "skipped" or "error"."""
+def tick_bot(bot_id, candles, source=None):
+    """One decision for one bot on ``candles`` from ``source`` (None: the source the bot's mode trades on). Returns
+    "ok", "traded", "skipped" or "error"."""
     started = time.perf_counter()
     try:
-        outcome = _tick(bot_id, candles)
+        outcome = _tick(bot_id, candles, source)
     except Exception as exc:  # noqa: BLE001 - a bot's failure is recorded on the bot, never raised to the worker
         try:
             _record_failure(bot_id, exc)
@@ -78,18 +78,19 @@ def tick_bot(bot_id, candles):
     return outcome
 
 
-def _tick(bot_id, candles):
+def _tick(bot_id, candles, source):
     with transaction.atomic():
         bot = Bot.objects.select_for_update().select_related("user").filter(pk=bot_id).first()
         if bot is None or bot.status not in (BotStatus.ACTIVE, BotStatus.CREATED):
             return "skipped"
+        if source is not None and source != source_for(bot.trading_mode):
+            # A live bot decides only on its exchange's real data; never on candles from another source.
+            raise ProviderError(f"{bot.trading_mode} bots trade on {source_for(bot.trading_mode)} market data, "
+                                f"not {source}")
         if bot.status == BotStatus.CREATED:
-            from bots.services import set_status
-
             set_status(bot, BotStatus.ACTIVE)
         exchange = get_exchange(bot.user, bot.exchange, bot.trading_mode)
-        if hasattr(exchange, "match_open_orders"):
-            exchange.match_open_orders(bot.symbol)
+        exchange.match_open_orders(bot.symbol)
         position = Position.objects.filter(bot=bot, is_open=True).first()
         signal = get_strategy(bot.strategy).decide(candles, _position_view(position), bot.params, bot.risk_mode)
         traded = False
@@ -107,63 +108,49 @@ def _tick(bot_id, candles):
                         stop_loss=Decimal(str(round(signal.stop_loss, 8))) if signal.stop_loss else None,
                         take_profit=Decimal(str(round(signal.target, 8))) if signal.target else None)
                     traded = True
-        Bot.objects.filter(pk=bot.pk).update(last_tick_at=timezone.now(), failure_count=0, last_error="")
+        now = timezone.now()
+        Bot.objects.filter(pk=bot.pk).update(last_tick_at=now, failure_count=0, last_error="",
+                                             next_tick_at=scheduling.next_tick_at(now, 0))
     return "traded" if traded else "ok"
 
 
 def _record_failure(bot_id, exc):
-    from bots.services import max_failures, set_status
-
     message = exc.message if isinstance(exc, AmarktaiError) else f"{exc.__class__.__name__}: {exc}"
     logger.warning("tick failed for bot %s: %s", bot_id, message)
     with transaction.atomic():
         bot = Bot.objects.select_for_update().filter(pk=bot_id).first()
         if bot is None:
             return
+        now = timezone.now()  # the row is locked: bot.failure_count + 1 is the count this UPDATE writes
         Bot.objects.filter(pk=bot.pk).update(failure_count=F("failure_count") + 1, last_error=message[:1000],
-                                             last_tick_at=timezone.now())
+                                             last_tick_at=now,
+                                             next_tick_at=scheduling.next_tick_at(now, bot.failure_count + 1))
         bot.refresh_from_db()
         if bot.failure_count >= max_failures() and bot.status in (BotStatus.ACTIVE, BotStatus.CREATED):
             set_status(bot, BotStatus.PAUSED,
                        f"Bot {bot.name} paused after {bot.failure_count} failed ticks: {message[:200]}")
 
 
-def close_position(bot, reason="closed"):
-    """Sell a bot's open position at market (used when deleting a bot). Must run inside a transaction."""
-    position = Position.objects.filter(bot=bot, is_open=True).first()
-    if position is None:
-        return None
-    exchange = get_exchange(bot.user, bot.exchange, bot.trading_mode)
-    return trading.place_order(bot.user, exchange, symbol=bot.symbol, side="sell", type="market", amount=position.amount,
-                               bot=bot, cid=trading.client_order_id(bot.pk, "close", position.pk), reason=reason,
-                               is_paper=bot.trading_mode == TradingMode.PAPER)
-
-
-def due_groups(now=None, limit=5000):
-    """Active (and newly created) bots whose next tick is due, grouped by (exchange, symbol, timeframe). A bot that
-    keeps failing is retried with exponential backoff: interval x 2^failures, capped at 64x."""
-    now = now or timezone.now()
-    interval = tick_seconds()
-    groups = {}
-    rows = Bot.objects.filter(status__in=[BotStatus.ACTIVE, BotStatus.CREATED]).values_list(
-        "id", "exchange", "symbol", "timeframe", "last_tick_at", "failure_count")[:limit]
-    for bot_id, exchange, symbol, timeframe, last_tick_at, failures in rows:
-        wait = interval * (2 ** min(failures, 6)) * 0.9
-        if last_tick_at is None or (now - last_tick_at).total_seconds() >= wait:
-            groups.setdefault((exchange, symbol, timeframe), []).append(str(bot_id))
-    return groups
-
-
 def tick_group(exchange, symbol, timeframe, bot_ids):
-    """Fetch the market's candles once, then tick every bot of the group. Returns outcome counts."""
-    counts = {}
-    try:
-        candles = candles_for(exchange, symbol, timeframe)
-    except Exception as exc:  # noqa: BLE001 - the market data failure is every bot's failure
-        for bot_id in bot_ids:
-            _record_failure(bot_id, exc)
-        return {"error": len(bot_ids)}
+    """Tick every bot of one market. Candles are fetched once per source the group's bots trade on (live bots: the
+    exchange's real candles; paper bots: settings.MARKET_DATA_SOURCE). When a source fails, its bots' ticks fail and
+    are recorded; no other source stands in. Returns outcome counts."""
+    modes = {str(pk): mode for pk, mode in Bot.objects.filter(pk__in=bot_ids).values_list("id", "trading_mode")}
+    by_source = {}
     for bot_id in bot_ids:
-        outcome = tick_bot(bot_id, candles)
-        counts[outcome] = counts.get(outcome, 0) + 1
+        if str(bot_id) in modes:
+            by_source.setdefault(source_for(modes[str(bot_id)]), []).append(bot_id)
+    counts = {"skipped": len(bot_ids) - sum(len(ids) for ids in by_source.values())} if len(modes) < len(bot_ids) else {}
+    for source, ids in by_source.items():
+        try:
+            candles = candles_for(exchange, symbol, timeframe, source)
+        except Exception as exc:  # noqa: BLE001 - the market data failure is every one of these bots' failure
+            for bot_id in ids:
+                _record_failure(bot_id, exc)
+            BOT_TICKS.labels("error").inc(len(ids))
+            counts["error"] = counts.get("error", 0) + len(ids)
+            continue
+        for bot_id in ids:
+            outcome = tick_bot(bot_id, candles, source)
+            counts[outcome] = counts.get(outcome, 0) + 1
     return counts

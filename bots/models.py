@@ -5,6 +5,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from amarktai.tenancy import OwnedQuerySet
+from bots.listcache import invalidate_bot_list
+
 
 class BotStatus(models.TextChoices):
     CREATED = "created"
@@ -24,13 +27,11 @@ class RiskMode(models.TextChoices):
     AGGRESSIVE = "aggressive"
 
 
-class BotQuerySet(models.QuerySet):
+class BotQuerySet(OwnedQuerySet):
     def update(self, **kwargs):
         """Queryset updates skip save() and its signals: refresh updated_at and drop the owners' cached bot lists."""
-        from bots.selectors import invalidate_bot_list
-
         kwargs.setdefault("updated_at", timezone.now())
-        user_ids = set(self.values_list("user_id", flat=True).distinct())
+        user_ids = set(self.order_by().values_list("user_id", flat=True).distinct())
         count = super().update(**kwargs)
         for user_id in user_ids:
             invalidate_bot_list(user_id)
@@ -55,6 +56,8 @@ class Bot(models.Model):
     last_error = models.TextField(blank=True, default="")
     failure_count = models.PositiveIntegerField(default=0)
     last_tick_at = models.DateTimeField(null=True, blank=True)
+    # When the dispatcher should tick the bot next (bots.scheduling); null = due now (a bot that never ticked).
+    next_tick_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,7 +65,8 @@ class Bot(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "exchange", "symbol"])]
+        indexes = [models.Index(fields=["status", "exchange", "symbol"]),
+                   models.Index(fields=["status", "next_tick_at"])]  # the dispatcher's due query (bots.scheduling)
 
     def __str__(self):
         return f"{self.name} ({self.exchange} {self.symbol})"

@@ -20,7 +20,8 @@ class EmbeddedScheduler(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self):
-        from bots.tasks import dispatch_ticks, sync_open_orders
+        from bots.tasks import dispatch_ticks
+        from trading.tasks import sync_open_orders
 
         next_orders = 0.0
         while not self.stopped.is_set():

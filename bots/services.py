@@ -1,55 +1,38 @@
 """Bot lifecycle rules: create, change, pause, resume, delete. Every status change publishes a bot_update event.
 
+Enum fields (strategy, trading_mode, risk_mode) arrive checked by the input serializers (bots.serializers); the
+rules here are the ones that need the database or the platform catalogue.
+
 A new bot is "created" until the engine's first tick picks it up (within BOT_TICK_SECONDS) and makes it "active".
 """
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from accounts.services import LIVE_MODES
-from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed, first_or_not_found
-from amarktai.utils import iso, money
+from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed
 from bots.models import Bot, BotStatus, RiskMode, TradingMode
+from bots.payloads import bot_payload
+from bots.selectors import access_bot
 from bots.strategies import STRATEGIES
 from realtime import events
+from trading import services as trading
+from trading.exchanges import get_exchange
+from trading.models import Order, Position
 from trading.platforms import get_platform
+from wallets.selectors import has_valid_credential
 
 MAX_CAPITAL = Decimal("1000000000")
 
 
-def bot_payload(bot):
-    return {
-        "id": str(bot.id),
-        "name": bot.name,
-        "exchange": bot.exchange,
-        "symbol": bot.symbol,
-        "status": bot.status,
-        "trading_mode": bot.trading_mode,
-        "risk_mode": bot.risk_mode,
-        "strategy": bot.strategy,
-        "params": bot.params,
-        "initial_capital": money(bot.initial_capital, 2),
-        "current_capital": money(bot.current_capital, 2),
-        "total_profit": money(bot.total_profit, 2),
-        "profit_percentage": money(bot.profit_percentage, 4),
-        "last_error": bot.last_error,
-        "last_tick_at": iso(bot.last_tick_at),
-        "created_at": iso(bot.created_at),
-    }
-
-
-def publish_bot(bot):
+def publish_bot(bot: Bot) -> None:
     events.publish(bot.user_id, events.BOT_UPDATE, {"bot_id": str(bot.id), "status": bot.status, "data": bot_payload(bot)})
 
 
-def get_user_bot(user, bot_id, lock=False):
-    queryset = Bot.objects.select_for_update() if lock else Bot.objects
-    return first_or_not_found(queryset.filter(user=user, pk=bot_id), "Bot not found")
-
-
-def _validate_params(strategy, params):
+def _validate_params(strategy: str, params: Any) -> dict:
     if params is None:
         return {}
     if not isinstance(params, dict):
@@ -70,32 +53,23 @@ def _validate_params(strategy, params):
     return clean
 
 
-def _require_live_allowed(user, exchange):
+def _require_live_allowed(user: Any, exchange: str) -> None:
     if user.system_mode not in LIVE_MODES:
         raise PermissionDenied("Switch the system mode to live trading (2FA required) before creating a live bot")
-    try:
-        from wallets.models import ExchangeCredential
-    except ImportError as exc:  # pragma: no cover - credentials are part of the wallets app
-        raise PermissionDenied("No valid API keys stored for this exchange") from exc
-    if not ExchangeCredential.objects.filter(user=user, platform=exchange, keys_valid=True).exists():
+    if not has_valid_credential(user, exchange):
         raise PermissionDenied(f"Store and test valid API keys for {exchange} before creating a live bot")
 
 
 @transaction.atomic
-def create_bot(user, *, name, exchange, trading_mode="paper", risk_mode="balanced", initial_capital, strategy="momentum",
-               symbol=None, timeframe="1m", params=None):
+def create_bot(user: Any, *, name: str, exchange: str, trading_mode: str = "paper", risk_mode: str = "balanced",
+               initial_capital: Decimal | str, strategy: str = "momentum", symbol: str | None = None,
+               timeframe: str = "1m", params: dict | None = None) -> Bot:
     platform = get_platform(exchange)
     if platform is None or not platform.enabled:
         raise ValidationFailed(f"Unknown exchange {exchange!r}", details={"exchange": ["unknown exchange"]})
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("name is required", details={"name": ["required"]})
-    if strategy not in STRATEGIES:
-        raise ValidationFailed(f"strategy must be one of: {', '.join(STRATEGIES)}", details={"strategy": ["unknown"]})
-    if trading_mode not in TradingMode.values:
-        raise ValidationFailed("trading_mode must be paper or live", details={"trading_mode": ["invalid"]})
-    if risk_mode not in RiskMode.values:
-        raise ValidationFailed("risk_mode must be safe, balanced or aggressive", details={"risk_mode": ["invalid"]})
     capital = Decimal(str(initial_capital))
     if not capital.is_finite() or capital <= 0 or capital > MAX_CAPITAL:
         raise ValidationFailed("initial_capital must be a positive amount", details={"initial_capital": ["invalid"]})
@@ -119,8 +93,8 @@ def create_bot(user, *, name, exchange, trading_mode="paper", risk_mode="balance
 
 
 @transaction.atomic
-def update_bot(user, bot_id, changes):
-    bot = get_user_bot(user, bot_id, lock=True)
+def update_bot(user: Any, bot_id: Any, changes: dict) -> Bot:
+    bot = access_bot(user, bot_id, lock=True)
     fields = []
     if "name" in changes:
         name = (changes["name"] or "").strip()
@@ -129,13 +103,9 @@ def update_bot(user, bot_id, changes):
         bot.name = name[:100]
         fields.append("name")
     if "risk_mode" in changes:
-        if changes["risk_mode"] not in RiskMode.values:
-            raise ValidationFailed("risk_mode must be safe, balanced or aggressive", details={"risk_mode": ["invalid"]})
         bot.risk_mode = changes["risk_mode"]
         fields.append("risk_mode")
     if "strategy" in changes:
-        if changes["strategy"] not in STRATEGIES:
-            raise ValidationFailed(f"strategy must be one of: {', '.join(STRATEGIES)}", details={"strategy": ["unknown"]})
         bot.strategy = changes["strategy"]
         fields.append("strategy")
         if "params" not in changes:
@@ -151,14 +121,16 @@ def update_bot(user, bot_id, changes):
 
 
 @transaction.atomic
-def set_status(bot, status, reason=""):
+def set_status(bot: Bot, status: str, reason: str = "") -> Bot:
     """Change a (locked) bot's status and tell its owner."""
     bot.status = status
     update = ["status", "updated_at"]
     if status == BotStatus.ACTIVE:
+        # A resumed bot starts afresh: no failures, no back-off, due at the dispatcher's next round.
         bot.failure_count = 0
         bot.last_error = ""
-        update += ["failure_count", "last_error"]
+        bot.next_tick_at = None
+        update += ["failure_count", "last_error", "next_tick_at"]
     bot.save(update_fields=update)
     publish_bot(bot)
     if reason:
@@ -166,17 +138,17 @@ def set_status(bot, status, reason=""):
     return bot
 
 
-def pause_bot(user, bot_id, reason=""):
+def pause_bot(user: Any, bot_id: Any, reason: str = "") -> Bot:
     with transaction.atomic():
-        bot = get_user_bot(user, bot_id, lock=True)
+        bot = access_bot(user, bot_id, lock=True)
         if bot.status == BotStatus.PAUSED:
             return bot
         return set_status(bot, BotStatus.PAUSED, reason)
 
 
-def resume_bot(user, bot_id):
+def resume_bot(user: Any, bot_id: Any) -> Bot:
     with transaction.atomic():
-        bot = get_user_bot(user, bot_id, lock=True)
+        bot = access_bot(user, bot_id, lock=True)
         if bot.status == BotStatus.ACTIVE:
             return bot
         if bot.trading_mode == TradingMode.LIVE:
@@ -184,12 +156,10 @@ def resume_bot(user, bot_id):
         return set_status(bot, BotStatus.ACTIVE)
 
 
-def delete_bot(user, bot_id):
+def delete_bot(user: Any, bot_id: Any) -> Any:
     """Delete a bot. An open position is closed at market first; if that fails the bot stays and the error says why."""
-    from bots.engine import close_position
-
     with transaction.atomic():
-        bot = get_user_bot(user, bot_id, lock=True)
+        bot = access_bot(user, bot_id, lock=True)
         try:
             close_position(bot, reason="bot deleted")
         except (ProviderError, ValidationFailed) as exc:
@@ -202,5 +172,16 @@ def delete_bot(user, bot_id):
     return bot_pk
 
 
-def max_failures():
+def close_position(bot: Bot, reason: str = "closed") -> Order | None:
+    """Sell a bot's open position at market (used when deleting a bot). Must run inside a transaction."""
+    position = Position.objects.filter(bot=bot, is_open=True).first()
+    if position is None:
+        return None
+    exchange = get_exchange(bot.user, bot.exchange, bot.trading_mode)
+    return trading.place_order(bot.user, exchange, symbol=bot.symbol, side="sell", type="market", amount=position.amount,
+                               bot=bot, cid=trading.client_order_id(bot.pk, "close", position.pk), reason=reason,
+                               is_paper=bot.trading_mode == TradingMode.PAPER)
+
+
+def max_failures() -> int:
     return int(settings.BOT_MAX_FAILURES)

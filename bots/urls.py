@@ -7,4 +7,5 @@ urlpatterns = [
     path("bots/<uuid:bot_id>", views.BotDetailView.as_view()),
     path("bots/<uuid:bot_id>/pause", views.BotPauseView.as_view()),
     path("bots/<uuid:bot_id>/resume", views.BotResumeView.as_view()),
+    path("metrics", views.MetricsView.as_view()),
 ]

@@ -2,6 +2,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from bots import selectors, services
+from bots.payloads import bot_payload
 from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer
 from amarktai.api import validated
 
@@ -30,12 +31,12 @@ class BotDetailView(GenericAPIView):
     serializer_class = BotUpdateSerializer
 
     def get(self, request, bot_id):
-        return Response({"success": True, "bot": services.bot_payload(services.get_user_bot(request.user, bot_id))})
+        return Response({"success": True, "bot": bot_payload(selectors.access_bot(request.user, bot_id))})
 
     def patch(self, request, bot_id):
         changes = validated(BotUpdateSerializer, request.data)
         bot = services.update_bot(request.user, bot_id, changes)
-        return Response({"success": True, "bot": services.bot_payload(bot)})
+        return Response({"success": True, "bot": bot_payload(bot)})
 
     def delete(self, request, bot_id):
         services.delete_bot(request.user, bot_id)
@@ -52,3 +53,8 @@ class BotResumeView(GenericAPIView):
     def post(self, request, bot_id):
         bot = services.resume_bot(request.user, bot_id)
         return Response({"success": True, "bot_id": str(bot.id), "status": bot.status})
+
+
+class MetricsView(GenericAPIView):
+    def get(self, request):
+        return Response({"success": True, "metrics": selectors.metrics(request.user)})

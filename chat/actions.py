@@ -16,11 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from amarktai.errors import AmarktaiError, Conflict, NotFound, ValidationFailed
-from amarktai.utils import iso
 from bots import services as bot_services
 from bots.models import Bot, BotStatus
+from bots.selectors import access_bot
 from bots.strategies import RISK_PROFILES
 from chat.models import PendingAction
+from chat.payloads import action_payload
 
 MIN_POSITION_PCT = Decimal("1")
 MAX_POSITION_PCT = Decimal("100")
@@ -68,13 +69,7 @@ def propose(user, action_type, bots, description, params=None):
     pending = PendingAction.objects.create(
         user=user, token_hash=_hash(token), action_type=action_type, description=description[:500],
         bot_ids=[str(b.id) for b in bots], params=params or {}, expires_at=timezone.now() + token_ttl())
-    return {
-        "type": action_type,
-        "description": pending.description,
-        "bot_ids": pending.bot_ids,
-        "confirmation_token": token,
-        "expires_at": iso(pending.expires_at),
-    }
+    return action_payload(pending, token)
 
 
 def _consume(user, token):
@@ -83,9 +78,9 @@ def _consume(user, token):
         raise ValidationFailed("confirm must be a confirmation token", details={"confirm": ["required"]})
     digest = _hash(token.strip())
     now = timezone.now()
-    claimed = PendingAction.objects.filter(user=user, token_hash=digest, consumed_at__isnull=True,
-                                           expires_at__gt=now).update(consumed_at=now)
-    pending = PendingAction.objects.filter(user=user, token_hash=digest).first()
+    mine = PendingAction.objects.owned_by(user).filter(token_hash=digest)
+    claimed = mine.filter(consumed_at__isnull=True, expires_at__gt=now).update(consumed_at=now)
+    pending = mine.first()
     if claimed == 1:
         return pending
     if pending is None:  # unknown, or another user's: indistinguishable on purpose
@@ -107,7 +102,7 @@ def confirm(user, token):
 
 
 def _execute(user, pending):
-    bots = {str(b.id): b for b in Bot.objects.filter(user=user, id__in=pending.bot_ids)}
+    bots = {str(b.id): b for b in Bot.objects.owned_by(user).filter(id__in=pending.bot_ids)}
     ordered = [bots[i] for i in pending.bot_ids if i in bots]
     gone = len(pending.bot_ids) - len(ordered)
     done, skipped, failed = [], [], []
@@ -150,7 +145,7 @@ def _apply(user, pending, bot):
         return bot.name
     if kind == PendingAction.STOP:
         with transaction.atomic():
-            locked = bot_services.get_user_bot(user, bot.id, lock=True)
+            locked = access_bot(user, bot.id, lock=True)
             if locked.status == BotStatus.STOPPED:
                 return ""
             bot_services.set_status(locked, BotStatus.STOPPED)
@@ -165,7 +160,7 @@ def _apply(user, pending, bot):
         # Position size is not a strategy parameter (bots.services.update_bot only accepts those), so it is stored on
         # the bot directly as params["position_pct"] (a fraction of capital) under the same row lock and event.
         with transaction.atomic():
-            locked = bot_services.get_user_bot(user, bot.id, lock=True)
+            locked = access_bot(user, bot.id, lock=True)
             before = current_position_pct(locked)
             after = new_position_pct(locked, pending.params)
             if after == before:

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from amarktai.tenancy import OwnedQuerySet
+
 
 class ChatMessage(models.Model):
     """One message of a user's conversation with the assistant. The auto-increment id orders messages exactly."""
@@ -15,6 +17,8 @@ class ChatMessage(models.Model):
     role = models.CharField(max_length=16, choices=ROLE_CHOICES)
     content = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -49,6 +53,8 @@ class PendingAction(models.Model):
     expires_at = models.DateTimeField()
     consumed_at = models.DateTimeField(null=True, blank=True)
     result = models.TextField(blank=True, default="")
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

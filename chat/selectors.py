@@ -1,38 +1,38 @@
-"""Read-only queries over one user's bots, trades, positions and paper balances (what the assistant talks about).
+"""Read-only queries over one user's bots, trades, positions and chat history (what the assistant talks about).
 
-Every function takes the user and filters on it: nothing here can see another tenant's rows. Amounts are Decimals.
+Every function takes the user and reads only that user's rows (``owned_by``): nothing here can see another tenant's
+rows. Amounts are Decimals.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from bots.models import Bot, BotStatus
+from chat.models import ChatMessage
 from trading.models import Position, Trade
 
 ZERO = Decimal("0")
+HISTORY_DEFAULT = 50
+HISTORY_MAX = 500
+
+# Trades that realised P&L (closed or reduced a position): they count for the win rate.
+CLOSING = ~Q(profit_loss=0)
 
 
-def _closing_filter():
-    """Trades that realised P&L (closed or reduced a position): they count for the win rate."""
-    names = {f.name for f in Trade._meta.get_fields()}
-    if "is_closing" in names:
-        return Q(is_closing=True)
-    return ~Q(profit_loss=0)
-
-
-def day_bounds(now=None):
+def day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
     """[start, end) of the current day in the active time zone (UTC by default)."""
     now = timezone.localtime(now or timezone.now())
     start = timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
     return start, start + timedelta(days=1)
 
 
-def user_bots(user):
-    return list(Bot.objects.filter(user=user).order_by("created_at", "name"))
+def user_bots(user: Any) -> list[Bot]:
+    return list(Bot.objects.owned_by(user).order_by("created_at", "name"))
 
 
 @dataclass
@@ -45,14 +45,14 @@ class Portfolio:
     total_profit: Decimal
 
     @property
-    def profit_percentage(self):
+    def profit_percentage(self) -> Decimal:
         if not self.initial_capital:
             return ZERO
         return self.total_profit / self.initial_capital * 100
 
 
-def portfolio(user):
-    agg = Bot.objects.filter(user=user).aggregate(
+def portfolio(user: Any) -> Portfolio:
+    agg = Bot.objects.owned_by(user).aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(status=BotStatus.ACTIVE)),
         paused=Count("id", filter=Q(status=BotStatus.PAUSED)),
@@ -64,8 +64,8 @@ def portfolio(user):
                      agg["profit"] or ZERO)
 
 
-def recent_trades(user, limit=5):
-    return list(Trade.objects.filter(user=user).select_related("bot").order_by("-created_at")[:limit])
+def recent_trades(user: Any, limit: int = 5) -> list[Trade]:
+    return list(Trade.objects.owned_by(user).select_related("bot").order_by("-created_at")[:limit])
 
 
 @dataclass
@@ -75,14 +75,14 @@ class WinRate:
     losses: int
 
     @property
-    def rate(self):
+    def rate(self) -> Decimal | None:
         if not self.closed:
             return None
         return Decimal(self.wins) / Decimal(self.closed) * 100
 
 
-def win_rate(user, bot=None):
-    qs = Trade.objects.filter(user=user).filter(_closing_filter())
+def win_rate(user: Any, bot: Bot | None = None) -> WinRate:
+    qs = Trade.objects.owned_by(user).filter(CLOSING)
     if bot is not None:
         qs = qs.filter(bot=bot)
     agg = qs.aggregate(closed=Count("id"), wins=Count("id", filter=Q(profit_loss__gt=0)),
@@ -97,28 +97,16 @@ class Exposure:
     total_capital: Decimal
 
     @property
-    def percentage(self):
+    def percentage(self) -> Decimal:
         if not self.total_capital:
             return ZERO
         return self.value / self.total_capital * 100
 
 
-def exposure(user):
-    positions = list(Position.objects.filter(user=user, is_open=True).select_related("bot").order_by("-opened_at"))
+def exposure(user: Any) -> Exposure:
+    positions = list(Position.objects.owned_by(user).filter(is_open=True).select_related("bot").order_by("-opened_at"))
     value = sum((p.amount * p.entry_price for p in positions), ZERO)
     return Exposure(positions, value, portfolio(user).total_capital)
-
-
-def paper_balances(user):
-    """{platform: {currency: total}} of the user's paper accounts (non-zero totals only)."""
-    from wallets.models import PaperBalance
-
-    out = {}
-    for row in PaperBalance.objects.filter(user=user).order_by("platform", "currency"):
-        total = row.free + row.used
-        if total:
-            out.setdefault(row.platform, {})[row.currency] = total
-    return out
 
 
 @dataclass
@@ -128,7 +116,7 @@ class BotDay:
     trades: int
 
     @property
-    def percentage(self):
+    def percentage(self) -> Decimal:
         if not self.bot.initial_capital:
             return ZERO
         return self.profit / self.bot.initial_capital * 100
@@ -146,27 +134,34 @@ class DailyReport:
     total_bots: int = 0
 
     @property
-    def best(self):
+    def best(self) -> BotDay | None:
         return self.per_bot[0] if self.per_bot else None
 
     @property
-    def worst(self):
+    def worst(self) -> BotDay | None:
         return self.per_bot[-1] if len(self.per_bot) > 1 else None
 
 
-def daily_report(user, now=None):
+def daily_report(user: Any, now: datetime | None = None) -> DailyReport:
     """Today's realised profit, trade count and per-bot results, straight from the Trade rows."""
     start, end = day_bounds(now)
-    today = Trade.objects.filter(user=user, created_at__gte=start, created_at__lt=end)
+    today = Trade.objects.owned_by(user).filter(created_at__gte=start, created_at__lt=end)
     agg = today.aggregate(profit=Sum("profit_loss"), count=Count("id"))
-    closing = today.filter(_closing_filter())
+    closing = today.filter(CLOSING)
     outcome = closing.aggregate(wins=Count("id", filter=Q(profit_loss__gt=0)),
                                 losses=Count("id", filter=Q(profit_loss__lt=0)))
     rows = today.filter(bot__isnull=False).values("bot_id").annotate(profit=Sum("profit_loss"), trades=Count("id"))
-    bots = {b.id: b for b in Bot.objects.filter(user=user)}
+    bots = {b.id: b for b in Bot.objects.owned_by(user)}
     per_bot = [BotDay(bots[r["bot_id"]], r["profit"] or ZERO, r["trades"]) for r in rows if r["bot_id"] in bots]
     per_bot.sort(key=lambda d: (-d.profit, d.bot.name))
     paused = sorted((b for b in bots.values() if b.status == BotStatus.PAUSED), key=lambda b: b.name)
     active = sum(1 for b in bots.values() if b.status == BotStatus.ACTIVE)
     return DailyReport(agg["profit"] or ZERO, agg["count"], outcome["wins"], outcome["losses"], per_bot, paused, active,
                        len(bots))
+
+
+def history(user: Any, limit: int = HISTORY_DEFAULT) -> list[ChatMessage]:
+    """The user's newest ``limit`` messages (at most HISTORY_MAX), oldest first."""
+    limit = max(1, min(int(limit), HISTORY_MAX))
+    newest = list(ChatMessage.objects.owned_by(user).order_by("-id")[:limit])
+    return list(reversed(newest))

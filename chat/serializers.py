@@ -1,6 +1,8 @@
+"""Input validation for the chat endpoints (responses are shaped by chat.payloads)."""
+
 from rest_framework import serializers
 
-from chat.services import HISTORY_DEFAULT, HISTORY_MAX
+from chat.selectors import HISTORY_DEFAULT, HISTORY_MAX
 
 MAX_MESSAGE_LENGTH = 2000
 
@@ -26,9 +28,3 @@ class HistoryQuerySerializer(serializers.Serializer):
 
     def validate_limit(self, value):
         return min(value, HISTORY_MAX)
-
-
-def message_payload(message):
-    from amarktai.utils import iso
-
-    return {"role": message.role, "content": message.content, "timestamp": iso(message.created_at)}

@@ -1,21 +1,24 @@
 """The assistant: answers from the user's own data and turns commands into confirmable actions.
 
 handle_message(user, text) -> {"response", "requires_confirmation", "actions"}; confirm_action(user, token) runs one.
-Every exchange (question and answer) is stored in the user's history.
+Every exchange (question and answer) is stored in the user's history. Reads are in chat.selectors, the reply shapes in
+chat.payloads.
 """
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from amarktai.utils import iso
-from bots.models import BotStatus
+from bots.models import Bot, BotStatus
 from chat import actions, intents, selectors
 from chat.models import ChatMessage, PendingAction
+from chat.payloads import daily_report_payload, greeting_payload, reply_payload
+from wallets.services.balances import is_paper, provider_balances
 
-HISTORY_DEFAULT = 50
-HISTORY_MAX = 500
 CURRENCY_SYMBOLS = {"ZAR": "R", "USD": "$", "USDT": "$", "EUR": "€", "GBP": "£"}
 
 CAPABILITIES = (
@@ -30,36 +33,38 @@ CAPABILITIES = (
 
 # ---------------------------------------------------------------- formatting
 
-def fmt_money(user, value, signed=False):
+Number = Decimal | float | int | None
+
+
+def fmt_money(user: Any, value: Number, signed: bool = False) -> str:
     value = Decimal(value or 0).quantize(Decimal("0.01"))
     symbol = CURRENCY_SYMBOLS.get((user.currency or "").upper(), f"{user.currency} ")
     sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
     return f"{sign}{symbol}{abs(value):,.2f}"
 
 
-def fmt_pct(value, signed=True):
+def fmt_pct(value: Number, signed: bool = True) -> str:
     value = Decimal(value or 0).quantize(Decimal("0.01"))
     return f"{'+' if signed and value > 0 else ''}{value:,.2f}%"
 
 
-def fmt_amount(value):
-    text = f"{Decimal(value).normalize():f}"
-    return text
+def fmt_amount(value: Decimal | float | int) -> str:
+    return f"{Decimal(value).normalize():f}"
 
 
-def _bot_line(user, bot):
+def _bot_line(user: Any, bot: Bot) -> str:
     return (f"{bot.name} ({bot.exchange} {bot.symbol}, {bot.status}, {bot.risk_mode}, {bot.trading_mode}): "
             f"profit {fmt_money(user, bot.total_profit, signed=True)} ({fmt_pct(bot.profit_percentage)}), "
             f"capital {fmt_money(user, bot.current_capital)}")
 
 
-def _bot_list(user, bots):
+def _bot_list(user: Any, bots: list[Bot]) -> str:
     return "\n".join(f"• {_bot_line(user, b)}" for b in bots)
 
 
 # ---------------------------------------------------------------- daily report
 
-def daily_report(user, now=None):
+def daily_report(user: Any, now: datetime | None = None) -> dict:
     """{"summary", "highlights"} from today's Trade rows and the user's bots."""
     report = selectors.daily_report(user, now)
     if report.trade_count:
@@ -89,17 +94,17 @@ def daily_report(user, now=None):
                           f"{'s' if report.wins + report.losses != 1 else ''} today")
     for bot in report.paused:
         highlights.append(f"{bot.name} is paused" + (f": {bot.last_error[:200]}" if bot.last_error else ""))
-    return {"summary": summary, "highlights": highlights}
+    return daily_report_payload(summary, highlights)
 
 
-def greeting(user):
+def greeting(user: Any) -> dict:
     name = user.first_name or user.email.split("@")[0]
-    return {"greeting": f"Welcome back, {name}!", "daily_report": daily_report(user)}
+    return greeting_payload(f"Welcome back, {name}!", daily_report(user))
 
 
 # ---------------------------------------------------------------- answers
 
-def _portfolio(user):
+def _portfolio(user: Any) -> str:
     p = selectors.portfolio(user)
     if not p.total_bots:
         return "You have no bots yet. Create a bot to start trading (paper trading is free of risk)."
@@ -111,14 +116,14 @@ def _portfolio(user):
             f"{'s' if report.trade_count != 1 else ''}.")
 
 
-def _bots(user, bots):
+def _bots(user: Any, bots: list[Bot]) -> str:
     if not bots:
         return "You have no bots yet."
     active = sum(1 for b in bots if b.status == BotStatus.ACTIVE)
     return f"You have {active} active bot{'s' if active != 1 else ''} of {len(bots)}:\n{_bot_list(user, bots)}"
 
 
-def _bot_detail(user, bot):
+def _bot_detail(user: Any, bot: Bot) -> str:
     wr = selectors.win_rate(user, bot)
     text = _bot_line(user, bot) + "."
     if wr.closed:
@@ -130,7 +135,7 @@ def _bot_detail(user, bot):
     return text
 
 
-def _trades(user, bot=None):
+def _trades(user: Any, bot: Bot | None = None) -> str:
     trades = selectors.recent_trades(user, limit=5) if bot is None else [
         t for t in selectors.recent_trades(user, limit=50) if t.bot_id == bot.id][:5]
     if not trades:
@@ -145,7 +150,7 @@ def _trades(user, bot=None):
     return f"Your last {len(lines)} trade{'s' if len(lines) != 1 else ''}:\n" + "\n".join(lines)
 
 
-def _win_rate(user, bot=None):
+def _win_rate(user: Any, bot: Bot | None = None) -> str:
     wr = selectors.win_rate(user, bot)
     whose = f"{bot.name}'s" if bot else "Your"
     if not wr.closed:
@@ -154,7 +159,7 @@ def _win_rate(user, bot=None):
             f"{wr.closed} closed trades.")
 
 
-def _exposure(user):
+def _exposure(user: Any) -> str:
     ex = selectors.exposure(user)
     if not ex.positions:
         return "You have no open positions: exposure is 0%."
@@ -165,17 +170,12 @@ def _exposure(user):
             f"({fmt_money(user, ex.total_capital)}):\n" + "\n".join(lines))
 
 
-def _balances(user):
+def _balances(user: Any) -> str:
     """Through the wallets service (paper accounts in testing mode, the exchanges with the user's keys otherwise)."""
-    try:
-        from wallets.services.balances import is_paper, provider_balances
-    except ImportError:  # pragma: no cover - wallets without a balance service: the paper rows only
-        balances, errors, paper = selectors.paper_balances(user), {}, True
-    else:
-        paper = is_paper(user)
-        raw, errors = provider_balances(user)
-        balances = {p: {c: row["total"] for c, row in currencies.items() if row["total"]} for p, currencies in raw.items()}
-        balances = {p: c for p, c in balances.items() if c}
+    paper = is_paper(user)
+    raw, errors = provider_balances(user)
+    balances = {p: {c: row["total"] for c, row in currencies.items() if row["total"]} for p, currencies in raw.items()}
+    balances = {p: c for p, c in balances.items() if c}
     kind = "paper trading" if paper else "live exchange"
     if balances:
         lines = [f"• {platform}: " + ", ".join(f"{fmt_amount(v)} {cur}" for cur, v in sorted(currencies.items()))
@@ -188,7 +188,7 @@ def _balances(user):
     return text
 
 
-def _today(user):
+def _today(user: Any) -> str:
     report = daily_report(user)
     return report["summary"] + ("\n" + "\n".join(f"• {h}" for h in report["highlights"]) if report["highlights"] else "")
 
@@ -206,25 +206,21 @@ _ACTION_TYPES = {
 }
 
 
-def _reply(text, actions_list=None):
-    return {"response": text, "requires_confirmation": bool(actions_list), "actions": actions_list or []}
-
-
-def _command(user, intent, all_bots, confirmable=True):
+def _command(user: Any, intent: intents.Intent, all_bots: list[Bot], confirmable: bool = True) -> dict:
     verb = {intents.PAUSE: "pause", intents.RESUME: "resume", intents.STOP: "stop",
             intents.RISK_MODE: "change", intents.POSITION_SIZE: "change"}[intent.kind]
     if not all_bots:
-        return _reply("You have no bots yet, so there is nothing to " + verb + ".")
+        return reply_payload("You have no bots yet, so there is nothing to " + verb + ".")
     if intent.ambiguous:
-        return _reply(f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean? "
+        return reply_payload(f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean? "
                       "Use the full name, or say \"all bots\".")
     if not intent.bots and intent.kind == intents.POSITION_SIZE and not intent.unresolved:
         intent.bots = list(all_bots)  # "increase position size by 20%": a portfolio-wide change
     if not intent.bots:
         known = ", ".join(b.name for b in all_bots)
         if intent.unresolved:
-            return _reply(f"I couldn't find a bot called \"{intent.unresolved}\". Your bots are: {known}.")
-        return _reply(f"Which bot should I {verb}? Your bots are: {known}. You can also say \"all bots\".")
+            return reply_payload(f"I couldn't find a bot called \"{intent.unresolved}\". Your bots are: {known}.")
+        return reply_payload(f"Which bot should I {verb}? Your bots are: {known}. You can also say \"all bots\".")
 
     targets = intent.bots
     if intent.kind in _DONE_STATES:
@@ -232,8 +228,8 @@ def _command(user, intent, all_bots, confirmable=True):
         eligible = [b for b in targets if b.status not in done]
         if not eligible:
             if len(targets) == 1:
-                return _reply(f"{targets[0].name} {already} (status: {targets[0].status}).")
-            return _reply(f"None of your bots is {wanted}: nothing to {verb}.")
+                return reply_payload(f"{targets[0].name} {already} (status: {targets[0].status}).")
+            return reply_payload(f"None of your bots is {wanted}: nothing to {verb}.")
         label = "Pause" if intent.kind == intents.PAUSE else "Resume" if intent.kind == intents.RESUME else "Stop"
         description = f"{label} {actions.names(eligible)}"
         if intent.kind == intents.STOP:
@@ -243,13 +239,13 @@ def _command(user, intent, all_bots, confirmable=True):
         eligible = [b for b in targets if b.risk_mode != mode]
         if not eligible:
             which = targets[0].name + " is" if len(targets) == 1 else "All those bots are"
-            return _reply(f"{which} already in {mode} mode.")
+            return reply_payload(f"{which} already in {mode} mode.")
         description = f"Switch {actions.names(eligible)} to {mode} mode"
     else:
         params = intent.params
         eligible = [b for b in targets if actions.new_position_pct(b, params) != actions.current_position_pct(b)]
         if not eligible:
-            return _reply("That would not change the position size (limits: "
+            return reply_payload("That would not change the position size (limits: "
                           f"{actions.MIN_POSITION_PCT}% to {actions.MAX_POSITION_PCT}% of capital).")
         changes = ", ".join(f"{b.name} {actions.current_position_pct(b).normalize():f}% → "
                             f"{actions.new_position_pct(b, params).normalize():f}%" for b in eligible[:5])
@@ -260,15 +256,15 @@ def _command(user, intent, all_bots, confirmable=True):
             word = "Increase" if change > 0 else "Decrease"
             description = f"{word} position size by {abs(change).normalize():f}% ({changes})"
     if not confirmable:
-        return _reply(f"{description}: commands that change your bots need a confirmation, so send them to the "
+        return reply_payload(f"{description}: commands that change your bots need a confirmation, so send them to the "
                       "assistant (POST /api/ai/chat), which returns a confirmation token.")
     item = actions.propose(user, _ACTION_TYPES[intent.kind], eligible, description, intent.params)
     minutes = int(actions.token_ttl().total_seconds() // 60) or 1
-    return _reply(f"{description}. This changes your bots, so please confirm it within {minutes} minute"
+    return reply_payload(f"{description}. This changes your bots, so please confirm it within {minutes} minute"
                   f"{'s' if minutes != 1 else ''}.", [item])
 
 
-def answer(user, text, confirmable=True):
+def answer(user: Any, text: str, confirmable: bool = True) -> dict:
     """The assistant's reply (no history written): {"response", "requires_confirmation", "actions"}."""
     bots = selectors.user_bots(user)
     intent = intents.parse(text, bots)
@@ -277,32 +273,33 @@ def answer(user, text, confirmable=True):
         return _command(user, intent, bots, confirmable)
     single = intent.bots[0] if len(intent.bots) == 1 and not intent.all_bots else None
     if intent.ambiguous and kind in {intents.BOT_DETAIL, intents.TRADES, intents.WIN_RATE}:
-        return _reply(f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean?")
+        return reply_payload(f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean?")
     if kind == intents.PORTFOLIO:
-        return _reply(_portfolio(user))
+        return reply_payload(_portfolio(user))
     if kind == intents.BOTS:
-        return _reply(_bots(user, bots))
-    if kind == intents.BOT_DETAIL:
-        return _reply(_bot_detail(user, single))
+        return reply_payload(_bots(user, bots))
+    if kind == intents.BOT_DETAIL and single is not None:  # a detail question names exactly one bot
+        return reply_payload(_bot_detail(user, single))
     if kind == intents.TRADES:
-        return _reply(_trades(user, single))
+        return reply_payload(_trades(user, single))
     if kind == intents.WIN_RATE:
-        return _reply(_win_rate(user, single))
+        return reply_payload(_win_rate(user, single))
     if kind == intents.EXPOSURE:
-        return _reply(_exposure(user))
+        return reply_payload(_exposure(user))
     if kind == intents.BALANCES:
-        return _reply(_balances(user))
+        return reply_payload(_balances(user))
     if kind == intents.TODAY:
-        return _reply(_today(user))
+        return reply_payload(_today(user))
     if kind == intents.GREETING:
         name = user.first_name or "there"
-        return _reply(f"Hello {name}! {_today(user)}\nAsk me about your portfolio, bots or trades, or say \"help\".")
+        return reply_payload(f"Hello {name}! {_today(user)}\n"
+                             "Ask me about your portfolio, bots or trades, or say \"help\".")
     if kind == intents.HELP:
-        return _reply(CAPABILITIES)
-    return _reply("Sorry, I didn't understand that. " + CAPABILITIES)
+        return reply_payload(CAPABILITIES)
+    return reply_payload("Sorry, I didn't understand that. " + CAPABILITIES)
 
 
-def _store(user, question, reply_text):
+def _store(user: Any, question: str, reply_text: str) -> None:
     now = timezone.now()
     ChatMessage.objects.bulk_create([
         ChatMessage(user=user, role="user", content=question, created_at=now),
@@ -310,7 +307,7 @@ def _store(user, question, reply_text):
     ])
 
 
-def handle_message(user, text, confirmable=True):
+def handle_message(user: Any, text: str, confirmable: bool = True) -> dict:
     """Answer and store the exchange. With confirmable=False commands are explained, never proposed."""
     reply = answer(user, text, confirmable)
     with transaction.atomic():
@@ -318,19 +315,12 @@ def handle_message(user, text, confirmable=True):
     return reply
 
 
-def confirm_action(user, token):
+def confirm_action(user: Any, token: str) -> dict:
     """Execute a confirmed action once; stores the exchange; returns the reply dict."""
     pending, text = actions.confirm(user, token)
     _store(user, f"Confirm: {pending.description}", text)
-    return _reply(text)
+    return reply_payload(text)
 
 
-def history(user, limit=HISTORY_DEFAULT):
-    """The user's newest ``limit`` messages, oldest first."""
-    limit = max(1, min(int(limit), HISTORY_MAX))
-    newest = list(ChatMessage.objects.filter(user=user).order_by("-id")[:limit])
-    return list(reversed(newest))
-
-
-def clear_history(user):
-    ChatMessage.objects.filter(user=user).delete()
+def clear_history(user: Any) -> None:
+    ChatMessage.objects.owned_by(user).delete()

@@ -1,13 +1,14 @@
-"""Thin views over chat.services (contract: AI Chat)."""
+"""Thin views over chat.services and chat.selectors (contract: AI Chat); chat.payloads shapes the responses."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from amarktai.utils import iso_now
-from chat import services
-from chat.serializers import ChatRequestSerializer, HistoryQuerySerializer, MessageSerializer, message_payload
 from amarktai.api import validated
+from amarktai.utils import iso_now
+from chat import selectors, services
+from chat.payloads import message_payload
+from chat.serializers import ChatRequestSerializer, HistoryQuerySerializer, MessageSerializer
 
 
 class AiChatView(GenericAPIView):
@@ -37,7 +38,7 @@ class ChatHistoryView(GenericAPIView):
     @extend_schema(parameters=[OpenApiParameter("limit", int, description="Max messages (default 50, max 500)")])
     def get(self, request):
         data = validated(HistoryQuerySerializer, request.query_params)
-        messages = services.history(request.user, data["limit"])
+        messages = selectors.history(request.user, data["limit"])
         return Response({"success": True, "messages": [message_payload(m) for m in messages]})
 
 

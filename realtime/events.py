@@ -117,6 +117,7 @@ async def _group_send_both(layer, user_id, message):
 
 
 def _send(user_id, event_type, payload):
+    """Send one event now (no transaction wait): publish() calls it on commit."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -138,3 +139,10 @@ def publish(user_id, event_type, payload):
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     transaction.on_commit(lambda: _send(user_id, event_type, payload))
+
+
+def send_now(user_id, event_type, payload):
+    """Send an event at once, for callers that are already past the commit (inside an on_commit callback)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    _send(user_id, event_type, payload)

@@ -18,7 +18,7 @@ from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
 from amarktai import errors
-from realtime import auth, events, selectors, translate
+from realtime import auth, events, providers, translate
 from realtime.metrics import SSE_CONNECTIONS, SSE_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ STREAM_HEADERS = [
 
 _last_event_id = database_sync_to_async(events.last_event_id)
 _events_since = database_sync_to_async(events.events_since)
-_overview = database_sync_to_async(selectors.overview)
-_total_bots = database_sync_to_async(selectors.total_bots)
+_overview = database_sync_to_async(lambda user_id: providers.user_snapshot("overview", user_id))
+_total_bots = database_sync_to_async(lambda user_id: providers.user_snapshot("total_bots", user_id))
 
 
 class EventStreamConsumer(AsyncHttpConsumer):

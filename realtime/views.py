@@ -3,8 +3,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from amarktai.utils import iso_now
-from bots.selectors import bot_counts
-from realtime import health
+from realtime import health, providers
 
 
 class PingView(GenericAPIView):
@@ -19,7 +18,7 @@ class SystemStatusView(GenericAPIView):
     def get(self, request):
         db_ok, _ = health.check_database()
         layer_ok, _ = health.check_channel_layer()
-        counts = bot_counts(request.user) if db_ok else {"active": None, "total": None}
+        counts = providers.user_snapshot("bot_counts", request.user.pk) if db_ok else {"active": None, "total": None}
         realtime_state = "active" if layer_ok else "unavailable"
         status = {
             "database": "connected" if db_ok else "disconnected",
@@ -56,15 +55,17 @@ class HealthComponentsView(GenericAPIView):
         cache_ok, cache_detail = health.check_cache()
         layer_ok, layer = health.check_channel_layer()
         celery_ok, celery = health.check_celery()
-        exchanges_ok, exchanges = health.check_exchanges()
         components = {
             "database": {"status": _status(db_ok), **db},
             "cache": {"status": _status(cache_ok), **cache_detail},
             "channel_layer": {"status": _status(layer_ok), **layer},
             "celery": {"status": "embedded" if celery.get("mode") == "embedded" else _status(celery_ok), **celery},
-            "exchanges": {"status": _status(exchanges_ok), "platforms": exchanges},
         }
-        overall = all((db_ok, cache_ok, layer_ok, celery_ok, exchanges_ok))
+        overall = all((db_ok, cache_ok, layer_ok, celery_ok))
+        for name, check in providers.health_components():
+            ok, detail = check()
+            components[name] = {"status": _status(ok), **detail}
+            overall = overall and ok
         return Response({"success": True, "status": "ok" if overall else "degraded", "components": components,
                          "timestamp": iso_now()})
 

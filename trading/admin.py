@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from amarktai.admin_base import ReadOnlyAdmin
-from trading.models import Order, Position, Trade
+from trading.models import Order, PaperBalance, PaperOrder, Position, Trade
 
 
 @admin.register(Trade)
@@ -30,3 +30,17 @@ class PositionAdmin(ReadOnlyAdmin):
     list_filter = ["is_open", "exchange"]
     search_fields = ["user__email", "bot__name", "symbol"]
     list_select_related = ["user", "bot"]
+
+
+@admin.register(PaperBalance)
+class PaperBalanceAdmin(admin.ModelAdmin):
+    list_display = ("user", "platform", "currency", "free", "used", "updated_at")
+    list_filter = ("platform", "currency")
+    search_fields = ("user__email",)
+
+
+@admin.register(PaperOrder)
+class PaperOrderAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "platform", "symbol", "side", "type", "amount", "price", "status", "created_at")
+    list_filter = ("platform", "status", "side", "type")
+    search_fields = ("user__email", "client_order_id")

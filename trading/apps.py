@@ -2,5 +2,11 @@ from django.apps import AppConfig
 
 
 class TradingConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'trading'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "trading"
+
+    def ready(self):
+        from realtime.providers import register_health_component
+        from trading.health import check_exchanges
+
+        register_health_component("exchanges", check_exchanges)

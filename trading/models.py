@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from amarktai.tenancy import OwnedQuerySet
+
 ZERO = Decimal("0")
 
 
@@ -25,6 +27,7 @@ class Order(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
+    objects = OwnedQuerySet.as_manager()
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     exchange = models.CharField(max_length=32)
@@ -58,6 +61,7 @@ class Trade(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trades")
+    objects = OwnedQuerySet.as_manager()
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="trades")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="trades")
     exchange = models.CharField(max_length=32)
@@ -69,6 +73,9 @@ class Trade(models.Model):
     fee_currency = models.CharField(max_length=16, blank=True)
     profit_loss = money_field(default=ZERO)
     is_paper = models.BooleanField(default=True)
+    # What priced the fill: "simulated" (the offline feed), "live" (the exchange's public market data, paper trading)
+    # or "exchange" (a real fill on the exchange). Empty for trades recorded before this was kept.
+    price_source = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -84,6 +91,7 @@ class Position(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions")
+    objects = OwnedQuerySet.as_manager()
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="positions")
     exchange = models.CharField(max_length=32)
     symbol = models.CharField(max_length=32)
@@ -106,3 +114,61 @@ class Position(models.Model):
 
     def __str__(self):
         return f"{self.amount} {self.symbol} @ {self.entry_price}"
+
+
+# --- The paper exchange's own records (trading/exchanges/paper.py) ----------------------------------------
+class PaperBalance(models.Model):
+    """One currency of one user's paper account on one platform. ``free`` + ``used`` is the total; ``used`` is reserved by
+    open limit orders. Neither may go negative (a database check as well as the paper exchange's own rule)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_balances")
+    objects = OwnedQuerySet.as_manager()
+    platform = models.CharField(max_length=32)
+    currency = models.CharField(max_length=16)
+    free = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    used = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "platform", "currency"], name="uniq_paper_balance"),
+            models.CheckConstraint(condition=models.Q(free__gte=0) & models.Q(used__gte=0), name="paper_balance_non_negative"),
+        ]
+
+    @property
+    def total(self):
+        return self.free + self.used
+
+    def __str__(self):
+        return f"{self.user_id} {self.platform} {self.currency} {self.free}+{self.used}"
+
+
+class PaperOrder(models.Model):
+    """An order on the paper exchange (the exchange's own record; the trading app keeps the user's Order)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_orders")
+    objects = OwnedQuerySet.as_manager()
+    platform = models.CharField(max_length=32)
+    client_order_id = models.CharField(max_length=64)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4)
+    type = models.CharField(max_length=8)
+    amount = models.DecimalField(max_digits=30, decimal_places=12)
+    price = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    filled = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    average = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    cost = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    fee = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    fee_currency = models.CharField(max_length=16, blank=True)
+    reserved = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
+    status = models.CharField(max_length=10, default="open", db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "platform", "client_order_id"], name="uniq_paper_client_order_id"),
+        ]
+        indexes = [models.Index(fields=["user", "platform", "status"], name="wallets_pap_user_id_74ea52_idx")]

@@ -10,71 +10,36 @@ the same transaction as the trade.
 import hashlib
 import logging
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from amarktai.errors import ValidationFailed
-from amarktai.utils import iso, money
+from amarktai.errors import NotFound, ValidationFailed
 from realtime import events
 from realtime.metrics import ORDERS
+from accounts.services import LIVE_MODES
+from trading import fills
+from trading.exchanges import get_exchange
+from trading.exchanges.base import Exchange
+from trading.selectors import access_order
 from trading.models import Order, OrderStatus, Position, Trade
+from trading.payloads import order_payload, trade_payload
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0")
 STEP = Decimal("0.00000001")
 
 
-def client_order_id(*parts):
+def client_order_id(*parts: object) -> str:
     """A deterministic id (<= 40 chars) from the parts, e.g. (bot id, signal candle time, side)."""
     digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
     return f"amk-{digest}"
 
 
-# --- payloads ---------------------------------------------------------------------------------------------
-def trade_payload(trade):
-    return {
-        "id": str(trade.id),
-        "bot_id": str(trade.bot_id) if trade.bot_id else None,
-        "exchange": trade.exchange,
-        "symbol": trade.symbol,
-        "side": trade.side,
-        "amount": money(trade.amount),
-        "price": money(trade.price),
-        "fee": money(trade.fee),
-        "fee_currency": trade.fee_currency,
-        "profit_loss": money(trade.profit_loss),
-        "is_paper": trade.is_paper,
-        "timestamp": iso(trade.created_at),
-    }
-
-
-def order_payload(order):
-    return {
-        "id": str(order.id),
-        "bot_id": str(order.bot_id) if order.bot_id else None,
-        "parent_id": str(order.parent_id) if order.parent_id else None,
-        "exchange": order.exchange,
-        "symbol": order.symbol,
-        "side": order.side,
-        "type": order.type,
-        "amount": money(order.amount),
-        "price": money(order.price),
-        "filled": money(order.filled),
-        "average": money(order.average),
-        "fee": money(order.fee),
-        "status": order.status,
-        "client_order_id": order.client_order_id,
-        "is_paper": order.is_paper,
-        "reason": order.reason,
-        "created_at": iso(order.created_at),
-        "updated_at": iso(order.updated_at),
-    }
-
-
 # --- placement ---------------------------------------------------------------------------------------------
-def _split(amount, max_amount):
+def _split(amount: Decimal, max_amount: Decimal) -> list[Decimal]:
     """Child amounts, each <= max_amount, summing to amount."""
     parts = []
     remaining = amount
@@ -85,8 +50,10 @@ def _split(amount, max_amount):
     return parts
 
 
-def place_order(user, exchange, *, symbol, side, type, amount, price=None, bot=None, cid=None, reason="",
-                is_paper=True, stop_loss=None, take_profit=None):
+def place_order(user: Any, exchange: Exchange, *, symbol: str, side: str, type: str, amount: Decimal | str,
+                price: Decimal | None = None, bot: Any = None, cid: str | None = None, reason: str = "",
+                is_paper: bool = True, stop_loss: Decimal | None = None,
+                take_profit: Decimal | None = None) -> Order:
     """Place an order through ``exchange`` (any Exchange). Returns the Order (the parent when split).
 
     Must run inside a transaction (the caller's, e.g. with the bot row locked). A client order id that already exists
@@ -124,7 +91,7 @@ def place_order(user, exchange, *, symbol, side, type, amount, price=None, bot=N
     return parent
 
 
-def _send(exchange, order, stop_loss=None, take_profit=None):
+def _send(exchange: Exchange, order: Order, stop_loss: Decimal | None = None, take_profit: Decimal | None = None) -> None:
     result = exchange.create_order(order.symbol, order.type, order.side, order.amount, price=order.price,
                                    client_order_id=order.client_order_id)
     order.exchange_order_id = str(result.get("id") or "")
@@ -133,7 +100,7 @@ def _send(exchange, order, stop_loss=None, take_profit=None):
     ORDERS.labels("paper" if order.is_paper else "live", order.side, order.status).inc()
 
 
-def _roll_up(parent):
+def _roll_up(parent: Order) -> None:
     children = list(parent.children.all())
     filled = sum((c.filled for c in children), ZERO)
     cost = sum((c.filled * (c.average or ZERO) for c in children), ZERO)
@@ -152,7 +119,8 @@ def _roll_up(parent):
     events.publish(parent.user_id, events.ORDER_UPDATE, {"order": order_payload(parent)})
 
 
-def apply_exchange_state(order, result, stop_loss=None, take_profit=None):
+def apply_exchange_state(order: Order, result: dict, stop_loss: Decimal | None = None,
+                         take_profit: Decimal | None = None) -> Order:
     """Bring ``order`` in line with the exchange's view of it; record any new fill as a Trade."""
     new_filled = Decimal(str(result.get("filled") or 0))
     increment = new_filled - order.filled
@@ -162,7 +130,8 @@ def apply_exchange_state(order, result, stop_loss=None, take_profit=None):
     if increment > 0:
         fee = Decimal(str((result.get("fee") or {}).get("cost") or 0))
         record_fill(order, increment, Decimal(str(result.get("average") or result.get("price"))), fee - order.fee,
-                    (result.get("fee") or {}).get("currency") or "", stop_loss=stop_loss, take_profit=take_profit)
+                    (result.get("fee") or {}).get("currency") or "", stop_loss=stop_loss, take_profit=take_profit,
+                    price_source=result.get("price_source") or "")
         order.filled = new_filled
         order.average = Decimal(str(result.get("average") or result.get("price")))
         order.fee = fee
@@ -172,24 +141,25 @@ def apply_exchange_state(order, result, stop_loss=None, take_profit=None):
     order.save(update_fields=["filled", "average", "fee", "fee_currency", "status", "updated_at"])
     if changed:
         events.publish(order.user_id, events.ORDER_UPDATE, {"order": order_payload(order)})
-    if order.parent_id:
+    if order.parent is not None:
         _roll_up(order.parent)
     return order
 
 
-def record_fill(order, amount, price, fee, fee_currency, stop_loss=None, take_profit=None):
-    """A fill of ``amount`` at ``price``: the Trade, the position and the bot's P&L, atomically."""
-    from bots.models import Bot
-
+def record_fill(order: Order, amount: Decimal, price: Decimal, fee: Decimal, fee_currency: str,
+                stop_loss: Decimal | None = None, take_profit: Decimal | None = None, price_source: str = "") -> Trade:
+    """A fill of ``amount`` at ``price``: the Trade and the position, atomically, then every fill listener (the bots
+    app books the bot's P&L) in the same transaction."""
     with transaction.atomic():
-        bot = Bot.objects.select_for_update().get(pk=order.bot_id) if order.bot_id else None
+        fills.before_fill(order)  # listeners lock what they will change (the bot row) before the position rows
         positions = Position.objects.select_for_update().filter(user_id=order.user_id, exchange=order.exchange,
                                                                  symbol=order.symbol, is_open=True)
-        position = positions.filter(bot=bot).first() if bot else positions.filter(bot__isnull=True).first()
+        position = positions.filter(bot_id=order.bot_id).first() if order.bot_id else \
+            positions.filter(bot__isnull=True).first()
         profit = ZERO
         if order.side == "buy":
             if position is None:
-                position = Position.objects.create(user_id=order.user_id, bot=bot, exchange=order.exchange,
+                position = Position.objects.create(user_id=order.user_id, bot_id=order.bot_id, exchange=order.exchange,
                                                    symbol=order.symbol, amount=amount, entry_price=price, entry_fee=fee,
                                                    stop_loss=stop_loss, take_profit=take_profit)
             else:
@@ -209,35 +179,20 @@ def record_fill(order, amount, price, fee, fee_currency, stop_loss=None, take_pr
                 position.is_open = False
                 position.closed_at = timezone.now()
             position.save(update_fields=["amount", "entry_fee", "realised_pnl", "is_open", "closed_at"])
-        trade = Trade.objects.create(user_id=order.user_id, bot=bot, order=order, exchange=order.exchange,
+        trade = Trade.objects.create(user_id=order.user_id, bot_id=order.bot_id, order=order, exchange=order.exchange,
                                      symbol=order.symbol, side=order.side, amount=amount, price=price, fee=fee,
-                                     fee_currency=fee_currency, profit_loss=profit, is_paper=order.is_paper)
-        if bot is not None and profit:
-            Bot.objects.filter(pk=bot.pk).update(total_profit=F("total_profit") + profit,
-                                                 current_capital=F("current_capital") + profit)
-            bot.refresh_from_db(fields=["total_profit", "current_capital", "initial_capital"])
-        _publish_fill(order.user_id, trade, bot)
+                                     fee_currency=fee_currency, profit_loss=profit, is_paper=order.is_paper,
+                                     price_source=price_source)
+        payload = trade_payload(trade)
+        events.publish(order.user_id, events.TRADE_EXECUTED, {"trade": {**payload, "profit": payload["profit_loss"]}})
+        events.publish(order.user_id, events.TRADE_UPDATE, {"trades": [payload]})
+        fills.after_fill(trade)
     return trade
 
 
-def _publish_fill(user_id, trade, bot):
-    payload = trade_payload(trade)
-    events.publish(user_id, events.TRADE_EXECUTED, {"trade": {**payload, "profit": payload["profit_loss"]}})
-    events.publish(user_id, events.TRADE_UPDATE, {"trades": [payload]})
-    if bot is not None:
-        events.publish(user_id, events.PNL_UPDATE, {
-            "bot_id": str(bot.pk), "total_profit": money(bot.total_profit), "current_capital": money(bot.current_capital),
-            "profit_percentage": money(bot.profit_percentage, 4)})
-    from realtime.selectors import overview
-
-    transaction.on_commit(lambda: events._send(user_id, events.OVERVIEW_UPDATE, overview(user_id)))
-
-
-def sync_order(order, exchange):
+def sync_order(order: Order, exchange: Exchange) -> Order:
     """Poll the exchange for one open order and apply what changed. Orders that never reached the exchange (a crash
     between writing the row and sending) are looked up by client order id, else rejected."""
-    from amarktai.errors import NotFound
-
     try:
         result = exchange.fetch_order(order.exchange_order_id or order.client_order_id, order.symbol)
     except NotFound:
@@ -257,7 +212,7 @@ def sync_order(order, exchange):
         return apply_exchange_state(order, result)
 
 
-def cancel_order(order, exchange):
+def cancel_order(order: Order, exchange: Exchange) -> Order:
     if order.status != OrderStatus.OPEN:
         raise ValidationFailed(f"Only open orders can be cancelled (this one is {order.status})")
     targets = list(order.children.filter(status=OrderStatus.OPEN)) or [order]
@@ -270,16 +225,13 @@ def cancel_order(order, exchange):
     return order
 
 
-def _user_exchange(user, exchange_id, is_paper):
-    from trading.exchanges import get_exchange
-
+def _user_exchange(user: Any, exchange_id: str, is_paper: bool) -> Exchange:
     return get_exchange(user, exchange_id, "paper" if is_paper else "live")
 
 
-def manual_order(user, *, exchange, symbol, side, type="market", amount, price=None):
+def manual_order(user: Any, *, exchange: str, symbol: str, side: str, type: str = "market", amount: Decimal,
+                 price: Decimal | None = None) -> Order:
     """A user's own order: paper in testing mode, live (stored keys) in the live modes."""
-    from accounts.services import LIVE_MODES
-
     if type == "limit" and price is None:
         raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
     is_paper = user.system_mode not in LIVE_MODES
@@ -288,20 +240,14 @@ def manual_order(user, *, exchange, symbol, side, type="market", amount, price=N
                        price=None if type == "market" else price, is_paper=is_paper, reason="manual order")
 
 
-def get_user_order(user, order_id):
-    from amarktai.errors import first_or_not_found
-
-    return first_or_not_found(Order.objects.filter(user=user, pk=order_id), "Order not found")
-
-
-def cancel_user_order(user, order_id):
-    order = get_user_order(user, order_id)
+def cancel_user_order(user: Any, order_id: Any) -> Order:
+    order = access_order(user, order_id)
     return cancel_order(order, _user_exchange(user, order.exchange, order.is_paper))
 
 
-def modify_user_order(user, order_id, amount=None, price=None):
+def modify_user_order(user: Any, order_id: Any, amount: Decimal | None = None, price: Decimal | None = None) -> Order:
     """Change an open limit order: cancel it and place a replacement with the new amount/price."""
-    order = get_user_order(user, order_id)
+    order = access_order(user, order_id)
     if order.type != "limit":
         raise ValidationFailed("Only open limit orders can be modified")
     if amount is None and price is None:
@@ -313,3 +259,18 @@ def modify_user_order(user, order_id, amount=None, price=None):
         return place_order(user, exchange, symbol=order.symbol, side=order.side, type="limit", amount=remaining,
                            price=price if price is not None else order.price, bot=order.bot, is_paper=order.is_paper,
                            reason=f"replaces {order.id}")
+
+
+def sync_open_orders(limit: int = 500) -> int:
+    """Poll the exchange for up to ``limit`` open orders, least recently updated first; one order's failure never stops
+    the others. Returns how many were synced."""
+    synced = 0
+    orders = (Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True).select_related("user", "bot")
+              .order_by("updated_at")[:limit])
+    for order in orders:
+        try:
+            sync_order(order, get_exchange(order.user, order.exchange, "paper" if order.is_paper else "live"))
+            synced += 1
+        except Exception:  # noqa: BLE001 - one order's failure never stops the poller
+            logger.warning("could not sync order %s", order.pk, exc_info=True)
+    return synced

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from wallets.models import ExchangeCredential, PaperBalance, PaperOrder, Transfer, TransferEvent
+from wallets.models import ExchangeCredential, Transfer, TransferEvent
 
 
 @admin.register(ExchangeCredential)
@@ -15,20 +15,6 @@ class ExchangeCredentialAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
-
-@admin.register(PaperBalance)
-class PaperBalanceAdmin(admin.ModelAdmin):
-    list_display = ("user", "platform", "currency", "free", "used", "updated_at")
-    list_filter = ("platform", "currency")
-    search_fields = ("user__email",)
-
-
-@admin.register(PaperOrder)
-class PaperOrderAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "platform", "symbol", "side", "type", "amount", "price", "status", "created_at")
-    list_filter = ("platform", "status", "side", "type")
-    search_fields = ("user__email", "client_order_id")
 
 
 class TransferEventInline(admin.TabularInline):

@@ -5,62 +5,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from amarktai.tenancy import OwnedQuerySet
+
 ZERO = Decimal("0")
-
-
-class PaperBalance(models.Model):
-    """One currency of one user's paper account on one platform. ``free`` + ``used`` is the total; ``used`` is reserved by
-    open limit orders. Neither may go negative (a database check as well as the paper exchange's own rule)."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_balances")
-    platform = models.CharField(max_length=32)
-    currency = models.CharField(max_length=16)
-    free = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
-    used = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "platform", "currency"], name="uniq_paper_balance"),
-            models.CheckConstraint(condition=models.Q(free__gte=0) & models.Q(used__gte=0), name="paper_balance_non_negative"),
-        ]
-
-    @property
-    def total(self):
-        return self.free + self.used
-
-    def __str__(self):
-        return f"{self.user_id} {self.platform} {self.currency} {self.free}+{self.used}"
-
-
-class PaperOrder(models.Model):
-    """An order on the paper exchange (the exchange's own record; the trading app keeps the user's Order)."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_orders")
-    platform = models.CharField(max_length=32)
-    client_order_id = models.CharField(max_length=64)
-    symbol = models.CharField(max_length=32)
-    side = models.CharField(max_length=4)
-    type = models.CharField(max_length=8)
-    amount = models.DecimalField(max_digits=30, decimal_places=12)
-    price = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
-    filled = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
-    average = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
-    cost = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
-    fee = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
-    fee_currency = models.CharField(max_length=16, blank=True)
-    reserved = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
-    status = models.CharField(max_length=10, default="open", db_index=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["user", "platform", "client_order_id"], name="uniq_paper_client_order_id"),
-        ]
-        indexes = [models.Index(fields=["user", "platform", "status"])]
 
 
 class ExchangeCredential(models.Model):
@@ -79,6 +26,8 @@ class ExchangeCredential(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -154,6 +103,8 @@ class Transfer(models.Model):
     reason = models.CharField(max_length=64, blank=True, default="manual_allocation")
     correlation_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

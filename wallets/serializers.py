@@ -1,4 +1,4 @@
-"""Input validation for the wallet endpoints (responses are shaped by the services)."""
+"""Input validation for the wallet endpoints (responses are shaped by wallets.payloads)."""
 
 from decimal import Decimal
 

@@ -1,17 +1,14 @@
 """Wallet endpoints: stored API keys (/api/keys...), key test, platform health, balances and transfers. Thin views: the
-serializers validate, a service does the work."""
+serializers validate, a service does the work or a selector reads, wallets.payloads shapes the response."""
 
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from amarktai.api import validated
+from wallets import selectors
 from wallets import serializers as s
+from wallets.payloads import credential_payload, transfer_payload, transfer_requested_payload
 from wallets.services import balances, credentials, health, transfers
-
-
-def _valid(serializer_class, request, partial=False):
-    serializer = serializer_class(data=request.data, partial=partial)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class KeyListView(GenericAPIView):
@@ -19,28 +16,28 @@ class KeyListView(GenericAPIView):
 
     def get(self, request):
         provider = request.query_params.get("provider")
-        keys = credentials.list_credentials(request.user, provider)
-        return Response({"success": True, "keys": [credentials.credential_dict(c) for c in keys]})
+        keys = selectors.credentials(request.user, provider)
+        return Response({"success": True, "keys": [credential_payload(c) for c in keys]})
 
     def post(self, request):
-        data = _valid(s.CredentialCreateSerializer, request)
+        data = validated(s.CredentialCreateSerializer, request.data)
         cred = credentials.create_credential(request.user, data["provider"], data["api_key"], data["api_secret"],
                                              data.get("passphrase", ""), data.get("label", ""))
-        return Response({"success": True, "key": credentials.credential_dict(cred)}, status=201)
+        return Response({"success": True, "key": credential_payload(cred)}, status=201)
 
 
 class KeyDetailView(GenericAPIView):
     serializer_class = s.CredentialUpdateSerializer
 
     def get(self, request, credential_id):
-        return Response({"success": True,
-                         "key": credentials.credential_dict(credentials.get_credential(request.user, credential_id))})
+        cred = selectors.access_credential(request.user, credential_id)
+        return Response({"success": True, "key": credential_payload(cred)})
 
     def patch(self, request, credential_id):
-        credentials.get_credential(request.user, credential_id)  # 404 before validating a foreign id's payload
-        data = _valid(s.CredentialUpdateSerializer, request)
+        selectors.access_credential(request.user, credential_id)  # 404 before validating a foreign id's payload
+        data = validated(s.CredentialUpdateSerializer, request.data)
         cred = credentials.update_credential(request.user, credential_id, **data)
-        return Response({"success": True, "key": credentials.credential_dict(cred)})
+        return Response({"success": True, "key": credential_payload(cred)})
 
     def delete(self, request, credential_id):
         credentials.delete_credential(request.user, credential_id)
@@ -51,7 +48,7 @@ class KeyTestView(GenericAPIView):
     serializer_class = s.KeyTestSerializer
 
     def post(self, request):
-        data = _valid(s.KeyTestSerializer, request)
+        data = validated(s.KeyTestSerializer, request.data)
         provider = credentials.test_keys(request.user, data.get("provider"), data.get("api_key"), data.get("api_secret"),
                                          data.get("passphrase"), data.get("credential_id"))
         return Response({"success": True, "message": "API keys are valid", "provider": provider})
@@ -59,26 +56,25 @@ class KeyTestView(GenericAPIView):
 
 class PlatformHealthView(GenericAPIView):
     def get(self, request):
-        return Response(health.platforms_health(request.user))
+        return Response({"success": True, **health.platforms_health(request.user)})
 
 
 class BalancesView(GenericAPIView):
     def get(self, request):
-        return Response(balances.wallet_balances(request.user))
+        return Response({"success": True, **balances.wallet_balances(request.user)})
 
 
 class TransferListView(GenericAPIView):
     def get(self, request):
-        return Response({"success": True, "transfers": transfers.list_transfers(request.user)})
+        items = [transfer_payload(t) for t in selectors.transfers(request.user)]
+        return Response({"success": True, "transfers": items})
 
 
 class TransferCreateView(GenericAPIView):
     serializer_class = s.TransferSerializer
 
     def post(self, request):
-        data = _valid(s.TransferSerializer, request)
+        data = validated(s.TransferSerializer, request.data)
         transfer = transfers.request_transfer(request.user, data["from_provider"], data["to_provider"], data["amount"],
                                               data["currency"], data.get("reason", ""))
-        return Response({"success": True, "transfer": {"id": str(transfer.id), "status": "pending",
-                                                       "message": transfers.MESSAGE,
-                                                       "correlation_id": str(transfer.correlation_id)}})
+        return Response({"success": True, "transfer": transfer_requested_payload(transfer)})

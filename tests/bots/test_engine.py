@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from bots import engine
+from bots import engine, scheduling
 from bots.models import Bot
 from bots.services import create_bot
 from tests.bots.test_strategies import candles_from
@@ -112,7 +112,7 @@ def test_failing_exchange_pauses_bot_after_n_tries(bot, monkeypatch, settings, d
     def broken(*args, **kwargs):
         raise ProviderError("binance: 503 Service Unavailable")
 
-    monkeypatch.setattr(engine, "market_data", lambda exchange: type("M", (), {"fetch_ohlcv": broken})())
+    monkeypatch.setattr(engine, "market_data", lambda exchange, source=None: type("M", (), {"fetch_ohlcv": broken})())
     with django_capture_on_commit_callbacks(execute=True):
         for attempt in range(1, 4):
             result = engine.tick_group("luno", "BTC/ZAR", "1m", [str(bot.pk)])
@@ -123,7 +123,7 @@ def test_failing_exchange_pauses_bot_after_n_tries(bot, monkeypatch, settings, d
     alerts = [p for kind, p in published if kind == "alert"]
     assert alerts and "paused after 3 failed ticks" in alerts[-1]["message"]
     # Backoff: a failing bot is not due again immediately.
-    assert str(bot.pk) not in sum(engine.due_groups().values(), [])
+    assert not any(str(bot.pk) in ids for ids in scheduling.due_groups().values())
 
 
 @pytest.mark.django_db
@@ -131,7 +131,7 @@ def test_dispatcher_groups_by_market(user):
     a = create_bot(user, name="A", exchange="luno", initial_capital=Decimal("1000"))
     b = create_bot(user, name="B", exchange="luno", initial_capital=Decimal("1000"))
     c = create_bot(user, name="C", exchange="binance", initial_capital=Decimal("1000"))
-    groups = engine.due_groups()
+    groups = scheduling.due_groups()
     assert sorted(groups[("luno", "BTC/ZAR", "1m")]) == sorted([str(a.pk), str(b.pk)])
     assert groups[("binance", "BTC/USDT", "1m")] == [str(c.pk)]
     from bots.tasks import dispatch_ticks

@@ -78,7 +78,7 @@ def test_anonymous_is_rejected(api_client, method, path):
 # ------------------------------------------------------------------ answers from data
 
 def test_bot_detail_trades_win_rate_exposure_and_balances(auth_client, user):
-    from wallets.models import PaperBalance
+    from trading.models import PaperBalance
 
     alpha = make_bot(user, "Alpha Trader", profit="12.5")
     make_trade(user, alpha, "buy", "0.01", "1000000")

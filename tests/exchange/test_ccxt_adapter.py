@@ -8,6 +8,7 @@ import pytest
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, ValidationFailed
 from tests.fake_exchange.fixtures import binance_via_fake, fake_exchange  # noqa: F401
 from tests.fake_exchange.server import DEFAULT_KEY, DEFAULT_SECRET
+from tests.helpers import assert_error
 from trading.exchanges.ccxt_adapter import CcxtExchange, _override_urls
 from trading.exchanges.resilience import CircuitBreaker, TokenBucket
 
@@ -75,9 +76,46 @@ def test_limits_checked_before_sending(ex, binance_via_fake):
         ex.create_order("BTC/USDT", "limit", "buy", "0.00002", "100")  # value 0.002 < min notional 5
     with pytest.raises(ValidationFailed):
         ex.create_order("BTC/USDT", "limit", "buy", "0.01", None)
-    with pytest.raises(ValidationFailed):
-        ex.create_order("BTC/USDT", "stop", "buy", "0.01", "1")
     assert binance_via_fake.count("POST", "/api/v3/order") == 0
+
+
+def test_rounding_to_the_market_steps(ex, binance_via_fake):
+    """Amounts round down to the lot step; a limit price to the tick towards the user's side (never a worse limit)."""
+    binance_via_fake.set_price("BTCUSDT", "50000")
+    market = ex.load_markets()["BTC/USDT"]
+    assert ex.check_order(market, "limit", "buy", "0.0100099", "40000.019") == (Decimal("0.01"), Decimal("40000.01"))
+    assert ex.check_order(market, "limit", "sell", "0.0100099", "40000.011") == (Decimal("0.01"), Decimal("40000.02"))
+    assert ex.check_order(market, "market", "buy", "0.01", "1") == (Decimal("0.01"), None)  # no price at market
+    half_ticks = {**market, "price_precision": Decimal("0.5"), "amount_precision": Decimal("0.25"), "min_amount": None}
+    assert ex.check_order(half_ticks, "limit", "buy", "1.3", "100.7") == (Decimal("1.25"), Decimal("100.5"))
+    assert ex.check_order(half_ticks, "limit", "sell", "1.3", "100.2") == (Decimal("1.25"), Decimal("100.5"))
+    with pytest.raises(ValidationFailed) as err:
+        ex.check_order(half_ticks, "limit", "buy", "0.2", "100")
+    assert err.value.details == {"amount": ["below the minimum"]}
+    with pytest.raises(ValidationFailed) as err:
+        ex.check_order(market, "limit", "buy", "0.01", "NaN")
+    assert err.value.details == {"price": ["invalid"]}
+
+
+def test_enums_are_checked_at_the_api_edge(auth_client, user, binance_via_fake):
+    """side and type are the input serializer's rule (the adapter trusts them, the bot engine passes constants): an
+    order with another value never reaches the exchange; the same order with valid ones does."""
+    user.system_mode = "live_trading"
+    user.save(update_fields=["system_mode"])
+    keys = auth_client.post("/api/keys", {"provider": "binance", "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET},
+                            format="json")
+    assert keys.status_code == 201, keys.content
+    binance_via_fake.set_price("BTCUSDT", "50000")
+    order = {"exchange": "binance", "symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": 0.01,
+             "price": 40000}
+    for field, value in (("type", "stop"), ("side", "hold")):
+        body = assert_error(auth_client.post("/api/orders", {**order, field: value}, format="json"), 400,
+                            "VALIDATION_ERROR")
+        assert field in body["details"]
+    assert binance_via_fake.count("POST", "/api/v3/order") == 0
+    placed = auth_client.post("/api/orders", order, format="json")
+    assert placed.status_code == 201, placed.content
+    assert placed.json()["order"]["status"] == "open" and binance_via_fake.count("POST", "/api/v3/order") == 1
 
 
 def test_insufficient_funds_translated(ex, binance_via_fake):

@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from amarktai.errors import InsufficientFunds, ValidationFailed
 from trading.exchanges import get_exchange, simfeed
 from trading.exchanges.paper import PaperExchange
-from wallets.models import PaperBalance, PaperOrder
+from trading.models import PaperBalance, PaperOrder
 
 
 class FixedFeed:
     """A feed whose price the test sets."""
+
+    source = "simulated"
 
     def __init__(self, mid=Decimal("1000000"), spread=Decimal("0.0004")):
         self.set(mid, spread)
@@ -86,6 +88,14 @@ class TestPaperExchange:
             paper.create_order("BTC/ZAR", "limit", "buy", Decimal("0.01"))  # no price
         with pytest.raises(ValidationFailed):
             paper.create_order("BTC/ZAR", "market", "buy", Decimal("6"))  # above the freeze quantity
+        with pytest.raises(ValidationFailed) as err:
+            paper.create_order("BTC/ZAR", "limit", "buy", Decimal("51"), price=Decimal("1"))  # above max_amount (50)
+        assert err.value.details == {"amount": ["above the maximum"]}
+        paper.feed.set(Decimal("10"))
+        with pytest.raises(ValidationFailed) as err:  # 1 XRP at 10 ZAR < the 18.5 ZAR minimum value, market orders too
+            paper.create_order("XRP/ZAR", "market", "buy", Decimal("1"))
+        assert err.value.details == {"amount": ["below the minimum value"]}
+        assert not PaperOrder.objects.exists()
 
     def test_limit_order_rests_reserves_and_fills_when_crossed(self, paper):
         order = paper.create_order("BTC/ZAR", "limit", "buy", Decimal("0.01"), price=Decimal("990000"))

@@ -11,12 +11,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from amarktai.errors import InsufficientFunds, NotFound, ValidationFailed
 from trading.exchanges.paper import PaperExchange
-from wallets.models import PaperBalance, PaperOrder
+from trading.models import PaperBalance, PaperOrder
 
 MIDS = {"BTC/USDT": Decimal("65000"), "ETH/USDT": Decimal("3250")}
 
 
 class Feed:
+    source = "simulated"
+
     def __init__(self):
         self.mids = dict(MIDS)
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import servers
+
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "nginx.conf"
 
@@ -34,22 +36,37 @@ def test_realtime_locations_follow_the_contract():
     assert re.search(r"upstream daphne \{[^}]*server 127\.0\.0\.1:\d+", text)
 
 
-@pytest.mark.skipif(not shutil.which("nginx"), reason="nginx is not installed")
+def test_every_proxied_location_passes_the_client_headers():
+    """nginx inherits the server's proxy_set_header lines only into a location that sets none of its own: a location
+    that sets Connection must repeat Host (else gunicorn answers 400 DisallowedHost) and the forwarding headers (else
+    every client shares nginx's address in the login throttles)."""
+    text = CONF.read_text()
+    tls_server = text[text.index("listen 443"):]
+    locations = re.findall(r"^\s*location\s+([^{\n]+?)\s*\{(.*?)\n\s*\}", tls_server, re.S | re.M)
+    proxied = [(name, body) for name, body in locations if "proxy_pass" in body]
+    assert {name for name, _ in proxied} >= {"/api/realtime/", "/api/ws", "/api/", "/admin/", "= /metrics", "/"}
+    for name, body in proxied:
+        if "proxy_set_header" not in body:
+            continue  # inherits the server-level lines
+        for line in ("proxy_set_header Host $host;", "proxy_set_header X-Real-IP $remote_addr;",
+                     "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+                     "proxy_set_header X-Forwarded-Proto $scheme;"):
+            assert line in body, f"location {name} lacks {line}"
+
+
+def test_upstreams_match_the_readme():
+    text = CONF.read_text()
+    api = re.search(r"upstream api \{([^}]*)\}", text).group(1)
+    assert re.findall(r"server (\S+)", api) == ["127.0.0.1:8101"]  # gunicorn -b 127.0.0.1:8101
+    daphne = re.search(r"upstream daphne \{([^}]*)\}", text).group(1)
+    assert re.findall(r"^\s*server (\S+)", daphne, re.M) == ["127.0.0.1:8001"]  # daphne -b 127.0.0.1 -p 8001
+
+
+@pytest.mark.skipif(not servers.nginx_binary(), reason="nginx is not installed")
 def test_nginx_accepts_the_config(tmp_path):
-    openssl = shutil.which("openssl")
-    if not openssl:
+    if not shutil.which("openssl"):
         pytest.skip("openssl is needed for a throwaway certificate")
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "key.pem"),
-                    "-out", str(tmp_path / "cert.pem"), "-days", "1", "-subj", "/CN=localhost"],
-                   check=True, capture_output=True)
-    text = (CONF.read_text()
-            .replace("/etc/ssl/amarktai/fullchain.pem", str(tmp_path / "cert.pem"))
-            .replace("/etc/ssl/amarktai/privkey.pem", str(tmp_path / "key.pem"))
-            .replace("/var/log/nginx/amarktai.access.log", str(tmp_path / "access.log")))
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(text)
-    proc = subprocess.run(["nginx", "-t", "-p", f"{ROOT}/", "-c", str(conf),
-                           "-g", f"pid {tmp_path / 'nginx.pid'}; error_log {tmp_path / 'error.log'};"],
-                          capture_output=True, text=True, timeout=30)
+    conf = servers.nginx_config(tmp_path)
+    proc = subprocess.run(servers.nginx_command(conf, tmp_path) + ["-t"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert "test is successful" in proc.stderr

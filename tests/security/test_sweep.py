@@ -3,15 +3,17 @@
 - anonymous, tampered-JWT and expired-JWT requests to every non-public operation get 401 in the error schema;
 - user B using user A's ids on every operation with a path parameter gets 404 (admin-only operations: 403), and nothing of A's
   changes;
+- user B sending user A's ids in a request body (a stored key's credential_id, an assistant confirmation token) gets
+  404, and nothing of A's changes;
 - user B's list endpoints never contain anything of A's.
 """
 
 import re
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
-from django.apps import apps
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -46,23 +48,34 @@ def _owned_objects(owner):
     """One object of each user-owned kind for ``owner``, keyed by the URL prefix that addresses it."""
     from accounts.models import ApiKey
     from bots.models import Bot
+    from trading.models import Order
+    from wallets.services.credentials import create_credential
 
     bot = Bot.objects.create(user=owner, name="Alpha Trader", exchange="luno", symbol="BTC/ZAR", status="active",
                              initial_capital=1000, current_capital=1000)
     api_key, _raw = ApiKey.generate(owner, "owner key")
-    objects = {"/api/bots/": bot.pk, "/api/admin/bot/": bot.pk, "/api/auth/api-keys/": api_key.pk}
-    if apps.is_installed("trading") and "order" in {m._meta.model_name for m in apps.get_app_config("trading").get_models()}:
-        Order = apps.get_model("trading", "Order")
-        order = Order.objects.create(user=owner, bot=bot, exchange="luno", symbol="BTC/ZAR", side="buy", type="limit",
-                                     amount="0.001", price="1000", status="open", client_order_id=f"sweep-{uuid.uuid4()}",
-                                     is_paper=True)
-        objects["/api/orders/"] = order.pk
-    if "exchangecredential" in {m._meta.model_name for m in apps.get_app_config("wallets").get_models()}:
-        from wallets.services.credentials import create_credential
+    order = Order.objects.create(user=owner, bot=bot, exchange="luno", symbol="BTC/ZAR", side="buy", type="limit",
+                                 amount="0.001", price="1000", status="open", client_order_id=f"sweep-{uuid.uuid4()}",
+                                 is_paper=True)
+    credential = create_credential(owner, "luno", "owner-api-key-1234", "owner-api-secret-5678", label="main")
+    return {"/api/bots/": bot.pk, "/api/admin/bot/": bot.pk, "/api/auth/api-keys/": api_key.pk,
+            "/api/orders/": order.pk, "/api/keys/": credential.pk}
 
-        credential = create_credential(owner, "luno", "owner-api-key-1234", "owner-api-secret-5678", label="main")
-        objects["/api/keys/"] = credential.pk
-    return objects
+
+def _assert_owner_unchanged(owner, objects):
+    """Nothing of the owner's changed: bot, API key, order and stored exchange key as _owned_objects made them."""
+    from bots.models import Bot
+    from trading.models import Order
+    from wallets.models import ExchangeCredential
+
+    bot = Bot.objects.get(pk=objects["/api/bots/"])
+    assert bot.status == "active" and bot.name == "Alpha Trader" and bot.user_id == owner.pk
+    owner_client = client_for(owner)
+    assert owner_client.get("/api/auth/api-keys").json()["api_keys"][0]["active"] is True
+    order = Order.objects.get(pk=objects["/api/orders/"])
+    assert order.status == "open" and order.amount == Decimal("0.001") and order.price == Decimal("1000")
+    credential = ExchangeCredential.objects.get(pk=objects["/api/keys/"])
+    assert credential.label == "main" and credential.keys_valid is None and credential.user_id == owner.pk
 
 
 def _fill(path, objects):
@@ -98,19 +111,40 @@ def test_other_users_ids_are_not_found(user, other_user, path, method):
         assert_error(response, 403, "PERMISSION_DENIED")
     else:
         assert_error(response, 404, "NOT_FOUND")
-    # Nothing of the owner's changed.
-    from bots.models import Bot
+    _assert_owner_unchanged(user, objects)
 
+
+@pytest.mark.django_db
+def test_other_users_ids_in_bodies_are_not_found(user, other_user):
+    from bots.models import Bot
+    from chat import actions
+    from chat.models import PendingAction
+
+    objects = _owned_objects(user)
     bot = Bot.objects.get(pk=objects["/api/bots/"])
-    assert bot.status == "active" and bot.name == "Alpha Trader" and bot.user_id == user.pk
-    owner_client = client_for(user)
-    assert owner_client.get("/api/auth/api-keys").json()["api_keys"][0]["active"] is True
+    token = actions.propose(user, PendingAction.PAUSE, [bot], "Pause Alpha Trader")["confirmation_token"]
+    client = client_for(other_user)
+
+    key_test = _call(client, "post", "/api/keys/test", {"credential_id": str(objects["/api/keys/"])})
+    assert_error(key_test, 404, "NOT_FOUND")
+    assert_error(_call(client, "post", "/api/ai/chat", {"confirm": token}), 404, "NOT_FOUND")
+
+    _assert_owner_unchanged(user, objects)
+    assert PendingAction.objects.get(user=user).consumed_at is None
 
 
 @pytest.mark.django_db
 def test_list_endpoints_show_nothing_of_other_users(user, other_user):
+    from chat.models import ChatMessage
+    from wallets.models import Transfer, TransferEvent
+
     objects = _owned_objects(user)
-    secrets = {str(pk) for pk in objects.values()} | {user.email}
+    transfer = Transfer.objects.create(user=user, from_provider="luno", to_provider="valr", currency="BTC",
+                                       amount=Decimal("0.5"))
+    TransferEvent.objects.create(transfer=transfer, status="pending", note="requested")
+    ChatMessage.objects.create(user=user, role="user", content="owner-only chat message")
+    secrets = {str(pk) for pk in objects.values()} | {user.email, str(transfer.pk), str(transfer.correlation_id),
+                                                       "owner-only chat message"}
     client = client_for(other_user)
     for path, method in OPERATIONS:
         if method != "get" or "{" in path or path.startswith(ADMIN_PREFIX) or path in {"/api/schema/"}:

@@ -9,7 +9,7 @@ from bots.services import create_bot
 from tests.bots.test_engine import BUY, SELL, scaled
 from tests.helpers import assert_error
 from trading.models import Order, Trade
-from wallets.models import PaperOrder
+from trading.models import PaperOrder
 
 TRADE_KEYS = {"id", "bot_id", "exchange", "symbol", "side", "amount", "price", "profit_loss", "timestamp"}
 
@@ -114,7 +114,7 @@ class TestOrders:
 
     def test_poller_fills_crossed_limit_orders(self, auth_client, user):
         from trading.exchanges import simfeed
-        from bots.tasks import sync_open_orders
+        from trading.tasks import sync_open_orders
 
         price = float(simfeed.ticker("BTC/ZAR")["ask"]) * 1.5  # a buy limit above the market fills at once as taker
         r = auth_client.post("/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "limit",

@@ -4,8 +4,9 @@
     paper: PaperExchange (simulated balances, prices from market_data); live: CcxtExchange with the user's stored,
     decrypted credential for that platform (the only place ccxt is used is ccxt_adapter.py).
 - market_data(platform_id) -> object with fetch_ticker(symbol) and fetch_ohlcv(symbol, timeframe, limit)
-    settings.MARKET_DATA_SOURCE == "simulated" (default): the deterministic simulated feed (simfeed);
-    "live": the exchange's public API through the ccxt adapter, falling back to the simulated feed when unreachable.
+    source "simulated": the deterministic simulated feed (simfeed); "live": the exchange's public API through the ccxt
+    adapter, never replaced by the feed when it fails. Paper trading uses settings.MARKET_DATA_SOURCE; live trading
+    always "live" (source_for(trading_mode)).
 """
 
 import logging
@@ -13,23 +14,24 @@ import logging
 from django.conf import settings
 
 from amarktai.errors import PermissionDenied, ValidationFailed
+from trading.exchanges import simfeed
 from trading.platforms import get_platform
 
 logger = logging.getLogger(__name__)
 
 
 class SimulatedMarketData:
+    """The offline feed (simfeed): a deterministic price path every process computes alike."""
+
+    source = "simulated"
+
     def __init__(self, platform_id):
         self.platform_id = platform_id
 
     def fetch_ticker(self, symbol):
-        from trading.exchanges import simfeed
-
         return simfeed.ticker(symbol)
 
     def fetch_ohlcv(self, symbol, timeframe="1m", limit=100):
-        from trading.exchanges import simfeed
-
         return simfeed.ohlcv(symbol, timeframe, limit)
 
     # The paper exchange calls the feed with these names.
@@ -41,7 +43,10 @@ class SimulatedMarketData:
 
 
 class LiveMarketData(SimulatedMarketData):
-    """Public data from the real exchange; the simulated feed whenever the exchange cannot be reached."""
+    """The exchange's own public candles and tickers. Never substituted: when the exchange cannot be reached the call
+    raises (ProviderError and friends), and the caller (a bot's tick) fails and says why."""
+
+    source = "live"
 
     def _public(self):
         from trading.exchanges.ccxt_adapter import CcxtExchange
@@ -49,28 +54,43 @@ class LiveMarketData(SimulatedMarketData):
         return CcxtExchange(self.platform_id)
 
     def fetch_ticker(self, symbol):
-        try:
-            return self._public().fetch_ticker(symbol)
-        except Exception as exc:  # noqa: BLE001 - any failure falls back to the offline feed
-            logger.warning("live ticker %s %s unavailable (%s): using the simulated feed", self.platform_id, symbol,
-                           exc.__class__.__name__)
-            return super().fetch_ticker(symbol)
+        return self._public().fetch_ticker(symbol)
 
     def fetch_ohlcv(self, symbol, timeframe="1m", limit=100):
-        try:
-            return self._public().fetch_ohlcv(symbol, timeframe, limit)
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("live candles %s %s unavailable (%s): using the simulated feed", self.platform_id, symbol,
-                           exc.__class__.__name__)
-            return super().fetch_ohlcv(symbol, timeframe, limit)
+        return self._public().fetch_ohlcv(symbol, timeframe, limit)
 
 
-def market_data(platform_id):
+SOURCES = {"simulated": SimulatedMarketData, "live": LiveMarketData}
+
+
+def paper_source():
+    """The data paper trading runs on: settings.MARKET_DATA_SOURCE ("simulated" or "live")."""
+    source = settings.MARKET_DATA_SOURCE
+    if source not in SOURCES:
+        raise ValidationFailed(f"MARKET_DATA_SOURCE must be one of {', '.join(SOURCES)}, not {source!r}")
+    return source
+
+
+def source_for(trading_mode):
+    """Live trading decides only on the exchange's real data; paper trading on the configured source."""
+    return "live" if trading_mode == "live" else paper_source()
+
+
+def market_data(platform_id, source=None):
+    """Market data of one platform from ``source`` ("simulated" or "live"; default: what paper trading uses)."""
     if get_platform(platform_id) is None:
         raise ValidationFailed(f"Unknown exchange {platform_id!r}")
-    if settings.MARKET_DATA_SOURCE == "live":
-        return LiveMarketData(platform_id)
-    return SimulatedMarketData(platform_id)
+    return SOURCES[source or paper_source()](platform_id)
+
+
+_credential_lookup = None
+
+
+def register_credential_lookup(lookup):
+    """The wallets app (which keeps the encrypted keys, above trading) tells get_exchange where a user's credential
+    for a platform comes from: ``lookup(user, platform_id) -> credential or None``."""
+    global _credential_lookup
+    _credential_lookup = lookup
 
 
 def get_exchange(user, platform_id, trading_mode="paper", credential=None):
@@ -83,11 +103,8 @@ def get_exchange(user, platform_id, trading_mode="paper", credential=None):
         return PaperExchange(user, platform.id, feed=market_data(platform.id))
     if trading_mode != "live":
         raise ValidationFailed("trading_mode must be paper or live")
-    if credential is None:
-        from wallets.models import ExchangeCredential  # defined with the encrypted-keys feature
-
-        credential = (ExchangeCredential.objects.filter(user=user, platform=platform.id)
-                      .exclude(keys_valid=False).order_by("-created_at").first())
+    if credential is None and _credential_lookup is not None:
+        credential = _credential_lookup(user, platform.id)
     if credential is None or credential.user_id != user.pk:
         raise PermissionDenied(f"No valid API keys stored for {platform.name}")
     from trading.exchanges.ccxt_adapter import CcxtExchange

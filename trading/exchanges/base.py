@@ -10,13 +10,42 @@ Shapes (plain dicts, ccxt-like, values Decimal):
             "fee": {"cost", "currency"}, "timestamp"(ms)}
 - market:  {"symbol", "base", "quote", "amount_precision", "price_precision", "min_amount", "max_amount",
             "min_cost", "max_market_amount"}
+  amount_precision / price_precision are steps (Decimal("0.00001"), Decimal("0.5")), not numbers of decimals; any
+  limit may be None (the exchange does not state it, nothing is checked).
+
+``Exchange.check_order`` is the one place an order is rounded to its market and checked against the market's limits,
+before anything is sent. ``side`` and ``type`` are not checked here: they reach an exchange either from the API's
+input serializers (trading.serializers.OrderCreateSerializer, ChoiceFields) or as constants of the bot engine.
 """
 
 from abc import ABC, abstractmethod
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
+
+from amarktai.errors import ValidationFailed
+from trading.platforms import Platform
+
+Number = Decimal | str | int | float
+
+
+def _decimal(value: Number) -> Decimal | None:
+    """``value`` as a finite Decimal, or None when it is not a number."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def round_to_step(value: Decimal, step: Decimal | None, rounding: str) -> Decimal:
+    """``value`` rounded to a whole multiple of ``step`` (any step, e.g. 0.5, not only powers of ten)."""
+    if not step:
+        return value
+    return (value / step).to_integral_value(rounding=rounding) * step
 
 
 class Exchange(ABC):
     platform_id: str
+    platform: Platform
 
     @abstractmethod
     def load_markets(self) -> dict: ...
@@ -31,13 +60,61 @@ class Exchange(ABC):
     def fetch_balance(self) -> dict: ...
 
     @abstractmethod
-    def create_order(self, symbol, type, side, amount, price=None, client_order_id=None) -> dict: ...
+    def create_order(self, symbol: str, type: str, side: str, amount: Number, price: Number | None = None,
+                     client_order_id: str | None = None) -> dict: ...
 
     @abstractmethod
-    def cancel_order(self, order_id, symbol=None) -> dict: ...
+    def cancel_order(self, order_id: str, symbol: str | None = None) -> dict: ...
 
     @abstractmethod
-    def fetch_order(self, order_id, symbol=None) -> dict: ...
+    def fetch_order(self, order_id: str, symbol: str | None = None) -> dict: ...
 
     @abstractmethod
-    def fetch_open_orders(self, symbol=None) -> list: ...
+    def fetch_open_orders(self, symbol: str | None = None) -> list: ...
+
+    def check_order(self, market: dict, type: str, side: str, amount: Number, price: Number | None,
+                    reference_price: Decimal | None = None) -> tuple[Decimal, Decimal | None]:
+        """Round an order to ``market`` (a market dict of the shape above) and check the market's limits.
+
+        Returns (amount, price): the amount rounded down to the amount step; a limit order's price rounded to the price
+        step towards the user's side of the book (a buy down, a sell up: the rounded limit is never worse than the one
+        asked for); None as the price of a market order. Raises ValidationFailed. The minimum value of a market order
+        is checked at ``reference_price`` (default: the ticker's last price, fetched only when needed).
+        """
+        base, quote = market["base"], market["quote"]
+        number = _decimal(amount)
+        if number is None:
+            raise ValidationFailed("amount must be a number", details={"amount": ["invalid"]})
+        rounded = round_to_step(number, market["amount_precision"], ROUND_DOWN)
+        if market["min_amount"] and rounded < market["min_amount"]:
+            raise ValidationFailed(f"amount must be at least {market['min_amount']} {base}",
+                                   details={"amount": ["below the minimum"]})
+        if rounded <= 0:
+            raise ValidationFailed(f"amount is below {self.platform.name}'s smallest step for {market['symbol']}",
+                                   details={"amount": ["below the minimum"]})
+        max_amount = market["max_market_amount"] if type == "market" else market["max_amount"]
+        if max_amount and rounded > max_amount:
+            raise ValidationFailed(f"a {type} order may be at most {max_amount} {base}; split it",
+                                   details={"amount": ["above the maximum"]})
+        if type == "limit":
+            if price is None:
+                raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
+            limit_price = _decimal(price)
+            if limit_price is not None:
+                limit_price = round_to_step(limit_price, market["price_precision"],
+                                            ROUND_DOWN if side == "buy" else ROUND_UP)
+            if limit_price is None or limit_price <= 0:
+                raise ValidationFailed("price must be positive", details={"price": ["invalid"]})
+        else:
+            limit_price = None
+        if market["min_cost"]:
+            reference = limit_price or reference_price or self.fetch_ticker(market["symbol"])["last"]
+            if reference is not None and rounded * reference < market["min_cost"]:
+                raise ValidationFailed(f"order value must be at least {market['min_cost']} {quote}",
+                                       details={"amount": ["below the minimum value"]})
+        return rounded, limit_price
+
+    def match_open_orders(self, symbol: str | None = None) -> list:
+        """Give resting orders the fills the market owes them, before a bot decides. A real exchange matches its own
+        book, so there is nothing to do (the paper exchange overrides this). Returns the orders filled."""
+        return []

@@ -17,8 +17,8 @@ max_retries=None) wraps ccxt's unified API for the catalogue's platforms and ret
   EXCHANGE_CIRCUIT_COOLDOWN_SECONDS (default 30) pass; then one probe call decides.
 - Errors: AuthenticationError/PermissionDenied -> AuthInvalid("Invalid API credentials"); InsufficientFunds ->
   InsufficientFunds; everything else -> ProviderError. Messages never contain keys, secrets or signed URLs.
-- Orders: amount/price rounded with amount_to_precision/price_to_precision and checked against the market's limits
-  (min/max amount, min/max cost) before anything is sent -> ValidationFailed.
+- Orders: rounded to the market's steps and checked against its limits (min/max amount, min cost) by
+  Exchange.check_order (base.py) before anything is sent -> ValidationFailed.
 - Base URLs: settings.EXCHANGE_URL_OVERRIDES = {"binance": "http://127.0.0.1:PORT"} or ``base_url=`` replace the scheme and
   host of every API URL of the exchange (paths kept), so tests talk to the fake exchange.
 """
@@ -36,7 +36,7 @@ import ccxt
 from django.conf import settings
 
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
-from trading.exchanges.base import Exchange
+from trading.exchanges.base import Exchange, Number
 from trading.exchanges.resilience import CircuitBreaker, bucket_for, reset_buckets
 from trading.platforms import get_platform
 
@@ -210,14 +210,17 @@ class CcxtExchange(Exchange):
             _markets_cache[key] = (time.time() + MARKETS_TTL, list(markets.values()))
         return markets
 
-    def _precision(self, value):
+    def _precision(self, value: float | str | None) -> Decimal | None:
+        """ccxt's precision of a market as a step: with TICK_SIZE (every catalogue exchange in the pinned ccxt) it is
+        one already, with DECIMAL_PLACES it is a number of decimals."""
         if value is None:
             return None
         if self.client.precisionMode == ccxt.TICK_SIZE:
             return D(value)
         return Decimal(1).scaleb(-int(value))
 
-    def _market_shape(self, m):
+    def _market_shape(self, m: dict) -> dict:
+        """A ccxt market as base.py's market shape (precisions as Decimal steps), the one shape check_order reads."""
         limits = m.get("limits") or {}
         amount_limits, cost_limits = limits.get("amount") or {}, limits.get("cost") or {}
         market_limits = limits.get("market") or {}
@@ -305,52 +308,14 @@ class CcxtExchange(Exchange):
             "cost": cost, "status": STATUS.get(o.get("status"), "open"),
             "fee": {"cost": fee_cost if fee_cost is not None else Decimal(0), "currency": fee_currency},
             "timestamp": o.get("timestamp") or int(time.time() * 1000),
+            "price_source": "exchange",  # a real fill, priced by the exchange itself
         }
 
-    def _prepare(self, market, type, side, amount, price):
-        """Round to the market's precision and check its limits before sending anything."""
-        if side not in ("buy", "sell"):
-            raise ValidationFailed("side must be buy or sell", details={"side": ["invalid"]})
-        if type not in ("market", "limit"):
-            raise ValidationFailed("type must be market or limit", details={"type": ["invalid"]})
-        symbol = market["symbol"]
-        try:
-            amount = D(self.client.amount_to_precision(symbol, str(amount)))
-        except (ccxt.BaseError, TypeError, ValueError):
-            amount = None
-        if amount is None or amount <= 0:
-            raise ValidationFailed(f"amount is below {self.platform.name}'s smallest step for {symbol}",
-                                   details={"amount": ["below the minimum"]})
-        if type == "limit":
-            if price is None:
-                raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
-            try:
-                price = D(self.client.price_to_precision(symbol, str(price)))
-            except (ccxt.BaseError, TypeError, ValueError):
-                price = None
-            if price is None or price <= 0:
-                raise ValidationFailed("price must be positive", details={"price": ["invalid"]})
-        else:
-            price = None
-        shape = self._market_shape(market)
-        if shape["min_amount"] and amount < shape["min_amount"]:
-            raise ValidationFailed(f"amount must be at least {shape['min_amount']} {shape['base']}",
-                                   details={"amount": ["below the minimum"]})
-        max_amount = shape["max_market_amount"] if type == "market" else shape["max_amount"]
-        if max_amount and amount > max_amount:
-            raise ValidationFailed(f"amount may be at most {max_amount} {shape['base']}",
-                                   details={"amount": ["above the maximum"]})
-        if shape["min_cost"]:
-            reference = price if price is not None else self.fetch_ticker(symbol)["last"]
-            if reference is not None and amount * reference < shape["min_cost"]:
-                raise ValidationFailed(f"order value must be at least {shape['min_cost']} {shape['quote']}",
-                                       details={"amount": ["below the minimum value"]})
-        return amount, price
-
-    def create_order(self, symbol, type, side, amount, price=None, client_order_id=None):
+    def create_order(self, symbol: str, type: str, side: str, amount: Number, price: Number | None = None,
+                     client_order_id: str | None = None) -> dict:
         self._require_keys()
         market = self.market(symbol)
-        amount, price = self._prepare(market, type, side, D(amount), D(price))
+        amount, price = self.check_order(self._market_shape(market), type, side, amount, price)
         client_order_id = client_order_id or f"amk{uuid.uuid4().hex[:24]}"
         params = {"clientOrderId": client_order_id}
         attempt = 0

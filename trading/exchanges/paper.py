@@ -1,6 +1,6 @@
 """The paper exchange: the Exchange interface over simulated balances, so a bot cannot tell paper from live.
 
-- Balances per user, platform and currency (wallets.PaperBalance), created on first use from PAPER_STARTING_BALANCES in the
+- Balances per user, platform and currency (trading.PaperBalance), created on first use from PAPER_STARTING_BALANCES in the
   platform's quote currency. They never go negative: an order that needs more raises InsufficientFunds.
 - Market orders fill at once against a synthetic order book: the average price walks the book, so slippage grows with the
   order's size; taker fees per platform.
@@ -11,14 +11,17 @@
 - Balance rows are locked (SELECT ... FOR UPDATE, in a fixed order) for every change, so concurrent orders cannot overspend.
 """
 
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.models import User
 from amarktai.errors import InsufficientFunds, NotFound, ValidationFailed
 from trading.exchanges import simfeed
-from trading.exchanges.base import Exchange
+from trading.exchanges.base import Exchange, Number
+from trading.models import PaperBalance, PaperOrder
 from trading.platforms import get_platform
 
 ZERO = Decimal("0")
@@ -38,10 +41,6 @@ DEPTH_USD_PER_PCT = {"BTC": 2_000_000, "ETH": 1_000_000, "SOL": 300_000, "XRP": 
 MIN_AMOUNT = {"BTC": "0.0001", "ETH": "0.001", "SOL": "0.01", "XRP": "1", "BNB": "0.001"}
 MAX_MARKET_AMOUNT = {"BTC": "5", "ETH": "100", "SOL": "2000", "XRP": "500000", "BNB": "500"}
 MIN_COST_USD = Decimal("1")
-
-
-def _q(value, step):
-    return Decimal(value).quantize(step, rounding=ROUND_DOWN)
 
 
 def price_step(price):
@@ -64,7 +63,8 @@ def market_info(symbol):
     }
 
 
-def order_dict(order):
+def order_dict(order: PaperOrder, price_source: str) -> dict:
+    """The Exchange interface's order shape; ``price_source`` says which feed priced its fills."""
     return {
         "id": str(order.id),
         "client_order_id": order.client_order_id,
@@ -80,18 +80,30 @@ def order_dict(order):
         "status": order.status,
         "fee": {"cost": order.fee, "currency": order.fee_currency},
         "timestamp": int(order.created_at.timestamp() * 1000),
+        "price_source": price_source,
     }
 
 
+class Feed(Protocol):
+    """Where the paper exchange's prices come from (trading.exchanges.SimulatedMarketData / LiveMarketData)."""
+
+    source: str  # "simulated" or "live": reported as each fill's price_source
+
+    def ticker(self, symbol: str, now: float | None = None) -> dict: ...
+
+    def ohlcv(self, symbol: str, timeframe: str = "1m", limit: int = 100, now: float | None = None) -> list: ...
+
+
 class PaperExchange(Exchange):
-    def __init__(self, user, platform_id, feed=None):
+    def __init__(self, user: User, platform_id: str, feed: Feed) -> None:
         platform = get_platform(platform_id)
         if platform is None:
             raise ValidationFailed(f"Unknown exchange {platform_id!r}")
         self.user = user
         self.platform = platform
         self.platform_id = platform.id
-        self.feed = feed or simfeed
+        self.feed = feed
+        self.price_source = feed.source
         self.maker_fee, self.taker_fee = FEES.get(platform.id, (Decimal("0.001"), Decimal("0.001")))
 
     # --- market data -----------------------------------------------------------------------------------------
@@ -115,8 +127,6 @@ class PaperExchange(Exchange):
 
     # --- balances --------------------------------------------------------------------------------------------
     def _ensure_account(self):
-        from wallets.models import PaperBalance
-
         if PaperBalance.objects.filter(user=self.user, platform=self.platform_id).exists():
             return
         starting = settings.PAPER_STARTING_BALANCES
@@ -129,8 +139,6 @@ class PaperExchange(Exchange):
             pass  # created concurrently
 
     def fetch_balance(self):
-        from wallets.models import PaperBalance
-
         self._ensure_account()
         return {
             row.currency: {"free": row.free, "used": row.used, "total": row.total}
@@ -139,8 +147,6 @@ class PaperExchange(Exchange):
 
     def _locked_balances(self, *currencies):
         """Lock (and create if missing) the balance rows of these currencies, always in the same order."""
-        from wallets.models import PaperBalance
-
         rows = {}
         for currency in sorted(set(currencies)):
             PaperBalance.objects.get_or_create(user=self.user, platform=self.platform_id, currency=currency)
@@ -159,45 +165,17 @@ class PaperExchange(Exchange):
         price = touch * (1 + impact) if side == "buy" else touch * (1 - impact)
         return price.quantize(market["price_precision"] / 100, rounding=ROUND_HALF_UP)
 
-    def _validate(self, market, type, side, amount, price):
-        if side not in ("buy", "sell"):
-            raise ValidationFailed("side must be buy or sell", details={"side": ["invalid"]})
-        if type not in ("market", "limit"):
-            raise ValidationFailed("type must be market or limit", details={"type": ["invalid"]})
-        try:
-            amount = _q(amount, market["amount_precision"])
-        except Exception as exc:  # noqa: BLE001 - decimal conversion errors
-            raise ValidationFailed("amount must be a number", details={"amount": ["invalid"]}) from exc
-        if amount < market["min_amount"]:
-            raise ValidationFailed(f"amount must be at least {market['min_amount']} {market['base']}",
-                                   details={"amount": ["below the minimum"]})
-        if type == "market" and amount > market["max_market_amount"]:
-            raise ValidationFailed(f"a market order may be at most {market['max_market_amount']} {market['base']}; "
-                                   "split it", details={"amount": ["above the maximum"]})
-        if type == "limit":
-            if price is None:
-                raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
-            price = _q(price, market["price_precision"])
-            if price <= 0:
-                raise ValidationFailed("price must be positive", details={"price": ["invalid"]})
-            if amount * price < market["min_cost"]:
-                raise ValidationFailed(f"order value must be at least {market['min_cost']} {market['quote']}",
-                                       details={"amount": ["below the minimum value"]})
-        return amount, price
-
-    def create_order(self, symbol, type, side, amount, price=None, client_order_id=None):
-        from wallets.models import PaperOrder
-
+    def create_order(self, symbol: str, type: str, side: str, amount: Number, price: Number | None = None,
+                     client_order_id: str | None = None) -> dict:
         market = self.market(symbol)
-        amount, price = self._validate(market, type, side, Decimal(str(amount)),
-                                       None if price is None else Decimal(str(price)))
+        book = self.feed.ticker(market["symbol"])
+        amount, price = self.check_order(market, type, side, amount, price, reference_price=book["last"])
         if client_order_id:
             existing = PaperOrder.objects.filter(user=self.user, platform=self.platform_id,
                                                  client_order_id=client_order_id).first()
             if existing is not None:
-                return order_dict(existing)
+                return order_dict(existing, self.price_source)
         self._ensure_account()
-        book = self.feed.ticker(market["symbol"])
         try:
             with transaction.atomic():
                 balances = self._locked_balances(market["base"], market["quote"])
@@ -220,8 +198,8 @@ class PaperExchange(Exchange):
                                                  client_order_id=client_order_id).first()
             if existing is None:
                 raise
-            return order_dict(existing)
-        return order_dict(order)
+            return order_dict(existing, self.price_source)
+        return order_dict(order, self.price_source)
 
     @staticmethod
     def _new_id():
@@ -285,10 +263,8 @@ class PaperExchange(Exchange):
         row.save(update_fields=["free", "used", "updated_at"])
         order.reserved = ZERO
 
-    def match_open_orders(self, symbol=None):
+    def match_open_orders(self, symbol: str | None = None) -> list:
         """Fill resting limit orders whose price the market has crossed. Returns the orders filled."""
-        from wallets.models import PaperOrder
-
         open_orders = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, status="open")
         if symbol:
             open_orders = open_orders.filter(symbol=symbol.upper())
@@ -308,12 +284,10 @@ class PaperExchange(Exchange):
                     continue
                 self._fill(order, balances, market, order.price, self.maker_fee, from_reserved=order.reserved)
                 order.save()
-            filled.append(order_dict(order))
+            filled.append(order_dict(order, self.price_source))
         return filled
 
     def _get(self, order_id):
-        from wallets.models import PaperOrder
-
         order = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, pk=order_id).first() if _is_uuid(
             order_id) else None
         if order is None:
@@ -323,8 +297,6 @@ class PaperExchange(Exchange):
         return order
 
     def cancel_order(self, order_id, symbol=None):
-        from wallets.models import PaperOrder
-
         order = self._get(order_id)
         market = market_info(order.symbol)
         with transaction.atomic():
@@ -334,23 +306,21 @@ class PaperExchange(Exchange):
                 self._release(order, balances, market)
                 order.status = "canceled"
                 order.save()
-        return order_dict(order)
+        return order_dict(order, self.price_source)
 
     def fetch_order(self, order_id, symbol=None):
         order = self._get(order_id)
         if order.status == "open":
             self.match_open_orders(order.symbol)
             order.refresh_from_db()
-        return order_dict(order)
+        return order_dict(order, self.price_source)
 
     def fetch_open_orders(self, symbol=None):
-        from wallets.models import PaperOrder
-
         self.match_open_orders(symbol)
         orders = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, status="open")
         if symbol:
             orders = orders.filter(symbol=symbol.upper())
-        return [order_dict(o) for o in orders.order_by("created_at")]
+        return [order_dict(o, self.price_source) for o in orders.order_by("created_at")]
 
 
 def _is_uuid(value):

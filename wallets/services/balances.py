@@ -12,32 +12,36 @@ source (trading.exchanges.market_data, mid of bid/ask):
 
 import logging
 from decimal import Decimal
+from typing import Any
 
+from accounts.models import LIVE_MODES, User
 from amarktai.errors import AmarktaiError
 from amarktai.utils import money
 from trading.platforms import PLATFORMS
-from wallets.models import ExchangeCredential
+from wallets.selectors import usable_credentials
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
 
-
-def is_paper(user):
-    return getattr(user, "system_mode", "testing") == "testing"
+Balances = dict[str, dict[str, dict[str, Decimal]]]  # {provider: {currency: {"free", "used", "total"}}}
 
 
-def provider_balances(user):
+def is_paper(user: User) -> bool:
+    return user.system_mode not in LIVE_MODES
+
+
+def provider_balances(user: User) -> tuple[Balances, dict[str, str]]:
     """({provider: {currency: {"free","used","total"}}}, {provider: error message})"""
     from trading.exchanges import get_exchange
 
-    result, errors = {}, {}
+    result: Balances = {}
+    errors: dict[str, str] = {}
     if is_paper(user):
         for pid in PLATFORMS:
             result[pid] = get_exchange(user, pid, "paper").fetch_balance()
         return result, errors
-    creds = ExchangeCredential.objects.filter(user=user).exclude(keys_valid=False).order_by("platform", "created_at")
-    for cred in creds:
+    for cred in usable_credentials(user):
         try:
             balance = get_exchange(user, cred.platform, "live", credential=cred).fetch_balance()
         except AmarktaiError as exc:
@@ -54,10 +58,10 @@ def provider_balances(user):
 class ZarPricer:
     """Prices currencies in ZAR, memoised for one request."""
 
-    def __init__(self):
-        self.cache = {"ZAR": Decimal(1)}
+    def __init__(self) -> None:
+        self.cache: dict[str, Decimal | None] = {"ZAR": Decimal(1)}
 
-    def _mid(self, platform_id, symbol):
+    def _mid(self, platform_id: str, symbol: str) -> Decimal | None:
         from trading.exchanges import market_data
 
         try:
@@ -69,11 +73,11 @@ class ZarPricer:
             return (Decimal(bid) + Decimal(ask)) / 2
         return Decimal(last) if last else None
 
-    def zar(self, currency):
+    def zar(self, currency: str) -> Decimal | None:
         currency = currency.upper()
         if currency in self.cache:
             return self.cache[currency]
-        price = None
+        price: Decimal | None = None
         if currency == "USD":
             price = self.zar("USDT")
         elif currency == "USDT":
@@ -88,11 +92,13 @@ class ZarPricer:
         return price
 
 
-def wallet_balances(user):
+def wallet_balances(user: User) -> dict[str, Any]:
+    """GET /api/wallet/balances (without the envelope): balances per provider, their ZAR total, what could not be priced
+    and the providers that could not be read."""
     balances, errors = provider_balances(user)
     pricer = ZarPricer()
     total, unpriced = ZERO, set()
-    out = {}
+    out: dict[str, dict[str, float]] = {}
     for provider, currencies in balances.items():
         out[provider] = {}
         for currency, row in currencies.items():
@@ -106,7 +112,6 @@ def wallet_balances(user):
             else:
                 total += amount * rate
     return {
-        "success": True,
         "balances": out,
         "total_value_zar": money(total, 2),
         "mode": "paper" if is_paper(user) else "live",
@@ -115,7 +120,7 @@ def wallet_balances(user):
     }
 
 
-def available(user, provider, currency):
+def available(user: User, provider: str, currency: str) -> Decimal:
     """Free balance of ``currency`` on ``provider`` in the user's current mode (Decimal; 0 if none)."""
     from trading.exchanges import get_exchange
 
@@ -123,9 +128,8 @@ def available(user, provider, currency):
     if is_paper(user):
         row = get_exchange(user, provider, "paper").fetch_balance().get(currency)
         return row["free"] if row else ZERO
-    creds = ExchangeCredential.objects.filter(user=user, platform=provider).exclude(keys_valid=False)
     free = ZERO
-    for cred in creds:
+    for cred in usable_credentials(user, provider):
         row = get_exchange(user, provider, "live", credential=cred).fetch_balance().get(currency)
         free += row["free"] if row else ZERO
     return free

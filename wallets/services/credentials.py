@@ -1,65 +1,43 @@
-"""Stored exchange API keys: create/read/update/delete (scoped to the user) and validation through the exchange."""
+"""Stored exchange API keys: create/update/delete (scoped to the user) and validation through the exchange. Reads are in
+wallets.selectors, the response shape in wallets.payloads."""
 
 import logging
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from amarktai.errors import AuthInvalid, NotFound, ValidationFailed, first_or_not_found
-from amarktai.utils import iso
-from trading.platforms import get_platform
+from amarktai.errors import AuthInvalid, ValidationFailed
+from trading.platforms import Platform, get_platform
 from wallets.models import ExchangeCredential
+from wallets.selectors import access_credential
 
 logger = logging.getLogger(__name__)
 
 
-def health_cache_key(user_id):
+def health_cache_key(user_id: Any) -> str:
     return f"wallets:health:{user_id}"
 
 
-def _changed(user):
+def _changed(user: Any) -> None:
     cache.delete(health_cache_key(user.pk))
 
 
-def platform_or_error(provider):
+def platform_or_error(provider: str | None) -> Platform:
     platform = get_platform(provider)
     if platform is None:
         raise ValidationFailed(f"Unknown provider {provider!r}", details={"provider": ["unknown provider"]})
     return platform
 
 
-def credential_dict(cred):
-    """The public view of a credential: never the secret or passphrase, the key only masked."""
-    return {
-        "id": str(cred.id),
-        "provider": cred.platform,
-        "label": cred.label,
-        "api_key": cred.masked_key,
-        "has_passphrase": cred.has_passphrase,
-        "keys_valid": cred.keys_valid,
-        "last_checked_at": iso(cred.last_checked_at),
-        "created_at": iso(cred.created_at),
-    }
-
-
-def list_credentials(user, provider=None):
-    qs = ExchangeCredential.objects.filter(user=user)
-    if provider:
-        qs = qs.filter(platform=provider)
-    return list(qs.order_by("-created_at"))
-
-
-def get_credential(user, credential_id):
-    return first_or_not_found(ExchangeCredential.objects.filter(user=user, pk=credential_id), "API key not found")
-
-
-def _check_passphrase(platform, passphrase):
+def _check_passphrase(platform: Platform, passphrase: str | None) -> None:
     if platform.requires_passphrase and not (passphrase or "").strip():
         raise ValidationFailed(f"{platform.name} API keys need a passphrase", details={"passphrase": ["required"]})
 
 
-def create_credential(user, provider, api_key, api_secret, passphrase="", label=""):
+def create_credential(user: Any, provider: str, api_key: str, api_secret: str, passphrase: str = "",
+                      label: str = "") -> ExchangeCredential:
     platform = platform_or_error(provider)
     _check_passphrase(platform, passphrase)
     cred = ExchangeCredential(user=user, platform=platform.id, label=label or "")
@@ -70,10 +48,9 @@ def create_credential(user, provider, api_key, api_secret, passphrase="", label=
     return cred
 
 
-def update_credential(user, credential_id, **fields):
+def update_credential(user: Any, credential_id: Any, **fields: Any) -> ExchangeCredential:
     with transaction.atomic():
-        cred = first_or_not_found(ExchangeCredential.objects.select_for_update().filter(user=user, pk=credential_id),
-                                  "API key not found")
+        cred = access_credential(user, credential_id, lock=True)
         if "label" in fields:
             cred.label = fields["label"] or ""
         keys_changed = False
@@ -82,21 +59,19 @@ def update_credential(user, credential_id, **fields):
                 setattr(cred, name, fields[name])
                 keys_changed = True
         if keys_changed:
-            _check_passphrase(get_platform(cred.platform), cred.passphrase)
+            _check_passphrase(platform_or_error(cred.platform), cred.passphrase)
             cred.keys_valid, cred.last_checked_at = None, None
         cred.save()
     _changed(user)
     return cred
 
 
-def delete_credential(user, credential_id):
-    deleted, _ = ExchangeCredential.objects.filter(user=user, pk=credential_id).delete()
-    if not deleted:
-        raise NotFound("API key not found")
+def delete_credential(user: Any, credential_id: Any) -> None:
+    access_credential(user, credential_id).delete()
     _changed(user)
 
 
-def validate_keys(platform_id, api_key, api_secret, passphrase=None):
+def validate_keys(platform_id: str, api_key: str, api_secret: str, passphrase: str | None = None) -> bool:
     """An authenticated call (fetch_balance) through the adapter. True if accepted; raises ValidationFailed
     ("Invalid API credentials") when the exchange rejects them, ProviderError when it cannot be reached."""
     from trading.exchanges.ccxt_adapter import CcxtExchange
@@ -110,19 +85,22 @@ def validate_keys(platform_id, api_key, api_secret, passphrase=None):
     return True
 
 
-def test_keys(user, provider=None, api_key=None, api_secret=None, passphrase=None, credential_id=None):
+def test_keys(user: Any, provider: str | None = None, api_key: str | None = None, api_secret: str | None = None,
+              passphrase: str | None = None, credential_id: Any = None) -> str:
     """POST /api/keys/test: validate keys given in the request, or a stored credential (which then records the result).
     Returns the provider id."""
     if credential_id:
-        cred = get_credential(user, credential_id)
-        if provider and get_platform(provider) and get_platform(provider).id != cred.platform:
+        cred = access_credential(user, credential_id)
+        named = get_platform(provider) if provider else None
+        if named is not None and named.id != cred.platform:
             raise ValidationFailed("provider does not match the stored key", details={"provider": ["mismatch"]})
         try:
             validate_keys(cred.platform, cred.api_key, cred.api_secret, cred.passphrase)
             valid = True
         except ValidationFailed:
             valid = False
-        ExchangeCredential.objects.filter(pk=cred.pk).update(keys_valid=valid, last_checked_at=timezone.now())
+        ExchangeCredential.objects.owned_by(user).filter(pk=cred.pk).update(keys_valid=valid,
+                                                                           last_checked_at=timezone.now())
         _changed(user)
         if not valid:
             raise ValidationFailed("Invalid API credentials")
@@ -132,5 +110,5 @@ def test_keys(user, provider=None, api_key=None, api_secret=None, passphrase=Non
     if missing:
         raise ValidationFailed(f"{', '.join(missing)} required", details=missing)
     _check_passphrase(platform, passphrase)
-    validate_keys(platform.id, api_key, api_secret, passphrase)
+    validate_keys(platform.id, api_key or "", api_secret or "", passphrase)
     return platform.id

@@ -13,6 +13,7 @@ at most about one timeout.
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -20,15 +21,15 @@ from django.core.cache import cache
 from amarktai.errors import AmarktaiError
 from amarktai.utils import iso
 from trading.platforms import PLATFORMS
-from wallets.models import ExchangeCredential
+from wallets.selectors import keys_valid_by_platform
 from wallets.services.credentials import health_cache_key
 
 
-def _ttl():
+def _ttl() -> int:
     return int(settings.HEALTH_CACHE_SECONDS)
 
 
-def check_platform(platform_id):
+def check_platform(platform_id: str) -> dict[str, Any]:
     """{"ok", "latency_ms", "checked_at", "error"} for one public call, cached per platform."""
     key = f"wallets:ping:{platform_id}"
     cached = cache.get(key)
@@ -37,6 +38,7 @@ def check_platform(platform_id):
     from trading.exchanges.ccxt_adapter import CcxtExchange
 
     checked_at = iso(datetime.now(timezone.utc))
+    result: dict[str, Any]
     try:
         exchange = CcxtExchange(platform_id, timeout_ms=int(settings.HEALTH_TIMEOUT_MS), max_retries=0)
         result = {"ok": True, "latency_ms": exchange.ping(), "checked_at": checked_at, "error": None}
@@ -48,8 +50,8 @@ def check_platform(platform_id):
     return result
 
 
-def _keys_valid(creds):
-    values = [c.keys_valid for c in creds]
+def _keys_valid(values: list[bool | None]) -> bool | None:
+    """True if any stored key works, False if all were rejected, else None (not checked yet)."""
     if any(v is True for v in values):
         return True
     if values and all(v is False for v in values):
@@ -57,20 +59,19 @@ def _keys_valid(creds):
     return None
 
 
-def platforms_health(user):
+def platforms_health(user: Any) -> dict[str, Any]:
+    """{"platforms": {platform id: {"status", "has_keys", "keys_valid", "last_check"[, "api_latency_ms"]}}}."""
     cached = cache.get(health_cache_key(user.pk))
     if cached is not None:
         return cached
-    creds = {}
-    for cred in ExchangeCredential.objects.filter(user=user).only("platform", "keys_valid"):
-        creds.setdefault(cred.platform, []).append(cred)
+    creds = keys_valid_by_platform(user)
     configured = [pid for pid in PLATFORMS if pid in creds]
-    checks = {}
+    checks: dict[str, dict[str, Any]] = {}
     if configured:
         with ThreadPoolExecutor(max_workers=len(configured)) as pool:
             checks = dict(zip(configured, pool.map(check_platform, configured)))
     degraded_ms = int(settings.HEALTH_DEGRADED_LATENCY_MS)
-    platforms = {}
+    platforms: dict[str, dict[str, Any]] = {}
     for pid in PLATFORMS:
         if pid not in creds:
             platforms[pid] = {"status": "not_configured", "has_keys": False, "keys_valid": None, "last_check": None}
@@ -84,6 +85,6 @@ def platforms_health(user):
             status = "operational"
         platforms[pid] = {"status": status, "has_keys": True, "keys_valid": keys_valid,
                           "last_check": check["checked_at"], "api_latency_ms": check["latency_ms"]}
-    body = {"success": True, "platforms": platforms}
+    body = {"platforms": platforms}
     cache.set(health_cache_key(user.pk), body, _ttl())
     return body

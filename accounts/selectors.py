@@ -1,0 +1,33 @@
+"""Read queries of the accounts app, each scoped to one user (``owned_by``); single rows through ``access`` (404 for a
+missing key and another user's alike)."""
+
+from typing import Any
+
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import ApiKey, User
+from amarktai.tenancy import access
+
+
+def api_keys(user: Any) -> list[ApiKey]:
+    """All the user's API keys, revoked ones included (newest first)."""
+    return list(ApiKey.objects.owned_by(user))
+
+
+def active_api_key_count(user: Any) -> int:
+    return ApiKey.objects.owned_by(user).filter(revoked_at__isnull=True).count()
+
+
+def access_api_key(user: Any, key_id: Any, *, lock: bool = False) -> ApiKey:
+    """One of the user's active API keys; a revoked key is as unknown as a missing or foreign one (404)."""
+    return access(ApiKey.objects.filter(revoked_at__isnull=True), user, key_id, "API key", lock=lock)
+
+
+def confirmed_device(user: User) -> TOTPDevice | None:
+    """The user's confirmed TOTP device, if 2FA is set up."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def all_users() -> list[User]:
+    """Every account, oldest first (admin API only: the one read not scoped to a user)."""
+    return list(User.objects.order_by("created_at"))

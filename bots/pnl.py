@@ -1,0 +1,34 @@
+"""A bot's capital and P&L follow its fills. Registered with trading.fills by BotsConfig.ready(): trading books the
+trade and the position, this books the bot's side in the same transaction and tells the owner."""
+
+from django.db import transaction
+from django.db.models import F
+
+from amarktai.utils import money
+from bots.models import Bot
+from bots.selectors import overview
+from realtime import events
+from trading.models import Order, Trade
+
+
+class BotFillListener:
+    def before_fill(self, order: Order) -> None:
+        if order.bot_id:
+            Bot.objects.select_for_update().filter(pk=order.bot_id).first()
+
+    def after_fill(self, trade: Trade) -> None:
+        user_id = trade.user_id
+        if trade.bot_id:
+            if trade.profit_loss:
+                Bot.objects.filter(pk=trade.bot_id).update(total_profit=F("total_profit") + trade.profit_loss,
+                                                           current_capital=F("current_capital") + trade.profit_loss)
+            bot = Bot.objects.filter(pk=trade.bot_id).only(
+                "id", "user_id", "total_profit", "current_capital", "initial_capital").first()
+            if bot is not None:
+                events.publish(user_id, events.PNL_UPDATE, {
+                    "bot_id": str(bot.pk), "total_profit": money(bot.total_profit),
+                    "current_capital": money(bot.current_capital), "profit_percentage": money(bot.profit_percentage, 4)})
+        transaction.on_commit(lambda: events.send_now(user_id, events.OVERVIEW_UPDATE, overview(user_id)))
+
+
+listener = BotFillListener()
