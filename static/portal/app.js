@@ -339,7 +339,9 @@
 
   // ---------------------------------------------------------------------------------------------------------------
   // Shared renderers
-  function tradeRow(t, { withExchange = false, withFee = false } = {}) {
+  const PRICE_SOURCES = { simulated: 'Simulated feed', live: 'Live data (paper)', exchange: 'Exchange fill' };
+
+  function tradeRow(t, { withExchange = false, withFee = false, withSource = false } = {}) {
     const ccy = quoteOf(t.symbol);
     const pl = t.profit_loss !== undefined ? t.profit_loss : t.profit;
     return h('tr', { testid: 'trade-row', dataset: { id: t.id || '' } },
@@ -350,6 +352,8 @@
       h('td', { class: 'r' }, number(t.amount, 0, 8)),
       h('td', { class: 'r' }, t.price !== undefined ? money(t.price, ccy) : '—'),
       withFee ? h('td', { class: 'r' }, t.fee !== undefined ? money(t.fee, t.fee_currency || ccy) : '—') : null,
+      withSource ? h('td', { testid: 'trade-source', dataset: { source: t.price_source || '' } },
+        PRICE_SOURCES[t.price_source] || '—') : null,
       h('td', { class: `r ${cls(pl)}`, testid: 'trade-pl' }, pl === undefined || pl === null ? '—' : signedMoney(pl, ccy)));
   }
 
@@ -643,7 +647,7 @@
       const data = await GET(`trades?limit=${LIMIT}&offset=${offset}`);
       const trades = data.trades || [];
       total = data.total ?? trades.length;
-      T('trades-list').replaceChildren(...trades.map((t) => tradeRow(t, { withExchange: true, withFee: true })));
+      T('trades-list').replaceChildren(...trades.map((t) => tradeRow(t, { withExchange: true, withFee: true, withSource: true })));
       T('trades-empty').hidden = trades.length > 0;
       T('trades-range').textContent = total ? `${number(offset + 1)}–${number(offset + trades.length)} of ${number(total)}` : '';
       T('trades-prev').disabled = offset === 0;

@@ -188,6 +188,10 @@ def test_user_journey(new_page, portal_server, screenshot_dir):
     page.wait_for_selector("body[data-ready='1']")
     expect(tid(page, "trade-row")).to_have_count(min(total, 25))  # the page shows 25 a page
     expect(tid(page, "trades-range")).to_contain_text(" of ")
+    # Every paper trade of the embedded set-up was priced by the simulated feed, and the page says so.
+    expect(tid(page, "trade-source").first).to_have_text("Simulated feed")
+    sources = page.eval_on_selector_all("[data-testid=trade-source]", "cells => cells.map(c => c.dataset.source)")
+    assert sources and set(sources) == {"simulated"}
     shot(page, screenshot_dir / "06-trades.png")
 
     # Assistant answers from the user's data.

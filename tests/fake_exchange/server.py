@@ -54,6 +54,7 @@ class FakeBinance:
                                                 (balances or {"USDT": "10000", "BTC": "0.5"}).items()}}}
         self.markets = dict(DEFAULT_MARKETS)
         self.prices = {}
+        self.candles = {}  # symbol id -> [[ts, o, h, l, c, v], ...] served by /api/v3/klines instead of the feed's
         self.orders = {}  # orderId -> order dict (with "_key")
         self._ids = itertools.count(1000)
         self._lock = threading.RLock()
@@ -281,7 +282,8 @@ def klines(fake, q, account):
     if interval not in TIMEFRAME_MS:
         raise ApiError(400, -1120, "Invalid interval.")
     limit = min(int(q.get("limit") or 500), 1000)
-    rows = simfeed.ohlcv(fake._unified(sid), interval, limit)
+    rows = fake.candles.get(sid) or simfeed.ohlcv(fake._unified(sid), interval, limit)
+    rows = rows[-limit:]
     span = TIMEFRAME_MS[interval]
     return [[int(ts), _s(o), _s(h), _s(lo), _s(c), _s(v), int(ts) + span - 1, _s(v * c), 10, "0", "0", "0"]
             for ts, o, h, lo, c, v in rows]
