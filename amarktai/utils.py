@@ -64,4 +64,7 @@ def _is_trusted_proxy(address):
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    # A dual-stack listener reports an IPv4 peer as ::ffff:a.b.c.d; it is the same proxy as a.b.c.d.
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
     return any(ip in network for network in _trusted_networks(tuple(settings.TRUSTED_PROXIES)))

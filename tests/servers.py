@@ -1,13 +1,17 @@
-"""Real server processes for tests: Daphne serving amarktai.asgi on a free port."""
+"""Real server processes for tests: Daphne serving amarktai.asgi on a free port, gunicorn serving amarktai.wsgi (as in
+production), and nginx running the repository's nginx.conf in front of them."""
 
 import contextlib
 import os
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -60,3 +64,157 @@ def daphne(env_overrides=None, migrate=True, timeout=30):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def database_url(connection):
+    """A DATABASE_URL for ``connection``'s database: hand it to a server process so that it uses the database pytest-django
+    set up (the test must be ``django_db(transaction=True)`` for the server to see the test's rows)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        name = str(db["NAME"])
+        if name == ":memory:" or name.startswith("file:") or not Path(name).is_absolute():
+            raise RuntimeError(f"the SQLite test database {name!r} is not a file another process can open")
+        return f"sqlite:///{name}"
+    if connection.vendor == "postgresql":
+        user = quote(db.get("USER") or "", safe="")
+        password = quote(db.get("PASSWORD") or "", safe="")
+        credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        return f"postgres://{credentials}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    raise RuntimeError(f"no DATABASE_URL for a {connection.vendor} database")
+
+
+def _wait_until_up(proc, url, log, name, timeout, **client_options):
+    deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"{name} exited: " + log.read()[-3000:])
+        try:
+            httpx.get(url, timeout=1, **client_options)
+            return
+        except httpx.HTTPError:
+            if time.time() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"{name} did not come up: " + log.read()[-3000:]) from None
+            time.sleep(0.2)
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@contextlib.contextmanager
+def gunicorn(env_overrides=None, workers=1, timeout=30):
+    """Yield the base URL of gunicorn serving amarktai.wsgi from this venv with the production settings (DEBUG off,
+    TLS redirect on, as the README runs it) on a free loopback port. Pass DATABASE_URL (see ``database_url``); without
+    REDIS_URL each worker has its own local-memory cache, so keep ``workers=1`` for throttles to add up."""
+    var = tempfile.mkdtemp(prefix="amarktai-gunicorn-")
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "amarktai.settings", "AMARKTAI_VAR_DIR": var, "DEBUG": "0",
+        "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING",
+    })
+    env.update(env_overrides or {})
+    env = {name: value for name, value in env.items() if value is not None}  # None in the overrides: unset it
+    port = free_port()
+    log = open(Path(var) / "gunicorn.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                             "--graceful-timeout", "5", "amarktai.wsgi:application"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(proc, f"{base}/api/system/ping", log, "gunicorn", timeout)
+        yield base
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(var, ignore_errors=True)
+
+
+def nginx_binary():
+    """The nginx executable, or None (Debian puts it in /usr/sbin, which a normal user's PATH may lack)."""
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+
+
+def self_signed_cert(directory):
+    """A throwaway certificate for 127.0.0.1/localhost: (cert path, key path)."""
+    directory = Path(directory)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def _substitute(text, old, new):
+    assert old in text, f"nginx.conf no longer contains {old!r}: update tests/servers.py"
+    return text.replace(old, new)
+
+
+def nginx_config(directory, api_port=None, http_port=None, https_port=None):
+    """Write a runnable copy of the repository's nginx.conf into ``directory`` and return its path. Only what cannot
+    work outside a real host is replaced: the TLS certificate (a self-signed one in ``directory``), the access log and
+    nginx's temp directories (into ``directory``); with ports given, the listen lines (loopback only: the plain-HTTP
+    redirect server on ``http_port``, the TLS server on ``https_port``) and the gunicorn upstream's port."""
+    directory = Path(directory)
+    cert, key = self_signed_cert(directory)
+    text = (ROOT / "nginx.conf").read_text()
+    text = _substitute(text, "/etc/ssl/amarktai/fullchain.pem", str(cert))
+    text = _substitute(text, "/etc/ssl/amarktai/privkey.pem", str(key))
+    text = _substitute(text, "/var/log/nginx/amarktai.access.log", str(directory / "access.log"))
+    temp_paths = "".join(f"    {kind}_temp_path {directory / (kind + '_temp')};\n"
+                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    text = _substitute(text, "\nhttp {\n", "\nhttp {\n" + temp_paths)
+    if api_port is not None:
+        text = _substitute(text, "server 127.0.0.1:8101 ", f"server 127.0.0.1:{api_port} ")
+    if http_port is not None:
+        text = _substitute(text, "listen 80;", f"listen 127.0.0.1:{http_port};")
+        text = _substitute(text, "listen [::]:80;", "")
+    if https_port is not None:
+        text = _substitute(text, "listen 443 ssl", f"listen 127.0.0.1:{https_port} ssl")
+        text = _substitute(text, "listen [::]:443 ssl http2;", "")
+    conf = directory / "nginx.conf"
+    conf.write_text(text)
+    return conf
+
+
+def nginx_command(conf, directory, directives=""):
+    """nginx with the README's prefix (the project directory: static files from var/staticfiles), its pid file and
+    error log in ``directory``, and any further main-context ``directives``."""
+    directory = Path(directory)
+    return [nginx_binary(), "-p", f"{ROOT}/", "-c", str(conf), "-e", str(directory / "error.log"),
+            "-g", f"pid {directory / 'nginx.pid'}; {directives}".strip()]
+
+
+def tls_context(directory):
+    """An SSL context that trusts the certificate ``nginx_config`` made in ``directory``."""
+    return ssl.create_default_context(cafile=str(Path(directory) / "cert.pem"))
+
+
+@contextlib.contextmanager
+def nginx(api_port, timeout=20):
+    """Run the repository's nginx.conf (see ``nginx_config``) in the foreground in front of gunicorn on ``api_port``.
+    Yields (https base URL, working directory with access.log and error.log)."""
+    directory = Path(tempfile.mkdtemp(prefix="amarktai-nginx-"))
+    directory.chmod(0o755)  # run as root, nginx's workers switch to an unprivileged user and write temp files here
+    http_port, https_port = free_port(), free_port()
+    conf = nginx_config(directory, api_port=api_port, http_port=http_port, https_port=https_port)
+    log = open(directory / "nginx.out", "w+")
+    proc = subprocess.Popen(nginx_command(conf, directory, "daemon off;"), stdout=log, stderr=subprocess.STDOUT)
+    base = f"https://127.0.0.1:{https_port}"
+    try:
+        _wait_until_up(proc, f"{base}/api/system/ping", log, "nginx", timeout, verify=tls_context(directory))
+        yield base, directory
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -1,5 +1,9 @@
 """TLS, cookies, CORS, proxies, login lockout, field encryption."""
 
+import ipaddress
+
+from django.core.exceptions import ImproperlyConfigured
+
 from amarktai.settings.base import DEBUG
 from amarktai.settings.env import env_bool, env_int, env_list, local_secret, random_fernet_key
 
@@ -34,3 +38,8 @@ LOGIN_LOCKOUT_THRESHOLD = env_int("LOGIN_LOCKOUT_THRESHOLD", 5)
 # peers; the client is the right-most address in it that is not itself a trusted proxy. The default fits the bundled
 # nginx.conf, which runs on the same host and connects from loopback.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:  # a typo fails at start-up, not on every login
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from exc

@@ -16,6 +16,8 @@ SCREENSHOTS = ROOT / "test-output" / "screenshots"
 
 def _require_browser():
     if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"{CHROMIUM} is missing: CI installs it (.ci/run), so the browser tests must run there")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)")
     pytest.importorskip("pyotp", reason="pyotp is not installed (pip install -r requirements.txt)")
