@@ -1,11 +1,11 @@
-# The two commands of the README:  `make run`  and  `make test`.
+# The two commands of the README:  `make run`  and  `make test`.  `make lint`: the checks CI runs before the tests.
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install bench
+.PHONY: run test install bench lint
 
 run: install
 	$(PY) manage.py migrate --noinput
@@ -14,6 +14,15 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (lint, then format check) and mypy on the services and selectors, all configured in pyproject.toml. Runs all
+# three and fails if any failed, so one run shows every finding.
+lint: install
+	rc=0; \
+	$(VENV)/bin/ruff check . || rc=1; \
+	$(VENV)/bin/ruff format --check . || rc=1; \
+	$(VENV)/bin/mypy || rc=1; \
+	exit $$rc
 
 bench: install
 	$(PY) bench/run_all.py
