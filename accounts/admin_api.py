@@ -18,8 +18,14 @@ from amarktai.errors import PermissionDenied
 
 
 def audit(actor, action, target_type="", target_id="", details=None):
-    return AuditLog.objects.create(actor=actor, actor_email=actor.email, action=action,
-                                   target_type=target_type, target_id=str(target_id or ""), details=details or {})
+    return AuditLog.objects.create(
+        actor=actor,
+        actor_email=actor.email,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id or ""),
+        details=details or {},
+    )
 
 
 def list_users(actor):

@@ -4,7 +4,6 @@ import threading
 import time
 from collections import OrderedDict
 
-from amarktai import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -12,6 +11,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from accounts.models import ApiKey, user_cache_key
+from amarktai import cache
 
 
 def user_for_api_key(raw_key):

@@ -1,7 +1,8 @@
 """Increasing delay after repeated failed logins (wrong password or wrong TOTP code) for one account.
 
-After ``LOGIN_LOCKOUT_THRESHOLD`` consecutive failures the account is locked for 30 s, doubling with each further failure up
-to one hour. State lives in the cache (Redis in production) so every web process sees it. A successful login clears it.
+After ``LOGIN_LOCKOUT_THRESHOLD`` consecutive failures the account is locked for 30 s, doubling with each further
+failure up to one hour. State lives in the cache (Redis in production) so every web process sees it. A successful login
+clears it.
 """
 
 import hashlib
@@ -45,7 +46,7 @@ def record_failure(email):
     state["failures"] += 1
     over = state["failures"] - _threshold()
     if over >= 0:
-        state["locked_until"] = time.time() + min(BASE_SECONDS * (2 ** over), MAX_SECONDS)
+        state["locked_until"] = time.time() + min(BASE_SECONDS * (2**over), MAX_SECONDS)
     cache.set(key, state, WINDOW_SECONDS)
     return state
 

@@ -100,6 +100,9 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self):
+        return f"{self.name} ({self.key_prefix}…)"
+
     @staticmethod
     def hash(raw_key):
         return hashlib.sha256(raw_key.encode()).hexdigest()
@@ -114,9 +117,6 @@ class ApiKey(models.Model):
     @property
     def is_active(self):
         return self.revoked_at is None
-
-    def __str__(self):
-        return f"{self.name} ({self.key_prefix}…)"
 
 
 class InviteCode(models.Model):
@@ -146,4 +146,6 @@ class AuditLog(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_email} {self.action} {self.target_type}:{self.target_id}"
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_email} {self.action} {self.target_type}:{self.target_id}"
+        )

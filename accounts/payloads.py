@@ -25,8 +25,13 @@ def user_payload(user: User) -> dict:
 
 def admin_user_payload(user: User) -> dict:
     """A user as the admin API lists it."""
-    return {"id": str(user.id), "email": user.email, "first_name": user.first_name, "is_admin": user.is_admin,
-            "created_at": iso(user.created_at)}
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "first_name": user.first_name,
+        "is_admin": user.is_admin,
+        "created_at": iso(user.created_at),
+    }
 
 
 def mode_payload(mode: str) -> dict:

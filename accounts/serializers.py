@@ -28,4 +28,3 @@ class ModeSerializer(serializers.Serializer):
 
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-

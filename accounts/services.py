@@ -43,7 +43,9 @@ def register(email: str, password: str, first_name: str = "", invite_code: str |
     try:
         user = User.objects.create_user(email=email, password=password, first_name=first_name)
     except IntegrityError as exc:  # a concurrent registration won the race
-        raise ValidationFailed("An account with this email already exists", details={"email": ["already registered"]}) from exc
+        raise ValidationFailed(
+            "An account with this email already exists", details={"email": ["already registered"]}
+        ) from exc
     if invite is not None:
         invite.used_by = user
         invite.used_at = timezone.now()

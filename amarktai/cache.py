@@ -21,7 +21,7 @@ def _surviving_outage(consequence=None):
     """Swallow a cache outage (logging ``consequence`` if given); any other error propagates."""
     try:
         yield
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if not _outage(exc):
             raise
         if consequence:
@@ -34,7 +34,7 @@ def get(key, default=None):
     return default
 
 
-def set(key, value, timeout):  # noqa: A001 - mirrors the cache API
+def set(key, value, timeout):
     with _surviving_outage():
         cache.set(key, value, timeout)
 

@@ -116,7 +116,7 @@ def infrastructure_error(exc):
         kinds.append(kombu.exceptions.OperationalError)
     except ImportError:  # pragma: no cover
         pass
-    from django.db import IntegrityError, DataError, ProgrammingError
+    from django.db import DataError, IntegrityError, ProgrammingError
 
     if isinstance(exc, (IntegrityError, DataError, ProgrammingError)):
         return None  # bugs or bad data, not an outage

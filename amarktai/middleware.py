@@ -48,7 +48,9 @@ class ApiErrorMiddleware:
             return response
         code, message = _STATUS_CODES.get(
             response.status_code,
-            (errors.INTERNAL_ERROR, "Internal server error") if response.status_code >= 500 else (errors.VALIDATION_ERROR, "Bad request"),
+            (errors.INTERNAL_ERROR, "Internal server error")
+            if response.status_code >= 500
+            else (errors.VALIDATION_ERROR, "Bad request"),
         )
         headers = {k: response[k] for k in ("Allow", "Retry-After", "WWW-Authenticate") if response.has_header(k)}
         return errors.error_response(message, code, response.status_code, headers=headers)
@@ -59,12 +61,14 @@ class ApiErrorMiddleware:
         if isinstance(exception, Http404):
             return errors.error_response("Not found", errors.NOT_FOUND, 404)
         if isinstance(exception, errors.AmarktaiError):
-            return errors.error_response(exception.message, exception.error_code, exception.status, exception.details,
-                                         headers=exception.headers)
+            return errors.error_response(
+                exception.message, exception.error_code, exception.status, exception.details, headers=exception.headers
+            )
         outage = errors.infrastructure_error(exception)
         if outage is not None:
-            logger.warning("backing service unavailable on %s %s: %s", request.method, request.path,
-                           exception.__class__.__name__)
+            logger.warning(
+                "backing service unavailable on %s %s: %s", request.method, request.path, exception.__class__.__name__
+            )
             return errors.error_response(outage.message, outage.error_code, outage.status, headers=outage.headers)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return errors.error_response("Internal server error", errors.INTERNAL_ERROR, 500)

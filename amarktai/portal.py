@@ -1,8 +1,8 @@
 """The web portal: plain TemplateViews under templates/portal/.
 
 The pages hold no data of their own. Each one loads static/portal/app.js, which signs in through the JSON API, keeps the
-JWT in sessionStorage and reads everything (bots, trades, metrics, wallet, chat, admin lists) from the same /api/ endpoints
-and the /api/ws feed that every other client uses, so the portal is not a second code path into the domain.
+JWT in sessionStorage and reads everything (bots, trades, metrics, wallet, chat, admin lists) from the same /api/
+endpoints and the /api/ws feed that every other client uses, so the portal is not a second code path into the domain.
 """
 
 from django.urls import path
@@ -10,7 +10,8 @@ from django.views.generic import RedirectView, TemplateView
 
 
 class PortalPage(TemplateView):
-    """One portal page. ``page`` names the template and the JS controller (body[data-page]); ``public`` pages need no login."""
+    """One portal page. ``page`` names the template and the JS controller (body[data-page]);
+    ``public`` pages need no login."""
 
     page = ""
     title = ""
@@ -51,5 +52,6 @@ PAGES = [
 
 app_name = "portal"
 urlpatterns = [path("", RedirectView.as_view(url="/dashboard", permanent=False), name="home")] + [
-    path(url, PortalPage.as_view(page=page, title=title, public=public), name=page) for page, url, title, public in PAGES
+    path(url, PortalPage.as_view(page=page, title=title, public=public), name=page)
+    for page, url, title, public in PAGES
 ]

@@ -45,4 +45,3 @@ class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "bearerFormat": "JWT or API key (amk_...)",
         }
-

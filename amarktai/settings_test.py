@@ -1,8 +1,9 @@
-"""Test settings: the same as production/embedded (chosen by the same env vars) with fast hashing and no TLS redirect."""
+"""Test settings: the same as production/embedded (chosen by the same env vars)
+with fast hashing and no TLS redirect."""
 
 import os
 
-from amarktai.settings import *  # noqa: F401,F403
+from amarktai.settings import *  # noqa: F403
 
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False

@@ -2,7 +2,7 @@
 
 import functools
 import ipaddress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.utils import timezone as dj_timezone
@@ -13,12 +13,12 @@ def iso(dt):
     if dt is None:
         return None
     if dj_timezone.is_naive(dt):
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def iso_now():
-    return iso(datetime.now(timezone.utc))
+    return iso(datetime.now(UTC))
 
 
 def money(value, places=8):

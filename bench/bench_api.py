@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, manage, result, start, stop, wait_http  # noqa: E402
+from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, manage, result, start, stop, wait_http
 
 SETUP = r"""
 import django; django.setup()
@@ -61,19 +61,39 @@ def main():
     redis_proc = None
     if "REDIS_URL" not in os.environ and shutil.which("redis-server"):
         redis_port = free_port()
-        redis_proc = subprocess.Popen(["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
-                                      stdout=subprocess.DEVNULL)
+        redis_proc = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+        )
         os.environ["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     env = bench_env()
     manage(env, "migrate", "--noinput")
-    token = subprocess.run([PYTHON, "-c", SETUP], cwd=ROOT, env=env, capture_output=True, text=True,
-                           check=True).stdout.strip().splitlines()[-1]
+    token = (
+        subprocess.run([PYTHON, "-c", SETUP], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
 
     setups = {
-        "daphne (1 process)": lambda port: [str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-                                            "amarktai.asgi:application"],
-        "gunicorn WSGI (2 workers)": lambda port: [str(BIN / "gunicorn"), "-w", "2", "-k", "sync",
-                                                   "-b", f"127.0.0.1:{port}", "amarktai.wsgi:application"],
+        "daphne (1 process)": lambda port: [
+            str(BIN / "daphne"),
+            "-v",
+            "0",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "amarktai.asgi:application",
+        ],
+        "gunicorn WSGI (2 workers)": lambda port: [
+            str(BIN / "gunicorn"),
+            "-w",
+            "2",
+            "-k",
+            "sync",
+            "-b",
+            f"127.0.0.1:{port}",
+            "amarktai.wsgi:application",
+        ],
     }
     print(f"{'server':30} {'endpoint':14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for label, command in setups.items():
@@ -88,15 +108,23 @@ def main():
         finally:
             stop(proc)
         for name, figures in (("hello-world", hello), ("GET /api/bots", bots)):
-            print(f"{label:30} {name:14} {figures['rps']:9.0f} {figures['p50_ms']:8.1f} {figures['p99_ms']:8.1f} "
-                  f"{figures['errors']:8d}")
+            print(
+                f"{label:30} {name:14} {figures['rps']:9.0f} {figures['p50_ms']:8.1f} {figures['p99_ms']:8.1f} "
+                f"{figures['errors']:8d}"
+            )
         ratio = bots["rps"] / hello["rps"] * 100
         if redis_proc is not None and label == list(setups)[-1]:
             redis_proc.terminate()
         ok = ratio >= 50 and bots["rps"] >= 1000 and bots["errors"] == 0
         print(f"{label:30} GET /api/bots = {ratio:.0f}% of hello-world")
-        result(f"GET /api/bots req/s, {label}", round(bots["rps"]), "req/s", ">= 1000 and >= 50% of hello-world", ok,
-               f"hello-world {hello['rps']:.0f} req/s; /api/bots {ratio:.0f}% of it; p99 {bots['p99_ms']:.1f} ms")
+        result(
+            f"GET /api/bots req/s, {label}",
+            round(bots["rps"]),
+            "req/s",
+            ">= 1000 and >= 50% of hello-world",
+            ok,
+            f"hello-world {hello['rps']:.0f} req/s; /api/bots {ratio:.0f}% of it; p99 {bots['p99_ms']:.1f} ms",
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import PYTHON, ROOT, bench_env, manage, result  # noqa: E402
+from bench.common import PYTHON, ROOT, bench_env, manage, result
 
 MEASURE = r"""
 import django, gc, resource, sys; django.setup()
@@ -59,14 +59,27 @@ def main():
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     manage(env, "migrate", "--noinput")
-    out = subprocess.run([PYTHON, "-c", MEASURE, str(args.bots)], cwd=ROOT, env=env, capture_output=True, text=True,
-                         check=True).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(
+            [PYTHON, "-c", MEASURE, str(args.bots)], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     before, after, total = out.split()
     per_bot_kb = (float(after) - float(before)) * 1024 / args.bots
-    print(f"worker RSS {float(before):.1f} MB -> {float(after):.1f} MB after taking on {args.bots} more active bots "
-          f"({total} in all): {per_bot_kb:.1f} KB per bot")
-    result("memory per active bot", round(per_bot_kb, 1), "KB", "< 1024 KB", per_bot_kb < 1024,
-           f"RSS {float(before):.0f} -> {float(after):.0f} MB for {args.bots} bots")
+    print(
+        f"worker RSS {float(before):.1f} MB -> {float(after):.1f} MB after taking on {args.bots} more active bots "
+        f"({total} in all): {per_bot_kb:.1f} KB per bot"
+    )
+    result(
+        "memory per active bot",
+        round(per_bot_kb, 1),
+        "KB",
+        "< 1024 KB",
+        per_bot_kb < 1024,
+        f"RSS {float(before):.0f} -> {float(after):.0f} MB for {args.bots} bots",
+    )
 
 
 if __name__ == "__main__":

@@ -77,10 +77,14 @@ def main():
 
     balance = exchange.fetch_balance()
     print(f"database: SQLite in {var}")
-    print(f"market orders: {args.n} on {platform.id} {symbol} in {market_elapsed:.2f} s = "
-          f"{args.n / market_elapsed:.0f} orders/s")
-    print(f"  latency ms: mean {statistics.mean(latencies) * 1000:.2f}  p50 {percentile(latencies, 50) * 1000:.2f}  "
-          f"p95 {percentile(latencies, 95) * 1000:.2f}  p99 {percentile(latencies, 99) * 1000:.2f}")
+    print(
+        f"market orders: {args.n} on {platform.id} {symbol} in {market_elapsed:.2f} s = "
+        f"{args.n / market_elapsed:.0f} orders/s"
+    )
+    print(
+        f"  latency ms: mean {statistics.mean(latencies) * 1000:.2f}  p50 {percentile(latencies, 50) * 1000:.2f}  "
+        f"p95 {percentile(latencies, 95) * 1000:.2f}  p99 {percentile(latencies, 99) * 1000:.2f}"
+    )
     print(f"limit place+cancel: {limits} pairs in {limit_elapsed:.2f} s = {2 * limits / limit_elapsed:.0f} ops/s")
     print("final balance: " + ", ".join(f"{c} {v['total']}" for c, v in balance.items()))
     from bench.common import result

@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, manage, result, start, stop  # noqa: E402
+from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, manage, result, start, stop
 
 SETUP = r"""
 import django, sys; django.setup()
@@ -94,36 +94,78 @@ def main():
     if not shutil.which("redis-server"):
         sys.exit("redis-server is needed: apt-get install redis-server")
     redis_port = free_port()
-    redis_proc = subprocess.Popen(["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
-                                  stdout=subprocess.DEVNULL)
+    redis_proc = subprocess.Popen(
+        ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+    )
     metrics_dir = tempfile.mkdtemp(prefix="amarktai-prom-")
-    env = bench_env(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", PROMETHEUS_MULTIPROC_DIR=metrics_dir,
-                    DJANGO_SETTINGS_MODULE="amarktai.settings", LOG_LEVEL="WARNING")
+    env = bench_env(
+        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        PROMETHEUS_MULTIPROC_DIR=metrics_dir,
+        DJANGO_SETTINGS_MODULE="amarktai.settings",
+        LOG_LEVEL="WARNING",
+    )
     workers = []
     try:
         time.sleep(0.5)
         manage(env, "migrate", "--noinput")
-        markets = subprocess.run([PYTHON, "-c", SETUP, str(args.bots)], cwd=ROOT, env=env, capture_output=True,
-                                 text=True, check=True).stdout.strip().splitlines()[-1]
+        markets = (
+            subprocess.run(
+                [PYTHON, "-c", SETUP, str(args.bots)], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         for i in range(2):
-            workers.append(start([str(BIN / "celery"), "-A", "amarktai", "worker", "-c", "1", "-P", "prefork",
-                                  "-n", f"bench{i}@%h", "-l", "warning", "--without-gossip", "--without-mingle"], env))
+            workers.append(
+                start(
+                    [
+                        str(BIN / "celery"),
+                        "-A",
+                        "amarktai",
+                        "worker",
+                        "-c",
+                        "1",
+                        "-P",
+                        "prefork",
+                        "-n",
+                        f"bench{i}@%h",
+                        "-l",
+                        "warning",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                    env,
+                )
+            )
         time.sleep(6)
         database = "PostgreSQL" if env.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
         print(f"{args.bots} bots over {markets} markets, 2 Celery workers on Redis, {database}")
         durations = []
         for round_no in range(args.rounds):
-            out = subprocess.run([PYTHON, "-c", ROUND], cwd=ROOT, env=env, capture_output=True, text=True,
-                                 check=True).stdout.strip().splitlines()[-1]
+            out = (
+                subprocess.run([PYTHON, "-c", ROUND], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             sent, done, total, seconds = out.split()
             durations.append(float(seconds))
-            print(f"round {round_no + 1}: {sent} group tasks, {done}/{total} bots ticked in {seconds} s "
-                  f"({int(done) / float(seconds):.0f} ticks/s)")
+            print(
+                f"round {round_no + 1}: {sent} group tasks, {done}/{total} bots ticked in {seconds} s "
+                f"({int(done) / float(seconds):.0f} ticks/s)"
+            )
         count, p50, p99 = histogram_quantiles(metrics_dir)
-        print(f"tick latency over {int(count)} ticks: p50 <= {p50:.0f} ms, p99 <= {p99:.0f} ms (histogram bucket bounds)")
+        print(
+            f"tick latency over {int(count)} ticks: p50 <= {p50:.0f} ms, p99 <= {p99:.0f} ms (histogram bucket bounds)"
+        )
         best = min(durations)
-        result("bot ticks/s (1,000 bots, 2 workers)", round(args.bots / best), "ticks/s", "1000 bots < 60 s",
-               best < 60, f"round time {best:.1f} s; {database}")
+        result(
+            "bot ticks/s (1,000 bots, 2 workers)",
+            round(args.bots / best),
+            "ticks/s",
+            "1000 bots < 60 s",
+            best < 60,
+            f"round time {best:.1f} s; {database}",
+        )
         result("bot tick p99 latency", round(p99), "ms", "< 200 ms", p99 < 200, f"p50 <= {p50:.0f} ms")
     finally:
         for worker in workers:

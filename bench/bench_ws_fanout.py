@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, manage, result, start, stop, wait_http  # noqa: E402
+from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, manage, result, start, stop, wait_http
 
 SETUP = r"""
 import json, sys
@@ -40,8 +40,11 @@ def start_redis():
     if not shutil.which("redis-server"):
         sys.exit("redis-server is needed: apt-get install redis-server (or set REDIS_URL)")
     port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 10
     import socket
 
@@ -57,7 +60,7 @@ def start_redis():
 
 def pct(values, q):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def run_clients(ports, users, publish):
@@ -70,8 +73,9 @@ async def run_clients(ports, users, publish):
     async def client(i, user_id, token):
         port = ports[i % len(ports)]
         async with sem:
-            ws = await websockets.connect(f"ws://127.0.0.1:{port}/api/ws?token={token}", open_timeout=30,
-                                          ping_interval=None, max_queue=None)
+            ws = await websockets.connect(
+                f"ws://127.0.0.1:{port}/api/ws?token={token}", open_timeout=30, ping_interval=None, max_queue=None
+            )
             await ws.send(json.dumps({"type": "ping"}))
             assert json.loads(await ws.recv())["type"] == "pong"  # the consumer has joined user.<id>
         connected.append(ws)
@@ -101,7 +105,7 @@ async def run_clients(ports, users, publish):
     publish_seconds = await loop.run_in_executor(None, publish, users)
     try:
         await asyncio.wait_for(done.wait(), 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     total = time.time() - t0
     for ws in connected:
@@ -122,14 +126,20 @@ def main():
     servers = []
     try:
         manage(env, "migrate", "--noinput")
-        out = subprocess.run([PYTHON, "-c", SETUP, str(args.clients)], cwd=ROOT, env=env, capture_output=True, text=True,
-                             check=True).stdout.strip().splitlines()[-1]
+        out = (
+            subprocess.run(
+                [PYTHON, "-c", SETUP, str(args.clients)], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         users = json.loads(out)
         ports = []
         for _ in range(args.processes):
             port = free_port()
-            proc = start([str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-                          "amarktai.asgi:application"], env)
+            proc = start(
+                [str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), "amarktai.asgi:application"], env
+            )
             servers.append(proc)
             wait_http(f"http://127.0.0.1:{port}/api/health", proc=proc)
             ports.append(port)
@@ -144,13 +154,22 @@ def main():
         def publish(rows):
             started = time.time()
             for user_id, _token in rows:
-                trade = {"id": f"bench-{user_id}", "bot_id": None, "exchange": "luno", "symbol": "BTC/ZAR",
-                         "side": "buy", "amount": 0.001, "price": 1_000_000.0, "profit_loss": 0.0, "profit": 0.0,
-                         "sent_at": time.time()}
+                trade = {
+                    "id": f"bench-{user_id}",
+                    "bot_id": None,
+                    "exchange": "luno",
+                    "symbol": "BTC/ZAR",
+                    "side": "buy",
+                    "amount": 0.001,
+                    "price": 1_000_000.0,
+                    "profit_loss": 0.0,
+                    "profit": 0.0,
+                    "sent_at": time.time(),
+                }
                 events.publish(user_id, events.TRADE_EXECUTED, {"trade": trade})
             return time.time() - started
 
-        latencies, connect_s, publish_s, total_s = asyncio.run(run_clients(ports, users, publish))
+        latencies, _connect_s, publish_s, total_s = asyncio.run(run_clients(ports, users, publish))
     finally:
         for proc in servers:
             stop(proc)
@@ -163,12 +182,20 @@ def main():
     p99 = pct(values, 99) if values else float("nan")
     worst = max(values) if values else float("nan")
     print(f"daphne processes: {args.processes}, clients: {args.clients}, delivered: {received}")
-    print(f"published {args.clients} events in {publish_s:.2f} s ({args.clients / publish_s:.0f} events/s); "
-          f"all delivered after {total_s:.2f} s")
+    print(
+        f"published {args.clients} events in {publish_s:.2f} s ({args.clients / publish_s:.0f} events/s); "
+        f"all delivered after {total_s:.2f} s"
+    )
     print(f"delivery latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms")
     ok = received == args.clients and p99 < 250
-    result(f"WS fan-out p99 latency, {args.clients} clients, {args.processes} daphne", round(p99, 1), "ms", "< 250 ms",
-           ok, f"p50 {p50:.1f} ms; delivered {received}/{args.clients}; publish {args.clients / publish_s:.0f} ev/s")
+    result(
+        f"WS fan-out p99 latency, {args.clients} clients, {args.processes} daphne",
+        round(p99, 1),
+        "ms",
+        "< 250 ms",
+        ok,
+        f"p50 {p50:.1f} ms; delivered {received}/{args.clients}; publish {args.clients / publish_s:.0f} ev/s",
+    )
 
 
 if __name__ == "__main__":

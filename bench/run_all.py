@@ -39,17 +39,26 @@ def main():
             found = False
             for line in proc.stdout.splitlines():
                 if line.startswith("BENCH_RESULT "):
-                    rows.append(json.loads(line[len("BENCH_RESULT "):]))
+                    rows.append(json.loads(line[len("BENCH_RESULT ") :]))
                     found = True
                 else:
                     print(line)
             if proc.returncode != 0:
                 print(proc.stderr[-3000:])
-                rows.append({"name": script, "value": "-", "unit": "", "target": "", "ok": False,
-                             "note": f"exit {proc.returncode}"})
+                rows.append(
+                    {
+                        "name": script,
+                        "value": "-",
+                        "unit": "",
+                        "target": "",
+                        "ok": False,
+                        "note": f"exit {proc.returncode}",
+                    }
+                )
             elif not found:
-                rows.append({"name": script, "value": "see output above", "unit": "", "target": "", "ok": None,
-                             "note": ""})
+                rows.append(
+                    {"name": script, "value": "see output above", "unit": "", "target": "", "ok": None, "note": ""}
+                )
             print(f"({script}: {time.time() - started:.0f} s)")
 
     print("\n" + "=" * 110)
@@ -57,8 +66,10 @@ def main():
     print("-" * 110)
     for row in rows:
         verdict = {True: "MET", False: "MISSED", None: "-"}[row.get("ok")]
-        print(f"{row['name'][:52]:52} {str(row['value']):>12} {row['unit'][:8]:8} {str(row.get('target') or '')[:24]:24} "
-              f"{verdict}  {row.get('note', '')}")
+        print(
+            f"{row['name'][:52]:52} {row['value']!s:>12} {row['unit'][:8]:8} {str(row.get('target') or '')[:24]:24} "
+            f"{verdict}  {row.get('note', '')}"
+        )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,13 @@ def pause_bot(actor, bot_id, reason=""):
         if previous != BotStatus.PAUSED:
             message = f"Bot {bot.name} was paused by an administrator" + (f": {reason}" if reason else "")
             set_status(bot, BotStatus.PAUSED, reason=message)
-        audit(actor, "bot.pause", "bot", bot.id,
-              {"owner_id": str(bot.user_id), "previous_status": previous, "reason": reason})
+        audit(
+            actor,
+            "bot.pause",
+            "bot",
+            bot.id,
+            {"owner_id": str(bot.user_id), "previous_status": previous, "reason": reason},
+        )
     return bot
 
 

@@ -1,5 +1,5 @@
-"""The bot engine: one tick = fetch candles (shared by every bot on the same exchange/symbol/timeframe), ask the strategy,
-place at most one order through the exchange adapter.
+"""The bot engine: one tick = fetch candles (shared by every bot on the same exchange/symbol/timeframe), ask the
+strategy, place at most one order through the exchange adapter.
 
 Exactly-once: the bot row is locked (SELECT ... FOR UPDATE) for the whole decision, and the order's client id is derived
 from (bot, signal candle, side), unique in the database: a retried or duplicated tick finds the order and does nothing.
@@ -11,7 +11,6 @@ import logging
 import time
 from decimal import ROUND_DOWN, Decimal
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
@@ -47,9 +46,12 @@ def candles_for(exchange, symbol, timeframe, source):
 def _position_view(position):
     if position is None:
         return None
-    return {"entry_price": float(position.entry_price), "amount": float(position.amount),
-            "stop_loss": float(position.stop_loss) if position.stop_loss is not None else None,
-            "take_profit": float(position.take_profit) if position.take_profit is not None else None}
+    return {
+        "entry_price": float(position.entry_price),
+        "amount": float(position.amount),
+        "stop_loss": float(position.stop_loss) if position.stop_loss is not None else None,
+        "take_profit": float(position.take_profit) if position.take_profit is not None else None,
+    }
 
 
 def _order_amount(bot, price):
@@ -70,7 +72,7 @@ def tick_bot(bot_id, candles, source=None):
     except Exception as exc:  # noqa: BLE001 - a bot's failure is recorded on the bot, never raised to the worker
         try:
             _record_failure(bot_id, exc)
-        except Exception:  # noqa: BLE001 - e.g. the database itself is down: log, keep the worker alive
+        except Exception:
             logger.exception("could not record the failure of bot %s", bot_id)
         outcome = "error"
     BOT_TICKS.labels("error" if outcome == "error" else "ok" if outcome != "skipped" else "skipped").inc()
@@ -85,8 +87,9 @@ def _tick(bot_id, candles, source):
             return "skipped"
         if source is not None and source != source_for(bot.trading_mode):
             # A live bot decides only on its exchange's real data; never on candles from another source.
-            raise ProviderError(f"{bot.trading_mode} bots trade on {source_for(bot.trading_mode)} market data, "
-                                f"not {source}")
+            raise ProviderError(
+                f"{bot.trading_mode} bots trade on {source_for(bot.trading_mode)} market data, not {source}"
+            )
         if bot.status == BotStatus.CREATED:
             set_status(bot, BotStatus.ACTIVE)
         exchange = get_exchange(bot.user, bot.exchange, bot.trading_mode)
@@ -98,19 +101,32 @@ def _tick(bot_id, candles, source):
             cid = trading.client_order_id(bot.pk, signal.candle_ts, signal.side)
             if not Order.objects.filter(client_order_id=cid).exists():  # a retried tick places nothing twice
                 # Size from the price the order will meet (the ask), not the candle close.
-                amount = position.amount if signal.side == "sell" else _order_amount(
-                    bot, Decimal(str(exchange.fetch_ticker(bot.symbol)["ask"])))
+                amount = (
+                    position.amount
+                    if signal.side == "sell"
+                    else _order_amount(bot, Decimal(str(exchange.fetch_ticker(bot.symbol)["ask"])))
+                )
                 market = exchange.load_markets()[bot.symbol]
                 if signal.side == "sell" or amount >= market["min_amount"]:
                     trading.place_order(
-                        bot.user, exchange, symbol=bot.symbol, side=signal.side, type="market", amount=amount, bot=bot,
-                        cid=cid, reason=signal.reason, is_paper=bot.trading_mode == TradingMode.PAPER,
+                        bot.user,
+                        exchange,
+                        symbol=bot.symbol,
+                        side=signal.side,
+                        type="market",
+                        amount=amount,
+                        bot=bot,
+                        cid=cid,
+                        reason=signal.reason,
+                        is_paper=bot.trading_mode == TradingMode.PAPER,
                         stop_loss=Decimal(str(round(signal.stop_loss, 8))) if signal.stop_loss else None,
-                        take_profit=Decimal(str(round(signal.target, 8))) if signal.target else None)
+                        take_profit=Decimal(str(round(signal.target, 8))) if signal.target else None,
+                    )
                     traded = True
         now = timezone.now()
-        Bot.objects.filter(pk=bot.pk).update(last_tick_at=now, failure_count=0, last_error="",
-                                             next_tick_at=scheduling.next_tick_at(now, 0))
+        Bot.objects.filter(pk=bot.pk).update(
+            last_tick_at=now, failure_count=0, last_error="", next_tick_at=scheduling.next_tick_at(now, 0)
+        )
     return "traded" if traded else "ok"
 
 
@@ -122,13 +138,17 @@ def _record_failure(bot_id, exc):
         if bot is None:
             return
         now = timezone.now()  # the row is locked: bot.failure_count + 1 is the count this UPDATE writes
-        Bot.objects.filter(pk=bot.pk).update(failure_count=F("failure_count") + 1, last_error=message[:1000],
-                                             last_tick_at=now,
-                                             next_tick_at=scheduling.next_tick_at(now, bot.failure_count + 1))
+        Bot.objects.filter(pk=bot.pk).update(
+            failure_count=F("failure_count") + 1,
+            last_error=message[:1000],
+            last_tick_at=now,
+            next_tick_at=scheduling.next_tick_at(now, bot.failure_count + 1),
+        )
         bot.refresh_from_db()
         if bot.failure_count >= max_failures() and bot.status in (BotStatus.ACTIVE, BotStatus.CREATED):
-            set_status(bot, BotStatus.PAUSED,
-                       f"Bot {bot.name} paused after {bot.failure_count} failed ticks: {message[:200]}")
+            set_status(
+                bot, BotStatus.PAUSED, f"Bot {bot.name} paused after {bot.failure_count} failed ticks: {message[:200]}"
+            )
 
 
 def tick_group(exchange, symbol, timeframe, bot_ids):
@@ -140,7 +160,9 @@ def tick_group(exchange, symbol, timeframe, bot_ids):
     for bot_id in bot_ids:
         if str(bot_id) in modes:
             by_source.setdefault(source_for(modes[str(bot_id)]), []).append(bot_id)
-    counts = {"skipped": len(bot_ids) - sum(len(ids) for ids in by_source.values())} if len(modes) < len(bot_ids) else {}
+    counts = (
+        {"skipped": len(bot_ids) - sum(len(ids) for ids in by_source.values())} if len(modes) < len(bot_ids) else {}
+    )
     for source, ids in by_source.items():
         try:
             candles = candles_for(exchange, symbol, timeframe, source)

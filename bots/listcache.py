@@ -13,6 +13,7 @@ def version_key(user_id) -> str:
 def invalidate_bot_list(user_id) -> None:
     """Drop the cached list now and again after the surrounding transaction commits (a reader between the write and the
     commit could otherwise cache the old rows under the new version)."""
+
     def bump():
         cache.incr_or_set(version_key(user_id))
 

@@ -65,8 +65,10 @@ class Bot(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "exchange", "symbol"]),
-                   models.Index(fields=["status", "next_tick_at"])]  # the dispatcher's due query (bots.scheduling)
+        indexes = [
+            models.Index(fields=["status", "exchange", "symbol"]),
+            models.Index(fields=["status", "next_tick_at"]),
+        ]  # the dispatcher's due query (bots.scheduling)
 
     def __str__(self):
         return f"{self.name} ({self.exchange} {self.symbol})"

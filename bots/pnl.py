@@ -20,14 +20,26 @@ class BotFillListener:
         user_id = trade.user_id
         if trade.bot_id:
             if trade.profit_loss:
-                Bot.objects.filter(pk=trade.bot_id).update(total_profit=F("total_profit") + trade.profit_loss,
-                                                           current_capital=F("current_capital") + trade.profit_loss)
-            bot = Bot.objects.filter(pk=trade.bot_id).only(
-                "id", "user_id", "total_profit", "current_capital", "initial_capital").first()
+                Bot.objects.filter(pk=trade.bot_id).update(
+                    total_profit=F("total_profit") + trade.profit_loss,
+                    current_capital=F("current_capital") + trade.profit_loss,
+                )
+            bot = (
+                Bot.objects.filter(pk=trade.bot_id)
+                .only("id", "user_id", "total_profit", "current_capital", "initial_capital")
+                .first()
+            )
             if bot is not None:
-                events.publish(user_id, events.PNL_UPDATE, {
-                    "bot_id": str(bot.pk), "total_profit": money(bot.total_profit),
-                    "current_capital": money(bot.current_capital), "profit_percentage": money(bot.profit_percentage, 4)})
+                events.publish(
+                    user_id,
+                    events.PNL_UPDATE,
+                    {
+                        "bot_id": str(bot.pk),
+                        "total_profit": money(bot.total_profit),
+                        "current_capital": money(bot.current_capital),
+                        "profit_percentage": money(bot.profit_percentage, 4),
+                    },
+                )
         transaction.on_commit(lambda: events.send_now(user_id, events.OVERVIEW_UPDATE, overview(user_id)))
 
 

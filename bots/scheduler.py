@@ -1,6 +1,6 @@
 """The embedded scheduler: without Redis, a daemon thread in the web process does what Celery beat does in production
-(dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every 15 s). Tasks run eagerly in that thread, so events
-reach the in-memory channel layer of the same process."""
+(dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every 15 s). Tasks run eagerly in that thread, so
+events reach the in-memory channel layer of the same process."""
 
 import logging
 import threading
@@ -31,7 +31,7 @@ class EmbeddedScheduler(threading.Thread):
                 if started >= next_orders:
                     sync_open_orders()
                     next_orders = started + self.orders_every
-            except Exception:  # noqa: BLE001 - the scheduler must outlive any one failure
+            except Exception:
                 logger.exception("embedded scheduler round failed")
             finally:
                 close_old_connections()

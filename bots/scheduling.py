@@ -72,8 +72,9 @@ def due_bots(now: dt.datetime) -> models.QuerySet:
 
 
 def _most_overdue(queryset: models.QuerySet, limit: int) -> models.QuerySet:
-    return (queryset.order_by(F("next_tick_at").asc(nulls_first=True))
-            .values_list("id", "exchange", "symbol", "timeframe")[:limit])
+    return queryset.order_by(F("next_tick_at").asc(nulls_first=True)).values_list(
+        "id", "exchange", "symbol", "timeframe"
+    )[:limit]
 
 
 def _grouped(rows: Iterable[tuple]) -> Groups:
@@ -103,7 +104,7 @@ def claim_due_groups(now: dt.datetime | None = None, limit: int | None = None) -
         for start in range(0, len(ids), batch):
             # Still due: never overwrite the real value that a tick wrote in the meantime (SQLite has no row locks).
             # Plain QuerySet.update: no cache invalidation and no updated_at change (see the module docstring).
-            models.QuerySet.update(due_bots(now).filter(pk__in=ids[start:start + batch]), next_tick_at=lease_until)
+            models.QuerySet.update(due_bots(now).filter(pk__in=ids[start : start + batch]), next_tick_at=lease_until)
     return _grouped(rows)
 
 
@@ -111,7 +112,8 @@ def dispatch_lag_seconds(now: dt.datetime | None = None) -> float:
     """How long (seconds) the most overdue due bot has waited at `now`, 0 if none is due. A bot that never ticked counts
     from its creation. One aggregate over the due rows (the same filter as due_groups)."""
     now = now or timezone.now()
-    oldest = due_bots(now).aggregate(scheduled=Min("next_tick_at"),
-                                     created=Min("created_at", filter=Q(next_tick_at__isnull=True)))
+    oldest = due_bots(now).aggregate(
+        scheduled=Min("next_tick_at"), created=Min("created_at", filter=Q(next_tick_at__isnull=True))
+    )
     since = [value for value in oldest.values() if value is not None]
     return max((now - min(since)).total_seconds(), 0.0) if since else 0.0

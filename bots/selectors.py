@@ -1,23 +1,21 @@
 """Read queries over bots shared by views, the assistant and the real-time feeds.
 
-GET /api/bots is the hottest read: the serialized list of a user's bots is cached (the default cache: Redis in production,
-shared by every process) under a per-user version that every write to that user's bots bumps (save/delete signals and
-BotQuerySet.update), so a read never sees a list older than the last committed write.
+GET /api/bots is the hottest read: the serialized list of a user's bots is cached (the default cache: Redis in
+production, shared by every process) under a per-user version that every write to that user's bots bumps (save/delete
+signals and BotQuerySet.update), so a read never sees a list older than the last committed write.
 """
 
 import threading
-from typing import Any
 from collections import OrderedDict
-
-from amarktai import cache
-from amarktai.utils import money
-from django.db import transaction
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
+from amarktai import cache
 from amarktai.tenancy import access
+from amarktai.utils import money
 from bots.listcache import invalidate_bot_list
 from bots.listcache import version_key as _version_key
 from bots.models import Bot, BotStatus
@@ -28,7 +26,9 @@ from trading.selectors import open_positions
 LIST_TTL = 300
 ZERO = Decimal("0")
 _LOCAL_MAX = 4096
-_local_lists: OrderedDict[tuple[str, Any], list[dict]] = OrderedDict()  # (user_id, version) -> items: a version's list never changes, so memoizing it is safe
+_local_lists: OrderedDict[tuple[str, Any], list[dict]] = (
+    OrderedDict()
+)  # (user_id, version) -> items: a version's list never changes, so memoizing it is safe
 _local_lock = threading.Lock()
 
 
@@ -39,7 +39,9 @@ def access_bot(user: Any, bot_id: Any, *, lock: bool = False) -> Bot:
 
 def bot_counts(user: Any) -> dict:
     """{"active": n, "total": n} for one user's bots."""
-    counts = Bot.objects.owned_by(user).aggregate(total=Count("id"), active=Count("id", filter=Q(status=BotStatus.ACTIVE)))
+    counts = Bot.objects.owned_by(user).aggregate(
+        total=Count("id"), active=Count("id", filter=Q(status=BotStatus.ACTIVE))
+    )
     return {"active": counts["active"], "total": counts["total"]}
 
 
@@ -65,9 +67,12 @@ def total_bots(user_id: Any) -> int:
 
 def metrics(user: Any) -> dict:
     bots = Bot.objects.owned_by(user).aggregate(
-        total=Count("id"), active=Count("id", filter=Q(status=BotStatus.ACTIVE)),
-        profit=Coalesce(Sum("total_profit"), ZERO), capital=Coalesce(Sum("current_capital"), ZERO),
-        aggressive=Count("id", filter=Q(risk_mode="aggressive")))
+        total=Count("id"),
+        active=Count("id", filter=Q(status=BotStatus.ACTIVE)),
+        profit=Coalesce(Sum("total_profit"), ZERO),
+        capital=Coalesce(Sum("current_capital"), ZERO),
+        aggressive=Count("id", filter=Q(risk_mode="aggressive")),
+    )
     # Realised P&L of the user's own (manual) trades counts too; bot profits are kept on the bots.
     manual = Trade.objects.filter(user=user, bot__isnull=True).aggregate(p=Coalesce(Sum("profit_loss"), ZERO))["p"]
     closing = Trade.objects.filter(user=user, side="sell").exclude(profit_loss=0)

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from accounts.services import LIVE_MODES
 from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed
-from bots.models import Bot, BotStatus, RiskMode, TradingMode
+from bots.models import Bot, BotStatus, TradingMode
 from bots.payloads import bot_payload
 from bots.selectors import access_bot
 from bots.strategies import STRATEGIES
@@ -29,7 +29,9 @@ MAX_CAPITAL = Decimal("1000000000")
 
 
 def publish_bot(bot: Bot) -> None:
-    events.publish(bot.user_id, events.BOT_UPDATE, {"bot_id": str(bot.id), "status": bot.status, "data": bot_payload(bot)})
+    events.publish(
+        bot.user_id, events.BOT_UPDATE, {"bot_id": str(bot.id), "status": bot.status, "data": bot_payload(bot)}
+    )
 
 
 def _validate_params(strategy: str, params: Any) -> dict:
@@ -40,15 +42,18 @@ def _validate_params(strategy: str, params: Any) -> dict:
     known = {**STRATEGIES[strategy].defaults, "position_pct": 0.2}
     unknown = sorted(set(params) - set(known))
     if unknown:
-        raise ValidationFailed(f"unknown parameter(s) for {strategy}: {', '.join(unknown)}",
-                               details={"params": [f"allowed: {', '.join(sorted(known))}"]})
+        raise ValidationFailed(
+            f"unknown parameter(s) for {strategy}: {', '.join(unknown)}",
+            details={"params": [f"allowed: {', '.join(sorted(known))}"]},
+        )
     clean = {}
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or value > 10_000:
             raise ValidationFailed(f"params.{key} must be a positive number", details={"params": [key]})
         if key == "position_pct" and not 0.001 <= value <= 1:
-            raise ValidationFailed("params.position_pct is a fraction of capital between 0.001 and 1",
-                                   details={"params": [key]})
+            raise ValidationFailed(
+                "params.position_pct is a fraction of capital between 0.001 and 1", details={"params": [key]}
+            )
         clean[key] = value
     return clean
 
@@ -61,9 +66,19 @@ def _require_live_allowed(user: Any, exchange: str) -> None:
 
 
 @transaction.atomic
-def create_bot(user: Any, *, name: str, exchange: str, trading_mode: str = "paper", risk_mode: str = "balanced",
-               initial_capital: Decimal | str, strategy: str = "momentum", symbol: str | None = None,
-               timeframe: str = "1m", params: dict | None = None) -> Bot:
+def create_bot(
+    user: Any,
+    *,
+    name: str,
+    exchange: str,
+    trading_mode: str = "paper",
+    risk_mode: str = "balanced",
+    initial_capital: Decimal | str,
+    strategy: str = "momentum",
+    symbol: str | None = None,
+    timeframe: str = "1m",
+    params: dict | None = None,
+) -> Bot:
     platform = get_platform(exchange)
     if platform is None or not platform.enabled:
         raise ValidationFailed(f"Unknown exchange {exchange!r}", details={"exchange": ["unknown exchange"]})
@@ -75,19 +90,32 @@ def create_bot(user: Any, *, name: str, exchange: str, trading_mode: str = "pape
         raise ValidationFailed("initial_capital must be a positive amount", details={"initial_capital": ["invalid"]})
     symbol = (symbol or platform.default_symbol).upper()
     if symbol not in platform.symbols:
-        raise ValidationFailed(f"{platform.name} bots can trade: {', '.join(platform.symbols)}",
-                               details={"symbol": ["unsupported"]})
+        raise ValidationFailed(
+            f"{platform.name} bots can trade: {', '.join(platform.symbols)}", details={"symbol": ["unsupported"]}
+        )
     clean_params = _validate_params(strategy, params)
     if trading_mode == TradingMode.LIVE:
         _require_live_allowed(user, platform.id)
     # Lock the user's row so two concurrent creations cannot both pass the per-platform limit.
     type(user).objects.select_for_update().filter(pk=user.pk).first()
     if Bot.objects.filter(user=user, exchange=platform.id).count() >= platform.bot_limit:
-        raise ValidationFailed(f"{platform.name} allows at most {platform.bot_limit} bots per user",
-                               details={"exchange": ["bot limit reached"]})
-    bot = Bot.objects.create(user=user, name=name[:100], exchange=platform.id, symbol=symbol, timeframe=timeframe,
-                             trading_mode=trading_mode, risk_mode=risk_mode, strategy=strategy, params=clean_params,
-                             initial_capital=capital, current_capital=capital)
+        raise ValidationFailed(
+            f"{platform.name} allows at most {platform.bot_limit} bots per user",
+            details={"exchange": ["bot limit reached"]},
+        )
+    bot = Bot.objects.create(
+        user=user,
+        name=name[:100],
+        exchange=platform.id,
+        symbol=symbol,
+        timeframe=timeframe,
+        trading_mode=trading_mode,
+        risk_mode=risk_mode,
+        strategy=strategy,
+        params=clean_params,
+        initial_capital=capital,
+        current_capital=capital,
+    )
     publish_bot(bot)
     return bot
 
@@ -163,12 +191,17 @@ def delete_bot(user: Any, bot_id: Any) -> Any:
         try:
             close_position(bot, reason="bot deleted")
         except (ProviderError, ValidationFailed) as exc:
-            raise Conflict(f"The bot's open position could not be closed ({exc.message}); the bot was not deleted. "
-                           "Pause it and try again later.") from exc
+            raise Conflict(
+                f"The bot's open position could not be closed ({exc.message}); the bot was not deleted. "
+                "Pause it and try again later."
+            ) from exc
         user_id, bot_pk = bot.user_id, bot.pk
         bot.delete()
-    events.publish(user_id, events.BOT_UPDATE, {"bot_id": str(bot_pk), "status": "deleted",
-                                                "data": {"id": str(bot_pk), "deleted": True}})
+    events.publish(
+        user_id,
+        events.BOT_UPDATE,
+        {"bot_id": str(bot_pk), "status": "deleted", "data": {"id": str(bot_pk), "deleted": True}},
+    )
     return bot_pk
 
 
@@ -178,9 +211,18 @@ def close_position(bot: Bot, reason: str = "closed") -> Order | None:
     if position is None:
         return None
     exchange = get_exchange(bot.user, bot.exchange, bot.trading_mode)
-    return trading.place_order(bot.user, exchange, symbol=bot.symbol, side="sell", type="market", amount=position.amount,
-                               bot=bot, cid=trading.client_order_id(bot.pk, "close", position.pk), reason=reason,
-                               is_paper=bot.trading_mode == TradingMode.PAPER)
+    return trading.place_order(
+        bot.user,
+        exchange,
+        symbol=bot.symbol,
+        side="sell",
+        type="market",
+        amount=position.amount,
+        bot=bot,
+        cid=trading.client_order_id(bot.pk, "close", position.pk),
+        reason=reason,
+        is_paper=bot.trading_mode == TradingMode.PAPER,
+    )
 
 
 def max_failures() -> int:

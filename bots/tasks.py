@@ -1,7 +1,8 @@
-"""Celery tasks of the bot engine. Beat runs dispatch_ticks every few seconds (trading.tasks.sync_open_orders has its own schedule).
+"""Celery tasks of the bot engine. Beat runs dispatch_ticks every few seconds
+(trading.tasks.sync_open_orders has its own schedule).
 
-Without REDIS_URL, Celery runs tasks eagerly in the calling process and bots.scheduler calls the dispatcher from a thread
-inside the web process (the in-memory channel layer only works within one process).
+Without REDIS_URL, Celery runs tasks eagerly in the calling process and bots.scheduler calls the dispatcher from a
+thread inside the web process (the in-memory channel layer only works within one process).
 """
 
 import logging
@@ -32,7 +33,7 @@ def dispatch_ticks() -> int:
     sent = 0
     for (exchange, symbol, timeframe), bot_ids in scheduling.claim_due_groups(now).items():
         for start in range(0, len(bot_ids), GROUP_SIZE):
-            tick_group.delay(exchange, symbol, timeframe, bot_ids[start:start + GROUP_SIZE])
+            tick_group.delay(exchange, symbol, timeframe, bot_ids[start : start + GROUP_SIZE])
             sent += 1
     return sent
 
@@ -44,8 +45,8 @@ def tick_group(self, exchange, symbol, timeframe, bot_ids):
     _fresh_connections()
     try:
         return engine.tick_group(exchange, symbol, timeframe, bot_ids)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         logger.exception("tick group %s %s failed", exchange, symbol)
-        raise self.retry(exc=exc, countdown=2 ** self.request.retries)
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
     finally:
         _fresh_connections()

@@ -1,10 +1,10 @@
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from amarktai.api import validated
 from bots import selectors, services
 from bots.payloads import bot_payload
 from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer
-from amarktai.api import validated
 
 
 class BotListView(GenericAPIView):
@@ -23,8 +23,9 @@ class BotListView(GenericAPIView):
     def post(self, request):
         data = validated(BotCreateSerializer, request.data)
         bot = services.create_bot(request.user, **data)
-        return Response({"success": True, "bot": {"id": str(bot.id), "name": bot.name, "status": bot.status}},
-                        status=201)
+        return Response(
+            {"success": True, "bot": {"id": str(bot.id), "name": bot.name, "status": bot.status}}, status=201
+        )
 
 
 class BotDetailView(GenericAPIView):

@@ -1,8 +1,8 @@
 """Actions the assistant proposes and runs only after confirmation with a one-time token.
 
 propose(...) stores a PendingAction (only the token's SHA-256) and returns the contract's action item, token included.
-confirm(user, token) consumes it with one conditional UPDATE (owner's, unconsumed, unexpired) inside the transaction that
-runs it: a replay, another user's token, an expired token or a concurrent double-submit cannot execute twice.
+confirm(user, token) consumes it with one conditional UPDATE (owner's, unconsumed, unexpired) inside the transaction
+that runs it: a replay, another user's token, an expired token or a concurrent double-submit cannot execute twice.
 Bot changes go through bots.services (which lock the bot row and publish bot_update events).
 """
 
@@ -67,8 +67,14 @@ def propose(user, action_type, bots, description, params=None):
     """Store a pending action; returns the contract's action item (the raw token appears only here)."""
     token = secrets.token_urlsafe(32)
     pending = PendingAction.objects.create(
-        user=user, token_hash=_hash(token), action_type=action_type, description=description[:500],
-        bot_ids=[str(b.id) for b in bots], params=params or {}, expires_at=timezone.now() + token_ttl())
+        user=user,
+        token_hash=_hash(token),
+        action_type=action_type,
+        description=description[:500],
+        bot_ids=[str(b.id) for b in bots],
+        params=params or {},
+        expires_at=timezone.now() + token_ttl(),
+    )
     return action_payload(pending, token)
 
 
@@ -87,8 +93,9 @@ def _consume(user, token):
         raise NotFound("Confirmation token not found")
     if pending.consumed_at is not None:
         raise Conflict("This action was already confirmed; ask again to repeat it")
-    raise ValidationFailed("The confirmation token has expired; ask again to get a new one",
-                           details={"confirm": ["expired"]})
+    raise ValidationFailed(
+        "The confirmation token has expired; ask again to get a new one", details={"confirm": ["expired"]}
+    )
 
 
 def confirm(user, token):
@@ -115,7 +122,9 @@ def _execute(user, pending):
         (done if outcome else skipped).append(outcome or bot.name)
     parts = []
     verb = {
-        PendingAction.PAUSE: "Paused", PendingAction.RESUME: "Resumed", PendingAction.STOP: "Stopped",
+        PendingAction.PAUSE: "Paused",
+        PendingAction.RESUME: "Resumed",
+        PendingAction.STOP: "Stopped",
         PendingAction.RISK_MODE: f"Switched to {pending.params.get('risk_mode')} mode:",
         PendingAction.POSITION_SIZE: "Position size updated:",
     }[pending.action_type]

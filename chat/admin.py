@@ -25,8 +25,17 @@ class PendingActionAdmin(admin.ModelAdmin):
     list_filter = ["action_type"]
     search_fields = ["user__email", "description"]
     exclude = ["token_hash"]
-    readonly_fields = ["user", "action_type", "description", "bot_ids", "params", "created_at", "expires_at",
-                       "consumed_at", "result"]
+    readonly_fields = [
+        "user",
+        "action_type",
+        "description",
+        "bot_ids",
+        "params",
+        "created_at",
+        "expires_at",
+        "consumed_at",
+        "result",
+    ]
     list_select_related = ["user"]
 
     def has_add_permission(self, request):

@@ -42,21 +42,90 @@ class Intent:
     params: dict = field(default_factory=dict)
 
 
-_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+# A word may hold an apostrophe: the ASCII one or the typographic U+2019 that phones and word processors type.
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")  # noqa: RUF001 -- U+2019 is matched on purpose (user text)
 _FILLER = {
-    "a", "an", "the", "my", "me", "please", "pls", "bot", "bots", "trader", "can", "could", "would", "you", "i", "want",
-    "to", "now", "right", "away", "for", "of", "on", "and", "it", "its", "called", "named", "mode", "risk", "set",
-    "switch", "change", "put", "make", "into", "in", "by", "kindly", "just", "immediately", "also", "then", "so",
-    "that", "this", "one", "up", "down", "how", "is", "are", "doing", "what", "whats", "what's", "about", "status",
-    "show", "tell", "give", "info", "details", "performance", "profit", "trading",
+    "a",
+    "an",
+    "the",
+    "my",
+    "me",
+    "please",
+    "pls",
+    "bot",
+    "bots",
+    "trader",
+    "can",
+    "could",
+    "would",
+    "you",
+    "i",
+    "want",
+    "to",
+    "now",
+    "right",
+    "away",
+    "for",
+    "of",
+    "on",
+    "and",
+    "it",
+    "its",
+    "called",
+    "named",
+    "mode",
+    "risk",
+    "set",
+    "switch",
+    "change",
+    "put",
+    "make",
+    "into",
+    "in",
+    "by",
+    "kindly",
+    "just",
+    "immediately",
+    "also",
+    "then",
+    "so",
+    "that",
+    "this",
+    "one",
+    "up",
+    "down",
+    "how",
+    "is",
+    "are",
+    "doing",
+    "what",
+    "whats",
+    "what's",
+    "about",
+    "status",
+    "show",
+    "tell",
+    "give",
+    "info",
+    "details",
+    "performance",
+    "profit",
+    "trading",
 }
 _ACTION_WORDS = {
     PAUSE: {"pause", "halt", "suspend", "freeze"},
     RESUME: {"resume", "unpause", "restart", "start", "activate", "reactivate", "continue", "enable"},
     STOP: {"stop", "deactivate", "disable", "kill"},
 }
-_RISK_WORDS = {"safe": "safe", "conservative": "safe", "balanced": "balanced", "moderate": "balanced",
-               "normal": "balanced", "aggressive": "aggressive", "risky": "aggressive"}
+_RISK_WORDS = {
+    "safe": "safe",
+    "conservative": "safe",
+    "balanced": "balanced",
+    "moderate": "balanced",
+    "normal": "balanced",
+    "aggressive": "aggressive",
+    "risky": "aggressive",
+}
 _ALL = re.compile(r"\b(all|every|everything|each)\b")
 _SIZE = re.compile(
     r"\b(increase|raise|boost|grow|bump|up|decrease|reduce|lower|cut|shrink|drop)\b[^%\d]*?"
@@ -91,8 +160,11 @@ def resolve_bots(text, bots, extra_ignore=()):
     if not bots:
         return [], [], " ".join(rest)
 
-    exact = [b for b in bots if _phrase(b.name) and re.search(rf"(?<![a-z0-9]){re.escape(_phrase(b.name))}(?![a-z0-9])",
-                                                            phrase)]
+    exact = [
+        b
+        for b in bots
+        if _phrase(b.name) and re.search(rf"(?<![a-z0-9]){re.escape(_phrase(b.name))}(?![a-z0-9])", phrase)
+    ]
     if exact:
         longest = max(len(_phrase(b.name)) for b in exact)
         # "alpha trader" names "Alpha Trader", not also "Alpha"; equal names stay ambiguous
@@ -135,8 +207,8 @@ def _scored(rest, bots):
         n = len(name_words)
         target = " ".join(name_words)
         for size in {n, max(1, n - 1), n + 1}:
-            for i in range(0, max(1, len(rest) - size + 1)):
-                gram = " ".join(rest[i:i + size])
+            for i in range(max(1, len(rest) - size + 1)):
+                gram = " ".join(rest[i : i + size])
                 best = max(best, SequenceMatcher(None, gram, target).ratio())
         for w in rest:  # a single-word reference to one word of a longer name ("gamm" for "Gamma Scalper")
             for nw in name_words:
@@ -169,13 +241,27 @@ def parse(text, bots):
         intent.bots, intent.ambiguous, intent.unresolved = matched, ambiguous, leftover
         return intent
 
-    # Position size: "increase position size by 20%", "reduce trade size of Beta by 10 percent", "set position size to 15%"
+    # Position size: "increase position size by 20%", "reduce trade size of Beta by 10 percent",
+    # "set position size to 15%"
     m = _SIZE.search(lower)
     if m:
         pct = _decimal(m.group(4))
         sign = 1 if m.group(1) in {"increase", "raise", "boost", "grow", "bump", "up"} else -1
-        ignore = {m.group(1), m.group(2), "size", "sizes", "sizing", "percent", "pct", "position", "positions", "trade",
-                  "trades", "order", "orders"}
+        ignore = {
+            m.group(1),
+            m.group(2),
+            "size",
+            "sizes",
+            "sizing",
+            "percent",
+            "pct",
+            "position",
+            "positions",
+            "trade",
+            "trades",
+            "order",
+            "orders",
+        }
         intent = with_bots(POSITION_SIZE, {"change_pct": str(sign * pct)}, ignore)
         return intent
     m = _SIZE_SET.search(lower)
@@ -185,7 +271,9 @@ def parse(text, bots):
 
     # Risk mode: "switch bot Beta to safe mode", "make all bots aggressive"
     risk = next((_RISK_WORDS[w] for w in words(lower) if w in _RISK_WORDS), None)
-    if risk and (_has(ws, "mode", "risk", "switch", "set", "change", "make", "put", "move", "go") or lower.startswith(risk)):
+    if risk and (
+        _has(ws, "mode", "risk", "switch", "set", "change", "make", "put", "move", "go") or lower.startswith(risk)
+    ):
         return with_bots(RISK_MODE, {"risk_mode": risk}, ignore=set(_RISK_WORDS) | {"go", "move", "level"})
 
     # Pause / resume / stop
@@ -198,8 +286,14 @@ def parse(text, bots):
         return Intent(HELP)
     if _has(ws, "hi", "hello", "hey", "morning", "afternoon", "evening") and len(ws) <= 4:
         return Intent(GREETING)
-    if "win rate" in lower or _has(ws, "winrate", "win", "wins", "winning", "losses", "accuracy") or "success rate" in lower:
-        return with_bots(WIN_RATE, ignore={"win", "rate", "winrate", "wins", "winning", "success", "losses", "accuracy"})
+    if (
+        "win rate" in lower
+        or _has(ws, "winrate", "win", "wins", "winning", "losses", "accuracy")
+        or "success rate" in lower
+    ):
+        return with_bots(
+            WIN_RATE, ignore={"win", "rate", "winrate", "wins", "winning", "success", "losses", "accuracy"}
+        )
     if _has(ws, "exposure", "exposed", "positions", "position", "open"):
         return Intent(EXPOSURE)
     if _has(ws, "balance", "balances", "wallet", "wallets", "funds", "cash", "holdings"):

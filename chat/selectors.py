@@ -60,8 +60,14 @@ def portfolio(user: Any) -> Portfolio:
         capital=Sum("current_capital"),
         profit=Sum("total_profit"),
     )
-    return Portfolio(agg["total"], agg["active"], agg["paused"], agg["initial"] or ZERO, agg["capital"] or ZERO,
-                     agg["profit"] or ZERO)
+    return Portfolio(
+        agg["total"],
+        agg["active"],
+        agg["paused"],
+        agg["initial"] or ZERO,
+        agg["capital"] or ZERO,
+        agg["profit"] or ZERO,
+    )
 
 
 def recent_trades(user: Any, limit: int = 5) -> list[Trade]:
@@ -85,8 +91,11 @@ def win_rate(user: Any, bot: Bot | None = None) -> WinRate:
     qs = Trade.objects.owned_by(user).filter(CLOSING)
     if bot is not None:
         qs = qs.filter(bot=bot)
-    agg = qs.aggregate(closed=Count("id"), wins=Count("id", filter=Q(profit_loss__gt=0)),
-                       losses=Count("id", filter=Q(profit_loss__lt=0)))
+    agg = qs.aggregate(
+        closed=Count("id"),
+        wins=Count("id", filter=Q(profit_loss__gt=0)),
+        losses=Count("id", filter=Q(profit_loss__lt=0)),
+    )
     return WinRate(agg["closed"], agg["wins"], agg["losses"])
 
 
@@ -148,16 +157,18 @@ def daily_report(user: Any, now: datetime | None = None) -> DailyReport:
     today = Trade.objects.owned_by(user).filter(created_at__gte=start, created_at__lt=end)
     agg = today.aggregate(profit=Sum("profit_loss"), count=Count("id"))
     closing = today.filter(CLOSING)
-    outcome = closing.aggregate(wins=Count("id", filter=Q(profit_loss__gt=0)),
-                                losses=Count("id", filter=Q(profit_loss__lt=0)))
+    outcome = closing.aggregate(
+        wins=Count("id", filter=Q(profit_loss__gt=0)), losses=Count("id", filter=Q(profit_loss__lt=0))
+    )
     rows = today.filter(bot__isnull=False).values("bot_id").annotate(profit=Sum("profit_loss"), trades=Count("id"))
     bots = {b.id: b for b in Bot.objects.owned_by(user)}
     per_bot = [BotDay(bots[r["bot_id"]], r["profit"] or ZERO, r["trades"]) for r in rows if r["bot_id"] in bots]
     per_bot.sort(key=lambda d: (-d.profit, d.bot.name))
     paused = sorted((b for b in bots.values() if b.status == BotStatus.PAUSED), key=lambda b: b.name)
     active = sum(1 for b in bots.values() if b.status == BotStatus.ACTIVE)
-    return DailyReport(agg["profit"] or ZERO, agg["count"], outcome["wins"], outcome["losses"], per_bot, paused, active,
-                       len(bots))
+    return DailyReport(
+        agg["profit"] or ZERO, agg["count"], outcome["wins"], outcome["losses"], per_bot, paused, active, len(bots)
+    )
 
 
 def history(user: Any, limit: int = HISTORY_DEFAULT) -> list[ChatMessage]:

@@ -23,11 +23,11 @@ CURRENCY_SYMBOLS = {"ZAR": "R", "USD": "$", "USDT": "$", "EUR": "€", "GBP": "�
 
 CAPABILITIES = (
     "Here is what I can do:\n"
-    "• Portfolio: \"What is my portfolio status?\", \"How much profit today?\"\n"
-    "• Bots: \"Check my bots\", \"How is Alpha Trader doing?\"\n"
-    "• Trades and risk: \"Show recent trades\", \"What is my win rate?\", \"What is my exposure?\", \"Show my balances\"\n"
-    "• Commands (you confirm each one first): \"Pause Alpha Trader\", \"Resume all bots\", \"Stop Beta\", "
-    "\"Switch bot Beta to safe mode\", \"Increase position size by 20%\""
+    '• Portfolio: "What is my portfolio status?", "How much profit today?"\n'
+    '• Bots: "Check my bots", "How is Alpha Trader doing?"\n'
+    '• Trades and risk: "Show recent trades", "What is my win rate?", "What is my exposure?", "Show my balances"\n'
+    '• Commands (you confirm each one first): "Pause Alpha Trader", "Resume all bots", "Stop Beta", '
+    '"Switch bot Beta to safe mode", "Increase position size by 20%"'
 )
 
 
@@ -53,9 +53,11 @@ def fmt_amount(value: Decimal | float | int) -> str:
 
 
 def _bot_line(user: Any, bot: Bot) -> str:
-    return (f"{bot.name} ({bot.exchange} {bot.symbol}, {bot.status}, {bot.risk_mode}, {bot.trading_mode}): "
-            f"profit {fmt_money(user, bot.total_profit, signed=True)} ({fmt_pct(bot.profit_percentage)}), "
-            f"capital {fmt_money(user, bot.current_capital)}")
+    return (
+        f"{bot.name} ({bot.exchange} {bot.symbol}, {bot.status}, {bot.risk_mode}, {bot.trading_mode}): "
+        f"profit {fmt_money(user, bot.total_profit, signed=True)} ({fmt_pct(bot.profit_percentage)}), "
+        f"capital {fmt_money(user, bot.current_capital)}"
+    )
 
 
 def _bot_list(user: Any, bots: list[Bot]) -> str:
@@ -64,14 +66,17 @@ def _bot_list(user: Any, bots: list[Bot]) -> str:
 
 # ---------------------------------------------------------------- daily report
 
+
 def daily_report(user: Any, now: datetime | None = None) -> dict:
     """{"summary", "highlights"} from today's Trade rows and the user's bots."""
     report = selectors.daily_report(user, now)
     if report.trade_count:
         verb = "generated" if report.profit >= 0 else "lost"
         amount = fmt_money(user, abs(report.profit))
-        summary = (f"Today your bots {verb} {amount} {'in profit ' if report.profit >= 0 else ''}across "
-                   f"{report.trade_count} trade{'s' if report.trade_count != 1 else ''}.")
+        summary = (
+            f"Today your bots {verb} {amount} {'in profit ' if report.profit >= 0 else ''}across "
+            f"{report.trade_count} trade{'s' if report.trade_count != 1 else ''}."
+        )
     elif report.total_bots:
         summary = "No trades yet today."
     else:
@@ -90,8 +95,10 @@ def daily_report(user: Any, now: datetime | None = None) -> dict:
             what = "broke even"
         highlights.append(f"{day.bot.name} {what} today over {day.trades} trade{'s' if day.trades != 1 else ''}")
     if report.wins or report.losses:
-        highlights.append(f"{report.wins} winning and {report.losses} losing closed trade"
-                          f"{'s' if report.wins + report.losses != 1 else ''} today")
+        highlights.append(
+            f"{report.wins} winning and {report.losses} losing closed trade"
+            f"{'s' if report.wins + report.losses != 1 else ''} today"
+        )
     for bot in report.paused:
         highlights.append(f"{bot.name} is paused" + (f": {bot.last_error[:200]}" if bot.last_error else ""))
     return daily_report_payload(summary, highlights)
@@ -104,16 +111,19 @@ def greeting(user: Any) -> dict:
 
 # ---------------------------------------------------------------- answers
 
+
 def _portfolio(user: Any) -> str:
     p = selectors.portfolio(user)
     if not p.total_bots:
         return "You have no bots yet. Create a bot to start trading (paper trading is free of risk)."
     report = selectors.daily_report(user)
-    return (f"Your portfolio has {p.active_bots} active bot{'s' if p.active_bots != 1 else ''} of {p.total_bots} "
-            f"({p.paused_bots} paused) with a total profit of {fmt_money(user, p.total_profit, signed=True)} "
-            f"({fmt_pct(p.profit_percentage)}) on capital of {fmt_money(user, p.total_capital)}. "
-            f"Today: {fmt_money(user, report.profit, signed=True)} from {report.trade_count} trade"
-            f"{'s' if report.trade_count != 1 else ''}.")
+    return (
+        f"Your portfolio has {p.active_bots} active bot{'s' if p.active_bots != 1 else ''} of {p.total_bots} "
+        f"({p.paused_bots} paused) with a total profit of {fmt_money(user, p.total_profit, signed=True)} "
+        f"({fmt_pct(p.profit_percentage)}) on capital of {fmt_money(user, p.total_capital)}. "
+        f"Today: {fmt_money(user, report.profit, signed=True)} from {report.trade_count} trade"
+        f"{'s' if report.trade_count != 1 else ''}."
+    )
 
 
 def _bots(user: Any, bots: list[Bot]) -> str:
@@ -136,8 +146,11 @@ def _bot_detail(user: Any, bot: Bot) -> str:
 
 
 def _trades(user: Any, bot: Bot | None = None) -> str:
-    trades = selectors.recent_trades(user, limit=5) if bot is None else [
-        t for t in selectors.recent_trades(user, limit=50) if t.bot_id == bot.id][:5]
+    trades = (
+        selectors.recent_trades(user, limit=5)
+        if bot is None
+        else [t for t in selectors.recent_trades(user, limit=50) if t.bot_id == bot.id][:5]
+    )
     if not trades:
         return "No trades yet." if bot is None else f"{bot.name} has no trades yet."
     lines = []
@@ -145,8 +158,10 @@ def _trades(user: Any, bot: Bot | None = None) -> str:
         who = t.bot.name if t.bot else "manual"
         pnl = f", P&L {fmt_money(user, t.profit_loss, signed=True)}" if t.profit_loss else ""
         mode = "paper" if t.is_paper else "live"
-        lines.append(f"• {t.side} {fmt_amount(t.amount)} {t.symbol} @ {Decimal(t.price):,.2f} on {t.exchange} "
-                     f"({who}, {mode}){pnl} — {iso(t.created_at)}")
+        lines.append(
+            f"• {t.side} {fmt_amount(t.amount)} {t.symbol} @ {Decimal(t.price):,.2f} on {t.exchange} "
+            f"({who}, {mode}){pnl} — {iso(t.created_at)}"
+        )
     return f"Your last {len(lines)} trade{'s' if len(lines) != 1 else ''}:\n" + "\n".join(lines)
 
 
@@ -155,19 +170,26 @@ def _win_rate(user: Any, bot: Bot | None = None) -> str:
     whose = f"{bot.name}'s" if bot else "Your"
     if not wr.closed:
         return f"{whose} win rate is not available yet: no closed trades."
-    return (f"{whose} win rate is {fmt_pct(wr.rate, signed=False)}: {wr.wins} winning and {wr.losses} losing of "
-            f"{wr.closed} closed trades.")
+    return (
+        f"{whose} win rate is {fmt_pct(wr.rate, signed=False)}: {wr.wins} winning and {wr.losses} losing of "
+        f"{wr.closed} closed trades."
+    )
 
 
 def _exposure(user: Any) -> str:
     ex = selectors.exposure(user)
     if not ex.positions:
         return "You have no open positions: exposure is 0%."
-    lines = [f"• {p.symbol} on {p.exchange}: {fmt_amount(p.amount)} @ {p.entry_price:,.2f}"
-             f" ({p.bot.name if p.bot else 'manual'})" for p in ex.positions[:10]]
-    return (f"You have {len(ex.positions)} open position{'s' if len(ex.positions) != 1 else ''} worth "
-            f"{fmt_money(user, ex.value)} at entry price, {fmt_pct(ex.percentage, signed=False)} of your capital "
-            f"({fmt_money(user, ex.total_capital)}):\n" + "\n".join(lines))
+    lines = [
+        f"• {p.symbol} on {p.exchange}: {fmt_amount(p.amount)} @ {p.entry_price:,.2f}"
+        f" ({p.bot.name if p.bot else 'manual'})"
+        for p in ex.positions[:10]
+    ]
+    return (
+        f"You have {len(ex.positions)} open position{'s' if len(ex.positions) != 1 else ''} worth "
+        f"{fmt_money(user, ex.value)} at entry price, {fmt_pct(ex.percentage, signed=False)} of your capital "
+        f"({fmt_money(user, ex.total_capital)}):\n" + "\n".join(lines)
+    )
 
 
 def _balances(user: Any) -> str:
@@ -178,8 +200,10 @@ def _balances(user: Any) -> str:
     balances = {p: c for p, c in balances.items() if c}
     kind = "paper trading" if paper else "live exchange"
     if balances:
-        lines = [f"• {platform}: " + ", ".join(f"{fmt_amount(v)} {cur}" for cur, v in sorted(currencies.items()))
-                 for platform, currencies in sorted(balances.items())]
+        lines = [
+            f"• {platform}: " + ", ".join(f"{fmt_amount(v)} {cur}" for cur, v in sorted(currencies.items()))
+            for platform, currencies in sorted(balances.items())
+        ]
         text = f"Your {kind} balances:\n" + "\n".join(lines)
     else:
         text = f"You have no {kind} balances yet."
@@ -190,7 +214,9 @@ def _balances(user: Any) -> str:
 
 def _today(user: Any) -> str:
     report = daily_report(user)
-    return report["summary"] + ("\n" + "\n".join(f"• {h}" for h in report["highlights"]) if report["highlights"] else "")
+    return report["summary"] + (
+        "\n" + "\n".join(f"• {h}" for h in report["highlights"]) if report["highlights"] else ""
+    )
 
 
 # ---------------------------------------------------------------- commands
@@ -201,26 +227,36 @@ _DONE_STATES = {
     intents.STOP: ({BotStatus.STOPPED}, "is already stopped", "running"),
 }
 _ACTION_TYPES = {
-    intents.PAUSE: PendingAction.PAUSE, intents.RESUME: PendingAction.RESUME, intents.STOP: PendingAction.STOP,
-    intents.RISK_MODE: PendingAction.RISK_MODE, intents.POSITION_SIZE: PendingAction.POSITION_SIZE,
+    intents.PAUSE: PendingAction.PAUSE,
+    intents.RESUME: PendingAction.RESUME,
+    intents.STOP: PendingAction.STOP,
+    intents.RISK_MODE: PendingAction.RISK_MODE,
+    intents.POSITION_SIZE: PendingAction.POSITION_SIZE,
 }
 
 
 def _command(user: Any, intent: intents.Intent, all_bots: list[Bot], confirmable: bool = True) -> dict:
-    verb = {intents.PAUSE: "pause", intents.RESUME: "resume", intents.STOP: "stop",
-            intents.RISK_MODE: "change", intents.POSITION_SIZE: "change"}[intent.kind]
+    verb = {
+        intents.PAUSE: "pause",
+        intents.RESUME: "resume",
+        intents.STOP: "stop",
+        intents.RISK_MODE: "change",
+        intents.POSITION_SIZE: "change",
+    }[intent.kind]
     if not all_bots:
         return reply_payload("You have no bots yet, so there is nothing to " + verb + ".")
     if intent.ambiguous:
-        return reply_payload(f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean? "
-                      "Use the full name, or say \"all bots\".")
+        return reply_payload(
+            f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean? "
+            'Use the full name, or say "all bots".'
+        )
     if not intent.bots and intent.kind == intents.POSITION_SIZE and not intent.unresolved:
         intent.bots = list(all_bots)  # "increase position size by 20%": a portfolio-wide change
     if not intent.bots:
         known = ", ".join(b.name for b in all_bots)
         if intent.unresolved:
-            return reply_payload(f"I couldn't find a bot called \"{intent.unresolved}\". Your bots are: {known}.")
-        return reply_payload(f"Which bot should I {verb}? Your bots are: {known}. You can also say \"all bots\".")
+            return reply_payload(f'I couldn\'t find a bot called "{intent.unresolved}". Your bots are: {known}.')
+        return reply_payload(f'Which bot should I {verb}? Your bots are: {known}. You can also say "all bots".')
 
     targets = intent.bots
     if intent.kind in _DONE_STATES:
@@ -245,10 +281,15 @@ def _command(user: Any, intent: intents.Intent, all_bots: list[Bot], confirmable
         params = intent.params
         eligible = [b for b in targets if actions.new_position_pct(b, params) != actions.current_position_pct(b)]
         if not eligible:
-            return reply_payload("That would not change the position size (limits: "
-                          f"{actions.MIN_POSITION_PCT}% to {actions.MAX_POSITION_PCT}% of capital).")
-        changes = ", ".join(f"{b.name} {actions.current_position_pct(b).normalize():f}% → "
-                            f"{actions.new_position_pct(b, params).normalize():f}%" for b in eligible[:5])
+            return reply_payload(
+                "That would not change the position size (limits: "
+                f"{actions.MIN_POSITION_PCT}% to {actions.MAX_POSITION_PCT}% of capital)."
+            )
+        changes = ", ".join(
+            f"{b.name} {actions.current_position_pct(b).normalize():f}% → "
+            f"{actions.new_position_pct(b, params).normalize():f}%"
+            for b in eligible[:5]
+        )
         if "target_pct" in params:
             description = f"Set position size to {params['target_pct']}% of capital ({changes})"
         else:
@@ -256,12 +297,17 @@ def _command(user: Any, intent: intents.Intent, all_bots: list[Bot], confirmable
             word = "Increase" if change > 0 else "Decrease"
             description = f"{word} position size by {abs(change).normalize():f}% ({changes})"
     if not confirmable:
-        return reply_payload(f"{description}: commands that change your bots need a confirmation, so send them to the "
-                      "assistant (POST /api/ai/chat), which returns a confirmation token.")
+        return reply_payload(
+            f"{description}: commands that change your bots need a confirmation, so send them to the "
+            "assistant (POST /api/ai/chat), which returns a confirmation token."
+        )
     item = actions.propose(user, _ACTION_TYPES[intent.kind], eligible, description, intent.params)
     minutes = int(actions.token_ttl().total_seconds() // 60) or 1
-    return reply_payload(f"{description}. This changes your bots, so please confirm it within {minutes} minute"
-                  f"{'s' if minutes != 1 else ''}.", [item])
+    return reply_payload(
+        f"{description}. This changes your bots, so please confirm it within {minutes} minute"
+        f"{'s' if minutes != 1 else ''}.",
+        [item],
+    )
 
 
 def answer(user: Any, text: str, confirmable: bool = True) -> dict:
@@ -292,8 +338,9 @@ def answer(user: Any, text: str, confirmable: bool = True) -> dict:
         return reply_payload(_today(user))
     if kind == intents.GREETING:
         name = user.first_name or "there"
-        return reply_payload(f"Hello {name}! {_today(user)}\n"
-                             "Ask me about your portfolio, bots or trades, or say \"help\".")
+        return reply_payload(
+            f'Hello {name}! {_today(user)}\nAsk me about your portfolio, bots or trades, or say "help".'
+        )
     if kind == intents.HELP:
         return reply_payload(CAPABILITIES)
     return reply_payload("Sorry, I didn't understand that. " + CAPABILITIES)
@@ -301,10 +348,12 @@ def answer(user: Any, text: str, confirmable: bool = True) -> dict:
 
 def _store(user: Any, question: str, reply_text: str) -> None:
     now = timezone.now()
-    ChatMessage.objects.bulk_create([
-        ChatMessage(user=user, role="user", content=question, created_at=now),
-        ChatMessage(user=user, role="assistant", content=reply_text, created_at=timezone.now()),
-    ])
+    ChatMessage.objects.bulk_create(
+        [
+            ChatMessage(user=user, role="user", content=question, created_at=now),
+            ChatMessage(user=user, role="assistant", content=reply_text, created_at=timezone.now()),
+        ]
+    )
 
 
 def handle_message(user: Any, text: str, confirmable: bool = True) -> dict:

@@ -1,4 +1,5 @@
-"""Bearer credentials for Channels consumers: ``Authorization: Bearer <token>`` header or ``?token=`` query parameter."""
+"""Bearer credentials for Channels consumers: ``Authorization: Bearer <token>`` header
+or ``?token=`` query parameter."""
 
 from urllib.parse import parse_qs
 

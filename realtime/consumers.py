@@ -63,15 +63,27 @@ class EventsConsumer(AsyncWebsocketConsumer):
         try:
             data = json.loads(text_data if text_data is not None else bytes_data)
         except (TypeError, ValueError):
-            await self._send_json({"type": "error", "error": "Messages must be JSON objects",
-                                   "error_code": "VALIDATION_ERROR", "timestamp": iso_now()})
+            await self._send_json(
+                {
+                    "type": "error",
+                    "error": "Messages must be JSON objects",
+                    "error_code": "VALIDATION_ERROR",
+                    "timestamp": iso_now(),
+                }
+            )
             return
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "ping":
             await self._send_json({"type": "pong", "timestamp": iso_now()})
             return
-        await self._send_json({"type": "error", "error": f"Unknown message type: {str(kind)[:40]}",
-                               "error_code": "VALIDATION_ERROR", "timestamp": iso_now()})
+        await self._send_json(
+            {
+                "type": "error",
+                "error": f"Unknown message type: {str(kind)[:40]}",
+                "error_code": "VALIDATION_ERROR",
+                "timestamp": iso_now(),
+            }
+        )
 
     async def amarktai_event(self, message):
         out = translate.ws_message(message)

@@ -105,8 +105,14 @@ def events_since(user_id, after_id):
 
 
 def build_message(user_id, event_type, payload):
-    return {"type": "amarktai.event", "event": event_type, "id": None, "user_id": str(user_id), "payload": payload,
-            "timestamp": iso_now()}
+    return {
+        "type": "amarktai.event",
+        "event": event_type,
+        "id": None,
+        "user_id": str(user_id),
+        "payload": payload,
+        "timestamp": iso_now(),
+    }
 
 
 async def _group_send_both(layer, user_id, message):
@@ -124,14 +130,14 @@ def _send(user_id, event_type, payload):
     message = build_message(user_id, event_type, payload)
     try:
         _remember(user_id, message)
-    except Exception:  # noqa: BLE001 - a down cache must never break a trade; the live feed still works
+    except Exception:
         logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
     try:
         from realtime.metrics import EVENTS_PUBLISHED
 
         EVENTS_PUBLISHED.labels(event_type).inc()
         async_to_sync(_group_send_both)(layer, user_id, message)
-    except Exception:  # noqa: BLE001 - a down channel layer must never break a trade
+    except Exception:
         logger.warning("could not publish %s for user %s", event_type, user_id, exc_info=True)
 
 

@@ -13,10 +13,14 @@ WS_CONNECTIONS = Gauge("amarktai_websocket_connections", "Open WebSocket connect
 SSE_CONNECTIONS = Gauge("amarktai_sse_connections", "Open SSE streams", multiprocess_mode="livesum")
 BOT_TICKS = Counter("amarktai_bot_ticks_total", "Bot ticks processed", ["outcome"])  # outcome: ok|error|skipped
 # Set by every dispatcher round (bots.tasks.dispatch_ticks); across processes the most recently set value wins.
-BOT_DISPATCH_LAG = Gauge("amarktai_bot_dispatch_lag_seconds", "Oldest overdue active bot, seconds",
-                         multiprocess_mode="mostrecent")
-BOT_TICK_SECONDS = Histogram("amarktai_bot_tick_seconds", "Latency of one bot tick",
-                             buckets=(0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5))
+BOT_DISPATCH_LAG = Gauge(
+    "amarktai_bot_dispatch_lag_seconds", "Oldest overdue active bot, seconds", multiprocess_mode="mostrecent"
+)
+BOT_TICK_SECONDS = Histogram(
+    "amarktai_bot_tick_seconds",
+    "Latency of one bot tick",
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5),
+)
 ORDERS = Counter("amarktai_orders_total", "Orders placed", ["mode", "side", "status"])  # mode: paper|live
 ERRORS = Counter("amarktai_errors_total", "Errors by area", ["area"])
 EVENTS_PUBLISHED = Counter("amarktai_events_published_total", "Real-time events published", ["event"])

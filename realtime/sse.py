@@ -2,10 +2,10 @@
 
 Events (contract "Real-time Communication"): heartbeat every ``SSE_HEARTBEAT_SECONDS``, overview_update (one at connect,
 then on overview/pnl/bot events), bot_update (bot_count_changed) on bot events, trade_update (recent_trades) on trade
-events. Every frame carries an ``id:`` line: the user's event sequence number (realtime.events). A client reconnecting with
-``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot set it) first receives the buffered events it
-missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers); failure is a 401 in the
-error schema.
+events. Every frame carries an ``id:`` line: the user's event sequence number (realtime.events). A client reconnecting
+with ``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot set it) first receives the buffered
+events it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers); failure is a
+401 in the error schema.
 """
 
 import asyncio
@@ -70,13 +70,18 @@ class EventStreamConsumer(AsyncHttpConsumer):
             return
         raw = auth.raw_token(self.scope)
         if raw is None:
-            await self._error(401, "Authentication credentials were not provided", errors.AUTH_REQUIRED,
-                              [(b"WWW-Authenticate", b'Bearer realm="api"')])
+            await self._error(
+                401,
+                "Authentication credentials were not provided",
+                errors.AUTH_REQUIRED,
+                [(b"WWW-Authenticate", b'Bearer realm="api"')],
+            )
             return
         self.user = await auth.authenticate(raw)
         if self.user is None:
-            await self._error(401, "Invalid or expired token", errors.AUTH_INVALID,
-                              [(b"WWW-Authenticate", b'Bearer realm="api"')])
+            await self._error(
+                401, "Invalid or expired token", errors.AUTH_INVALID, [(b"WWW-Authenticate", b'Bearer realm="api"')]
+            )
             return
 
         await self.send_headers(status=200, headers=STREAM_HEADERS)
@@ -111,8 +116,10 @@ class EventStreamConsumer(AsyncHttpConsumer):
             self.last_id = max(self.last_id, event_id)
         kind, payload = message.get("event"), message.get("payload") or {}
         if kind == events.BOT_UPDATE:
-            return [self._frame("bot_update", translate.sse_bot_count(await _total_bots(self.user.pk)), event_id),
-                    self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk)), event_id)]
+            return [
+                self._frame("bot_update", translate.sse_bot_count(await _total_bots(self.user.pk)), event_id),
+                self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk)), event_id),
+            ]
         if kind == events.TRADE_EXECUTED:
             trade = dict(payload.get("trade") or {})
             trade.setdefault("profit", trade.get("profit_loss", 0.0))
@@ -147,7 +154,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
                 await self.send_body(self._frame("heartbeat", translate.sse_heartbeat(counter)), more_body=True)
         except asyncio.CancelledError:
             pass
-        except Exception:  # noqa: BLE001 - the client went away mid-write
+        except Exception:
             logger.debug("heartbeat stopped", exc_info=True)
 
     async def disconnect(self):

@@ -9,8 +9,12 @@ def ws_message(message):
     event = message.get("event")
     payload = message.get("payload") or {}
     if event == ev.BOT_UPDATE:
-        return {"type": "bot_update", "bot_id": payload.get("bot_id"), "status": payload.get("status"),
-                "data": payload.get("data") or {}}
+        return {
+            "type": "bot_update",
+            "bot_id": payload.get("bot_id"),
+            "status": payload.get("status"),
+            "data": payload.get("data") or {},
+        }
     if event == ev.TRADE_EXECUTED:
         trade = dict(payload.get("trade") or {})
         if "profit" not in trade:

@@ -66,8 +66,14 @@ class HealthComponentsView(GenericAPIView):
             ok, detail = check()
             components[name] = {"status": _status(ok), **detail}
             overall = overall and ok
-        return Response({"success": True, "status": "ok" if overall else "degraded", "components": components,
-                         "timestamp": iso_now()})
+        return Response(
+            {
+                "success": True,
+                "status": "ok" if overall else "degraded",
+                "components": components,
+                "timestamp": iso_now(),
+            }
+        )
 
 
 def metrics_view(request):

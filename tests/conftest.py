@@ -25,11 +25,16 @@ def pytest_unconfigure(config):
     interpreter from exiting, end the process with pytest's own exit status after a grace period instead of hanging
     the run until it is killed. A normal exit ends this daemon thread long before it fires."""
 
-    def watchdog(grace=int(os.environ.get("PYTEST_EXIT_GRACE", "60"))):
+    grace = int(os.environ.get("PYTEST_EXIT_GRACE", "60"))
+
+    def watchdog():
         time.sleep(grace)
         alive = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-        print(f"\npytest finished but threads {alive} kept the process alive for {grace}s: exiting", file=sys.__stderr__,
-              flush=True)
+        print(
+            f"\npytest finished but threads {alive} kept the process alive for {grace}s: exiting",
+            file=sys.__stderr__,
+            flush=True,
+        )
         os._exit(_exit_status["value"])
 
     threading.Thread(target=watchdog, name="exit-watchdog", daemon=True).start()

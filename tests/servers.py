@@ -29,19 +29,31 @@ def daphne(env_overrides=None, migrate=True, timeout=30):
     """Yield the base URL of a Daphne subprocess; its output goes to a temp log file (shown if it dies)."""
     var = tempfile.mkdtemp(prefix="amarktai-test-")
     env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "amarktai.settings", "AMARKTAI_VAR_DIR": var,
-        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{var}/server.sqlite3", "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0", "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "amarktai.settings",
+            "AMARKTAI_VAR_DIR": var,
+            "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{var}/server.sqlite3",
+            "DEBUG": "0",
+            "SECURE_SSL_REDIRECT": "0",
+            "PYTHONPATH": str(ROOT),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     env.update(env_overrides or {})
     if migrate:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
     port = free_port()
     log = open(Path(var) / "daphne.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-                             "amarktai.asgi:application"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "amarktai.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + timeout
@@ -67,8 +79,8 @@ def daphne(env_overrides=None, migrate=True, timeout=30):
 
 
 def database_url(connection):
-    """A DATABASE_URL for ``connection``'s database: hand it to a server process so that it uses the database pytest-django
-    set up (the test must be ``django_db(transaction=True)`` for the server to see the test's rows)."""
+    """A DATABASE_URL for ``connection``'s database: hand it to a server process so that it uses the database
+    pytest-django set up (the test must be ``django_db(transaction=True)`` for the server to see the test's rows)."""
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         name = str(db["NAME"])
@@ -116,17 +128,37 @@ def gunicorn(env_overrides=None, workers=1, timeout=30):
     REDIS_URL each worker has its own local-memory cache, so keep ``workers=1`` for throttles to add up."""
     var = tempfile.mkdtemp(prefix="amarktai-gunicorn-")
     env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "amarktai.settings", "AMARKTAI_VAR_DIR": var, "DEBUG": "0",
-        "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "amarktai.settings",
+            "AMARKTAI_VAR_DIR": var,
+            "DEBUG": "0",
+            "PYTHONPATH": str(ROOT),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     env.update(env_overrides or {})
     env = {name: value for name, value in env.items() if value is not None}  # None in the overrides: unset it
     port = free_port()
     log = open(Path(var) / "gunicorn.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                             "--graceful-timeout", "5", "amarktai.wsgi:application"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "5",
+            "amarktai.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(proc, f"{base}/api/system/ping", log, "gunicorn", timeout)
@@ -149,9 +181,28 @@ def self_signed_cert(directory):
     """A throwaway certificate for 127.0.0.1/localhost: (cert path, key path)."""
     directory = Path(directory)
     cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -171,8 +222,10 @@ def nginx_config(directory, api_port=None, http_port=None, https_port=None):
     text = _substitute(text, "/etc/ssl/amarktai/fullchain.pem", str(cert))
     text = _substitute(text, "/etc/ssl/amarktai/privkey.pem", str(key))
     text = _substitute(text, "/var/log/nginx/amarktai.access.log", str(directory / "access.log"))
-    temp_paths = "".join(f"    {kind}_temp_path {directory / (kind + '_temp')};\n"
-                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp_paths = "".join(
+        f"    {kind}_temp_path {directory / (kind + '_temp')};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     text = _substitute(text, "\nhttp {\n", "\nhttp {\n" + temp_paths)
     if api_port is not None:
         text = _substitute(text, "server 127.0.0.1:8101 ", f"server 127.0.0.1:{api_port} ")
@@ -191,8 +244,17 @@ def nginx_command(conf, directory, directives=""):
     """nginx with the README's prefix (the project directory: static files from var/staticfiles), its pid file and
     error log in ``directory``, and any further main-context ``directives``."""
     directory = Path(directory)
-    return [nginx_binary(), "-p", f"{ROOT}/", "-c", str(conf), "-e", str(directory / "error.log"),
-            "-g", f"pid {directory / 'nginx.pid'}; {directives}".strip()]
+    return [
+        nginx_binary(),
+        "-p",
+        f"{ROOT}/",
+        "-c",
+        str(conf),
+        "-e",
+        str(directory / "error.log"),
+        "-g",
+        f"pid {directory / 'nginx.pid'}; {directives}".strip(),
+    ]
 
 
 def tls_context(directory):

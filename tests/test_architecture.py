@@ -272,7 +272,8 @@ def test_no_setting_read_with_a_fallback():
 
 
 def test_every_user_owned_model_is_scoped_by_construction():
-    """A model with a ``user`` foreign key gets its manager from OwnedQuerySet, so ``owned_by(user)`` is always there."""
+    """A model with a ``user`` foreign key gets its manager from OwnedQuerySet,
+    so ``owned_by(user)`` is always there."""
     from django.apps import apps
 
     from amarktai.tenancy import OwnedQuerySet

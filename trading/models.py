@@ -22,12 +22,11 @@ class OrderStatus(models.TextChoices):
 
 
 class Order(models.Model):
-    """The user's order as Amarktai sees it. ``client_order_id`` is unique: deterministic per (bot, signal) for bot orders,
-    which is what makes placement exactly-once."""
+    """The user's order as Amarktai sees it. ``client_order_id`` is unique: deterministic per (bot, signal) for bot
+    orders, which is what makes placement exactly-once."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
-    objects = OwnedQuerySet.as_manager()
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     exchange = models.CharField(max_length=32)
@@ -48,6 +47,8 @@ class Order(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = OwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "status"])]
@@ -61,7 +62,6 @@ class Trade(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trades")
-    objects = OwnedQuerySet.as_manager()
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="trades")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="trades")
     exchange = models.CharField(max_length=32)
@@ -78,6 +78,8 @@ class Trade(models.Model):
     price_source = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    objects = OwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["bot", "-created_at"])]
@@ -91,7 +93,6 @@ class Position(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions")
-    objects = OwnedQuerySet.as_manager()
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="positions")
     exchange = models.CharField(max_length=32)
     symbol = models.CharField(max_length=32)
@@ -104,6 +105,8 @@ class Position(models.Model):
     opened_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     realised_pnl = money_field(default=ZERO)
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-opened_at"]
@@ -118,29 +121,32 @@ class Position(models.Model):
 
 # --- The paper exchange's own records (trading/exchanges/paper.py) ----------------------------------------
 class PaperBalance(models.Model):
-    """One currency of one user's paper account on one platform. ``free`` + ``used`` is the total; ``used`` is reserved by
-    open limit orders. Neither may go negative (a database check as well as the paper exchange's own rule)."""
+    """One currency of one user's paper account on one platform. ``free`` + ``used`` is the total; ``used`` is reserved
+    by open limit orders. Neither may go negative (a database check as well as the paper exchange's own rule)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_balances")
-    objects = OwnedQuerySet.as_manager()
     platform = models.CharField(max_length=32)
     currency = models.CharField(max_length=16)
     free = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
     used = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = OwnedQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "platform", "currency"], name="uniq_paper_balance"),
-            models.CheckConstraint(condition=models.Q(free__gte=0) & models.Q(used__gte=0), name="paper_balance_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(free__gte=0) & models.Q(used__gte=0), name="paper_balance_non_negative"
+            ),
         ]
+
+    def __str__(self):
+        return f"{self.user_id} {self.platform} {self.currency} {self.free}+{self.used}"
 
     @property
     def total(self):
         return self.free + self.used
-
-    def __str__(self):
-        return f"{self.user_id} {self.platform} {self.currency} {self.free}+{self.used}"
 
 
 class PaperOrder(models.Model):
@@ -148,7 +154,6 @@ class PaperOrder(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_orders")
-    objects = OwnedQuerySet.as_manager()
     platform = models.CharField(max_length=32)
     client_order_id = models.CharField(max_length=64)
     symbol = models.CharField(max_length=32)
@@ -166,9 +171,14 @@ class PaperOrder(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = OwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["user", "platform", "client_order_id"], name="uniq_paper_client_order_id"),
         ]
         indexes = [models.Index(fields=["user", "platform", "status"], name="wallets_pap_user_id_74ea52_idx")]
+
+    def __str__(self):
+        return f"{self.platform} {self.side} {self.amount} {self.symbol} ({self.status})"

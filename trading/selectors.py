@@ -3,8 +3,8 @@
 from decimal import Decimal
 from typing import Any
 
-from amarktai.utils import iso, money
 from amarktai.tenancy import access
+from amarktai.utils import iso, money
 from trading.models import Order, Position, Trade
 
 ZERO = Decimal("0")
@@ -27,23 +27,26 @@ def open_positions(user: Any, prices: dict | None = None) -> list[dict]:
             prices[key] = current_price(*key)
         price = prices[key]
         unrealised = (price - position.entry_price) * position.amount - position.entry_fee
-        rows.append({
-            "id": str(position.id),
-            "bot_id": str(position.bot_id) if position.bot_id else None,
-            "exchange": position.exchange,
-            "symbol": position.symbol,
-            "side": "long",
-            "amount": money(position.amount),
-            "entry_price": money(position.entry_price),
-            "current_price": money(price),
-            "value": money(price * position.amount, 2),
-            "unrealised_pnl": money(unrealised, 2),
-            "unrealised_pnl_pct": money(unrealised / (position.entry_price * position.amount) * 100, 4)
-            if position.entry_price and position.amount else 0.0,
-            "stop_loss": money(position.stop_loss),
-            "take_profit": money(position.take_profit),
-            "opened_at": iso(position.opened_at),
-        })
+        rows.append(
+            {
+                "id": str(position.id),
+                "bot_id": str(position.bot_id) if position.bot_id else None,
+                "exchange": position.exchange,
+                "symbol": position.symbol,
+                "side": "long",
+                "amount": money(position.amount),
+                "entry_price": money(position.entry_price),
+                "current_price": money(price),
+                "value": money(price * position.amount, 2),
+                "unrealised_pnl": money(unrealised, 2),
+                "unrealised_pnl_pct": money(unrealised / (position.entry_price * position.amount) * 100, 4)
+                if position.entry_price and position.amount
+                else 0.0,
+                "stop_loss": money(position.stop_loss),
+                "take_profit": money(position.take_profit),
+                "opened_at": iso(position.opened_at),
+            }
+        )
     return rows
 
 
@@ -57,7 +60,7 @@ def trades_page(user: Any, *, bot_id: Any = None, offset: int = 0, limit: int = 
     trades = Trade.objects.owned_by(user)
     if bot_id:
         trades = trades.filter(bot_id=bot_id)
-    return list(trades.order_by("-created_at", "-id")[offset:offset + limit]), trades.count()
+    return list(trades.order_by("-created_at", "-id")[offset : offset + limit]), trades.count()
 
 
 def orders_page(user: Any, *, status: str | None = None, limit: int = 100) -> tuple[list[Order], int]:

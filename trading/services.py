@@ -13,19 +13,18 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
+from accounts.services import LIVE_MODES
 from amarktai.errors import NotFound, ValidationFailed
 from realtime import events
 from realtime.metrics import ORDERS
-from accounts.services import LIVE_MODES
 from trading import fills
 from trading.exchanges import get_exchange
 from trading.exchanges.base import Exchange
-from trading.selectors import access_order
 from trading.models import Order, OrderStatus, Position, Trade
 from trading.payloads import order_payload, trade_payload
+from trading.selectors import access_order
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -50,10 +49,22 @@ def _split(amount: Decimal, max_amount: Decimal) -> list[Decimal]:
     return parts
 
 
-def place_order(user: Any, exchange: Exchange, *, symbol: str, side: str, type: str, amount: Decimal | str,
-                price: Decimal | None = None, bot: Any = None, cid: str | None = None, reason: str = "",
-                is_paper: bool = True, stop_loss: Decimal | None = None,
-                take_profit: Decimal | None = None) -> Order:
+def place_order(
+    user: Any,
+    exchange: Exchange,
+    *,
+    symbol: str,
+    side: str,
+    type: str,
+    amount: Decimal | str,
+    price: Decimal | None = None,
+    bot: Any = None,
+    cid: str | None = None,
+    reason: str = "",
+    is_paper: bool = True,
+    stop_loss: Decimal | None = None,
+    take_profit: Decimal | None = None,
+) -> Order:
     """Place an order through ``exchange`` (any Exchange). Returns the Order (the parent when split).
 
     Must run inside a transaction (the caller's, e.g. with the bot row locked). A client order id that already exists
@@ -72,8 +83,17 @@ def place_order(user: Any, exchange: Exchange, *, symbol: str, side: str, type: 
     if amount <= 0:
         raise ValidationFailed("amount must be positive", details={"amount": ["must be > 0"]})
     limit = market.get("max_market_amount") if type == "market" else market.get("max_amount")
-    common = dict(user=user, bot=bot, exchange=exchange.platform_id, symbol=market["symbol"], side=side, type=type,
-                  price=price, is_paper=is_paper, reason=reason[:255])
+    common = {
+        "user": user,
+        "bot": bot,
+        "exchange": exchange.platform_id,
+        "symbol": market["symbol"],
+        "side": side,
+        "type": type,
+        "price": price,
+        "is_paper": is_paper,
+        "reason": reason[:255],
+    }
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -81,8 +101,10 @@ def place_order(user: Any, exchange: Exchange, *, symbol: str, side: str, type: 
         except IntegrityError:
             return Order.objects.get(client_order_id=cid)
         if limit and amount > limit:
-            children = [Order.objects.create(amount=part, client_order_id=f"{cid[:56]}-{i}", parent=parent, **common)
-                        for i, part in enumerate(_split(amount, limit))]
+            children = [
+                Order.objects.create(amount=part, client_order_id=f"{cid[:56]}-{i}", parent=parent, **common)
+                for i, part in enumerate(_split(amount, limit))
+            ]
             for child in children:
                 _send(exchange, child, stop_loss, take_profit)
             _roll_up(parent)
@@ -91,9 +113,12 @@ def place_order(user: Any, exchange: Exchange, *, symbol: str, side: str, type: 
     return parent
 
 
-def _send(exchange: Exchange, order: Order, stop_loss: Decimal | None = None, take_profit: Decimal | None = None) -> None:
-    result = exchange.create_order(order.symbol, order.type, order.side, order.amount, price=order.price,
-                                   client_order_id=order.client_order_id)
+def _send(
+    exchange: Exchange, order: Order, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
+) -> None:
+    result = exchange.create_order(
+        order.symbol, order.type, order.side, order.amount, price=order.price, client_order_id=order.client_order_id
+    )
     order.exchange_order_id = str(result.get("id") or "")
     order.save(update_fields=["exchange_order_id", "updated_at"])
     apply_exchange_state(order, result, stop_loss=stop_loss, take_profit=take_profit)
@@ -119,8 +144,9 @@ def _roll_up(parent: Order) -> None:
     events.publish(parent.user_id, events.ORDER_UPDATE, {"order": order_payload(parent)})
 
 
-def apply_exchange_state(order: Order, result: dict, stop_loss: Decimal | None = None,
-                         take_profit: Decimal | None = None) -> Order:
+def apply_exchange_state(
+    order: Order, result: dict, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
+) -> Order:
     """Bring ``order`` in line with the exchange's view of it; record any new fill as a Trade."""
     new_filled = Decimal(str(result.get("filled") or 0))
     increment = new_filled - order.filled
@@ -129,9 +155,16 @@ def apply_exchange_state(order: Order, result: dict, stop_loss: Decimal | None =
         status = OrderStatus.OPEN
     if increment > 0:
         fee = Decimal(str((result.get("fee") or {}).get("cost") or 0))
-        record_fill(order, increment, Decimal(str(result.get("average") or result.get("price"))), fee - order.fee,
-                    (result.get("fee") or {}).get("currency") or "", stop_loss=stop_loss, take_profit=take_profit,
-                    price_source=result.get("price_source") or "")
+        record_fill(
+            order,
+            increment,
+            Decimal(str(result.get("average") or result.get("price"))),
+            fee - order.fee,
+            (result.get("fee") or {}).get("currency") or "",
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            price_source=result.get("price_source") or "",
+        )
         order.filled = new_filled
         order.average = Decimal(str(result.get("average") or result.get("price")))
         order.fee = fee
@@ -146,25 +179,47 @@ def apply_exchange_state(order: Order, result: dict, stop_loss: Decimal | None =
     return order
 
 
-def record_fill(order: Order, amount: Decimal, price: Decimal, fee: Decimal, fee_currency: str,
-                stop_loss: Decimal | None = None, take_profit: Decimal | None = None, price_source: str = "") -> Trade:
+def record_fill(
+    order: Order,
+    amount: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    fee_currency: str,
+    stop_loss: Decimal | None = None,
+    take_profit: Decimal | None = None,
+    price_source: str = "",
+) -> Trade:
     """A fill of ``amount`` at ``price``: the Trade and the position, atomically, then every fill listener (the bots
     app books the bot's P&L) in the same transaction."""
     with transaction.atomic():
         fills.before_fill(order)  # listeners lock what they will change (the bot row) before the position rows
-        positions = Position.objects.select_for_update().filter(user_id=order.user_id, exchange=order.exchange,
-                                                                 symbol=order.symbol, is_open=True)
-        position = positions.filter(bot_id=order.bot_id).first() if order.bot_id else \
-            positions.filter(bot__isnull=True).first()
+        positions = Position.objects.select_for_update().filter(
+            user_id=order.user_id, exchange=order.exchange, symbol=order.symbol, is_open=True
+        )
+        position = (
+            positions.filter(bot_id=order.bot_id).first()
+            if order.bot_id
+            else positions.filter(bot__isnull=True).first()
+        )
         profit = ZERO
         if order.side == "buy":
             if position is None:
-                position = Position.objects.create(user_id=order.user_id, bot_id=order.bot_id, exchange=order.exchange,
-                                                   symbol=order.symbol, amount=amount, entry_price=price, entry_fee=fee,
-                                                   stop_loss=stop_loss, take_profit=take_profit)
+                position = Position.objects.create(
+                    user_id=order.user_id,
+                    bot_id=order.bot_id,
+                    exchange=order.exchange,
+                    symbol=order.symbol,
+                    amount=amount,
+                    entry_price=price,
+                    entry_fee=fee,
+                    stop_loss=stop_loss,
+                    take_profit=take_profit,
+                )
             else:
                 total = position.amount + amount
-                position.entry_price = ((position.entry_price * position.amount + price * amount) / total).quantize(STEP)
+                position.entry_price = ((position.entry_price * position.amount + price * amount) / total).quantize(
+                    STEP
+                )
                 position.amount = total
                 position.entry_fee += fee
                 position.save(update_fields=["entry_price", "amount", "entry_fee"])
@@ -179,10 +234,21 @@ def record_fill(order: Order, amount: Decimal, price: Decimal, fee: Decimal, fee
                 position.is_open = False
                 position.closed_at = timezone.now()
             position.save(update_fields=["amount", "entry_fee", "realised_pnl", "is_open", "closed_at"])
-        trade = Trade.objects.create(user_id=order.user_id, bot_id=order.bot_id, order=order, exchange=order.exchange,
-                                     symbol=order.symbol, side=order.side, amount=amount, price=price, fee=fee,
-                                     fee_currency=fee_currency, profit_loss=profit, is_paper=order.is_paper,
-                                     price_source=price_source)
+        trade = Trade.objects.create(
+            user_id=order.user_id,
+            bot_id=order.bot_id,
+            order=order,
+            exchange=order.exchange,
+            symbol=order.symbol,
+            side=order.side,
+            amount=amount,
+            price=price,
+            fee=fee,
+            fee_currency=fee_currency,
+            profit_loss=profit,
+            is_paper=order.is_paper,
+            price_source=price_source,
+        )
         payload = trade_payload(trade)
         events.publish(order.user_id, events.TRADE_EXECUTED, {"trade": {**payload, "profit": payload["profit_loss"]}})
         events.publish(order.user_id, events.TRADE_UPDATE, {"trades": [payload]})
@@ -229,15 +295,32 @@ def _user_exchange(user: Any, exchange_id: str, is_paper: bool) -> Exchange:
     return get_exchange(user, exchange_id, "paper" if is_paper else "live")
 
 
-def manual_order(user: Any, *, exchange: str, symbol: str, side: str, type: str = "market", amount: Decimal,
-                 price: Decimal | None = None) -> Order:
+def manual_order(
+    user: Any,
+    *,
+    exchange: str,
+    symbol: str,
+    side: str,
+    type: str = "market",
+    amount: Decimal,
+    price: Decimal | None = None,
+) -> Order:
     """A user's own order: paper in testing mode, live (stored keys) in the live modes."""
     if type == "limit" and price is None:
         raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
     is_paper = user.system_mode not in LIVE_MODES
     target = _user_exchange(user, exchange, is_paper)
-    return place_order(user, target, symbol=symbol, side=side, type=type, amount=amount,
-                       price=None if type == "market" else price, is_paper=is_paper, reason="manual order")
+    return place_order(
+        user,
+        target,
+        symbol=symbol,
+        side=side,
+        type=type,
+        amount=amount,
+        price=None if type == "market" else price,
+        is_paper=is_paper,
+        reason="manual order",
+    )
 
 
 def cancel_user_order(user: Any, order_id: Any) -> Order:
@@ -255,22 +338,34 @@ def modify_user_order(user: Any, order_id: Any, amount: Decimal | None = None, p
     exchange = _user_exchange(user, order.exchange, order.is_paper)
     with transaction.atomic():
         order = cancel_order(order, exchange)
-        remaining = (amount if amount is not None else order.amount - order.filled)
-        return place_order(user, exchange, symbol=order.symbol, side=order.side, type="limit", amount=remaining,
-                           price=price if price is not None else order.price, bot=order.bot, is_paper=order.is_paper,
-                           reason=f"replaces {order.id}")
+        remaining = amount if amount is not None else order.amount - order.filled
+        return place_order(
+            user,
+            exchange,
+            symbol=order.symbol,
+            side=order.side,
+            type="limit",
+            amount=remaining,
+            price=price if price is not None else order.price,
+            bot=order.bot,
+            is_paper=order.is_paper,
+            reason=f"replaces {order.id}",
+        )
 
 
 def sync_open_orders(limit: int = 500) -> int:
     """Poll the exchange for up to ``limit`` open orders, least recently updated first; one order's failure never stops
     the others. Returns how many were synced."""
     synced = 0
-    orders = (Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True).select_related("user", "bot")
-              .order_by("updated_at")[:limit])
+    orders = (
+        Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True)
+        .select_related("user", "bot")
+        .order_by("updated_at")[:limit]
+    )
     for order in orders:
         try:
             sync_order(order, get_exchange(order.user, order.exchange, "paper" if order.is_paper else "live"))
             synced += 1
-        except Exception:  # noqa: BLE001 - one order's failure never stops the poller
+        except Exception:
             logger.warning("could not sync order %s", order.pk, exc_info=True)
     return synced

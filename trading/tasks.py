@@ -1,4 +1,5 @@
-"""Celery tasks of the trading app. Beat runs sync_open_orders every 15 s (the embedded scheduler does without Redis)."""
+"""Celery tasks of the trading app. Beat runs sync_open_orders every 15 s
+(the embedded scheduler does without Redis)."""
 
 import logging
 

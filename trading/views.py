@@ -4,7 +4,12 @@ from rest_framework.response import Response
 from amarktai.api import validated
 from trading import selectors, services
 from trading.payloads import order_payload, trade_payload
-from trading.serializers import OrderCreateSerializer, OrderFilterSerializer, OrderModifySerializer, TradeFilterSerializer
+from trading.serializers import (
+    OrderCreateSerializer,
+    OrderFilterSerializer,
+    OrderModifySerializer,
+    TradeFilterSerializer,
+)
 
 
 class TradeListView(GenericAPIView):

@@ -12,7 +12,9 @@ class PlatformCatalogueView(GenericAPIView):
 
     def get(self, request):
         platforms = [p.catalogue_entry() for p in PLATFORMS.values()]
-        return Response({"platforms": platforms, "total_count": len(platforms), "default": "all", "timestamp": iso_now()})
+        return Response(
+            {"platforms": platforms, "total_count": len(platforms), "default": "all", "timestamp": iso_now()}
+        )
 
 
 class ProviderListView(GenericAPIView):

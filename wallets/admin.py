@@ -28,6 +28,14 @@ class TransferEventInline(admin.TabularInline):
 class TransferAdmin(admin.ModelAdmin):
     list_display = ("id", "user", "from_provider", "to_provider", "amount", "currency", "reason", "created_at")
     search_fields = ("user__email", "correlation_id")
-    readonly_fields = ("user", "from_provider", "to_provider", "amount", "currency", "reason", "correlation_id",
-                       "created_at")
+    readonly_fields = (
+        "user",
+        "from_provider",
+        "to_provider",
+        "amount",
+        "currency",
+        "reason",
+        "correlation_id",
+        "created_at",
+    )
     inlines = [TransferEventInline]

@@ -110,6 +110,9 @@ class Transfer(models.Model):
         ordering = ["-created_at"]
         constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="transfer_amount_positive")]
 
+    def __str__(self):
+        return f"{self.amount} {self.currency} {self.from_provider} -> {self.to_provider} ({self.correlation_id})"
+
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise ValueError("transfers are append-only: record a TransferEvent instead of editing")
@@ -126,6 +129,9 @@ class TransferEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"transfer {self.transfer_id}: {self.status}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

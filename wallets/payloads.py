@@ -38,5 +38,9 @@ def transfer_payload(transfer: TransferWithStatus) -> dict:
 
 def transfer_requested_payload(transfer: Transfer) -> dict:
     """The answer to POST /api/wallet/transfer: a new transfer is always pending."""
-    return {"id": str(transfer.id), "status": "pending", "message": TRANSFER_MESSAGE,
-            "correlation_id": str(transfer.correlation_id)}
+    return {
+        "id": str(transfer.id),
+        "status": "pending",
+        "message": TRANSFER_MESSAGE,
+        "correlation_id": str(transfer.correlation_id),
+    }

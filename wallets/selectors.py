@@ -58,8 +58,13 @@ def keys_valid_by_platform(user: Any) -> dict[str, list[bool | None]]:
 
 def live_credential(user: Any, platform_id: str) -> ExchangeCredential | None:
     """The credential live trading on ``platform_id`` uses: the user's newest one not known to be invalid."""
-    return (ExchangeCredential.objects.owned_by(user).filter(platform=platform_id)
-            .exclude(keys_valid=False).order_by("-created_at").first())
+    return (
+        ExchangeCredential.objects.owned_by(user)
+        .filter(platform=platform_id)
+        .exclude(keys_valid=False)
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def has_valid_credential(user: Any, platform_id: str) -> bool:
@@ -71,8 +76,9 @@ def has_valid_credential(user: Any, platform_id: str) -> bool:
 
 def _latest_status() -> Subquery:
     """The status of the outer transfer's latest TransferEvent (its current status)."""
-    return Subquery(TransferEvent.objects.filter(transfer=OuterRef("pk")).order_by("-created_at", "-id")
-                    .values("status")[:1])
+    return Subquery(
+        TransferEvent.objects.filter(transfer=OuterRef("pk")).order_by("-created_at", "-id").values("status")[:1]
+    )
 
 
 def with_status(qs: QuerySet[Transfer]) -> QuerySet[TransferWithStatus]:

@@ -41,7 +41,8 @@ class CredentialUpdateSerializer(serializers.Serializer):
 class TransferSerializer(serializers.Serializer):
     from_provider = serializers.CharField(max_length=32)
     to_provider = serializers.CharField(max_length=32)
-    amount = serializers.DecimalField(max_digits=30, decimal_places=12, min_value=Decimal("0.000000000001"),
-                                      coerce_to_string=False)
+    amount = serializers.DecimalField(
+        max_digits=30, decimal_places=12, min_value=Decimal("0.000000000001"), coerce_to_string=False
+    )
     currency = serializers.CharField(max_length=16)
     reason = serializers.CharField(max_length=64, required=False, allow_blank=True, default="manual_allocation")

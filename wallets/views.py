@@ -21,8 +21,14 @@ class KeyListView(GenericAPIView):
 
     def post(self, request):
         data = validated(s.CredentialCreateSerializer, request.data)
-        cred = credentials.create_credential(request.user, data["provider"], data["api_key"], data["api_secret"],
-                                             data.get("passphrase", ""), data.get("label", ""))
+        cred = credentials.create_credential(
+            request.user,
+            data["provider"],
+            data["api_key"],
+            data["api_secret"],
+            data.get("passphrase", ""),
+            data.get("label", ""),
+        )
         return Response({"success": True, "key": credential_payload(cred)}, status=201)
 
 
@@ -49,8 +55,14 @@ class KeyTestView(GenericAPIView):
 
     def post(self, request):
         data = validated(s.KeyTestSerializer, request.data)
-        provider = credentials.test_keys(request.user, data.get("provider"), data.get("api_key"), data.get("api_secret"),
-                                         data.get("passphrase"), data.get("credential_id"))
+        provider = credentials.test_keys(
+            request.user,
+            data.get("provider"),
+            data.get("api_key"),
+            data.get("api_secret"),
+            data.get("passphrase"),
+            data.get("credential_id"),
+        )
         return Response({"success": True, "message": "API keys are valid", "provider": provider})
 
 
@@ -75,6 +87,12 @@ class TransferCreateView(GenericAPIView):
 
     def post(self, request):
         data = validated(s.TransferSerializer, request.data)
-        transfer = transfers.request_transfer(request.user, data["from_provider"], data["to_provider"], data["amount"],
-                                              data["currency"], data.get("reason", ""))
+        transfer = transfers.request_transfer(
+            request.user,
+            data["from_provider"],
+            data["to_provider"],
+            data["amount"],
+            data["currency"],
+            data.get("reason", ""),
+        )
         return Response({"success": True, "transfer": transfer_requested_payload(transfer)})

@@ -5,11 +5,11 @@ Two ways to run, chosen by the environment: the embedded default (SQLite, in-mem
 tasks in process) and production (``DATABASE_URL`` to PostgreSQL, ``REDIS_URL`` to Redis).
 """
 
-from amarktai.settings.base import *  # noqa: F401,F403
-from amarktai.settings.database import *  # noqa: F401,F403
-from amarktai.settings.security import *  # noqa: F401,F403
-from amarktai.settings.api import *  # noqa: F401,F403
-from amarktai.settings.celery import *  # noqa: F401,F403
-from amarktai.settings.realtime import *  # noqa: F401,F403
-from amarktai.settings.exchanges import *  # noqa: F401,F403
-from amarktai.settings.bots import *  # noqa: F401,F403
+from amarktai.settings.api import *  # noqa: F403
+from amarktai.settings.base import *  # noqa: F403
+from amarktai.settings.bots import *  # noqa: F403
+from amarktai.settings.celery import *  # noqa: F403
+from amarktai.settings.database import *  # noqa: F403
+from amarktai.settings.exchanges import *  # noqa: F403
+from amarktai.settings.realtime import *  # noqa: F403
+from amarktai.settings.security import *  # noqa: F403

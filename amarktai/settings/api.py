@@ -5,7 +5,7 @@ from datetime import timedelta
 from amarktai.settings.base import SECRET_KEY
 from amarktai.settings.env import env, env_int
 
-__all__ = ["REST_FRAMEWORK", "SIMPLE_JWT", "SPECTACULAR_SETTINGS", "OTP_TOTP_ISSUER"]
+__all__ = ["OTP_TOTP_ISSUER", "REST_FRAMEWORK", "SIMPLE_JWT", "SPECTACULAR_SETTINGS"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -3,11 +3,34 @@
 from amarktai.settings.env import BASE_DIR, VAR_DIR, env, env_bool, env_list, local_secret, random_secret_key
 
 __all__ = [
-    "BASE_DIR", "VAR_DIR", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "REDIS_URL", "INSTALLED_APPS",
-    "MIDDLEWARE", "ROOT_URLCONF", "TEMPLATES", "WSGI_APPLICATION", "ASGI_APPLICATION", "AUTH_USER_MODEL",
-    "DEFAULT_AUTO_FIELD", "AUTH_PASSWORD_VALIDATORS", "LANGUAGE_CODE", "TIME_ZONE", "USE_I18N", "USE_TZ", "STATIC_URL",
-    "STATIC_ROOT", "STATICFILES_DIRS", "STORAGES", "WHITENOISE_USE_FINDERS", "CACHES", "LOGGING",
+    "ALLOWED_HOSTS",
+    "ASGI_APPLICATION",
+    "AUTH_PASSWORD_VALIDATORS",
+    "AUTH_USER_MODEL",
+    "BASE_DIR",
+    "CACHES",
+    "CSRF_TRUSTED_ORIGINS",
+    "DEBUG",
+    "DEFAULT_AUTO_FIELD",
+    "INSTALLED_APPS",
+    "LANGUAGE_CODE",
+    "LOGGING",
+    "MIDDLEWARE",
+    "REDIS_URL",
     "REQUIRE_INVITE_CODE",
+    "ROOT_URLCONF",
+    "SECRET_KEY",
+    "STATICFILES_DIRS",
+    "STATIC_ROOT",
+    "STATIC_URL",
+    "STORAGES",
+    "TEMPLATES",
+    "TIME_ZONE",
+    "USE_I18N",
+    "USE_TZ",
+    "VAR_DIR",
+    "WHITENOISE_USE_FINDERS",
+    "WSGI_APPLICATION",
 ]
 
 DEBUG = env_bool("DEBUG", False)
@@ -106,8 +129,13 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "amarktai.redis_cache.RedisCache", "LOCATION": REDIS_URL,
-                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 10}}}
+    CACHES = {
+        "default": {
+            "BACKEND": "amarktai.redis_cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 10},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "amarktai"}}
 

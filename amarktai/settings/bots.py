@@ -2,8 +2,14 @@
 
 from amarktai.settings.env import env, env_int
 
-__all__ = ["BOT_MAX_FAILURES", "BOT_DISPATCH_LIMIT", "CHAT_CONFIRMATION_TTL_SECONDS", "DEMO_EMAIL", "DEMO_PASSWORD",
-           "DEMO_PASSWORD_CHOSEN"]
+__all__ = [
+    "BOT_DISPATCH_LIMIT",
+    "BOT_MAX_FAILURES",
+    "CHAT_CONFIRMATION_TTL_SECONDS",
+    "DEMO_EMAIL",
+    "DEMO_PASSWORD",
+    "DEMO_PASSWORD_CHOSEN",
+]
 
 # Failed ticks in a row before a bot is paused and an alert is sent.
 BOT_MAX_FAILURES = env_int("BOT_MAX_FAILURES", 5)

@@ -89,8 +89,15 @@ class Strategy:
         if not found:
             return None
         confidence, reason = found
-        return Signal("buy", price, price * (1 + risk.take_profit_pct), price * (1 - risk.stop_loss_pct),
-                      round(float(min(max(confidence, 0.0), 1.0)), 3), reason, ts)
+        return Signal(
+            "buy",
+            price,
+            price * (1 + risk.take_profit_pct),
+            price * (1 - risk.stop_loss_pct),
+            round(float(min(max(confidence, 0.0), 1.0)), 3),
+            reason,
+            ts,
+        )
 
     def required_candles(self, params):
         return self.min_candles

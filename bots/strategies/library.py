@@ -43,19 +43,20 @@ class Breakout(Strategy):
 
     def entry(self, data, p):
         n = int(p["lookback"])
-        window = data[-n - 1:-1]
+        window = data[-n - 1 : -1]
         high = window[:, HIGH].max()
         avg_volume = window[:, VOLUME].mean()
         close, volume = data[-1, CLOSE], data[-1, VOLUME]
         if close > high and avg_volume > 0 and volume >= float(p["volume_threshold"]) * avg_volume:
             strength = volume / avg_volume / float(p["volume_threshold"])
             return min(0.5 + 0.25 * (strength - 1), 1.0), (
-                f"close {close:.2f} broke the {n}-candle high {high:.2f} on {volume / avg_volume:.1f}x volume")
+                f"close {close:.2f} broke the {n}-candle high {high:.2f} on {volume / avg_volume:.1f}x volume"
+            )
         return None
 
     def exit_signal(self, data, position, p):
         n = max(int(p["lookback"]) // 2, 2)
-        low = data[-n - 1:-1, LOW].min()
+        low = data[-n - 1 : -1, LOW].min()
         if data[-1, CLOSE] < low:
             return f"close fell below the {n}-candle low {low:.2f}"
         return None
@@ -71,7 +72,7 @@ class MeanReversion(Strategy):
         return int(p["period"]) + 1
 
     def _z(self, data, p):
-        close = data[-int(p["period"]):, CLOSE]
+        close = data[-int(p["period"]) :, CLOSE]
         sd = close.std()
         return 0.0 if sd == 0 else (data[-1, CLOSE] - close.mean()) / sd
 

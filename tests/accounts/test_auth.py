@@ -223,7 +223,9 @@ class TestTwoFactor:
         start_of_fresh_totp_step()
         assert client.post("/api/auth/2fa/verify", {"totp_code": code_for(secret)}, format="json").status_code == 200
         creds = {"email": "slow@example.com", "password": PASSWORD}
-        assert_error(api_client.post("/api/auth/login", {**creds, "totp_code": "12345"}, format="json"), 401, "AUTH_INVALID")
+        assert_error(
+            api_client.post("/api/auth/login", {**creds, "totp_code": "12345"}, format="json"), 401, "AUTH_INVALID"
+        )
         r = api_client.post("/api/auth/login", {**creds, "totp_code": code_for(secret, drift=1)}, format="json")
         body = assert_error(r, 429, "RATE_LIMIT")
         assert "Try again in 1 second." in body["error"] and r["Retry-After"] == "1"
@@ -235,11 +237,15 @@ class TestTwoFactor:
         assert r.status_code == 200, r.content
 
     def test_verify_without_enrolment(self, auth_client):
-        assert_error(auth_client.post("/api/auth/2fa/verify", {"totp_code": "123456"}, format="json"), 400, "VALIDATION_ERROR")
+        assert_error(
+            auth_client.post("/api/auth/2fa/verify", {"totp_code": "123456"}, format="json"), 400, "VALIDATION_ERROR"
+        )
 
     def test_verify_rejects_non_numeric(self, auth_client):
         auth_client.post("/api/auth/2fa/enroll")
-        assert_error(auth_client.post("/api/auth/2fa/verify", {"totp_code": "abcdef"}, format="json"), 400, "VALIDATION_ERROR")
+        assert_error(
+            auth_client.post("/api/auth/2fa/verify", {"totp_code": "abcdef"}, format="json"), 400, "VALIDATION_ERROR"
+        )
 
     def test_enrol_requires_auth(self, api_client):
         assert_error(api_client.post("/api/auth/2fa/enroll"), 401, "AUTH_REQUIRED")

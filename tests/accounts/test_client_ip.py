@@ -1,5 +1,5 @@
-"""amarktai.utils.client_ip: X-Forwarded-For is believed only from a peer in TRUSTED_PROXIES, and then only its right-most
-entries (the ones trusted proxies appended); anything a client writes into the header itself is ignored."""
+"""amarktai.utils.client_ip: X-Forwarded-For is believed only from a peer in TRUSTED_PROXIES, and then only its
+right-most entries (the ones trusted proxies appended); anything a client writes into the header itself is ignored."""
 
 import os
 
@@ -53,7 +53,7 @@ def test_forged_left_hand_entries_are_ignored():
 
 def test_trusted_hops_are_skipped_from_the_right():
     # A load balancer (10.0.0.5) in front of nginx: the client is the first untrusted address from the right.
-    proxies = LOOPBACK + ["10.0.0.5"]
+    proxies = [*LOOPBACK, "10.0.0.5"]
     assert ip("127.0.0.1", "1.2.3.4, 203.0.113.5, 10.0.0.5", proxies) == "203.0.113.5"
     # A header that holds only trusted proxies names no client: the peer stands for it.
     assert ip("127.0.0.1", "10.0.0.5, 127.0.0.1", proxies) == "127.0.0.1"

@@ -46,7 +46,12 @@ def test_lockout_is_per_account(api_client, make_user, settings):
     make_user(email="b@example.com", password=PASSWORD)
     for _ in range(2):
         api_client.post("/api/auth/login", {"email": "a@example.com", "password": "x"}, format="json")
-    assert_error(api_client.post("/api/auth/login", {"email": "a@example.com", "password": PASSWORD}, format="json"),
-                 429, "RATE_LIMIT")
-    assert api_client.post("/api/auth/login", {"email": "b@example.com", "password": PASSWORD},
-                           format="json").status_code == 200
+    assert_error(
+        api_client.post("/api/auth/login", {"email": "a@example.com", "password": PASSWORD}, format="json"),
+        429,
+        "RATE_LIMIT",
+    )
+    assert (
+        api_client.post("/api/auth/login", {"email": "b@example.com", "password": PASSWORD}, format="json").status_code
+        == 200
+    )

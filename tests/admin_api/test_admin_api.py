@@ -9,8 +9,19 @@ from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
-BOT_KEYS = {"id", "name", "exchange", "status", "trading_mode", "risk_mode", "initial_capital", "current_capital",
-            "total_profit", "profit_percentage", "created_at"}
+BOT_KEYS = {
+    "id",
+    "name",
+    "exchange",
+    "status",
+    "trading_mode",
+    "risk_mode",
+    "initial_capital",
+    "current_capital",
+    "total_profit",
+    "profit_percentage",
+    "created_at",
+}
 
 
 def admin_endpoints(bot_id):
@@ -36,8 +47,13 @@ def test_list_users(admin_client, admin_user, user, other_user):
     assert set(by_email) == {admin_user.email, user.email, other_user.email}
     john = by_email[user.email]
     assert set(john) == {"id", "email", "first_name", "is_admin", "created_at"}
-    assert john == {"id": str(user.id), "email": user.email, "first_name": "John", "is_admin": False,
-                    "created_at": john["created_at"]}
+    assert john == {
+        "id": str(user.id),
+        "email": user.email,
+        "first_name": "John",
+        "is_admin": False,
+        "created_at": john["created_at"],
+    }
     assert john["created_at"].endswith("Z") and by_email[admin_user.email]["is_admin"] is True
     log = AuditLog.objects.get()
     assert log.actor == admin_user and log.action == "users.list" and log.details["count"] == 3
@@ -60,8 +76,7 @@ def test_list_bots_across_users_with_filter(admin_client, user, other_user):
     assert list(AuditLog.objects.order_by("created_at").values_list("action", flat=True)) == ["bots.list", "bots.list"]
 
 
-def test_admin_pause_notifies_owner_and_is_audited(admin_client, admin_user, user,
-                                                  django_capture_on_commit_callbacks):
+def test_admin_pause_notifies_owner_and_is_audited(admin_client, admin_user, user, django_capture_on_commit_callbacks):
     bot = make_bot(user, "Alpha")
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"/api/admin/bot/{bot.id}/pause")
@@ -101,8 +116,9 @@ def test_admin_pause_unknown_bot(admin_client):
 def test_audit_log_and_chat_models_in_django_admin(make_user, client):
     superuser = make_user(is_admin=True, is_staff=True, is_superuser=True)
     client.force_login(superuser)
-    AuditLog.objects.create(actor=superuser, actor_email=superuser.email, action="bot.pause", target_type="bot",
-                            target_id="x")
+    AuditLog.objects.create(
+        actor=superuser, actor_email=superuser.email, action="bot.pause", target_type="bot", target_id="x"
+    )
     log = AuditLog.objects.get()
     assert client.get("/admin/accounts/auditlog/").status_code == 200
     assert client.get(f"/admin/accounts/auditlog/{log.pk}/change/").status_code == 200  # view only

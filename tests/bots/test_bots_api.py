@@ -6,10 +6,28 @@ from accounts.models import User
 from bots.models import Bot
 from tests.helpers import assert_error
 
-BOT = {"name": "Alpha Trader", "exchange": "luno", "trading_mode": "paper", "risk_mode": "balanced",
-       "initial_capital": 1000.0, "strategy": "momentum"}
-BOT_KEYS = {"id", "name", "exchange", "status", "trading_mode", "risk_mode", "initial_capital", "current_capital",
-            "total_profit", "profit_percentage", "created_at", "strategy"}
+BOT = {
+    "name": "Alpha Trader",
+    "exchange": "luno",
+    "trading_mode": "paper",
+    "risk_mode": "balanced",
+    "initial_capital": 1000.0,
+    "strategy": "momentum",
+}
+BOT_KEYS = {
+    "id",
+    "name",
+    "exchange",
+    "status",
+    "trading_mode",
+    "risk_mode",
+    "initial_capital",
+    "current_capital",
+    "total_profit",
+    "profit_percentage",
+    "created_at",
+    "strategy",
+}
 
 
 def create(client, **overrides):
@@ -39,12 +57,20 @@ class TestBotsApi:
         assert auth_client.get("/api/bots?status=active").json()["total"] == 0
         assert_error(auth_client.get("/api/bots?status=sleeping"), 400, "VALIDATION_ERROR")
 
-    @pytest.mark.parametrize("overrides, field", [
-        ({"exchange": "mtgox"}, "exchange"), ({"strategy": "martingale"}, "strategy"),
-        ({"initial_capital": 0}, "initial_capital"), ({"initial_capital": -5}, "initial_capital"),
-        ({"risk_mode": "yolo"}, "risk_mode"), ({"name": ""}, "name"), ({"symbol": "DOGE/ZAR"}, "symbol"),
-        ({"params": {"fast": -1}}, "params"), ({"params": {"leverage": 100}}, "params"),
-    ])
+    @pytest.mark.parametrize(
+        "overrides, field",
+        [
+            ({"exchange": "mtgox"}, "exchange"),
+            ({"strategy": "martingale"}, "strategy"),
+            ({"initial_capital": 0}, "initial_capital"),
+            ({"initial_capital": -5}, "initial_capital"),
+            ({"risk_mode": "yolo"}, "risk_mode"),
+            ({"name": ""}, "name"),
+            ({"symbol": "DOGE/ZAR"}, "symbol"),
+            ({"params": {"fast": -1}}, "params"),
+            ({"params": {"leverage": 100}}, "params"),
+        ],
+    )
     def test_validation(self, auth_client, overrides, field):
         body = assert_error(create(auth_client, **overrides), 400, "VALIDATION_ERROR")
         assert field in body["error"] or field in body.get("details", {})
@@ -65,15 +91,23 @@ class TestBotsApi:
         bot_id = create(auth_client).json()["bot"]["id"]
         detail = auth_client.get(f"/api/bots/{bot_id}").json()["bot"]
         assert BOT_KEYS <= set(detail)
-        patched = auth_client.patch(f"/api/bots/{bot_id}", {"risk_mode": "safe", "params": {"fast": 3, "slow": 9}},
-                                    format="json")
+        patched = auth_client.patch(
+            f"/api/bots/{bot_id}", {"risk_mode": "safe", "params": {"fast": 3, "slow": 9}}, format="json"
+        )
         assert patched.status_code == 200 and patched.json()["bot"]["risk_mode"] == "safe"
-        assert_error(auth_client.patch(f"/api/bots/{bot_id}", {"risk_mode": "wild"}, format="json"), 400,
-                     "VALIDATION_ERROR")
-        assert auth_client.post(f"/api/bots/{bot_id}/pause").json() == {"success": True, "bot_id": bot_id,
-                                                                         "status": "paused"}
-        assert auth_client.post(f"/api/bots/{bot_id}/resume").json() == {"success": True, "bot_id": bot_id,
-                                                                          "status": "active"}
+        assert_error(
+            auth_client.patch(f"/api/bots/{bot_id}", {"risk_mode": "wild"}, format="json"), 400, "VALIDATION_ERROR"
+        )
+        assert auth_client.post(f"/api/bots/{bot_id}/pause").json() == {
+            "success": True,
+            "bot_id": bot_id,
+            "status": "paused",
+        }
+        assert auth_client.post(f"/api/bots/{bot_id}/resume").json() == {
+            "success": True,
+            "bot_id": bot_id,
+            "status": "active",
+        }
         deleted = auth_client.delete(f"/api/bots/{bot_id}")
         assert deleted.json() == {"success": True, "message": "Bot deleted successfully"}
         assert_error(auth_client.get(f"/api/bots/{bot_id}"), 404, "NOT_FOUND")
@@ -115,7 +149,8 @@ def test_cached_user_follows_account_changes(auth_client, user):
 @pytest.mark.django_db
 def test_bot_list_read_costs_one_cache_round_trip(auth_client, monkeypatch):
     """Authentication fetches the user and the bot list's version in one MGET; the list itself is then memoized per
-    version in the process, so a warm GET /api/bots makes exactly one cache call (one Redis round trip in production)."""
+    version in the process, so a warm GET /api/bots makes exactly one cache call
+    (one Redis round trip in production)."""
     from django.core.cache import caches
 
     create(auth_client)
@@ -132,6 +167,7 @@ def test_bot_list_read_costs_one_cache_round_trip(auth_client, monkeypatch):
                 return original(*args, **kwargs)
             finally:
                 depth[0] -= 1
+
         return call
 
     for name in ("get", "get_many", "set", "set_many", "incr", "add", "delete", "delete_many", "has_key"):
@@ -158,15 +194,25 @@ def test_pinned_version_never_hides_a_write_made_since(user):
     assert bot_list(user) == []  # starts a version
     request_user = _user_for_jwt(AccessToken.for_user(user), pin=True)
     assert bot_list(request_user) == []
-    Bot.objects.create(user=user, name="Fresh", exchange="luno", symbol="BTC/ZAR", initial_capital=100,
-                       current_capital=100)
+    Bot.objects.create(
+        user=user, name="Fresh", exchange="luno", symbol="BTC/ZAR", initial_capital=100, current_capital=100
+    )
     assert [b["name"] for b in bot_list(request_user)] == ["Fresh"]
 
     # Even a process's very first invalidation drops pins made before it (a fresh interpreter: its first write must
     # move the mark away from its starting value).
-    first_mark = subprocess.run([sys.executable, "-c", "from amarktai import cache; start = cache._last_write[0]; "
-                                 "cache._note_write(); print(start, cache._last_write[0])"],
-                                cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    first_mark = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from amarktai import cache; start = cache._last_write[0]; "
+            "cache._note_write(); print(start, cache._last_write[0])",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert first_mark[0] != first_mark[1]
     request_user = _user_for_jwt(AccessToken.for_user(user), pin=True)
     key = next(k for k in request_user._cache_pinned[0] if k.startswith("bots:list:version:"))

@@ -94,8 +94,9 @@ def test_concurrent_ticks_in_two_processes_postgres(user):
         f"print(engine.tick_bot('{bot.pk}', scaled(BUY, 12000)))"
     )
     env = {**__import__("os").environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "amarktai.settings_test"}
-    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=120)[0].strip().splitlines()[-1] for p in procs]
     assert sorted(outputs) == ["ok", "traded"]
     assert Order.objects.filter(bot=bot).count() == 1 and Trade.objects.filter(bot=bot).count() == 1
@@ -153,8 +154,14 @@ def test_delete_closes_open_position(auth_client, user):
 
 @pytest.mark.django_db
 def test_position_pct_parameter_sizes_orders(user):
-    bot = create_bot(user, name="Sized", exchange="luno", initial_capital=Decimal("50000"), strategy="momentum",
-                     params={"position_pct": 0.05})
+    bot = create_bot(
+        user,
+        name="Sized",
+        exchange="luno",
+        initial_capital=Decimal("50000"),
+        strategy="momentum",
+        params={"position_pct": 0.05},
+    )
     engine.tick_bot(bot.pk, scaled(BUY, 12000))
     order = Order.objects.get(bot=bot)
     assert Decimal("2400") < order.filled * order.average < Decimal("2530")  # 5 % of 50,000

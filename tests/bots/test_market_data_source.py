@@ -17,9 +17,17 @@ KLINES = "/api/v3/klines"
 
 
 def make_bot(user, mode, **over):
-    fields = dict(user=user, name=f"{mode} bot", exchange="binance", symbol="BTC/USDT", trading_mode=mode,
-                  strategy="momentum", initial_capital=Decimal("1000"), current_capital=Decimal("1000"),
-                  status=BotStatus.ACTIVE)
+    fields = {
+        "user": user,
+        "name": f"{mode} bot",
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "trading_mode": mode,
+        "strategy": "momentum",
+        "initial_capital": Decimal("1000"),
+        "current_capital": Decimal("1000"),
+        "status": BotStatus.ACTIVE,
+    }
     fields.update(over)
     return Bot.objects.create(**fields)
 
@@ -101,8 +109,14 @@ def test_a_live_bot_refuses_candles_from_another_source(user):
 @pytest.mark.django_db
 def test_paper_trades_record_the_simulated_source_and_the_api_shows_it(user, auth_client, settings):
     settings.MARKET_DATA_SOURCE = "simulated"
-    bot = make_bot(user, "paper", exchange="luno", symbol="BTC/ZAR", initial_capital=Decimal("50000"),
-                   current_capital=Decimal("50000"))
+    bot = make_bot(
+        user,
+        "paper",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        initial_capital=Decimal("50000"),
+        current_capital=Decimal("50000"),
+    )
     assert engine.tick_bot(bot.pk, scaled(BUY, 12000)) == "traded"
     assert Trade.objects.get(bot=bot).price_source == "simulated"
     body = auth_client.get("/api/trades").json()

@@ -22,8 +22,13 @@ from tests.bots.test_strategies import candles_from
 
 INTERVAL = 10.0
 ROUND = dt.timedelta(seconds=INTERVAL / 2)
-MARKETS = [("luno", "BTC/ZAR"), ("luno", "ETH/ZAR"), ("binance", "BTC/USDT"), ("binance", "ETH/USDT"),
-           ("kraken", "BTC/USD")]
+MARKETS = [
+    ("luno", "BTC/ZAR"),
+    ("luno", "ETH/ZAR"),
+    ("binance", "BTC/USDT"),
+    ("binance", "ETH/USDT"),
+    ("kraken", "BTC/USD"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -37,16 +42,28 @@ def make_bots(user, count, *, next_tick_at=None, status="active", **fields):
     for i in range(count):
         exchange, symbol = MARKETS[i % len(MARKETS)]
         due = next_tick_at(i) if callable(next_tick_at) else next_tick_at
-        bots.append(Bot(user=user, name=f"bot{i}", exchange=exchange, symbol=symbol, status=status, next_tick_at=due,
-                        initial_capital=Decimal("1000"), current_capital=Decimal("1000"), **fields))
+        bots.append(
+            Bot(
+                user=user,
+                name=f"bot{i}",
+                exchange=exchange,
+                symbol=symbol,
+                status=status,
+                next_tick_at=due,
+                initial_capital=Decimal("1000"),
+                current_capital=Decimal("1000"),
+                **fields,
+            )
+        )
     return Bot.objects.bulk_create(bots, batch_size=5000)
 
 
 def tick(ids, now):
     """What a successful engine tick writes (bots.engine._tick), for many bots at once."""
     if ids:
-        Bot.objects.filter(pk__in=ids).update(last_tick_at=now, failure_count=0, last_error="",
-                                              next_tick_at=scheduling.next_tick_at(now, 0))
+        Bot.objects.filter(pk__in=ids).update(
+            last_tick_at=now, failure_count=0, last_error="", next_tick_at=scheduling.next_tick_at(now, 0)
+        )
 
 
 def claimed(now):
@@ -69,8 +86,12 @@ def test_more_bots_than_the_limit_are_all_sent_most_overdue_first(user, settings
     settings.BOT_DISPATCH_LIMIT = 50
     start = timezone.now()
     # Bot i is overdue by i + 1 seconds (last_tick_at is set too, so the old last_tick_at rule sees them all due).
-    bots = make_bots(user, 200, next_tick_at=lambda i: start - dt.timedelta(seconds=i + 1),
-                     last_tick_at=start - dt.timedelta(seconds=60))
+    bots = make_bots(
+        user,
+        200,
+        next_tick_at=lambda i: start - dt.timedelta(seconds=i + 1),
+        last_tick_at=start - dt.timedelta(seconds=60),
+    )
     most_overdue_first = [str(bot.pk) for bot in reversed(bots)]
     sent_in = {}
     rounds = math.ceil(len(bots) / 50)
@@ -142,7 +163,7 @@ def test_engine_writes_the_next_tick(user):
         engine._record_failure(bot.pk, RuntimeError("exchange down"))
         bot.refresh_from_db()
         assert bot.failure_count == failures
-        assert bot.next_tick_at == bot.last_tick_at + dt.timedelta(seconds=9 * 2 ** failures)
+        assert bot.next_tick_at == bot.last_tick_at + dt.timedelta(seconds=9 * 2**failures)
 
 
 @pytest.mark.django_db
@@ -176,8 +197,10 @@ def test_lag_of_a_bot_that_never_ticked_counts_from_its_creation(user):
     assert scheduling.dispatch_lag_seconds(now - dt.timedelta(minutes=1)) == 0  # nothing due yet then
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql",
-                    reason="20,000 bots need PostgreSQL (CI runs the suite again with DATABASE_URL=postgres://...)")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="20,000 bots need PostgreSQL (CI runs the suite again with DATABASE_URL=postgres://...)",
+)
 @pytest.mark.django_db
 def test_20000_bots_none_waits_more_than_two_rounds(user, settings):
     """20,000 active bots on a few markets. With 10,000 per round (less than the total) no due bot waits longer than two
@@ -223,9 +246,17 @@ def test_20000_bots_none_waits_more_than_two_rounds(user, settings):
 def test_a_resumed_bot_is_due_at_once_without_its_back_off(user):
     from bots.services import pause_bot, resume_bot
 
-    bot = Bot.objects.create(user=user, name="Backed off", exchange="luno", symbol="BTC/ZAR", status="active",
-                             initial_capital=Decimal("1000"), current_capital=Decimal("1000"), failure_count=5,
-                             next_tick_at=timezone.now() + dt.timedelta(seconds=300))
+    bot = Bot.objects.create(
+        user=user,
+        name="Backed off",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        status="active",
+        initial_capital=Decimal("1000"),
+        current_capital=Decimal("1000"),
+        failure_count=5,
+        next_tick_at=timezone.now() + dt.timedelta(seconds=300),
+    )
     assert str(bot.pk) not in scheduling.due_groups().get(("luno", "BTC/ZAR", "1m"), [])
     pause_bot(user, bot.pk)
     resume_bot(user, bot.pk)

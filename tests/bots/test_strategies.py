@@ -22,10 +22,16 @@ def candles_from(closes, highs=None, lows=None, volumes=None):
 def test_supertrend_hand_checked():
     # period 3, multiplier 1; values worked out by hand (see the derivation in the strategy docstring's algorithm):
     # TR = 2,2,2,2,2.5,2 ; ATR[2]=2, ATR[3]=2, ATR[4]=6.5/3, ATR[5]=(13/3+2)/3
-    data = as_array([
-        [0, 9, 10, 8, 9, 1], [1, 9, 11, 9, 10, 1], [2, 10, 12, 10, 11, 1],
-        [3, 11, 11, 9, 9.5, 1], [4, 9.5, 9, 7, 7.5, 1], [5, 7.5, 8, 6, 6.5, 1],
-    ])
+    data = as_array(
+        [
+            [0, 9, 10, 8, 9, 1],
+            [1, 9, 11, 9, 10, 1],
+            [2, 10, 12, 10, 11, 1],
+            [3, 11, 11, 9, 9.5, 1],
+            [4, 9.5, 9, 7, 7.5, 1],
+            [5, 7.5, 8, 6, 6.5, 1],
+        ]
+    )
     line, trend = supertrend(data, period=3, multiplier=1.0)
     assert math.isnan(trend[0]) and math.isnan(trend[1])
     assert list(trend[2:]) == [1, 1, -1, -1]
@@ -33,8 +39,13 @@ def test_supertrend_hand_checked():
 
 
 def test_supertrend_strategy_exit_on_flip():
-    data = [[0, 9, 10, 8, 9, 1], [1, 9, 11, 9, 10, 1], [2, 10, 12, 10, 11, 1],
-            [3, 11, 11, 9, 9.5, 1], [4, 9.5, 9, 7, 7.5, 1]]
+    data = [
+        [0, 9, 10, 8, 9, 1],
+        [1, 9, 11, 9, 10, 1],
+        [2, 10, 12, 10, 11, 1],
+        [3, 11, 11, 9, 9.5, 1],
+        [4, 9.5, 9, 7, 7.5, 1],
+    ]
     strategy = get_strategy("supertrend")
     position = {"entry_price": 10.0}
     assert strategy.decide(data[:4], position, {"period": 3, "multiplier": 1.0}) is None

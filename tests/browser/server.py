@@ -23,17 +23,26 @@ class PortalServer:
         self.proc = None
         self.log_path = Path(self.var) / "server.log"
         env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "amarktai.settings", "AMARKTAI_VAR_DIR": self.var,
-            # Embedded mode (one process: web + scheduler + in-memory channel layer) on a throwaway SQLite file.
-            "DATABASE_URL": f"sqlite:///{self.var}/portal.sqlite3", "DEBUG": "1", "SECURE_SSL_REDIRECT": "0",
-            "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING",
-            # Browser tests sign up and log in several times from one address.
-            "THROTTLE_AUTH_IP": "1000/min", "THROTTLE_AUTH_ACCOUNT": "1000/min", "THROTTLE_REGISTER_IP": "1000/hour",
-        })
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "amarktai.settings",
+                "AMARKTAI_VAR_DIR": self.var,
+                # Embedded mode (one process: web + scheduler + in-memory channel layer) on a throwaway SQLite file.
+                "DATABASE_URL": f"sqlite:///{self.var}/portal.sqlite3",
+                "DEBUG": "1",
+                "SECURE_SSL_REDIRECT": "0",
+                "PYTHONPATH": str(ROOT),
+                "LOG_LEVEL": "WARNING",
+                # Browser tests sign up and log in several times from one address.
+                "THROTTLE_AUTH_IP": "1000/min",
+                "THROTTLE_AUTH_ACCOUNT": "1000/min",
+                "THROTTLE_REGISTER_IP": "1000/hour",
+            }
+        )
         self.env = env
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
 
     def command(self):
         return [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)]

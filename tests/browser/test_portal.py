@@ -33,13 +33,19 @@ def token_of(page):
 
 
 def api(server, token, method, path, json=None):
-    return httpx.request(method, f"{server.base}/api/{path}", json=json, timeout=15,
-                         headers={"Authorization": f"Bearer {token}"})
+    return httpx.request(
+        method, f"{server.base}/api/{path}", json=json, timeout=15, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def place_trade(server, token, side="buy", amount="0.001"):
-    resp = api(server, token, "POST", "orders",
-               {"exchange": "luno", "symbol": "BTC/ZAR", "side": side, "type": "market", "amount": amount})
+    resp = api(
+        server,
+        token,
+        "POST",
+        "orders",
+        {"exchange": "luno", "symbol": "BTC/ZAR", "side": side, "type": "market", "amount": amount},
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()["order"]
 
@@ -50,8 +56,11 @@ def wait_live(page, timeout=20000):
 
 def register_via_api(server, name):
     email = unique_email(name)
-    resp = httpx.post(f"{server.base}/api/auth/register", timeout=15,
-                      json={"email": email, "password": PASSWORD, "first_name": name.title()})
+    resp = httpx.post(
+        f"{server.base}/api/auth/register",
+        timeout=15,
+        json={"email": email, "password": PASSWORD, "first_name": name.title()},
+    )
     assert resp.status_code == 200, resp.text
     return {"email": email, **resp.json()}
 
@@ -59,9 +68,11 @@ def register_via_api(server, name):
 def open_signed_in(page, account, path="/dashboard"):
     """Start a signed-in tab for an account created through the API (the portal keeps its JWT in sessionStorage)."""
     page.goto("/login")
-    page.evaluate("([t, r, u]) => { sessionStorage.setItem('amk.token', t); sessionStorage.setItem('amk.refresh', r);"
-                  " sessionStorage.setItem('amk.user', JSON.stringify(u)); }",
-                  [account["token"], account["refresh"], account["user"]])
+    page.evaluate(
+        "([t, r, u]) => { sessionStorage.setItem('amk.token', t); sessionStorage.setItem('amk.refresh', r);"
+        " sessionStorage.setItem('amk.user', JSON.stringify(u)); }",
+        [account["token"], account["refresh"], account["user"]],
+    )
     page.goto(path)
     page.wait_for_selector("body[data-ready='1']")
 
@@ -94,7 +105,9 @@ def test_user_journey(new_page, portal_server, screenshot_dir):
     tid(page, "2fa-secret").wait_for()
     secret = tid(page, "2fa-secret").inner_text().strip()
     assert re.fullmatch(r"[A-Z2-7]{16,}", secret)
-    assert page.eval_on_selector('[data-testid="2fa-qr"]', "img => img.src.startsWith('data:image/png') && img.naturalWidth > 0")
+    assert page.eval_on_selector(
+        '[data-testid="2fa-qr"]', "img => img.src.startsWith('data:image/png') && img.naturalWidth > 0"
+    )
     tid(page, "2fa-code").fill("000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
     tid(page, "2fa-verify").click()
     expect(tid(page, "2fa-verify-form").locator('[data-error-for="totp_code"]')).to_contain_text("invalid")
@@ -258,9 +271,20 @@ def test_user_journey(new_page, portal_server, screenshot_dir):
 def test_second_user_sees_nothing_of_the_first(new_page, portal_server, screenshot_dir):
     alice = register_via_api(portal_server, "alice")
     token_a = alice["token"]
-    resp = api(portal_server, token_a, "POST", "bots",
-               {"name": "Alice Secret Bot", "exchange": "luno", "trading_mode": "paper", "risk_mode": "safe",
-                "initial_capital": 5000, "strategy": "momentum"})
+    resp = api(
+        portal_server,
+        token_a,
+        "POST",
+        "bots",
+        {
+            "name": "Alice Secret Bot",
+            "exchange": "luno",
+            "trading_mode": "paper",
+            "risk_mode": "safe",
+            "initial_capital": 5000,
+            "strategy": "momentum",
+        },
+    )
     assert resp.status_code == 201, resp.text
     alice_bot = resp.json()["bot"]["id"]
     # Paused, so the only trades are the ones this test places (an active bot may trade on its own).
@@ -347,16 +371,36 @@ def test_admin_console(new_page, portal_server, screenshot_dir):
     from tests.servers import ROOT
 
     owner = register_via_api(portal_server, "frank")
-    resp = api(portal_server, owner["token"], "POST", "bots",
-               {"name": "Frank Bot", "exchange": "valr", "trading_mode": "paper", "risk_mode": "aggressive",
-                "initial_capital": 2500, "strategy": "breakout"})
+    resp = api(
+        portal_server,
+        owner["token"],
+        "POST",
+        "bots",
+        {
+            "name": "Frank Bot",
+            "exchange": "valr",
+            "trading_mode": "paper",
+            "risk_mode": "aggressive",
+            "initial_capital": 2500,
+            "strategy": "breakout",
+        },
+    )
     assert resp.status_code == 201, resp.text
     bot_id = resp.json()["bot"]["id"]
     admin = register_via_api(portal_server, "grace")
-    subprocess.run([sys.executable, "manage.py", "shell", "-c",
-                    "from accounts.models import User; "
-                    f"User.objects.filter(email={admin['email']!r}).update(is_admin=True)"],
-                   cwd=ROOT, env=portal_server.env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            f"from accounts.models import User; User.objects.filter(email={admin['email']!r}).update(is_admin=True)",
+        ],
+        cwd=ROOT,
+        env=portal_server.env,
+        check=True,
+        capture_output=True,
+    )
     admin["user"]["is_admin"] = True
 
     # A normal user has no admin link, and the console refuses them.

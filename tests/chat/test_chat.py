@@ -38,6 +38,7 @@ def confirm(client, token):
 
 # ------------------------------------------------------------------ shapes and validation
 
+
 def test_portfolio_answer_uses_real_numbers(auth_client, user):
     make_bot(user, "Alpha Trader", capital="1000", profit="50")
     make_bot(user, "Beta", status="paused", capital="2000", profit="-20")
@@ -59,8 +60,18 @@ def test_chat_message_endpoint_shape(auth_client, user):
     assert "Alpha Trader" in body["response"] and "1 active bot of 1" in body["response"]
 
 
-@pytest.mark.parametrize("payload", [{}, {"message": ""}, {"message": "   "}, {"message": "x" * 2001},
-                                     {"message": "hi", "confirm": "abc"}, {"message": ["a"]}, {"confirm": ""}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"message": ""},
+        {"message": "   "},
+        {"message": "x" * 2001},
+        {"message": "hi", "confirm": "abc"},
+        {"message": ["a"]},
+        {"confirm": ""},
+    ],
+)
 def test_invalid_chat_payloads(auth_client, payload):
     assert_error(auth_client.post(CHAT, payload, format="json"), 400, "VALIDATION_ERROR")
 
@@ -69,13 +80,22 @@ def test_chat_message_requires_message(auth_client):
     assert_error(auth_client.post("/api/chat/message", {}, format="json"), 400, "VALIDATION_ERROR")
 
 
-@pytest.mark.parametrize("method,path", [("post", CHAT), ("post", "/api/chat/message"), ("get", "/api/ai/chat/history"),
-                                         ("post", "/api/ai/chat/greeting"), ("post", "/api/ai/chat/clear")])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("post", CHAT),
+        ("post", "/api/chat/message"),
+        ("get", "/api/ai/chat/history"),
+        ("post", "/api/ai/chat/greeting"),
+        ("post", "/api/ai/chat/clear"),
+    ],
+)
 def test_anonymous_is_rejected(api_client, method, path):
     assert_error(getattr(api_client, method)(path, {}, format="json"), 401, "AUTH_REQUIRED")
 
 
 # ------------------------------------------------------------------ answers from data
+
 
 def test_bot_detail_trades_win_rate_exposure_and_balances(auth_client, user):
     from trading.models import PaperBalance
@@ -108,8 +128,13 @@ def test_bot_detail_trades_win_rate_exposure_and_balances(auth_client, user):
 def test_answers_never_include_other_users_data(auth_client, user, other_user):
     secret = make_bot(other_user, "Secret Sauce", profit="999")
     make_trade(other_user, secret, "sell", "1", "1", profit_loss="999")
-    for question in ["Check my bots", "show recent trades", "portfolio status", "how is Secret Sauce doing",
-                     "what is my win rate"]:
+    for question in [
+        "Check my bots",
+        "show recent trades",
+        "portfolio status",
+        "how is Secret Sauce doing",
+        "what is my win rate",
+    ]:
         text = say(auth_client, question)["response"]
         assert "Secret" not in text and "999" not in text
     body = say(auth_client, "pause Secret Sauce")
@@ -124,6 +149,7 @@ def test_unknown_command_lists_capabilities(auth_client):
 
 
 # ------------------------------------------------------------------ confirmed actions
+
 
 def test_pause_needs_confirmation_and_runs_once(auth_client, user, django_capture_on_commit_callbacks):
     alpha = make_bot(user, "Alpha Trader")
@@ -275,6 +301,7 @@ def test_concurrent_double_confirm_executes_once(make_user):
 
 # ------------------------------------------------------------------ history
 
+
 def test_history_oldest_first_with_limit(auth_client):
     say(auth_client, "help")
     say(auth_client, "Check my bots")
@@ -285,7 +312,7 @@ def test_history_oldest_first_with_limit(auth_client):
     assert [m["content"] for m in messages[::2]] == ["help", "Check my bots"]
     assert all(set(m) == {"role", "content", "timestamp"} and m["timestamp"].endswith("Z") for m in messages)
     newest = auth_client.get("/api/ai/chat/history?limit=2").json()["messages"]
-    assert [m["content"] for m in newest][0] == "Check my bots" and len(newest) == 2
+    assert newest[0]["content"] == "Check my bots" and len(newest) == 2
 
 
 def test_history_default_and_max_limit(user):
@@ -319,6 +346,7 @@ def test_confirmation_is_recorded_in_history_without_token(auth_client, user):
 
 
 # ------------------------------------------------------------------ greeting and daily report
+
 
 def test_greeting_daily_report_matches_trades(auth_client, user, other_user):
     alpha = make_bot(user, "Alpha Trader", capital="1000")

@@ -11,29 +11,32 @@ NAMES = ["Alpha Trader", "Alpha", "Beta One", "Beta Two", "Gamma Scalper"]
 BOTS = [SimpleNamespace(name=n, id=uuid.uuid4()) for n in NAMES]
 
 
-@pytest.mark.parametrize("text,kind,bots,ambiguous", [
-    ("Pause Alpha Trader", "pause", ["Alpha Trader"], []),
-    ("pause alpha", "pause", ["Alpha"], []),
-    ("please pause alpha trdaer", "pause", ["Alpha Trader"], []),
-    ("pause gama scalpr", "pause", ["Gamma Scalper"], []),
-    ("pause beta", "pause", [], ["Beta One", "Beta Two"]),
-    ("resume all bots", "resume", NAMES, []),
-    ("stop gamma please", "stop", ["Gamma Scalper"], []),
-    ("switch bot Beta One to safe mode", "risk_mode", ["Beta One"], []),
-    ("make all bots aggressive", "risk_mode", NAMES, []),
-    ("reduce trade size of Gamma by 10 percent", "position_size", ["Gamma Scalper"], []),
-    ("increase position size by 20%", "position_size", [], []),
-    ("What is my current portfolio status?", "portfolio", [], []),
-    ("Check my bots", "bots", [], []),
-    ("how is gamma doing", "bot_detail", ["Gamma Scalper"], []),
-    ("show recent trades", "trades", [], []),
-    ("what's my win rate", "win_rate", [], []),
-    ("what is my exposure", "exposure", [], []),
-    ("show my balances", "balances", [], []),
-    ("how much profit today?", "today", [], []),
-    ("help", "help", [], []),
-    ("make me a sandwich", "unknown", [], []),
-])
+@pytest.mark.parametrize(
+    "text,kind,bots,ambiguous",
+    [
+        ("Pause Alpha Trader", "pause", ["Alpha Trader"], []),
+        ("pause alpha", "pause", ["Alpha"], []),
+        ("please pause alpha trdaer", "pause", ["Alpha Trader"], []),
+        ("pause gama scalpr", "pause", ["Gamma Scalper"], []),
+        ("pause beta", "pause", [], ["Beta One", "Beta Two"]),
+        ("resume all bots", "resume", NAMES, []),
+        ("stop gamma please", "stop", ["Gamma Scalper"], []),
+        ("switch bot Beta One to safe mode", "risk_mode", ["Beta One"], []),
+        ("make all bots aggressive", "risk_mode", NAMES, []),
+        ("reduce trade size of Gamma by 10 percent", "position_size", ["Gamma Scalper"], []),
+        ("increase position size by 20%", "position_size", [], []),
+        ("What is my current portfolio status?", "portfolio", [], []),
+        ("Check my bots", "bots", [], []),
+        ("how is gamma doing", "bot_detail", ["Gamma Scalper"], []),
+        ("show recent trades", "trades", [], []),
+        ("what's my win rate", "win_rate", [], []),
+        ("what is my exposure", "exposure", [], []),
+        ("show my balances", "balances", [], []),
+        ("how much profit today?", "today", [], []),
+        ("help", "help", [], []),
+        ("make me a sandwich", "unknown", [], []),
+    ],
+)
 def test_parse(text, kind, bots, ambiguous):
     intent = intents.parse(text, BOTS)
     assert intent.kind == kind

@@ -1,5 +1,6 @@
-"""Contract fuzzing: schemathesis generates requests for every operation in our OpenAPI schema (a bounded number of examples
-each) and runs them through the real WSGI stack. No response may be a 5xx, and every error must be in the error schema."""
+"""Contract fuzzing: schemathesis generates requests for every operation in our OpenAPI schema (a bounded number of
+examples each) and runs them through the real WSGI stack. No response may be a 5xx, and every error must be in the error
+schema."""
 
 import pytest
 import schemathesis

@@ -1,5 +1,6 @@
 """The ccxt adapter against the fake Binance over real HTTP: every method, rounding/limits, and each failure mode."""
 
+import itertools
 import time
 from decimal import Decimal
 
@@ -23,7 +24,11 @@ def ex(binance_via_fake):
 def test_url_override_keeps_paths():
     urls = {"public": "https://api.binance.com/api/v3", "nested": {"x": "https://x.binance.com/sapi/v1"}, "n": None}
     out = _override_urls(urls, "http://127.0.0.1:9999/")
-    assert out == {"public": "http://127.0.0.1:9999/api/v3", "nested": {"x": "http://127.0.0.1:9999/sapi/v1"}, "n": None}
+    assert out == {
+        "public": "http://127.0.0.1:9999/api/v3",
+        "nested": {"x": "http://127.0.0.1:9999/sapi/v1"},
+        "n": None,
+    }
 
 
 def test_markets_ticker_ohlcv(ex, binance_via_fake):
@@ -37,7 +42,7 @@ def test_markets_ticker_ohlcv(ex, binance_via_fake):
     candles = ex.fetch_ohlcv("BTC/USDT", "5m", 10)
     assert len(candles) == 10
     assert all(isinstance(v, Decimal) for row in candles for v in row[1:])
-    assert all(b[0] - a[0] == 300_000 for a, b in zip(candles, candles[1:]))
+    assert all(b[0] - a[0] == 300_000 for a, b in itertools.pairwise(candles))
     assert all(r[3] <= min(r[1], r[4]) and r[2] >= max(r[1], r[4]) for r in candles)
     # markets are cached: a second adapter does not reload them
     CcxtExchange("binance").fetch_ticker("ETH/USDT")
@@ -102,15 +107,23 @@ def test_enums_are_checked_at_the_api_edge(auth_client, user, binance_via_fake):
     order with another value never reaches the exchange; the same order with valid ones does."""
     user.system_mode = "live_trading"
     user.save(update_fields=["system_mode"])
-    keys = auth_client.post("/api/keys", {"provider": "binance", "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET},
-                            format="json")
+    keys = auth_client.post(
+        "/api/keys", {"provider": "binance", "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET}, format="json"
+    )
     assert keys.status_code == 201, keys.content
     binance_via_fake.set_price("BTCUSDT", "50000")
-    order = {"exchange": "binance", "symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": 0.01,
-             "price": 40000}
+    order = {
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "limit",
+        "amount": 0.01,
+        "price": 40000,
+    }
     for field, value in (("type", "stop"), ("side", "hold")):
-        body = assert_error(auth_client.post("/api/orders", {**order, field: value}, format="json"), 400,
-                            "VALIDATION_ERROR")
+        body = assert_error(
+            auth_client.post("/api/orders", {**order, field: value}, format="json"), 400, "VALIDATION_ERROR"
+        )
         assert field in body["details"]
     assert binance_via_fake.count("POST", "/api/v3/order") == 0
     placed = auth_client.post("/api/orders", order, format="json")

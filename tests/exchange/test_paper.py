@@ -8,7 +8,7 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from amarktai.errors import InsufficientFunds, ValidationFailed
+from amarktai.errors import InsufficientFunds, NotFound, ValidationFailed
 from trading.exchanges import get_exchange, simfeed
 from trading.exchanges.paper import PaperExchange
 from trading.models import PaperBalance, PaperOrder
@@ -24,8 +24,11 @@ class FixedFeed:
 
     def set(self, mid, spread=Decimal("0.0004")):
         mid = Decimal(mid)
-        self.book = {"bid": (mid * (1 - spread / 2)).quantize(Decimal("0.01")),
-                     "ask": (mid * (1 + spread / 2)).quantize(Decimal("0.01")), "last": mid}
+        self.book = {
+            "bid": (mid * (1 - spread / 2)).quantize(Decimal("0.01")),
+            "ask": (mid * (1 + spread / 2)).quantize(Decimal("0.01")),
+            "last": mid,
+        }
 
     def ticker(self, symbol, now=None):
         return {"symbol": symbol, **self.book, "timestamp": 0}
@@ -35,7 +38,7 @@ class FixedFeed:
 
 
 def balances(exchange):
-    return {k: v for k, v in exchange.fetch_balance().items()}
+    return dict(exchange.fetch_balance())
 
 
 @pytest.fixture
@@ -129,7 +132,7 @@ class TestPaperExchange:
         paper.create_order("BTC/ZAR", "market", "buy", Decimal("0.01"))
         theirs = PaperExchange(other_user, "luno", feed=FixedFeed())
         assert "BTC" not in balances(theirs)
-        with pytest.raises(Exception):
+        with pytest.raises(NotFound):
             theirs.fetch_order(PaperOrder.objects.get().id)
 
     def test_get_exchange_paper_uses_simulated_feed(self, user):
@@ -208,5 +211,7 @@ def test_properties_conservation_non_negative_limit_prices(make_user, orders):
     final = balances(exchange)
     assert final["ZAR"]["total"] == start + quote
     assert final.get("BTC", {"total": Decimal("0")})["total"] == base
-    open_reserved = sum((o.reserved for o in PaperOrder.objects.filter(user=user, status="open", side="buy")), Decimal("0"))
+    open_reserved = sum(
+        (o.reserved for o in PaperOrder.objects.filter(user=user, status="open", side="buy")), Decimal("0")
+    )
     assert final["ZAR"]["used"] == open_reserved

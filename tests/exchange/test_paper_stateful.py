@@ -1,6 +1,7 @@
 """A hypothesis state machine over the paper exchange: market/limit orders on two symbols, cancels, price moves and
 matching, in any order. After every step: no balance negative, "used" equals what open orders reserve, every currency's
-total equals the start plus the fills' effects (value conserved apart from fees), limit fills at or better than the limit."""
+total equals the start plus the fills' effects (value conserved apart from fees), limit fills at or better than the
+limit."""
 
 from decimal import Decimal
 
@@ -24,8 +25,13 @@ class Feed:
 
     def ticker(self, symbol, now=None):
         mid = self.mids[symbol]
-        return {"symbol": symbol, "bid": (mid * Decimal("0.9998")).quantize(Decimal("0.01")),
-                "ask": (mid * Decimal("1.0002")).quantize(Decimal("0.01")), "last": mid, "timestamp": 0}
+        return {
+            "symbol": symbol,
+            "bid": (mid * Decimal("0.9998")).quantize(Decimal("0.01")),
+            "ask": (mid * Decimal("1.0002")).quantize(Decimal("0.01")),
+            "last": mid,
+            "timestamp": 0,
+        }
 
 
 class PaperMachine(RuleBasedStateMachine):
@@ -33,23 +39,30 @@ class PaperMachine(RuleBasedStateMachine):
     def setup(self):
         from accounts.models import User
 
-        self.user = User.objects.create_user(email=f"sm{PaperOrder.objects.count()}-{id(self)}@example.com",
-                                             password="S3cure-pass-123")
+        self.user = User.objects.create_user(
+            email=f"sm{PaperOrder.objects.count()}-{id(self)}@example.com", password="S3cure-pass-123"
+        )
         self.feed = Feed()
         self.exchange = PaperExchange(self.user, "binance", feed=self.feed)
         self.start = {c: v["total"] for c, v in self.exchange.fetch_balance().items()}
 
-    @rule(symbol=st.sampled_from(sorted(MIDS)), side=st.sampled_from(["buy", "sell"]),
-          amount=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("0.08"), places=3))
+    @rule(
+        symbol=st.sampled_from(sorted(MIDS)),
+        side=st.sampled_from(["buy", "sell"]),
+        amount=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("0.08"), places=3),
+    )
     def market_order(self, symbol, side, amount):
         try:
             self.exchange.create_order(symbol, "market", side, amount)
         except (InsufficientFunds, ValidationFailed):
             pass
 
-    @rule(symbol=st.sampled_from(sorted(MIDS)), side=st.sampled_from(["buy", "sell"]),
-          amount=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("0.08"), places=3),
-          offset_bp=st.integers(min_value=-200, max_value=200))
+    @rule(
+        symbol=st.sampled_from(sorted(MIDS)),
+        side=st.sampled_from(["buy", "sell"]),
+        amount=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("0.08"), places=3),
+        offset_bp=st.integers(min_value=-200, max_value=200),
+    )
     def limit_order(self, symbol, side, amount, offset_bp):
         price = (self.feed.mids[symbol] * (1 + Decimal(offset_bp) / 10000)).quantize(Decimal("0.01"))
         try:
@@ -99,9 +112,12 @@ class PaperMachine(RuleBasedStateMachine):
             assert used == reserved.get(currency, Decimal(0)), currency
 
 
-PaperMachine.TestCase.settings = settings(max_examples=12, stateful_step_count=12, deadline=None,
-                                          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+PaperMachine.TestCase.settings = settings(
+    max_examples=12,
+    stateful_step_count=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.mark.django_db

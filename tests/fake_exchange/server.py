@@ -1,12 +1,12 @@
 """A fake Binance spot REST API on 127.0.0.1 for tests: real ccxt talks to it over real HTTP.
 
-It speaks the part of https://developers.binance.com/docs/binance-spot-api-docs/rest-api that ccxt's binance class calls for
-spot trading: GET /api/v3/ping, /api/v3/time, /api/v3/exchangeInfo, /api/v3/ticker/24hr, /api/v3/ticker/bookTicker,
+It speaks the part of https://developers.binance.com/docs/binance-spot-api-docs/rest-api that ccxt's binance class calls
+for spot trading: GET /api/v3/ping, /api/v3/time, /api/v3/exchangeInfo, /api/v3/ticker/24hr, /api/v3/ticker/bookTicker,
 /api/v3/klines; signed (HMAC-SHA256 of the query/body with the api secret, X-MBX-APIKEY header): GET /api/v3/account,
 POST|GET|DELETE /api/v3/order, GET /api/v3/openOrders.
 
-Prices come from the simulated feed (trading.exchanges.simfeed) unless a test pins them with ``set_price``. Market orders
-fill at once at the touch; limit orders rest (funds locked) unless marketable.
+Prices come from the simulated feed (trading.exchanges.simfeed) unless a test pins them with ``set_price``. Market
+orders fill at once at the touch; limit orders rest (funds locked) unless marketable.
 
 Faults for the next N matching requests (``fail_next``): "timeout" (sleep ``delay`` seconds before answering),
 "timeout_after" (process the request, then sleep: the client times out although the exchange acted), "500", "503",
@@ -39,8 +39,15 @@ DEFAULT_MARKETS = {
     "XRPUSDT": ("XRP", "USDT", "0.0001", "0.1", "0.1", "9000000", "5"),
     "BNBUSDT": ("BNB", "USDT", "0.01", "0.001", "0.001", "90000", "5"),
 }
-TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000, "4h": 14_400_000,
-                "1d": 86_400_000}
+TIMEFRAME_MS = {
+    "1m": 60_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "4h": 14_400_000,
+    "1d": 86_400_000,
+}
 
 
 def _s(value):
@@ -49,9 +56,14 @@ def _s(value):
 
 class FakeBinance:
     def __init__(self, api_key=DEFAULT_KEY, api_secret=DEFAULT_SECRET, balances=None):
-        self.accounts = {api_key: {"secret": api_secret,
-                                   "balances": {k: [Decimal(v), Decimal(0)] for k, v in
-                                                (balances or {"USDT": "10000", "BTC": "0.5"}).items()}}}
+        self.accounts = {
+            api_key: {
+                "secret": api_secret,
+                "balances": {
+                    k: [Decimal(v), Decimal(0)] for k, v in (balances or {"USDT": "10000", "BTC": "0.5"}).items()
+                },
+            }
+        }
         self.markets = dict(DEFAULT_MARKETS)
         self.prices = {}
         self.candles = {}  # symbol id -> [[ts, o, h, l, c, v], ...] served by /api/v3/klines instead of the feed's
@@ -68,8 +80,7 @@ class FakeBinance:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -100,8 +111,10 @@ class FakeBinance:
         self.prices[symbol_id] = Decimal(str(price))
 
     def add_account(self, api_key, api_secret, balances):
-        self.accounts[api_key] = {"secret": api_secret,
-                                  "balances": {k: [Decimal(str(v)), Decimal(0)] for k, v in balances.items()}}
+        self.accounts[api_key] = {
+            "secret": api_secret,
+            "balances": {k: [Decimal(str(v)), Decimal(0)] for k, v in balances.items()},
+        }
 
     def count(self, method, path):
         return sum(1 for m, p in self.requests if m == method and p == path)
@@ -177,7 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "503":
             return self._send(503, {"code": -1001, "msg": "Internal error; unable to process your request."})
         elif kind == "429":
-            return self._send(429, {"code": -1003, "msg": "Too many requests; current limit is 1200 request weight per 1 MINUTE."})
+            return self._send(
+                429, {"code": -1003, "msg": "Too many requests; current limit is 1200 request weight per 1 MINUTE."}
+            )
         elif kind == "bad_key":
             return self._send(401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -218,6 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 # --- endpoints -------------------------------------------------------------------------------------------------
 
+
 def _now_ms():
     return int(time.time() * 1000)
 
@@ -233,22 +249,44 @@ def server_time(fake, q, account):
 def exchange_info(fake, q, account):
     symbols = []
     for sid, (base, quote, tick, step, min_qty, max_qty, min_notional) in fake.markets.items():
-        symbols.append({
-            "symbol": sid, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8, "quoteAsset": quote,
-            "quotePrecision": 8, "quoteAssetPrecision": 8, "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-            "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
-            "icebergAllowed": True, "ocoAllowed": True, "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": True,
-            "cancelReplaceAllowed": True, "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
-            "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000.00000000", "tickSize": tick},
-                {"filterType": "LOT_SIZE", "minQty": min_qty, "maxQty": max_qty, "stepSize": step},
-                {"filterType": "MARKET_LOT_SIZE", "minQty": "0", "maxQty": max_qty, "stepSize": "0"},
-                {"filterType": "NOTIONAL", "minNotional": min_notional, "applyMinToMarket": True,
-                 "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
-            ],
-            "permissions": [], "permissionSets": [["SPOT"]], "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
-            "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
-        })
+        symbols.append(
+            {
+                "symbol": sid,
+                "status": "TRADING",
+                "baseAsset": base,
+                "baseAssetPrecision": 8,
+                "quoteAsset": quote,
+                "quotePrecision": 8,
+                "quoteAssetPrecision": 8,
+                "baseCommissionPrecision": 8,
+                "quoteCommissionPrecision": 8,
+                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+                "icebergAllowed": True,
+                "ocoAllowed": True,
+                "quoteOrderQtyMarketAllowed": True,
+                "allowTrailingStop": True,
+                "cancelReplaceAllowed": True,
+                "isSpotTradingAllowed": True,
+                "isMarginTradingAllowed": False,
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000.00000000", "tickSize": tick},
+                    {"filterType": "LOT_SIZE", "minQty": min_qty, "maxQty": max_qty, "stepSize": step},
+                    {"filterType": "MARKET_LOT_SIZE", "minQty": "0", "maxQty": max_qty, "stepSize": "0"},
+                    {
+                        "filterType": "NOTIONAL",
+                        "minNotional": min_notional,
+                        "applyMinToMarket": True,
+                        "maxNotional": "9000000.00000000",
+                        "applyMaxToMarket": False,
+                        "avgPriceMins": 5,
+                    },
+                ],
+                "permissions": [],
+                "permissionSets": [["SPOT"]],
+                "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+                "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+            }
+        )
     return {"timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
 
 
@@ -263,11 +301,29 @@ def ticker_24hr(fake, q, account):
     sid = _symbol(fake, q)
     bid, ask, last = fake.book(sid)
     now = _now_ms()
-    return {"symbol": sid, "priceChange": "0", "priceChangePercent": "0", "weightedAvgPrice": _s(last),
-            "prevClosePrice": _s(last), "lastPrice": _s(last), "lastQty": "0.01", "bidPrice": _s(bid), "bidQty": "1",
-            "askPrice": _s(ask), "askQty": "1", "openPrice": _s(last), "highPrice": _s(ask), "lowPrice": _s(bid),
-            "volume": "100", "quoteVolume": _s(last * 100), "openTime": now - 86_400_000, "closeTime": now,
-            "firstId": 1, "lastId": 100, "count": 100}
+    return {
+        "symbol": sid,
+        "priceChange": "0",
+        "priceChangePercent": "0",
+        "weightedAvgPrice": _s(last),
+        "prevClosePrice": _s(last),
+        "lastPrice": _s(last),
+        "lastQty": "0.01",
+        "bidPrice": _s(bid),
+        "bidQty": "1",
+        "askPrice": _s(ask),
+        "askQty": "1",
+        "openPrice": _s(last),
+        "highPrice": _s(ask),
+        "lowPrice": _s(bid),
+        "volume": "100",
+        "quoteVolume": _s(last * 100),
+        "openTime": now - 86_400_000,
+        "closeTime": now,
+        "firstId": 1,
+        "lastId": 100,
+        "count": 100,
+    }
 
 
 def book_ticker(fake, q, account):
@@ -285,16 +341,31 @@ def klines(fake, q, account):
     rows = fake.candles.get(sid) or simfeed.ohlcv(fake._unified(sid), interval, limit)
     rows = rows[-limit:]
     span = TIMEFRAME_MS[interval]
-    return [[int(ts), _s(o), _s(h), _s(lo), _s(c), _s(v), int(ts) + span - 1, _s(v * c), 10, "0", "0", "0"]
-            for ts, o, h, lo, c, v in rows]
+    return [
+        [int(ts), _s(o), _s(h), _s(lo), _s(c), _s(v), int(ts) + span - 1, _s(v * c), 10, "0", "0", "0"]
+        for ts, o, h, lo, c, v in rows
+    ]
 
 
 def account_info(fake, q, account):
-    return {"makerCommission": 10, "takerCommission": 10, "buyerCommission": 0, "sellerCommission": 0,
-            "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False, "requireSelfTradePrevention": False,
-            "updateTime": _now_ms(), "accountType": "SPOT", "permissions": ["SPOT"],
-            "balances": [{"asset": asset, "free": _s(free), "locked": _s(locked)}
-                         for asset, (free, locked) in sorted(account["balances"].items())]}
+    return {
+        "makerCommission": 10,
+        "takerCommission": 10,
+        "buyerCommission": 0,
+        "sellerCommission": 0,
+        "canTrade": True,
+        "canWithdraw": True,
+        "canDeposit": True,
+        "brokered": False,
+        "requireSelfTradePrevention": False,
+        "updateTime": _now_ms(),
+        "accountType": "SPOT",
+        "permissions": ["SPOT"],
+        "balances": [
+            {"asset": asset, "free": _s(free), "locked": _s(locked)}
+            for asset, (free, locked) in sorted(account["balances"].items())
+        ],
+    }
 
 
 def _order_view(order, full=False):
@@ -334,12 +405,31 @@ def new_order(fake, q, account):
     base_bal, quote_bal = _balance(account, base), _balance(account, quote)
     order_id = next(fake._ids)
     now = _now_ms()
-    order = {"symbol": sid, "orderId": order_id, "orderListId": -1, "clientOrderId": client_id, "transactTime": now,
-             "price": _s(price or 0), "origQty": _s(qty), "executedQty": "0", "cummulativeQuoteQty": "0",
-             "status": "NEW", "timeInForce": "GTC" if otype == "LIMIT" else "GTC", "type": otype, "side": side,
-             "stopPrice": "0", "icebergQty": "0", "time": now, "updateTime": now, "isWorking": True,
-             "workingTime": now, "origQuoteOrderQty": "0", "selfTradePreventionMode": "EXPIRE_MAKER", "fills": [],
-             "_key": account}
+    order = {
+        "symbol": sid,
+        "orderId": order_id,
+        "orderListId": -1,
+        "clientOrderId": client_id,
+        "transactTime": now,
+        "price": _s(price or 0),
+        "origQty": _s(qty),
+        "executedQty": "0",
+        "cummulativeQuoteQty": "0",
+        "status": "NEW",
+        "timeInForce": "GTC",
+        "type": otype,
+        "side": side,
+        "stopPrice": "0",
+        "icebergQty": "0",
+        "time": now,
+        "updateTime": now,
+        "isWorking": True,
+        "workingTime": now,
+        "origQuoteOrderQty": "0",
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "fills": [],
+        "_key": account,
+    }
     if marketable:
         cost = (touch * qty).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
         fee = (cost * Decimal("0.001")).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
@@ -353,9 +443,22 @@ def new_order(fake, q, account):
                 raise ApiError(400, -2010, "Account has insufficient balance for requested action.")
             base_bal[0] -= qty
             quote_bal[0] += cost - fee
-        order.update({"executedQty": _s(qty), "cummulativeQuoteQty": _s(cost), "status": "FILLED",
-                      "fills": [{"price": _s(touch), "qty": _s(qty), "commission": _s(fee), "commissionAsset": quote,
-                                 "tradeId": next(fake._ids)}]})
+        order.update(
+            {
+                "executedQty": _s(qty),
+                "cummulativeQuoteQty": _s(cost),
+                "status": "FILLED",
+                "fills": [
+                    {
+                        "price": _s(touch),
+                        "qty": _s(qty),
+                        "commission": _s(fee),
+                        "commissionAsset": quote,
+                        "tradeId": next(fake._ids),
+                    }
+                ],
+            }
+        )
     else:
         if side == "BUY":
             need = price * qty
@@ -392,7 +495,7 @@ def cancel_order(fake, q, account):
     try:
         order = _find(fake, q, account)
     except ApiError:
-        raise ApiError(400, -2011, "Unknown order sent.")
+        raise ApiError(400, -2011, "Unknown order sent.") from None
     if order["status"] != "NEW":
         raise ApiError(400, -2011, "Unknown order sent.")
     base, quote = fake.markets[order["symbol"]][:2]
@@ -410,8 +513,11 @@ def cancel_order(fake, q, account):
 
 def open_orders(fake, q, account):
     sid = q.get("symbol")
-    return [_order_view(o) for o in fake.orders.values()
-            if o["_key"] is account and o["status"] == "NEW" and (not sid or o["symbol"] == sid)]
+    return [
+        _order_view(o)
+        for o in fake.orders.values()
+        if o["_key"] is account and o["status"] == "NEW" and (not sid or o["symbol"] == sid)
+    ]
 
 
 ROUTES = {

@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "amarktai.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -36,5 +36,6 @@ services._send = hanging_send
 
 from amarktai.celery import app  # noqa: E402
 
-app.worker_main(["worker", "-P", "solo", "-l", "warning", "--without-gossip", "--without-mingle", "-n",
-                 f"hooked-{os.getpid()}@%h"])
+app.worker_main(
+    ["worker", "-P", "solo", "-l", "warning", "--without-gossip", "--without-mingle", "-n", f"hooked-{os.getpid()}@%h"]
+)

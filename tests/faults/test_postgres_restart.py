@@ -1,5 +1,6 @@
-"""PostgreSQL restarts: requests to a running server fail cleanly (503 in the error schema) while it is down, then succeed
-again without restarting the server. Needs PostgreSQL on this machine managed by pg_ctlcluster, as root (CI runs it)."""
+"""PostgreSQL restarts: requests to a running server fail cleanly (503 in the error schema) while it is down, then
+succeed again without restarting the server. Needs PostgreSQL on this machine managed by pg_ctlcluster, as root (CI runs
+it)."""
 
 import os
 import shutil
@@ -35,8 +36,11 @@ def test_requests_fail_cleanly_then_recover():
     url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     connection.close()
     with daphne({"DATABASE_URL": url}, migrate=False) as base:
-        registered = httpx.post(f"{base}/api/auth/register", json={
-            "email": "pgfault@example.com", "password": "Str0ng-Passphrase!", "first_name": "P"}, timeout=10)
+        registered = httpx.post(
+            f"{base}/api/auth/register",
+            json={"email": "pgfault@example.com", "password": "Str0ng-Passphrase!", "first_name": "P"},
+            timeout=10,
+        )
         assert registered.status_code == 200, registered.text
         headers = {"Authorization": "Bearer " + registered.json()["token"]}
         assert httpx.get(f"{base}/api/auth/me", headers=headers, timeout=10).status_code == 200
@@ -59,4 +63,7 @@ def test_requests_fail_cleanly_then_recover():
                 break
             time.sleep(0.5)
         assert up.status_code == 200 and up.json() == {"success": True, "trades": [], "total": 0}
-        assert httpx.get(f"{base}/api/auth/me", headers=headers, timeout=10).json()["user"]["email"] == "pgfault@example.com"
+        assert (
+            httpx.get(f"{base}/api/auth/me", headers=headers, timeout=10).json()["user"]["email"]
+            == "pgfault@example.com"
+        )

@@ -1,5 +1,6 @@
-"""Redis stops and comes back: the API answers clear 503s in the error schema meanwhile, then recovers by itself, and the
-real-time feed delivers again. Uses a private redis-server on a free port (Debian's redis-server must be installed)."""
+"""Redis stops and comes back: the API answers clear 503s in the error schema meanwhile, then recovers by itself, and
+the real-time feed delivers again. Uses a private redis-server on a free port (Debian's redis-server must be
+installed)."""
 
 import shutil
 import socket
@@ -15,7 +16,10 @@ from django.test import override_settings
 from tests.helpers import assert_error, client_for
 from tests.servers import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server not installed")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server not installed"),
+]
 
 
 class RedisProcess:
@@ -26,7 +30,9 @@ class RedisProcess:
     def start(self):
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -63,11 +69,16 @@ def _reset_backends():
 @pytest.mark.django_db
 def test_api_and_feed_survive_a_redis_restart(redis_server, user):
     url = f"redis://127.0.0.1:{redis_server.port}/0"
-    redis_settings = dict(
-        CACHES={"default": {"BACKEND": "amarktai.redis_cache.RedisCache", "LOCATION": url,
-                            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}},
-        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}},
-    )
+    redis_settings = {
+        "CACHES": {
+            "default": {
+                "BACKEND": "amarktai.redis_cache.RedisCache",
+                "LOCATION": url,
+                "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            }
+        },
+        "CHANNEL_LAYERS": {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}},
+    }
     with override_settings(**redis_settings):
         _reset_backends()
         try:

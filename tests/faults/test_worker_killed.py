@@ -1,6 +1,6 @@
-"""A Celery worker is killed (SIGKILL) in the middle of a bot tick, inside the transaction that places the order. The tick
-is redone by the next worker once the broker hands the unacknowledged task out again: one order, one trade, nothing lost.
-Needs PostgreSQL and Redis (CI)."""
+"""A Celery worker is killed (SIGKILL) in the middle of a bot tick, inside the transaction that places the order. The
+tick is redone by the next worker once the broker hands the unacknowledged task out again: one order, one trade, nothing
+lost. Needs PostgreSQL and Redis (CI)."""
 
 import os
 import signal
@@ -23,8 +23,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def _worker(env):
-    return subprocess.Popen([sys.executable, str(HERE / "hooked_worker.py")], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "hooked_worker.py")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _wait(predicate, timeout):
@@ -46,9 +47,16 @@ def test_killed_worker_tick_is_redone_once(user):
     db = connection.settings_dict
     flag = Path(tempfile.mkdtemp()) / "hang.flag"
     flag.touch()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "amarktai.settings", "CELERY_VISIBILITY_TIMEOUT": "3",
-           "HANG_FLAG": str(flag), "LOG_LEVEL": "WARNING",
-           "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "amarktai.settings",
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "HANG_FLAG": str(flag),
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+    }
     # Start from an empty queue so no task of another test interferes.
     with app.connection_for_write() as conn:
         conn.default_channel.client.delete("celery")

@@ -15,7 +15,6 @@ from channels.testing import ApplicationCommunicator, WebsocketCommunicator
 
 from accounts.services import issue_tokens
 
-
 _open = []  # communicators of the running scenario (tests run one at a time)
 
 
@@ -110,10 +109,20 @@ class SSEStream:
 
     def __init__(self, path="/api/realtime/events", query="", headers=None, method="GET"):
         scope = {
-            "type": "http", "http_version": "1.1", "method": method, "scheme": "http", "path": path,
-            "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-            "headers": [(b"host", b"testserver"), *[(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]],
-            "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+            "type": "http",
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [
+                (b"host", b"testserver"),
+                *[(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
         }
         self.comm = ApplicationCommunicator(application(), scope)
         _open.append(self.comm)
@@ -151,11 +160,14 @@ class SSEStream:
                     key, _, value = line.partition(": ")
                     fields.setdefault(key, []).append(value)
                 if "event" in fields:
-                    return {"id": fields.get("id", [None])[0], "event": fields["event"][0],
-                            "data": json.loads("\n".join(fields["data"]))}
+                    return {
+                        "id": fields.get("id", [None])[0],
+                        "event": fields["event"][0],
+                        "data": json.loads("\n".join(fields["data"])),
+                    }
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise asyncio.TimeoutError("no SSE event")
+                raise TimeoutError("no SSE event")
             message = await self.comm.receive_output(remaining)
             assert message["type"] == "http.response.body"
             self.buffer += message.get("body", b"").decode()
@@ -178,5 +190,5 @@ class SSEStream:
         await self.comm.send_input({"type": "http.disconnect"})
         try:
             await self.comm.wait(2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

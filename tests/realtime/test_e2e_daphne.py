@@ -12,7 +12,6 @@ import websockets
 
 from tests import servers
 
-
 pytestmark = pytest.mark.slow
 
 
@@ -50,8 +49,10 @@ def test_register_order_and_both_feeds_deliver(daphne):
 
     async def scenario():
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            r = await http.post("/api/auth/register", json={"email": "e2e@example.com", "password": "S3cure-pass-123",
-                                                            "first_name": "E2E"})
+            r = await http.post(
+                "/api/auth/register",
+                json={"email": "e2e@example.com", "password": "S3cure-pass-123", "first_name": "E2E"},
+            )
             assert r.status_code == 200, r.text
             token = r.json()["token"]
             auth = {"Authorization": f"Bearer {token}"}
@@ -65,8 +66,10 @@ def test_register_order_and_both_feeds_deliver(daphne):
                 assert closed.value.rcvd.code == 4401
             assert (await http.get("/api/realtime/events")).status_code == 401
 
-            async with websockets.connect(f"ws://127.0.0.1:{port}/api/ws?token={token}") as ws, \
-                    http.stream("GET", "/api/realtime/events", headers=auth, timeout=None) as sse:
+            async with (
+                websockets.connect(f"ws://127.0.0.1:{port}/api/ws?token={token}") as ws,
+                http.stream("GET", "/api/realtime/events", headers=auth, timeout=None) as sse,
+            ):
                 assert sse.status_code == 200 and sse.headers["content-type"].startswith("text/event-stream")
                 assert sse.headers["x-accel-buffering"] == "no"
                 events = _sse_events(sse)
@@ -78,8 +81,11 @@ def test_register_order_and_both_feeds_deliver(daphne):
                 await ws.send(json.dumps({"type": "ping"}))
                 assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "pong"
 
-                order = await http.post("/api/orders", headers=auth, json={
-                    "exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "market", "amount": 0.001})
+                order = await http.post(
+                    "/api/orders",
+                    headers=auth,
+                    json={"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "market", "amount": 0.001},
+                )
                 if order.status_code == 404 and order.json().get("error_code") == "NOT_FOUND":
                     pytest.skip("POST /api/orders is not available yet (trading engineer)")
                 assert order.status_code in (200, 201), order.text
@@ -125,15 +131,29 @@ def test_event_published_by_another_process_reaches_both_feeds(daphne):
 
     async def scenario():
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            r = await http.post("/api/auth/register", json={"email": "e2e-redis@example.com",
-                                                            "password": "S3cure-pass-123", "first_name": "R"})
+            r = await http.post(
+                "/api/auth/register",
+                json={"email": "e2e-redis@example.com", "password": "S3cure-pass-123", "first_name": "R"},
+            )
             assert r.status_code == 200, r.text
             token, user_id = r.json()["token"], r.json()["user"]["id"]
             auth = {"Authorization": f"Bearer {token}"}
-            trade = {"id": "x-1", "bot_id": None, "exchange": "luno", "symbol": "BTC/ZAR", "side": "sell",
-                     "amount": 0.001, "price": 1.0, "profit_loss": 2.5, "profit": 2.5, "timestamp": "2024-01-01T00:00:00Z"}
-            async with websockets.connect(f"ws://127.0.0.1:{port}/api/ws?token={token}") as ws, \
-                    http.stream("GET", "/api/realtime/events", headers=auth, timeout=None) as sse:
+            trade = {
+                "id": "x-1",
+                "bot_id": None,
+                "exchange": "luno",
+                "symbol": "BTC/ZAR",
+                "side": "sell",
+                "amount": 0.001,
+                "price": 1.0,
+                "profit_loss": 2.5,
+                "profit": 2.5,
+                "timestamp": "2024-01-01T00:00:00Z",
+            }
+            async with (
+                websockets.connect(f"ws://127.0.0.1:{port}/api/ws?token={token}") as ws,
+                http.stream("GET", "/api/realtime/events", headers=auth, timeout=None) as sse,
+            ):
                 events_iter = _sse_events(sse)
                 assert (await asyncio.wait_for(events_iter.__anext__(), 5))["event"] == "overview_update"
                 await ws.send(json.dumps({"type": "ping"}))
@@ -149,8 +169,9 @@ def test_event_published_by_another_process_reaches_both_feeds(daphne):
                 seen_id = int(event["id"])
             # Missed while disconnected, then resumed with Last-Event-ID.
             await publish(user_id, "trade_executed", {"trade": {**trade, "id": "x-2"}})
-            async with http.stream("GET", "/api/realtime/events", timeout=None,
-                                   headers={**auth, "Last-Event-ID": str(seen_id)}) as sse:
+            async with http.stream(
+                "GET", "/api/realtime/events", timeout=None, headers={**auth, "Last-Event-ID": str(seen_id)}
+            ) as sse:
                 first = await asyncio.wait_for(_sse_events(sse).__anext__(), 5)
                 assert first["event"] == "trade_update" and first["data"]["trades"][0]["id"] == "x-2"
                 assert int(first["id"]) == seen_id + 1

@@ -18,8 +18,9 @@ def test_health_is_public_and_ok(api_client):
 
 @pytest.mark.django_db
 def test_health_degraded_when_cache_is_down(api_client):
-    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                               "LOCATION": BROKEN_REDIS}}):
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": BROKEN_REDIS}}
+    ):
         body = api_client.get("/api/health").json()
     assert body["status"] == "degraded"
 
@@ -72,11 +73,14 @@ class _Inspect:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("replies, status, workers", [
-    ({"celery@w1": {"ok": "pong"}, "celery@w2": {"ok": "pong"}}, "ok", ["celery@w1", "celery@w2"]),
-    (None, "down", []),
-    (ConnectionRefusedError(), "down", []),
-])
+@pytest.mark.parametrize(
+    "replies, status, workers",
+    [
+        ({"celery@w1": {"ok": "pong"}, "celery@w2": {"ok": "pong"}}, "ok", ["celery@w1", "celery@w2"]),
+        (None, "down", []),
+        (ConnectionRefusedError(), "down", []),
+    ],
+)
 def test_celery_workers_seen_with_a_broker(auth_client, settings, monkeypatch, replies, status, workers):
     """With a broker configured, workers come from `inspect().ping()` (the broker reply is stubbed here)."""
     from amarktai.celery import app
@@ -115,8 +119,14 @@ def test_metrics_exposes_request_counts_and_latency(api_client, auth_client):
     r = api_client.get("/metrics")
     assert r.status_code == 200 and r["Content-Type"].startswith("text/plain")
     text = r.content.decode()
-    for name in ("amarktai_http_requests_total", "amarktai_http_request_seconds_bucket", "amarktai_websocket_connections",
-                 "amarktai_sse_connections", "amarktai_bot_ticks_total", "amarktai_orders_total"):
+    for name in (
+        "amarktai_http_requests_total",
+        "amarktai_http_request_seconds_bucket",
+        "amarktai_websocket_connections",
+        "amarktai_sse_connections",
+        "amarktai_bot_ticks_total",
+        "amarktai_orders_total",
+    ):
         assert name in text
     assert 'amarktai_http_requests_total{method="GET",status="200"}' in text
 

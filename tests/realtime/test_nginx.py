@@ -22,13 +22,24 @@ def _block(text, location):
 def test_realtime_locations_follow_the_contract():
     text = CONF.read_text()
     sse = _block(text, "/api/realtime/")
-    for line in ("proxy_http_version 1.1;", "proxy_set_header Connection '';", "proxy_buffering off;",
-                 "proxy_cache off;", "proxy_read_timeout 24h;", "chunked_transfer_encoding off;",
-                 "proxy_pass http://daphne;"):
+    for line in (
+        "proxy_http_version 1.1;",
+        "proxy_set_header Connection '';",
+        "proxy_buffering off;",
+        "proxy_cache off;",
+        "proxy_read_timeout 24h;",
+        "chunked_transfer_encoding off;",
+        "proxy_pass http://daphne;",
+    ):
         assert line in sse
     ws = _block(text, "/api/ws")
-    for line in ("proxy_set_header Upgrade $http_upgrade;", 'proxy_set_header Connection "upgrade";',
-                 "proxy_read_timeout 24h;", "proxy_send_timeout 24h;", "proxy_pass http://daphne;"):
+    for line in (
+        "proxy_set_header Upgrade $http_upgrade;",
+        'proxy_set_header Connection "upgrade";',
+        "proxy_read_timeout 24h;",
+        "proxy_send_timeout 24h;",
+        "proxy_pass http://daphne;",
+    ):
         assert line in ws
     metrics = _block(text, "= /metrics")
     assert "deny all;" in metrics and "allow 127.0.0.1;" in metrics
@@ -41,16 +52,19 @@ def test_every_proxied_location_passes_the_client_headers():
     that sets Connection must repeat Host (else gunicorn answers 400 DisallowedHost) and the forwarding headers (else
     every client shares nginx's address in the login throttles)."""
     text = CONF.read_text()
-    tls_server = text[text.index("listen 443"):]
+    tls_server = text[text.index("listen 443") :]
     locations = re.findall(r"^\s*location\s+([^{\n]+?)\s*\{(.*?)\n\s*\}", tls_server, re.S | re.M)
     proxied = [(name, body) for name, body in locations if "proxy_pass" in body]
     assert {name for name, _ in proxied} >= {"/api/realtime/", "/api/ws", "/api/", "/admin/", "= /metrics", "/"}
     for name, body in proxied:
         if "proxy_set_header" not in body:
             continue  # inherits the server-level lines
-        for line in ("proxy_set_header Host $host;", "proxy_set_header X-Real-IP $remote_addr;",
-                     "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-                     "proxy_set_header X-Forwarded-Proto $scheme;"):
+        for line in (
+            "proxy_set_header Host $host;",
+            "proxy_set_header X-Real-IP $remote_addr;",
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+            "proxy_set_header X-Forwarded-Proto $scheme;",
+        ):
             assert line in body, f"location {name} lacks {line}"
 
 
@@ -67,6 +81,6 @@ def test_nginx_accepts_the_config(tmp_path):
     if not shutil.which("openssl"):
         pytest.skip("openssl is needed for a throwaway certificate")
     conf = servers.nginx_config(tmp_path)
-    proc = subprocess.run(servers.nginx_command(conf, tmp_path) + ["-t"], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run([*servers.nginx_command(conf, tmp_path), "-t"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert "test is successful" in proc.stderr

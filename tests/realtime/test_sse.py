@@ -12,17 +12,43 @@ from tests.realtime.conftest import SSEStream, publish, run, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TRADE = {"id": "t1", "bot_id": None, "exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "amount": 0.001,
-         "price": 50000.0, "profit_loss": 0.0, "profit": 0.0, "timestamp": "2024-01-01T00:00:00Z"}
+TRADE = {
+    "id": "t1",
+    "bot_id": None,
+    "exchange": "luno",
+    "symbol": "BTC/ZAR",
+    "side": "buy",
+    "amount": 0.001,
+    "price": 50000.0,
+    "profit_loss": 0.0,
+    "profit": 0.0,
+    "timestamp": "2024-01-01T00:00:00Z",
+}
 
 
 def _bots(user):
     from bots.models import Bot
 
-    Bot.objects.create(user=user, name="A", exchange="luno", symbol="BTC/ZAR", status="active",
-                       initial_capital=Decimal("1000"), current_capital=Decimal("1050.25"), total_profit=Decimal("50.25"))
-    Bot.objects.create(user=user, name="B", exchange="luno", symbol="ETH/ZAR", status="paused",
-                       initial_capital=Decimal("500"), current_capital=Decimal("490"), total_profit=Decimal("-10"))
+    Bot.objects.create(
+        user=user,
+        name="A",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        status="active",
+        initial_capital=Decimal("1000"),
+        current_capital=Decimal("1050.25"),
+        total_profit=Decimal("50.25"),
+    )
+    Bot.objects.create(
+        user=user,
+        name="B",
+        exchange="luno",
+        symbol="ETH/ZAR",
+        status="paused",
+        initial_capital=Decimal("500"),
+        current_capital=Decimal("490"),
+        total_profit=Decimal("-10"),
+    )
 
 
 def _assert_error(body, code):
@@ -36,8 +62,12 @@ def test_auth_failures_are_401_in_the_error_schema(user):
         stream = await SSEStream().start()
         assert stream.status == 401 and stream.headers["content-type"] == "application/json"
         _assert_error(await stream.body(), "AUTH_REQUIRED")
-        for kwargs in ({"query": "token=garbage"}, {"headers": {"Authorization": "Bearer garbage"}},
-                       {"headers": {"Authorization": "Basic abc"}}, {"query": "token=amk_unknown"}):
+        for kwargs in (
+            {"query": "token=garbage"},
+            {"headers": {"Authorization": "Bearer garbage"}},
+            {"headers": {"Authorization": "Basic abc"}},
+            {"query": "token=amk_unknown"},
+        ):
             stream = await SSEStream(**kwargs).start()
             assert stream.status == 401
             _assert_error(await stream.body(), "AUTH_INVALID")
@@ -62,8 +92,13 @@ def test_headers_and_overview_at_connect(user, other_user):
         assert first["event"] == "overview_update" and first["id"] == "0"
         data = first["data"]
         assert data.pop("timestamp").endswith("Z")
-        assert data == {"type": "overview", "active_bots": 1, "total_bots": 2, "total_profit": 40.25,
-                        "total_capital": 1540.25}
+        assert data == {
+            "type": "overview",
+            "active_bots": 1,
+            "total_bots": 2,
+            "total_profit": 40.25,
+            "total_capital": 1540.25,
+        }
         await stream.close()
 
     run(scenario)
@@ -116,7 +151,11 @@ def test_events_are_translated_with_increasing_ids(user):
 
         await publish(user.pk, "trade_update", {"trades": [TRADE, {**TRADE, "id": "t2"}]})
         batch = await stream.event()
-        assert batch["id"] == "3" and batch["data"]["count"] == 2 and [t["id"] for t in batch["data"]["trades"]] == ["t1", "t2"]
+        assert (
+            batch["id"] == "3"
+            and batch["data"]["count"] == 2
+            and [t["id"] for t in batch["data"]["trades"]] == ["t1", "t2"]
+        )
 
         counts = {"active_bots": 3, "total_bots": 4, "total_profit": 1.5, "total_capital": 10.0}
         await publish(user.pk, "overview_update", counts)
@@ -124,8 +163,9 @@ def test_events_are_translated_with_increasing_ids(user):
         assert ov["event"] == "overview_update" and ov["id"] == "4"
         assert {k: ov["data"][k] for k in counts} == counts and ov["data"]["type"] == "overview"
 
-        await publish(user.pk, "pnl_update", {"bot_id": "b", "total_profit": 1, "current_capital": 2,
-                                              "profit_percentage": 3})
+        await publish(
+            user.pk, "pnl_update", {"bot_id": "b", "total_profit": 1, "current_capital": 2, "profit_percentage": 3}
+        )
         ov = await stream.event()
         assert ov["event"] == "overview_update" and ov["id"] == "5" and ov["data"]["total_profit"] == 40.25
 
@@ -159,8 +199,11 @@ def test_last_event_id_resumes_missed_events(user):
         # Header form: everything after event 1, then the connect overview, then live events, no duplicates.
         stream = await SSEStream(headers={"Authorization": f"Bearer {token_for(user)}", "Last-Event-ID": "1"}).start()
         replay = [await stream.event() for _ in range(3)]
-        assert [(e["event"], e["id"]) for e in replay] == [("trade_update", "2"), ("trade_update", "3"),
-                                                           ("overview_update", "3")]
+        assert [(e["event"], e["id"]) for e in replay] == [
+            ("trade_update", "2"),
+            ("trade_update", "3"),
+            ("overview_update", "3"),
+        ]
         assert [e["data"]["trades"][0]["id"] for e in replay[:2]] == ["t2", "t3"]
         await publish(user.pk, "trade_executed", {"trade": {**TRADE, "id": "t4"}})
         live = await stream.event()

@@ -1,4 +1,5 @@
-"""WebSocket /api/ws through the real ASGI app: auth (close 4401), ping/pong, every message shape, per-user isolation."""
+"""WebSocket /api/ws through the real ASGI app:
+auth (close 4401), ping/pong, every message shape, per-user isolation."""
 
 import json
 from datetime import timedelta
@@ -106,15 +107,31 @@ def test_bad_messages_get_an_error_and_keep_the_socket(user):
 
 def test_every_event_shape(user):
     bot_id = "7f1c0b1e-0000-4000-8000-000000000001"
-    trade = {"id": "t1", "bot_id": bot_id, "exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "amount": 0.001,
-             "price": 50000.0, "profit_loss": 5.0, "profit": 5.0, "timestamp": "2024-01-01T00:00:00Z"}
+    trade = {
+        "id": "t1",
+        "bot_id": bot_id,
+        "exchange": "luno",
+        "symbol": "BTC/ZAR",
+        "side": "buy",
+        "amount": 0.001,
+        "price": 50000.0,
+        "profit_loss": 5.0,
+        "profit": 5.0,
+        "timestamp": "2024-01-01T00:00:00Z",
+    }
     order = {"id": "o1", "symbol": "BTC/ZAR", "side": "buy", "status": "closed"}
 
     async def scenario():
         comm = await ws_connect(token=token_for(user))
-        await publish(user.pk, "bot_update", {"bot_id": bot_id, "status": "paused", "data": {"id": bot_id, "name": "A"}})
-        assert await ws_receive(comm) == {"type": "bot_update", "bot_id": bot_id, "status": "paused",
-                                          "data": {"id": bot_id, "name": "A"}}
+        await publish(
+            user.pk, "bot_update", {"bot_id": bot_id, "status": "paused", "data": {"id": bot_id, "name": "A"}}
+        )
+        assert await ws_receive(comm) == {
+            "type": "bot_update",
+            "bot_id": bot_id,
+            "status": "paused",
+            "data": {"id": bot_id, "name": "A"},
+        }
         await publish(user.pk, "trade_executed", {"trade": trade})
         msg = await ws_receive(comm)
         assert set(msg) == {"type", "trade"} and msg["type"] == "trade_executed" and msg["trade"] == trade
@@ -139,8 +156,11 @@ def test_every_event_shape(user):
 def test_trade_without_profit_key_gets_profit_from_profit_loss(user):
     async def scenario():
         comm = await ws_connect(token=token_for(user))
-        await publish(user.pk, "trade_executed", {"trade": {"id": "t", "bot_id": None, "symbol": "BTC/ZAR",
-                                                            "side": "sell", "profit_loss": -2.5}})
+        await publish(
+            user.pk,
+            "trade_executed",
+            {"trade": {"id": "t", "bot_id": None, "symbol": "BTC/ZAR", "side": "sell", "profit_loss": -2.5}},
+        )
         assert (await ws_receive(comm))["trade"]["profit"] == -2.5
         await comm.disconnect()
 
@@ -206,7 +226,6 @@ def test_connection_gauge(user):
         assert WS_CONNECTIONS._value.get() == before
 
     run(scenario)
-
 
 
 def test_socket_closes_4401_when_the_jwt_expires(user):

@@ -1,8 +1,8 @@
 """Security sweep over every operation in the OpenAPI schema.
 
 - anonymous, tampered-JWT and expired-JWT requests to every non-public operation get 401 in the error schema;
-- user B using user A's ids on every operation with a path parameter gets 404 (admin-only operations: 403), and nothing of A's
-  changes;
+- user B using user A's ids on every operation with a path parameter gets 404 (admin-only operations: 403), and nothing
+  of A's changes;
 - user B sending user A's ids in a request body (a stored key's credential_id, an assistant confirmation token) gets
   404, and nothing of A's changes;
 - user B's list endpoints never contain anything of A's.
@@ -20,9 +20,14 @@ from rest_framework_simplejwt.tokens import AccessToken
 from tests.helpers import assert_error, client_for
 
 PUBLIC = {
-    ("/api/system/ping", "get"), ("/api/system/platforms", "get"), ("/api/providers", "get"),
-    ("/api/auth/register", "post"), ("/api/auth/login", "post"), ("/api/auth/refresh", "post"),
-    ("/api/health", "get"), ("/api/schema/", "get"),
+    ("/api/system/ping", "get"),
+    ("/api/system/platforms", "get"),
+    ("/api/providers", "get"),
+    ("/api/auth/register", "post"),
+    ("/api/auth/login", "post"),
+    ("/api/auth/refresh", "post"),
+    ("/api/health", "get"),
+    ("/api/schema/", "get"),
 }
 ADMIN_PREFIX = "/api/admin/"
 
@@ -51,15 +56,37 @@ def _owned_objects(owner):
     from trading.models import Order
     from wallets.services.credentials import create_credential
 
-    bot = Bot.objects.create(user=owner, name="Alpha Trader", exchange="luno", symbol="BTC/ZAR", status="active",
-                             initial_capital=1000, current_capital=1000)
+    bot = Bot.objects.create(
+        user=owner,
+        name="Alpha Trader",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        status="active",
+        initial_capital=1000,
+        current_capital=1000,
+    )
     api_key, _raw = ApiKey.generate(owner, "owner key")
-    order = Order.objects.create(user=owner, bot=bot, exchange="luno", symbol="BTC/ZAR", side="buy", type="limit",
-                                 amount="0.001", price="1000", status="open", client_order_id=f"sweep-{uuid.uuid4()}",
-                                 is_paper=True)
+    order = Order.objects.create(
+        user=owner,
+        bot=bot,
+        exchange="luno",
+        symbol="BTC/ZAR",
+        side="buy",
+        type="limit",
+        amount="0.001",
+        price="1000",
+        status="open",
+        client_order_id=f"sweep-{uuid.uuid4()}",
+        is_paper=True,
+    )
     credential = create_credential(owner, "luno", "owner-api-key-1234", "owner-api-secret-5678", label="main")
-    return {"/api/bots/": bot.pk, "/api/admin/bot/": bot.pk, "/api/auth/api-keys/": api_key.pk,
-            "/api/orders/": order.pk, "/api/keys/": credential.pk}
+    return {
+        "/api/bots/": bot.pk,
+        "/api/admin/bot/": bot.pk,
+        "/api/auth/api-keys/": api_key.pk,
+        "/api/orders/": order.pk,
+        "/api/keys/": credential.pk,
+    }
 
 
 def _assert_owner_unchanged(owner, objects):
@@ -139,12 +166,17 @@ def test_list_endpoints_show_nothing_of_other_users(user, other_user):
     from wallets.models import Transfer, TransferEvent
 
     objects = _owned_objects(user)
-    transfer = Transfer.objects.create(user=user, from_provider="luno", to_provider="valr", currency="BTC",
-                                       amount=Decimal("0.5"))
+    transfer = Transfer.objects.create(
+        user=user, from_provider="luno", to_provider="valr", currency="BTC", amount=Decimal("0.5")
+    )
     TransferEvent.objects.create(transfer=transfer, status="pending", note="requested")
     ChatMessage.objects.create(user=user, role="user", content="owner-only chat message")
-    secrets = {str(pk) for pk in objects.values()} | {user.email, str(transfer.pk), str(transfer.correlation_id),
-                                                       "owner-only chat message"}
+    secrets = {str(pk) for pk in objects.values()} | {
+        user.email,
+        str(transfer.pk),
+        str(transfer.correlation_id),
+        "owner-only chat message",
+    }
     client = client_for(other_user)
     for path, method in OPERATIONS:
         if method != "get" or "{" in path or path.startswith(ADMIN_PREFIX) or path in {"/api/schema/"}:

@@ -1,4 +1,5 @@
-"""Under Daphne, one HTTP request runs the middleware chain in one thread hop (see amarktai.middleware.SyncChainMiddleware)."""
+"""Under Daphne, one HTTP request runs the middleware chain in one thread hop (see
+amarktai.middleware.SyncChainMiddleware)."""
 
 import pytest
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -17,7 +18,9 @@ def test_an_asgi_request_hops_to_a_worker_thread_only_a_few_times(monkeypatch):
         return await original(self, *args, **kwargs)
 
     async def ping():
-        return await HttpCommunicator(django_asgi_app, "GET", "/api/system/ping", headers=[(b"host", b"testserver")]).get_response(timeout=5)
+        return await HttpCommunicator(
+            django_asgi_app, "GET", "/api/system/ping", headers=[(b"host", b"testserver")]
+        ).get_response(timeout=5)
 
     async_to_sync(ping)()  # warm up (first-request work)
     monkeypatch.setattr(SyncToAsync, "__call__", counting)

@@ -2,8 +2,15 @@
 
 import pytest
 
-PAGES = ["/admin/accounts/user/", "/admin/bots/bot/", "/admin/trading/trade/", "/admin/trading/order/",
-         "/admin/trading/position/", "/admin/wallets/transfer/", "/admin/accounts/auditlog/"]
+PAGES = [
+    "/admin/accounts/user/",
+    "/admin/bots/bot/",
+    "/admin/trading/trade/",
+    "/admin/trading/order/",
+    "/admin/trading/position/",
+    "/admin/wallets/transfer/",
+    "/admin/accounts/auditlog/",
+]
 
 
 @pytest.mark.django_db

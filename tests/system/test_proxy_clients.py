@@ -28,8 +28,9 @@ ATTEMPTS = 50
 
 
 def _require_nginx():
-    missing = [name for name, found in (("nginx", servers.nginx_binary()), ("openssl", shutil.which("openssl")))
-               if not found]
+    missing = [
+        name for name, found in (("nginx", servers.nginx_binary()), ("openssl", shutil.which("openssl"))) if not found
+    ]
     if not missing:
         return
     reason = f"{' and '.join(missing)} not installed (apt-get install nginx-light openssl)"
@@ -81,8 +82,12 @@ def test_each_client_behind_nginx_has_its_own_login_throttle(make_user):
     env = {
         "DATABASE_URL": servers.database_url(connection),
         # The documented defaults, whatever this shell exports: the proxy list and the auth throttles.
-        "TRUSTED_PROXIES": None, "TRUSTED_PROXY_COUNT": None, "THROTTLE_AUTH_IP": None, "THROTTLE_AUTH_ACCOUNT": None,
-        "LOGIN_LOCKOUT_THRESHOLD": None, "ALLOWED_HOSTS": None,
+        "TRUSTED_PROXIES": None,
+        "TRUSTED_PROXY_COUNT": None,
+        "THROTTLE_AUTH_IP": None,
+        "THROTTLE_AUTH_ACCOUNT": None,
+        "LOGIN_LOCKOUT_THRESHOLD": None,
+        "ALLOWED_HOSTS": None,
     }
     # With REDIS_URL the workers share the throttle counters in Redis, as in production; without it each worker has its
     # own local-memory cache, so one worker keeps the count in one place.
@@ -93,8 +98,10 @@ def test_each_client_behind_nginx_has_its_own_login_throttle(make_user):
             # Client A: 50 failed logins, each for another account (so neither the per-account throttle nor the lockout
             # is what stops it), each with a forged X-Forwarded-For ending in client B's address or in the proxy's own.
             forged = [f"198.51.100.{i}, {CLIENT_B if i % 2 else '127.0.0.1'}" for i in range(ATTEMPTS)]
-            attempts = [_login(a, f"victim{i}@example.com", "wrong-password", {"X-Forwarded-For": forged[i]})
-                        for i in range(ATTEMPTS)]
+            attempts = [
+                _login(a, f"victim{i}@example.com", "wrong-password", {"X-Forwarded-For": forged[i]})
+                for i in range(ATTEMPTS)
+            ]
             got = _summary(attempts)
             assert got == [(401, "AUTH_INVALID")] * limit + [(429, "RATE_LIMIT")] * (ATTEMPTS - limit), got
             # Throttled per address, not per account: A's own right password is refused too.
@@ -108,15 +115,28 @@ def test_each_client_behind_nginx_has_its_own_login_throttle(make_user):
         # Straight to gunicorn, not through nginx, from an address that is not a trusted proxy: X-Forwarded-For is not
         # believed, however it is forged (even as a chain through 127.0.0.1). X-Forwarded-Proto avoids the TLS redirect.
         with _client(app, DIRECT) as direct:
-            attempts = [_login(direct, f"other{i}@example.com", "wrong-password",
-                               {"X-Forwarded-For": f"192.0.2.{i}, 127.0.0.1", "X-Forwarded-Proto": "https"})
-                        for i in range(limit + 5)]
+            attempts = [
+                _login(
+                    direct,
+                    f"other{i}@example.com",
+                    "wrong-password",
+                    {"X-Forwarded-For": f"192.0.2.{i}, 127.0.0.1", "X-Forwarded-Proto": "https"},
+                )
+                for i in range(limit + 5)
+            ]
             got = _summary(attempts)
             assert got == [(401, "AUTH_INVALID")] * limit + [(429, "RATE_LIMIT")] * 5, got
             # Nor does the right password of an account.
-            assert _summary([_login(direct, "client-a@example.com", PASSWORD,
-                                    {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})]) == \
-                [(429, "RATE_LIMIT")]
+            assert _summary(
+                [
+                    _login(
+                        direct,
+                        "client-a@example.com",
+                        PASSWORD,
+                        {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+                    )
+                ]
+            ) == [(429, "RATE_LIMIT")]
 
         # nginx saw the two proxied clients at their own addresses (its access log's first field).
         peers = {line.split(" ", 1)[0] for line in (workdir / "access.log").read_text().splitlines()}

@@ -32,9 +32,19 @@ def test_deploy_check_is_clean_in_production_settings(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 40 + "-production-like-secret-key-0123456789",
-           "AMARKTAI_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "amarktai.settings"}
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 40 + "-production-like-secret-key-0123456789",
+        "AMARKTAI_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "amarktai.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

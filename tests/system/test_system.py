@@ -24,17 +24,35 @@ def test_ping(api_client):
 def test_status_real_checks(auth_client, user):
     from bots.models import Bot
 
-    Bot.objects.create(user=user, name="A", exchange="luno", symbol="BTC/ZAR", status="active",
-                       initial_capital=1000, current_capital=1000)
-    Bot.objects.create(user=user, name="B", exchange="luno", symbol="BTC/ZAR", status="paused",
-                       initial_capital=1000, current_capital=1000)
+    Bot.objects.create(
+        user=user,
+        name="A",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        status="active",
+        initial_capital=1000,
+        current_capital=1000,
+    )
+    Bot.objects.create(
+        user=user,
+        name="B",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        status="paused",
+        initial_capital=1000,
+        current_capital=1000,
+    )
     r = auth_client.get("/api/system/status")
     assert r.status_code == 200
     body = r.json()
     assert body["success"] is True and body["timestamp"].endswith("Z")
     assert body["status"] == {
-        "database": "connected", "websocket": "active", "sse": "active", "api": "operational",
-        "bots_active": 1, "bots_total": 2,
+        "database": "connected",
+        "websocket": "active",
+        "sse": "active",
+        "api": "operational",
+        "bots_active": 1,
+        "bots_total": 2,
     }
 
 
@@ -42,16 +60,29 @@ def test_status_real_checks(auth_client, user):
 def test_status_counts_only_own_bots(auth_client, other_user):
     from bots.models import Bot
 
-    Bot.objects.create(user=other_user, name="X", exchange="luno", symbol="BTC/ZAR", status="active",
-                       initial_capital=1, current_capital=1)
+    Bot.objects.create(
+        user=other_user,
+        name="X",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        status="active",
+        initial_capital=1,
+        current_capital=1,
+    )
     status = auth_client.get("/api/system/status").json()["status"]
     assert status["bots_total"] == 0 and status["bots_active"] == 0
 
 
 @pytest.mark.django_db
 def test_status_reports_broken_channel_layer(auth_client):
-    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                                       "CONFIG": {"hosts": ["redis://127.0.0.1:1"]}}}):
+    with override_settings(
+        CHANNEL_LAYERS={
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": ["redis://127.0.0.1:1"]},
+            }
+        }
+    ):
         from channels.layers import channel_layers
 
         channel_layers.backends.clear()
@@ -66,21 +97,33 @@ def test_status_reports_broken_channel_layer(auth_client):
 class TestMode:
     def test_get_default(self, auth_client):
         r = auth_client.get("/api/system/mode")
-        assert r.json() == {"success": True, "mode": "testing", "paper_trading": True, "live_trading": False,
-                            "autopilot": False}
+        assert r.json() == {
+            "success": True,
+            "mode": "testing",
+            "paper_trading": True,
+            "live_trading": False,
+            "autopilot": False,
+        }
 
     def test_live_requires_2fa(self, auth_client, user):
-        assert_error(auth_client.post("/api/system/mode", {"mode": "live_trading"}, format="json"), 403,
-                     "PERMISSION_DENIED")
-        assert_error(auth_client.post("/api/system/mode", {"mode": "autopilot"}, format="json"), 403,
-                     "PERMISSION_DENIED")
+        assert_error(
+            auth_client.post("/api/system/mode", {"mode": "live_trading"}, format="json"), 403, "PERMISSION_DENIED"
+        )
+        assert_error(
+            auth_client.post("/api/system/mode", {"mode": "autopilot"}, format="json"), 403, "PERMISSION_DENIED"
+        )
         user.refresh_from_db()
         assert user.system_mode == "testing"
         User.objects.filter(pk=user.pk).update(two_factor_enabled=True)
         r = auth_client.post("/api/system/mode", {"mode": "live_trading"}, format="json")
         assert r.status_code == 200 and r.json() == {"success": True, "mode": "live_trading"}
         assert auth_client.get("/api/system/mode").json() == {
-            "success": True, "mode": "live_trading", "paper_trading": False, "live_trading": True, "autopilot": False}
+            "success": True,
+            "mode": "live_trading",
+            "paper_trading": False,
+            "live_trading": True,
+            "autopilot": False,
+        }
         r = auth_client.post("/api/system/mode", {"mode": "autopilot"}, format="json")
         assert r.json()["mode"] == "autopilot"
         assert auth_client.get("/api/system/mode").json()["autopilot"] is True
@@ -100,7 +143,18 @@ def test_platform_catalogue(api_client):
     ids = [p["id"] for p in body["platforms"]]
     assert {"luno", "binance", "kucoin", "kraken", "valr"} <= set(ids)
     assert body["total_count"] == len(ids)
-    keys = {"id", "name", "display_name", "enabled", "bot_limit", "supports_paper", "supports_live", "icon", "color", "region"}
+    keys = {
+        "id",
+        "name",
+        "display_name",
+        "enabled",
+        "bot_limit",
+        "supports_paper",
+        "supports_live",
+        "icon",
+        "color",
+        "region",
+    }
     for platform in body["platforms"]:
         assert keys <= set(platform)
         assert isinstance(platform["bot_limit"], int) and platform["bot_limit"] > 0
@@ -178,8 +232,9 @@ class TestThrottling:
         assert int(r["Retry-After"]) > 0
         # Another account from the same IP is not locked by this one.
         make_user(email="other@example.com", password="Str0ng-Passphrase!")
-        ok = api_client.post("/api/auth/login", {"email": "other@example.com", "password": "Str0ng-Passphrase!"},
-                             format="json")
+        ok = api_client.post(
+            "/api/auth/login", {"email": "other@example.com", "password": "Str0ng-Passphrase!"}, format="json"
+        )
         assert ok.status_code == 200
 
     def test_login_throttled_per_ip(self, api_client, throttle_rates):
@@ -190,8 +245,9 @@ class TestThrottling:
         r = api_client.post("/api/auth/login", {"email": "u9@example.com", "password": "x"}, format="json")
         assert_error(r, 429, "RATE_LIMIT")
         # A client at another address is not affected.
-        r = api_client.post("/api/auth/login", {"email": "u9@example.com", "password": "x"}, format="json",
-                            REMOTE_ADDR="10.9.9.9")
+        r = api_client.post(
+            "/api/auth/login", {"email": "u9@example.com", "password": "x"}, format="json", REMOTE_ADDR="10.9.9.9"
+        )
         assert_error(r, 401, "AUTH_INVALID")
 
     def test_register_throttled_per_ip(self, api_client, throttle_rates):
@@ -204,9 +260,12 @@ class TestThrottling:
         throttle_rates(auth_account="2/min")
         auth_client.post("/api/auth/2fa/enroll")
         for code in ("000001", "000002"):
-            assert_error(auth_client.post("/api/auth/2fa/verify", {"totp_code": code}, format="json"), 400,
-                         "VALIDATION_ERROR")
-        assert_error(auth_client.post("/api/auth/2fa/verify", {"totp_code": "000003"}, format="json"), 429, "RATE_LIMIT")
+            assert_error(
+                auth_client.post("/api/auth/2fa/verify", {"totp_code": code}, format="json"), 400, "VALIDATION_ERROR"
+            )
+        assert_error(
+            auth_client.post("/api/auth/2fa/verify", {"totp_code": "000003"}, format="json"), 429, "RATE_LIMIT"
+        )
 
 
 @pytest.mark.django_db

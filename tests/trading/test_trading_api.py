@@ -8,8 +8,7 @@ from bots import engine
 from bots.services import create_bot
 from tests.bots.test_engine import BUY, SELL, scaled
 from tests.helpers import assert_error
-from trading.models import Order, Trade
-from trading.models import PaperOrder
+from trading.models import Order, PaperOrder, Trade
 
 TRADE_KEYS = {"id", "bot_id", "exchange", "symbol", "side", "amount", "price", "profit_loss", "timestamp"}
 
@@ -49,8 +48,15 @@ def test_metrics(auth_client, traded_bot):
     body = auth_client.get("/api/metrics").json()
     assert body["success"] is True
     metrics = body["metrics"]
-    assert set(metrics) == {"total_profit", "total_capital", "active_bots", "total_bots", "win_rate", "exposure",
-                            "risk_level"}
+    assert set(metrics) == {
+        "total_profit",
+        "total_capital",
+        "active_bots",
+        "total_bots",
+        "win_rate",
+        "exposure",
+        "risk_level",
+    }
     sell = Trade.objects.get(side="sell")
     assert metrics["total_profit"] == round(float(sell.profit_loss), 2)
     assert metrics["total_capital"] == round(float(Decimal("50000") + sell.profit_loss), 2)
@@ -77,8 +83,11 @@ def test_positions_with_unrealised_pnl(auth_client, user):
 @pytest.mark.django_db
 class TestOrders:
     def test_manual_market_order_creates_a_trade(self, auth_client):
-        r = auth_client.post("/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "market",
-                                             "amount": 0.001}, format="json")
+        r = auth_client.post(
+            "/api/orders",
+            {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "market", "amount": 0.001},
+            format="json",
+        )
         assert r.status_code == 201, r.content
         order = r.json()["order"]
         assert order["status"] == "closed" and order["filled"] == 0.001 and order["is_paper"] is True
@@ -88,20 +97,33 @@ class TestOrders:
         assert listing["total"] == 1 and listing["orders"][0]["id"] == order["id"]
 
     def test_insufficient_funds_and_validation(self, auth_client):
-        r = auth_client.post("/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "amount": 1},
-                             format="json")
+        r = auth_client.post(
+            "/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "amount": 1}, format="json"
+        )
         assert_error(r, 400, "INSUFFICIENT_FUNDS")
         assert not Order.objects.exists()
-        for body in ({"exchange": "luno", "symbol": "BTC/ZAR", "side": "hold", "amount": 1},
-                     {"exchange": "nowhere", "symbol": "BTC/ZAR", "side": "buy", "amount": 1},
-                     {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "limit", "amount": 0.01},
-                     {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "amount": -1}):
+        for body in (
+            {"exchange": "luno", "symbol": "BTC/ZAR", "side": "hold", "amount": 1},
+            {"exchange": "nowhere", "symbol": "BTC/ZAR", "side": "buy", "amount": 1},
+            {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "limit", "amount": 0.01},
+            {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "amount": -1},
+        ):
             assert_error(auth_client.post("/api/orders", body, format="json"), 400, "VALIDATION_ERROR")
 
     def test_limit_order_cancel_and_modify(self, auth_client):
         ticker_price = 500000  # far below the simulated BTC/ZAR price: rests
-        r = auth_client.post("/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "limit",
-                                             "amount": 0.01, "price": ticker_price}, format="json")
+        r = auth_client.post(
+            "/api/orders",
+            {
+                "exchange": "luno",
+                "symbol": "BTC/ZAR",
+                "side": "buy",
+                "type": "limit",
+                "amount": 0.01,
+                "price": ticker_price,
+            },
+            format="json",
+        )
         order = r.json()["order"]
         assert order["status"] == "open"
         modified = auth_client.patch(f"/api/orders/{order['id']}", {"price": 400000}, format="json").json()["order"]
@@ -117,18 +139,41 @@ class TestOrders:
         from trading.tasks import sync_open_orders
 
         price = float(simfeed.ticker("BTC/ZAR")["ask"]) * 1.5  # a buy limit above the market fills at once as taker
-        r = auth_client.post("/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "limit",
-                                             "amount": 0.001, "price": round(price, 2)}, format="json")
+        r = auth_client.post(
+            "/api/orders",
+            {
+                "exchange": "luno",
+                "symbol": "BTC/ZAR",
+                "side": "buy",
+                "type": "limit",
+                "amount": 0.001,
+                "price": round(price, 2),
+            },
+            format="json",
+        )
         assert r.json()["order"]["status"] == "closed"
-        low = auth_client.post("/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": "sell", "type": "limit",
-                                               "amount": 0.001, "price": round(price / 3, 2)}, format="json")
+        low = auth_client.post(
+            "/api/orders",
+            {
+                "exchange": "luno",
+                "symbol": "BTC/ZAR",
+                "side": "sell",
+                "type": "limit",
+                "amount": 0.001,
+                "price": round(price / 3, 2),
+            },
+            format="json",
+        )
         assert low.json()["order"]["status"] == "closed"  # a sell below the bid fills at once too
         assert sync_open_orders() == 0
 
     def test_large_order_is_split_at_the_freeze_quantity(self, auth_client, settings):
         settings.PAPER_STARTING_BALANCES = {"ZAR": "100000000"}
-        r = auth_client.post("/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "market",
-                                             "amount": 6}, format="json")
+        r = auth_client.post(
+            "/api/orders",
+            {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "market", "amount": 6},
+            format="json",
+        )
         assert r.status_code == 201, r.content
         parent = Order.objects.get(pk=r.json()["order"]["id"])
         children = list(parent.children.order_by("amount"))
@@ -137,9 +182,11 @@ class TestOrders:
         assert Trade.objects.count() == 2
 
     def test_other_users_orders_are_not_found(self, auth_client, other_client):
-        order_id = auth_client.post("/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy",
-                                                    "type": "limit", "amount": 0.01, "price": 500000},
-                                    format="json").json()["order"]["id"]
+        order_id = auth_client.post(
+            "/api/orders",
+            {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "limit", "amount": 0.01, "price": 500000},
+            format="json",
+        ).json()["order"]["id"]
         assert_error(other_client.get(f"/api/orders/{order_id}"), 404, "NOT_FOUND")
         assert_error(other_client.post(f"/api/orders/{order_id}/cancel"), 404, "NOT_FOUND")
         assert_error(other_client.patch(f"/api/orders/{order_id}", {"price": 1}, format="json"), 404, "NOT_FOUND")
@@ -150,8 +197,9 @@ class TestOrders:
 @pytest.mark.django_db
 def test_metrics_include_manual_realised_pnl(auth_client):
     for side in ("buy", "sell"):
-        auth_client.post("/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": side, "amount": 0.001},
-                         format="json")
+        auth_client.post(
+            "/api/orders", {"exchange": "luno", "symbol": "BTC/ZAR", "side": side, "amount": 0.001}, format="json"
+        )
     sell = Trade.objects.get(side="sell")
     assert sell.profit_loss != 0
     assert auth_client.get("/api/metrics").json()["metrics"]["total_profit"] == round(float(sell.profit_loss), 2)

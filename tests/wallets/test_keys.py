@@ -20,8 +20,13 @@ PASSPHRASE = "pass-PHRASE-never-shown"
 
 
 def create(client, **over):
-    body = {"provider": "kucoin", "api_key": "KEY-abcdefgh1234", "api_secret": SECRET, "passphrase": PASSPHRASE,
-            "label": "main"}
+    body = {
+        "provider": "kucoin",
+        "api_key": "KEY-abcdefgh1234",
+        "api_secret": SECRET,
+        "passphrase": PASSPHRASE,
+        "label": "main",
+    }
     body.update(over)
     return client.post("/api/keys", body, format="json")
 
@@ -30,8 +35,16 @@ def test_crud_and_masking(auth_client):
     resp = create(auth_client)
     assert resp.status_code == 201, resp.content
     key = resp.json()["key"]
-    assert set(key) == {"id", "provider", "label", "api_key", "has_passphrase", "keys_valid", "last_checked_at",
-                        "created_at"}
+    assert set(key) == {
+        "id",
+        "provider",
+        "label",
+        "api_key",
+        "has_passphrase",
+        "keys_valid",
+        "last_checked_at",
+        "created_at",
+    }
     assert key["api_key"] == "****1234" and key["provider"] == "kucoin" and key["has_passphrase"] is True
     assert key["keys_valid"] is None and key["created_at"].endswith("Z")
     # several accounts on one platform
@@ -41,7 +54,9 @@ def test_crud_and_masking(auth_client):
     assert len(auth_client.get("/api/keys?provider=binance").json()["keys"]) == 0
     detail = auth_client.get(f"/api/keys/{key['id']}")
     assert detail.json()["key"]["label"] == "main"
-    patched = auth_client.patch(f"/api/keys/{key['id']}", {"label": "renamed", "api_key": "NEW-key-5678"}, format="json")
+    patched = auth_client.patch(
+        f"/api/keys/{key['id']}", {"label": "renamed", "api_key": "NEW-key-5678"}, format="json"
+    )
     assert patched.status_code == 200
     assert patched.json()["key"]["label"] == "renamed" and patched.json()["key"]["api_key"] == "****5678"
     cred = ExchangeCredential.objects.get(pk=key["id"])
@@ -73,12 +88,18 @@ def test_tenant_isolation(auth_client, other_client):
 def test_secrets_never_leak(auth_client, caplog, binance_via_fake):
     caplog.set_level(logging.DEBUG)
     bodies = [create(auth_client).content]
-    key_id = create(auth_client, provider="binance", api_key=DEFAULT_KEY, api_secret=DEFAULT_SECRET,
-                    passphrase="").json()["key"]["id"]
+    key_id = create(
+        auth_client, provider="binance", api_key=DEFAULT_KEY, api_secret=DEFAULT_SECRET, passphrase=""
+    ).json()["key"]["id"]
     bodies.append(auth_client.get("/api/keys").content)
     bodies.append(auth_client.post("/api/keys/test", {"credential_id": key_id}, format="json").content)
-    bodies.append(auth_client.post("/api/keys/test", {"provider": "binance", "api_key": DEFAULT_KEY,
-                                                       "api_secret": "wrong-" + SECRET}, format="json").content)
+    bodies.append(
+        auth_client.post(
+            "/api/keys/test",
+            {"provider": "binance", "api_key": DEFAULT_KEY, "api_secret": "wrong-" + SECRET},
+            format="json",
+        ).content
+    )
     bodies.append(auth_client.get("/api/platforms/health").content)
     bodies.append(auth_client.get(f"/api/keys/{key_id}").content)
     with connection.cursor() as cursor:
@@ -93,7 +114,9 @@ def test_secrets_never_leak(auth_client, caplog, binance_via_fake):
             assert secret not in raw
         assert secret not in logs
     assert all(raw.startswith("gAAAA") for raw in raw_rows)  # Fernet tokens
-    assert SECRET not in repr(ExchangeCredential.objects.first()) and SECRET not in str(ExchangeCredential.objects.first())
+    assert SECRET not in repr(ExchangeCredential.objects.first()) and SECRET not in str(
+        ExchangeCredential.objects.first()
+    )
 
 
 def test_key_rotation(auth_client, settings):
@@ -113,35 +136,52 @@ def test_key_rotation(auth_client, settings):
 
 # --- POST /api/keys/test --------------------------------------------------------------------------------------------
 
+
 def test_keys_test_valid(auth_client, binance_via_fake):
-    resp = auth_client.post("/api/keys/test", {"provider": "binance", "api_key": DEFAULT_KEY,
-                                               "api_secret": DEFAULT_SECRET, "passphrase": ""}, format="json")
+    resp = auth_client.post(
+        "/api/keys/test",
+        {"provider": "binance", "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET, "passphrase": ""},
+        format="json",
+    )
     assert resp.status_code == 200, resp.content
     assert resp.json() == {"success": True, "message": "API keys are valid", "provider": "binance"}
     assert binance_via_fake.count("GET", "/api/v3/account") == 1
 
 
 def test_keys_test_rejected(auth_client, binance_via_fake):
-    resp = auth_client.post("/api/keys/test", {"provider": "binance", "api_key": "nope", "api_secret": "bad"},
-                            format="json")
+    resp = auth_client.post(
+        "/api/keys/test", {"provider": "binance", "api_key": "nope", "api_secret": "bad"}, format="json"
+    )
     body = assert_error(resp, 400, "VALIDATION_ERROR")
     assert body["error"] == "Invalid API credentials"
 
 
 def test_keys_test_validation_errors(auth_client):
-    assert_error(auth_client.post("/api/keys/test", {"provider": "mtgox", "api_key": "a", "api_secret": "b"},
-                                  format="json"), 400, "VALIDATION_ERROR")
-    assert_error(auth_client.post("/api/keys/test", {"provider": "kucoin", "api_key": "a", "api_secret": "b",
-                                                     "passphrase": ""}, format="json"), 400, "VALIDATION_ERROR")
-    assert_error(auth_client.post("/api/keys/test", {"provider": "binance", "api_key": "a"}, format="json"),
-                 400, "VALIDATION_ERROR")
+    assert_error(
+        auth_client.post("/api/keys/test", {"provider": "mtgox", "api_key": "a", "api_secret": "b"}, format="json"),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert_error(
+        auth_client.post(
+            "/api/keys/test", {"provider": "kucoin", "api_key": "a", "api_secret": "b", "passphrase": ""}, format="json"
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert_error(
+        auth_client.post("/api/keys/test", {"provider": "binance", "api_key": "a"}, format="json"),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert_error(auth_client.post("/api/keys/test", {}, format="json"), 400, "VALIDATION_ERROR")
 
 
 def test_keys_test_unreachable_is_provider_error(auth_client, binance_via_fake, settings):
     binance_via_fake.stop()
-    resp = auth_client.post("/api/keys/test", {"provider": "binance", "api_key": DEFAULT_KEY,
-                                               "api_secret": DEFAULT_SECRET}, format="json")
+    resp = auth_client.post(
+        "/api/keys/test", {"provider": "binance", "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET}, format="json"
+    )
     assert_error(resp, 502, "PROVIDER_ERROR")
 
 
@@ -150,8 +190,11 @@ def test_keys_test_stored_credential_records_result(auth_client, binance_via_fak
     bad = create(auth_client, provider="binance", api_key="bad-key-0000", api_secret="bad", passphrase="")
     resp = auth_client.post("/api/keys/test", {"credential_id": good.json()["key"]["id"]}, format="json")
     assert resp.json() == {"success": True, "message": "API keys are valid", "provider": "binance"}
-    assert_error(auth_client.post("/api/keys/test", {"credential_id": bad.json()["key"]["id"]}, format="json"),
-                 400, "VALIDATION_ERROR")
+    assert_error(
+        auth_client.post("/api/keys/test", {"credential_id": bad.json()["key"]["id"]}, format="json"),
+        400,
+        "VALIDATION_ERROR",
+    )
     keys = {k["id"]: k for k in auth_client.get("/api/keys").json()["keys"]}
     assert keys[good.json()["key"]["id"]]["keys_valid"] is True
     assert keys[bad.json()["key"]["id"]]["keys_valid"] is False

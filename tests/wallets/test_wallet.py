@@ -24,12 +24,17 @@ def add_binance_keys(client, key=DEFAULT_KEY, secret=DEFAULT_SECRET):
 
 # --- health ---------------------------------------------------------------------------------------------------------
 
+
 def test_health_not_configured(auth_client):
     body = auth_client.get("/api/platforms/health").json()
     assert body["success"] is True
     assert set(body["platforms"]) == {"luno", "binance", "kucoin", "kraken", "valr"}
-    assert body["platforms"]["luno"] == {"status": "not_configured", "has_keys": False, "keys_valid": None,
-                                         "last_check": None}
+    assert body["platforms"]["luno"] == {
+        "status": "not_configured",
+        "has_keys": False,
+        "keys_valid": None,
+        "last_check": None,
+    }
 
 
 def test_health_operational_then_cached(auth_client, binance_via_fake):
@@ -65,6 +70,7 @@ def test_health_requires_auth(api_client):
 
 
 # --- balances -------------------------------------------------------------------------------------------------------
+
 
 def test_paper_balances_and_total(auth_client, user):
     body = auth_client.get("/api/wallet/balances").json()
@@ -110,9 +116,15 @@ def test_live_balances_report_provider_errors(auth_client, user, binance_via_fak
 
 # --- transfers ------------------------------------------------------------------------------------------------------
 
+
 def transfer(client, **over):
-    body = {"from_provider": "luno", "to_provider": "binance", "amount": 1000.0, "currency": "ZAR",
-            "reason": "manual_allocation"}
+    body = {
+        "from_provider": "luno",
+        "to_provider": "binance",
+        "amount": 1000.0,
+        "currency": "ZAR",
+        "reason": "manual_allocation",
+    }
     body.update(over)
     return client.post("/api/wallet/transfer", body, format="json")
 
@@ -126,8 +138,17 @@ def test_transfer_recorded_and_listed(auth_client):
     listing = auth_client.get("/api/wallet/transfers").json()
     assert listing["success"] is True
     item = listing["transfers"][0]
-    assert set(item) == {"id", "from_provider", "to_provider", "amount", "currency", "status", "reason",
-                         "correlation_id", "timestamp"}
+    assert set(item) == {
+        "id",
+        "from_provider",
+        "to_provider",
+        "amount",
+        "currency",
+        "status",
+        "reason",
+        "correlation_id",
+        "timestamp",
+    }
     assert item["id"] == t["id"] and item["amount"] == 1000.0 and item["status"] == "pending"
     assert item["correlation_id"] == t["correlation_id"]
 
@@ -144,10 +165,19 @@ def test_transfer_ledger_is_append_only(auth_client, user):
     assert Transfer.objects.get(pk=t_id).amount == Decimal("1000")
 
 
-@pytest.mark.parametrize("over", [
-    {"amount": 0}, {"amount": -5}, {"amount": "abc"}, {"from_provider": "mtgox"}, {"to_provider": "luno"},
-    {"currency": "Z$"}, {"currency": ""}, {"to_provider": None},
-])
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"amount": 0},
+        {"amount": -5},
+        {"amount": "abc"},
+        {"from_provider": "mtgox"},
+        {"to_provider": "luno"},
+        {"currency": "Z$"},
+        {"currency": ""},
+        {"to_provider": None},
+    ],
+)
 def test_transfer_validation(auth_client, over):
     assert_error(transfer(auth_client, **over), 400, "VALIDATION_ERROR")
     assert Transfer.objects.count() == 0

@@ -109,5 +109,9 @@ def get_exchange(user, platform_id, trading_mode="paper", credential=None):
         raise PermissionDenied(f"No valid API keys stored for {platform.name}")
     from trading.exchanges.ccxt_adapter import CcxtExchange
 
-    return CcxtExchange(platform.id, api_key=credential.api_key, api_secret=credential.api_secret,
-                        passphrase=credential.passphrase or None)
+    return CcxtExchange(
+        platform.id,
+        api_key=credential.api_key,
+        api_secret=credential.api_secret,
+        passphrase=credential.passphrase or None,
+    )

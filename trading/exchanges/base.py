@@ -60,8 +60,15 @@ class Exchange(ABC):
     def fetch_balance(self) -> dict: ...
 
     @abstractmethod
-    def create_order(self, symbol: str, type: str, side: str, amount: Number, price: Number | None = None,
-                     client_order_id: str | None = None) -> dict: ...
+    def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: Number,
+        price: Number | None = None,
+        client_order_id: str | None = None,
+    ) -> dict: ...
 
     @abstractmethod
     def cancel_order(self, order_id: str, symbol: str | None = None) -> dict: ...
@@ -72,8 +79,15 @@ class Exchange(ABC):
     @abstractmethod
     def fetch_open_orders(self, symbol: str | None = None) -> list: ...
 
-    def check_order(self, market: dict, type: str, side: str, amount: Number, price: Number | None,
-                    reference_price: Decimal | None = None) -> tuple[Decimal, Decimal | None]:
+    def check_order(
+        self,
+        market: dict,
+        type: str,
+        side: str,
+        amount: Number,
+        price: Number | None,
+        reference_price: Decimal | None = None,
+    ) -> tuple[Decimal, Decimal | None]:
         """Round an order to ``market`` (a market dict of the shape above) and check the market's limits.
 
         Returns (amount, price): the amount rounded down to the amount step; a limit order's price rounded to the price
@@ -87,22 +101,28 @@ class Exchange(ABC):
             raise ValidationFailed("amount must be a number", details={"amount": ["invalid"]})
         rounded = round_to_step(number, market["amount_precision"], ROUND_DOWN)
         if market["min_amount"] and rounded < market["min_amount"]:
-            raise ValidationFailed(f"amount must be at least {market['min_amount']} {base}",
-                                   details={"amount": ["below the minimum"]})
+            raise ValidationFailed(
+                f"amount must be at least {market['min_amount']} {base}", details={"amount": ["below the minimum"]}
+            )
         if rounded <= 0:
-            raise ValidationFailed(f"amount is below {self.platform.name}'s smallest step for {market['symbol']}",
-                                   details={"amount": ["below the minimum"]})
+            raise ValidationFailed(
+                f"amount is below {self.platform.name}'s smallest step for {market['symbol']}",
+                details={"amount": ["below the minimum"]},
+            )
         max_amount = market["max_market_amount"] if type == "market" else market["max_amount"]
         if max_amount and rounded > max_amount:
-            raise ValidationFailed(f"a {type} order may be at most {max_amount} {base}; split it",
-                                   details={"amount": ["above the maximum"]})
+            raise ValidationFailed(
+                f"a {type} order may be at most {max_amount} {base}; split it",
+                details={"amount": ["above the maximum"]},
+            )
         if type == "limit":
             if price is None:
                 raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
             limit_price = _decimal(price)
             if limit_price is not None:
-                limit_price = round_to_step(limit_price, market["price_precision"],
-                                            ROUND_DOWN if side == "buy" else ROUND_UP)
+                limit_price = round_to_step(
+                    limit_price, market["price_precision"], ROUND_DOWN if side == "buy" else ROUND_UP
+                )
             if limit_price is None or limit_price <= 0:
                 raise ValidationFailed("price must be positive", details={"price": ["invalid"]})
         else:
@@ -110,8 +130,10 @@ class Exchange(ABC):
         if market["min_cost"]:
             reference = limit_price or reference_price or self.fetch_ticker(market["symbol"])["last"]
             if reference is not None and rounded * reference < market["min_cost"]:
-                raise ValidationFailed(f"order value must be at least {market['min_cost']} {quote}",
-                                       details={"amount": ["below the minimum value"]})
+                raise ValidationFailed(
+                    f"order value must be at least {market['min_cost']} {quote}",
+                    details={"amount": ["below the minimum value"]},
+                )
         return rounded, limit_price
 
     def match_open_orders(self, symbol: str | None = None) -> list:

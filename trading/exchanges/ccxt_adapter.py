@@ -10,8 +10,8 @@ max_retries=None) wraps ccxt's unified API for the catalogue's platforms and ret
   ExchangeNotAvailable, DDoSProtection/RateLimitExceeded, InvalidNonce, and ccxt.OperationFailed = the exchange's
   "unknown error, try again" 5xx answers); settings.EXCHANGE_MAX_RETRIES (default 3),
   EXCHANGE_RETRY_BASE_SECONDS (default 0.5; doubled per attempt, x4 after a 429).
-  create_order is NEVER retried blindly: every order carries a client order id; after a network error the adapter looks the
-  order up by that id: found -> returned; confirmed absent -> sent again (same id); unknown -> ProviderError.
+  create_order is NEVER retried blindly: every order carries a client order id; after a network error the adapter looks
+  the order up by that id: found -> returned; confirmed absent -> sent again (same id); unknown -> ProviderError.
 - Circuit breaker per platform (state in the cache, shared across processes): settings.EXCHANGE_CIRCUIT_THRESHOLD
   consecutive failed calls (default 5) open it, calls then fail fast with ProviderError until
   EXCHANGE_CIRCUIT_COOLDOWN_SECONDS (default 30) pass; then one probe call decides.
@@ -19,8 +19,8 @@ max_retries=None) wraps ccxt's unified API for the catalogue's platforms and ret
   InsufficientFunds; everything else -> ProviderError. Messages never contain keys, secrets or signed URLs.
 - Orders: rounded to the market's steps and checked against its limits (min/max amount, min cost) by
   Exchange.check_order (base.py) before anything is sent -> ValidationFailed.
-- Base URLs: settings.EXCHANGE_URL_OVERRIDES = {"binance": "http://127.0.0.1:PORT"} or ``base_url=`` replace the scheme and
-  host of every API URL of the exchange (paths kept), so tests talk to the fake exchange.
+- Base URLs: settings.EXCHANGE_URL_OVERRIDES = {"binance": "http://127.0.0.1:PORT"} or ``base_url=`` replace the scheme
+  and host of every API URL of the exchange (paths kept), so tests talk to the fake exchange.
 """
 
 import logging
@@ -47,17 +47,30 @@ logging.getLogger("ccxt").setLevel(logging.WARNING)
 
 # Options that keep ccxt on spot endpoints (no margin/futures/currency calls needing extra permissions).
 EXCHANGE_OPTIONS = {
-    "binance": {"fetchMarkets": {"types": ["spot"]}, "fetchMargins": False, "fetchCurrencies": False,
-                "defaultType": "spot", "adjustForTimeDifference": False, "warnOnFetchOpenOrdersWithoutSymbol": False,
-                "fetchOpenOrders": {"warnWithoutSymbol": False}},
+    "binance": {
+        "fetchMarkets": {"types": ["spot"]},
+        "fetchMargins": False,
+        "fetchCurrencies": False,
+        "defaultType": "spot",
+        "adjustForTimeDifference": False,
+        "warnOnFetchOpenOrdersWithoutSymbol": False,
+        "fetchOpenOrders": {"warnWithoutSymbol": False},
+    },
     "kucoin": {"fetchCurrencies": False},
     "kraken": {"fetchCurrencies": False},
 }
-STATUS = {"open": "open", "closed": "closed", "canceled": "canceled", "cancelled": "canceled", "expired": "canceled",
-          "rejected": "rejected"}
+STATUS = {
+    "open": "open",
+    "closed": "closed",
+    "canceled": "canceled",
+    "cancelled": "canceled",
+    "expired": "canceled",
+    "rejected": "rejected",
+}
 MARKETS_TTL = 3600
-# Retried (and counted by the circuit breaker): ccxt.NetworkError (timeouts, unreachable, 429/DDoS, nonce) and its parent
-# OperationFailed, which ccxt raises for an exchange's own "unknown error, try again" 5xx answers (Binance -1000/-1001).
+# Retried (and counted by the circuit breaker): ccxt.NetworkError (timeouts, unreachable, 429/DDoS, nonce) and its
+# parent OperationFailed, which ccxt raises for an exchange's own "unknown error, try again" 5xx answers
+# (Binance -1000/-1001).
 RETRYABLE = ccxt.OperationFailed
 
 _markets_cache = {}  # (ccxt_id, base_url) -> (expires, markets)
@@ -104,8 +117,16 @@ def _exchange_message(exc):
 
 
 class CcxtExchange(Exchange):
-    def __init__(self, platform_id, api_key=None, api_secret=None, passphrase=None, base_url=None, timeout_ms=None,
-                 max_retries=None):
+    def __init__(
+        self,
+        platform_id,
+        api_key=None,
+        api_secret=None,
+        passphrase=None,
+        base_url=None,
+        timeout_ms=None,
+        max_retries=None,
+    ):
         platform = get_platform(platform_id)
         if platform is None:
             raise ValidationFailed(f"Unknown exchange {platform_id!r}")
@@ -131,8 +152,9 @@ class CcxtExchange(Exchange):
             self.client.urls["api"] = _override_urls(self.client.urls["api"], self.base_url)
         rate, burst = settings.EXCHANGE_RATE_LIMITS.get(platform.id, (10, 20))
         self.bucket = bucket_for(platform.id, rate, burst)
-        self.breaker = CircuitBreaker(platform.id, settings.EXCHANGE_CIRCUIT_THRESHOLD,
-                                      settings.EXCHANGE_CIRCUIT_COOLDOWN_SECONDS)
+        self.breaker = CircuitBreaker(
+            platform.id, settings.EXCHANGE_CIRCUIT_THRESHOLD, settings.EXCHANGE_CIRCUIT_COOLDOWN_SECONDS
+        )
 
     def __repr__(self):  # never show keys
         return f"<CcxtExchange {self.platform_id} {'private' if self.client.apiKey else 'public'}>"
@@ -154,13 +176,15 @@ class CcxtExchange(Exchange):
 
     def _guard(self):
         if not self.breaker.allow():
-            raise ProviderError(f"{self.platform.name} is temporarily unavailable (circuit open)",
-                                retry_after=self.breaker.retry_after())
+            raise ProviderError(
+                f"{self.platform.name} is temporarily unavailable (circuit open)",
+                retry_after=self.breaker.retry_after(),
+            )
         if not self.bucket.acquire(max_wait=float(settings.EXCHANGE_RATE_WAIT_SECONDS)):
             raise RateLimited(f"Too many requests to {self.platform.name}; try again shortly", retry_after=1)
 
     def _backoff(self, attempt, exc):
-        delay = self.retry_base * (2 ** attempt)
+        delay = self.retry_base * (2**attempt)
         if isinstance(exc, ccxt.DDoSProtection):
             delay *= 4  # the exchange asked us to slow down
         time.sleep(delay * (1 + random.random() * 0.25))
@@ -225,10 +249,13 @@ class CcxtExchange(Exchange):
         amount_limits, cost_limits = limits.get("amount") or {}, limits.get("cost") or {}
         market_limits = limits.get("market") or {}
         return {
-            "symbol": m["symbol"], "base": m["base"], "quote": m["quote"],
+            "symbol": m["symbol"],
+            "base": m["base"],
+            "quote": m["quote"],
             "amount_precision": self._precision((m.get("precision") or {}).get("amount")),
             "price_precision": self._precision((m.get("precision") or {}).get("price")),
-            "min_amount": D(amount_limits.get("min")), "max_amount": D(amount_limits.get("max")),
+            "min_amount": D(amount_limits.get("min")),
+            "max_amount": D(amount_limits.get("max")),
             "min_cost": D(cost_limits.get("min")),
             "max_market_amount": D(market_limits.get("max")) or D(amount_limits.get("max")),
         }
@@ -241,8 +268,9 @@ class CcxtExchange(Exchange):
         markets = self._ensure_markets()
         symbol = (symbol or "").upper()
         if symbol not in markets:
-            raise ValidationFailed(f"{self.platform.name} has no market {symbol or '(empty)'}",
-                                   details={"symbol": ["unknown market"]})
+            raise ValidationFailed(
+                f"{self.platform.name} has no market {symbol or '(empty)'}", details={"symbol": ["unknown market"]}
+            )
         return markets[symbol]
 
     # --- market data -------------------------------------------------------------------------------------------
@@ -250,8 +278,13 @@ class CcxtExchange(Exchange):
         market = self.market(symbol)
         t = self._call("fetch_ticker", self.client.fetch_ticker, market["symbol"])
         last = D(t.get("last")) or D(t.get("close"))
-        return {"symbol": t.get("symbol") or market["symbol"], "bid": D(t.get("bid")) or last,
-                "ask": D(t.get("ask")) or last, "last": last, "timestamp": t.get("timestamp") or int(time.time() * 1000)}
+        return {
+            "symbol": t.get("symbol") or market["symbol"],
+            "bid": D(t.get("bid")) or last,
+            "ask": D(t.get("ask")) or last,
+            "last": last,
+            "timestamp": t.get("timestamp") or int(time.time() * 1000),
+        }
 
     def fetch_ohlcv(self, symbol, timeframe="1m", limit=100):
         market = self.market(symbol)
@@ -302,17 +335,32 @@ class CcxtExchange(Exchange):
         if cost is None:
             cost = filled * (average or price or Decimal(0))
         return {
-            "id": str(o.get("id")), "client_order_id": o.get("clientOrderId"),
-            "symbol": o.get("symbol") or (market or {}).get("symbol"), "type": o.get("type"), "side": o.get("side"),
-            "amount": amount, "price": price or None, "filled": filled, "remaining": remaining, "average": average,
-            "cost": cost, "status": STATUS.get(o.get("status"), "open"),
+            "id": str(o.get("id")),
+            "client_order_id": o.get("clientOrderId"),
+            "symbol": o.get("symbol") or (market or {}).get("symbol"),
+            "type": o.get("type"),
+            "side": o.get("side"),
+            "amount": amount,
+            "price": price or None,
+            "filled": filled,
+            "remaining": remaining,
+            "average": average,
+            "cost": cost,
+            "status": STATUS.get(o.get("status"), "open"),
             "fee": {"cost": fee_cost if fee_cost is not None else Decimal(0), "currency": fee_currency},
             "timestamp": o.get("timestamp") or int(time.time() * 1000),
             "price_source": "exchange",  # a real fill, priced by the exchange itself
         }
 
-    def create_order(self, symbol: str, type: str, side: str, amount: Number, price: Number | None = None,
-                     client_order_id: str | None = None) -> dict:
+    def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: Number,
+        price: Number | None = None,
+        client_order_id: str | None = None,
+    ) -> dict:
         self._require_keys()
         market = self.market(symbol)
         amount, price = self.check_order(self._market_shape(market), type, side, amount, price)
@@ -321,12 +369,24 @@ class CcxtExchange(Exchange):
         attempt = 0
         while True:
             try:
-                raw = self._once("create_order", self.client.create_order, market["symbol"], type, side, float(amount),
-                                 None if price is None else float(price), params)
+                raw = self._once(
+                    "create_order",
+                    self.client.create_order,
+                    market["symbol"],
+                    type,
+                    side,
+                    float(amount),
+                    None if price is None else float(price),
+                    params,
+                )
                 return self._order_shape(raw, market)
             except RETRYABLE as exc:
-                logger.warning("%s create_order %s: %s; looking the order up by client id", self.platform_id,
-                               client_order_id, exc.__class__.__name__)
+                logger.warning(
+                    "%s create_order %s: %s; looking the order up by client id",
+                    self.platform_id,
+                    client_order_id,
+                    exc.__class__.__name__,
+                )
                 found = self._lookup_client_order(market, client_order_id)
                 if found is not None:
                     return found
@@ -342,8 +402,9 @@ class CcxtExchange(Exchange):
         """The order with this client id: its shape if the exchange has it, None if it confirms there is none.
         Raises ProviderError when the answer stays unknown (then nothing is re-sent)."""
         try:
-            raw = self._call("fetch_order", self.client.fetch_order, None, market["symbol"],
-                             {"clientOrderId": client_order_id})
+            raw = self._call(
+                "fetch_order", self.client.fetch_order, None, market["symbol"], {"clientOrderId": client_order_id}
+            )
             return self._order_shape(raw, market)
         except NotFound:
             return None
@@ -357,8 +418,10 @@ class CcxtExchange(Exchange):
                     return self._order_shape(raw, market)
         except Exception:  # noqa: BLE001
             pass
-        raise ProviderError(f"{self.platform.name} did not confirm order {client_order_id}; its state is unknown, "
-                            "check the exchange before retrying")
+        raise ProviderError(
+            f"{self.platform.name} did not confirm order {client_order_id}; its state is unknown, "
+            "check the exchange before retrying"
+        )
 
     def cancel_order(self, order_id, symbol=None):
         self._require_keys()

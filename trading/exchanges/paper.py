@@ -1,14 +1,15 @@
 """The paper exchange: the Exchange interface over simulated balances, so a bot cannot tell paper from live.
 
-- Balances per user, platform and currency (trading.PaperBalance), created on first use from PAPER_STARTING_BALANCES in the
-  platform's quote currency. They never go negative: an order that needs more raises InsufficientFunds.
-- Market orders fill at once against a synthetic order book: the average price walks the book, so slippage grows with the
-  order's size; taker fees per platform.
+- Balances per user, platform and currency (trading.PaperBalance), created on first use from PAPER_STARTING_BALANCES in
+  the platform's quote currency. They never go negative: an order that needs more raises InsufficientFunds.
+- Market orders fill at once against a synthetic order book: the average price walks the book, so slippage grows with
+  the order's size; taker fees per platform.
 - Limit orders that cross the book fill at once (never worse than the limit); others rest, with their funds reserved
   ("used"), and fill at the limit price with the maker fee once the market crosses it (``match_open_orders``, called by
   fetch_order / fetch_open_orders and by the bot engine every tick).
 - ``client_order_id`` makes create_order idempotent: the same id twice returns the first order, never a second fill.
-- Balance rows are locked (SELECT ... FOR UPDATE, in a fixed order) for every change, so concurrent orders cannot overspend.
+- Balance rows are locked (SELECT ... FOR UPDATE, in a fixed order) for every change, so concurrent orders cannot
+  overspend.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -113,8 +114,9 @@ class PaperExchange(Exchange):
     def market(self, symbol):
         symbol = (symbol or "").upper()
         if symbol not in self.platform.symbols:
-            raise ValidationFailed(f"{self.platform.name} has no market {symbol or '(empty)'}",
-                                   details={"symbol": ["unknown market"]})
+            raise ValidationFailed(
+                f"{self.platform.name} has no market {symbol or '(empty)'}", details={"symbol": ["unknown market"]}
+            )
         return market_info(symbol)
 
     def fetch_ticker(self, symbol):
@@ -133,8 +135,9 @@ class PaperExchange(Exchange):
         amount = Decimal(str(starting.get(self.platform.quote, "0")))
         try:
             with transaction.atomic():
-                PaperBalance.objects.create(user=self.user, platform=self.platform_id, currency=self.platform.quote,
-                                            free=amount)
+                PaperBalance.objects.create(
+                    user=self.user, platform=self.platform_id, currency=self.platform.quote, free=amount
+                )
         except IntegrityError:
             pass  # created concurrently
 
@@ -151,7 +154,8 @@ class PaperExchange(Exchange):
         for currency in sorted(set(currencies)):
             PaperBalance.objects.get_or_create(user=self.user, platform=self.platform_id, currency=currency)
             rows[currency] = PaperBalance.objects.select_for_update().get(
-                user=self.user, platform=self.platform_id, currency=currency)
+                user=self.user, platform=self.platform_id, currency=currency
+            )
         return rows
 
     # --- orders ----------------------------------------------------------------------------------------------
@@ -165,37 +169,55 @@ class PaperExchange(Exchange):
         price = touch * (1 + impact) if side == "buy" else touch * (1 - impact)
         return price.quantize(market["price_precision"] / 100, rounding=ROUND_HALF_UP)
 
-    def create_order(self, symbol: str, type: str, side: str, amount: Number, price: Number | None = None,
-                     client_order_id: str | None = None) -> dict:
+    def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: Number,
+        price: Number | None = None,
+        client_order_id: str | None = None,
+    ) -> dict:
         market = self.market(symbol)
         book = self.feed.ticker(market["symbol"])
         amount, price = self.check_order(market, type, side, amount, price, reference_price=book["last"])
         if client_order_id:
-            existing = PaperOrder.objects.filter(user=self.user, platform=self.platform_id,
-                                                 client_order_id=client_order_id).first()
+            existing = PaperOrder.objects.filter(
+                user=self.user, platform=self.platform_id, client_order_id=client_order_id
+            ).first()
             if existing is not None:
                 return order_dict(existing, self.price_source)
         self._ensure_account()
         try:
             with transaction.atomic():
                 balances = self._locked_balances(market["base"], market["quote"])
-                order = PaperOrder(user=self.user, platform=self.platform_id, symbol=market["symbol"], side=side,
-                                   type=type, amount=amount, price=price,
-                                   client_order_id=client_order_id or f"paper-{self._new_id()}")
+                order = PaperOrder(
+                    user=self.user,
+                    platform=self.platform_id,
+                    symbol=market["symbol"],
+                    side=side,
+                    type=type,
+                    amount=amount,
+                    price=price,
+                    client_order_id=client_order_id or f"paper-{self._new_id()}",
+                )
                 if type == "market":
                     self._fill(order, balances, market, self._fill_price(market, side, amount, book), self.taker_fee)
                 else:
                     marketable = (side == "buy" and book["ask"] <= price) or (side == "sell" and book["bid"] >= price)
                     fill_price = self._fill_price(market, side, amount, book)
-                    if marketable and ((side == "buy" and fill_price <= price) or (side == "sell" and fill_price >= price)):
+                    if marketable and (
+                        (side == "buy" and fill_price <= price) or (side == "sell" and fill_price >= price)
+                    ):
                         self._fill(order, balances, market, fill_price, self.taker_fee)
                     else:
                         self._reserve(order, balances, market)
                 order.save()
         except IntegrityError:
             # The same client order id was placed concurrently: return that one, never fill twice.
-            existing = PaperOrder.objects.filter(user=self.user, platform=self.platform_id,
-                                                 client_order_id=client_order_id).first()
+            existing = PaperOrder.objects.filter(
+                user=self.user, platform=self.platform_id, client_order_id=client_order_id
+            ).first()
             if existing is None:
                 raise
             return order_dict(existing, self.price_source)
@@ -241,7 +263,8 @@ class PaperExchange(Exchange):
         if order.side == "buy":
             row = balances[market["quote"]]
             need = (order.amount * order.price * (1 + max(self.maker_fee, self.taker_fee))).quantize(
-                Decimal("0.00000001"), rounding=ROUND_HALF_UP)
+                Decimal("0.00000001"), rounding=ROUND_HALF_UP
+            )
             currency = market["quote"]
         else:
             row = balances[market["base"]]
@@ -273,7 +296,8 @@ class PaperExchange(Exchange):
         for candidate in open_orders.order_by("created_at"):
             book = books.setdefault(candidate.symbol, self.feed.ticker(candidate.symbol))
             crosses = (candidate.side == "buy" and book["ask"] <= candidate.price) or (
-                candidate.side == "sell" and book["bid"] >= candidate.price)
+                candidate.side == "sell" and book["bid"] >= candidate.price
+            )
             if not crosses:
                 continue
             market = market_info(candidate.symbol)
@@ -288,10 +312,15 @@ class PaperExchange(Exchange):
         return filled
 
     def _get(self, order_id):
-        order = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, pk=order_id).first() if _is_uuid(
-            order_id) else None
+        order = (
+            PaperOrder.objects.filter(user=self.user, platform=self.platform_id, pk=order_id).first()
+            if _is_uuid(order_id)
+            else None
+        )
         if order is None:
-            order = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, client_order_id=str(order_id)).first()
+            order = PaperOrder.objects.filter(
+                user=self.user, platform=self.platform_id, client_order_id=str(order_id)
+            ).first()
         if order is None:
             raise NotFound("Order not found")
         return order

@@ -3,8 +3,8 @@
 The log-price of a symbol is a Brownian path built by midpoint subdivision (a Brownian bridge) inside "eras" of 2**20
 minutes (~2 years). Era end points are drawn around the asset's reference price and midpoints of spans longer than a
 month get no more than a month's spread (mean reversion: prices stay plausible over years); every
-midpoint is a normal draw seeded by (symbol, level, index). So the price at any minute needs ~20 hash draws, no state and
-no walk from the epoch, and the web process, every worker and every test agree on the price at time t.
+midpoint is a normal draw seeded by (symbol, level, index). So the price at any minute needs ~20 hash draws, no state
+and no walk from the epoch, and the web process, every worker and every test agree on the price at time t.
 
 Per-asset volatility is realistic (annualised: BTC 60 %, ETH 75 %, SOL 100 %, ...). Candles come from the same path:
 open = previous minute's close, close = this minute's close, high/low widened by seeded intra-minute noise, volume
@@ -171,6 +171,14 @@ def ohlcv(symbol, timeframe="1m", limit=100, now=None):
         high = max(p[1] for p in parts)
         low = min(p[2] for p in parts)
         volume = sum(p[4] for p in parts)
-        candles.append([start * 60_000, to_decimal(open_, close), to_decimal(high, close), to_decimal(low, close),
-                        to_decimal(close, close), Decimal(str(round(volume, 4)))])
+        candles.append(
+            [
+                start * 60_000,
+                to_decimal(open_, close),
+                to_decimal(high, close),
+                to_decimal(low, close),
+                to_decimal(close, close),
+                Decimal(str(round(volume, 4))),
+            ]
+        )
     return candles

@@ -36,8 +36,9 @@ def _check_passphrase(platform: Platform, passphrase: str | None) -> None:
         raise ValidationFailed(f"{platform.name} API keys need a passphrase", details={"passphrase": ["required"]})
 
 
-def create_credential(user: Any, provider: str, api_key: str, api_secret: str, passphrase: str = "",
-                      label: str = "") -> ExchangeCredential:
+def create_credential(
+    user: Any, provider: str, api_key: str, api_secret: str, passphrase: str = "", label: str = ""
+) -> ExchangeCredential:
     platform = platform_or_error(provider)
     _check_passphrase(platform, passphrase)
     cred = ExchangeCredential(user=user, platform=platform.id, label=label or "")
@@ -76,8 +77,9 @@ def validate_keys(platform_id: str, api_key: str, api_secret: str, passphrase: s
     ("Invalid API credentials") when the exchange rejects them, ProviderError when it cannot be reached."""
     from trading.exchanges.ccxt_adapter import CcxtExchange
 
-    exchange = CcxtExchange(platform_id, api_key=api_key, api_secret=api_secret, passphrase=passphrase or None,
-                            max_retries=1)
+    exchange = CcxtExchange(
+        platform_id, api_key=api_key, api_secret=api_secret, passphrase=passphrase or None, max_retries=1
+    )
     try:
         exchange.fetch_balance()
     except AuthInvalid:
@@ -85,8 +87,14 @@ def validate_keys(platform_id: str, api_key: str, api_secret: str, passphrase: s
     return True
 
 
-def test_keys(user: Any, provider: str | None = None, api_key: str | None = None, api_secret: str | None = None,
-              passphrase: str | None = None, credential_id: Any = None) -> str:
+def test_keys(
+    user: Any,
+    provider: str | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    passphrase: str | None = None,
+    credential_id: Any = None,
+) -> str:
     """POST /api/keys/test: validate keys given in the request, or a stored credential (which then records the result).
     Returns the provider id."""
     if credential_id:
@@ -99,8 +107,9 @@ def test_keys(user: Any, provider: str | None = None, api_key: str | None = None
             valid = True
         except ValidationFailed:
             valid = False
-        ExchangeCredential.objects.owned_by(user).filter(pk=cred.pk).update(keys_valid=valid,
-                                                                           last_checked_at=timezone.now())
+        ExchangeCredential.objects.owned_by(user).filter(pk=cred.pk).update(
+            keys_valid=valid, last_checked_at=timezone.now()
+        )
         _changed(user)
         if not valid:
             raise ValidationFailed("Invalid API credentials")

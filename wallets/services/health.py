@@ -3,16 +3,16 @@ exchange answers (latency of a real public call through the adapter).
 
 - not_configured: the user has no keys for the platform (no network call; last_check null).
 - down:           the public call failed or the platform's circuit breaker is open.
-- degraded:       it answered, but slower than settings.HEALTH_DEGRADED_LATENCY_MS (default 1500), or the stored keys were
-                  rejected (keys_valid false).
+- degraded:       it answered, but slower than settings.HEALTH_DEGRADED_LATENCY_MS (default 1500), or the stored keys
+                  were rejected (keys_valid false).
 - operational:    otherwise.
-The public check of a platform is shared by all users for HEALTH_CACHE_SECONDS (default 30); each user's answer is cached
-as long. Checks run in parallel, each bounded by HEALTH_TIMEOUT_MS (default 3000) and never retried, so the request takes
-at most about one timeout.
+The public check of a platform is shared by all users for HEALTH_CACHE_SECONDS (default 30); each user's answer is
+cached as long. Checks run in parallel, each bounded by HEALTH_TIMEOUT_MS (default 3000) and never retried, so the
+request takes at most about one timeout.
 """
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +37,7 @@ def check_platform(platform_id: str) -> dict[str, Any]:
         return cached
     from trading.exchanges.ccxt_adapter import CcxtExchange
 
-    checked_at = iso(datetime.now(timezone.utc))
+    checked_at = iso(datetime.now(UTC))
     result: dict[str, Any]
     try:
         exchange = CcxtExchange(platform_id, timeout_ms=int(settings.HEALTH_TIMEOUT_MS), max_retries=0)
@@ -69,7 +69,7 @@ def platforms_health(user: Any) -> dict[str, Any]:
     checks: dict[str, dict[str, Any]] = {}
     if configured:
         with ThreadPoolExecutor(max_workers=len(configured)) as pool:
-            checks = dict(zip(configured, pool.map(check_platform, configured)))
+            checks = dict(zip(configured, pool.map(check_platform, configured), strict=True))
     degraded_ms = int(settings.HEALTH_DEGRADED_LATENCY_MS)
     platforms: dict[str, dict[str, Any]] = {}
     for pid in PLATFORMS:
@@ -83,8 +83,13 @@ def platforms_health(user: Any) -> dict[str, Any]:
             status = "degraded"
         else:
             status = "operational"
-        platforms[pid] = {"status": status, "has_keys": True, "keys_valid": keys_valid,
-                          "last_check": check["checked_at"], "api_latency_ms": check["latency_ms"]}
+        platforms[pid] = {
+            "status": status,
+            "has_keys": True,
+            "keys_valid": keys_valid,
+            "last_check": check["checked_at"],
+            "api_latency_ms": check["latency_ms"],
+        }
     body = {"platforms": platforms}
     cache.set(health_cache_key(user.pk), body, _ttl())
     return body

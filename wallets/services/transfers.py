@@ -1,6 +1,6 @@
 """The transfer ledger. A transfer request is recorded (status "pending") with a correlation id; moving real funds
-between exchanges is a manual step. Transfer rows are never edited: status changes are appended as TransferEvent rows and
-the current status is the latest event.
+between exchanges is a manual step. Transfer rows are never edited: status changes are appended as TransferEvent rows
+and the current status is the latest event.
 
 Reads (the list, one transfer, the pending amount) are in wallets.selectors; the response shapes in wallets.payloads.
 
@@ -25,8 +25,9 @@ from wallets.services import balances
 CURRENCY = re.compile(r"^[A-Z0-9]{2,10}$")
 
 
-def request_transfer(user: User, from_provider: str, to_provider: str, amount: Decimal, currency: str,
-                     reason: str = "") -> Transfer:
+def request_transfer(
+    user: User, from_provider: str, to_provider: str, amount: Decimal, currency: str, reason: str = ""
+) -> Transfer:
     src, dst = get_platform(from_provider), get_platform(to_provider)
     errors: dict[str, list[str]] = {}
     if src is None:
@@ -50,8 +51,14 @@ def request_transfer(user: User, from_provider: str, to_provider: str, amount: D
         free = balances.available(user, src.id, currency) - pending_out(user, src.id, currency)
         if amount > free:
             raise InsufficientFunds(f"Insufficient {currency} on {src.name}: {money(max(free, Decimal(0)))} available")
-        transfer = Transfer.objects.create(user=user, from_provider=src.id, to_provider=dst.id, currency=currency,
-                                           amount=amount, reason=(reason or "manual_allocation")[:64])
+        transfer = Transfer.objects.create(
+            user=user,
+            from_provider=src.id,
+            to_provider=dst.id,
+            currency=currency,
+            amount=amount,
+            reason=(reason or "manual_allocation")[:64],
+        )
         TransferEvent.objects.create(transfer=transfer, status="pending", note="requested")
     return transfer
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+
 class Command(BaseCommand):
     help = "Create the demo user and three paper bots (idempotent)."
 
@@ -25,17 +26,41 @@ class Command(BaseCommand):
             created = False
         bots = [
             # Fast EMAs on one-minute candles: crossings come every few minutes.
-            dict(name="Alpha Trader", exchange="luno", symbol="BTC/ZAR", strategy="momentum", risk_mode="balanced",
-                 initial_capital=Decimal("50000"), params={"fast": 1, "slow": 2}),
-            dict(name="Beta Reverter", exchange="binance", symbol="ETH/USDT", strategy="mean_reversion",
-                 risk_mode="safe", initial_capital=Decimal("5000"), params={"period": 10, "entry_z": 0.05, "exit_z": 0.1}),
+            {
+                "name": "Alpha Trader",
+                "exchange": "luno",
+                "symbol": "BTC/ZAR",
+                "strategy": "momentum",
+                "risk_mode": "balanced",
+                "initial_capital": Decimal("50000"),
+                "params": {"fast": 1, "slow": 2},
+            },
+            {
+                "name": "Beta Reverter",
+                "exchange": "binance",
+                "symbol": "ETH/USDT",
+                "strategy": "mean_reversion",
+                "risk_mode": "safe",
+                "initial_capital": Decimal("5000"),
+                "params": {"period": 10, "entry_z": 0.05, "exit_z": 0.1},
+            },
             # Dips, rallies and turns: between the three, most minutes give one of them an entry.
-            dict(name="Gamma Breakout", exchange="luno", symbol="SOL/ZAR", strategy="breakout", risk_mode="balanced",
-                 initial_capital=Decimal("20000"), params={"lookback": 2, "volume_threshold": 0.3}),
+            {
+                "name": "Gamma Breakout",
+                "exchange": "luno",
+                "symbol": "SOL/ZAR",
+                "strategy": "breakout",
+                "risk_mode": "balanced",
+                "initial_capital": Decimal("20000"),
+                "params": {"lookback": 2, "volume_threshold": 0.3},
+            },
         ]
         for spec in bots:
             if not Bot.objects.filter(user=user, name=spec["name"]).exists():
                 bot = create_bot(user, **spec)
                 Bot.objects.filter(pk=bot.pk).update(status=BotStatus.ACTIVE)
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo login: {email} / {password if created or settings.DEMO_PASSWORD_CHOSEN else '(unchanged)'}"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo login: {email} / {password if created or settings.DEMO_PASSWORD_CHOSEN else '(unchanged)'}"
+            )
+        )

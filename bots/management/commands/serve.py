@@ -29,8 +29,13 @@ class Command(BaseCommand):
             self.stdout.write("REDIS_URL set: run `celery -A amarktai worker` and `celery -A amarktai beat` for bots.")
         self.stdout.write(f"Amarktai on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs/)")
         try:
-            Server(application=application, endpoints=build_endpoint_description_strings(host=host, port=port),
-                   verbosity=0, websocket_timeout=86400, application_close_timeout=10).run()
+            Server(
+                application=application,
+                endpoints=build_endpoint_description_strings(host=host, port=port),
+                verbosity=0,
+                websocket_timeout=86400,
+                application_close_timeout=10,
+            ).run()
         finally:
             if scheduler is not None:
                 scheduler.stop()
