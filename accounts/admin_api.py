@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from accounts.models import AuditLog
 from accounts.payloads import admin_user_payload
+from accounts.permissions import KeyScope
 from accounts.selectors import all_users
 from amarktai.errors import PermissionDenied
 
@@ -45,7 +46,7 @@ class IsPlatformAdmin(BasePermission):
 
 
 class AdminView(GenericAPIView):
-    permission_classes = [IsAuthenticated, IsPlatformAdmin]
+    permission_classes = [IsAuthenticated, KeyScope, IsPlatformAdmin]  # an admin's API key: read lists, trade pauses
 
 
 class AdminUsersView(AdminView):

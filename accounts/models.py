@@ -24,6 +24,28 @@ class SystemMode(models.TextChoices):
 LIVE_MODES = {SystemMode.LIVE_TRADING, SystemMode.AUTOPILOT}  # the modes that trade real funds
 
 
+class ApiKeyScope(models.TextChoices):
+    """What an API key may do. ``read``: every GET/HEAD/OPTIONS and the event feeds (WebSocket, SSE). ``trade``: the
+    writes (orders, bots, transfers, the assistant's actions); it implies ``read``. Managing credentials, 2FA, API keys,
+    the password and the system mode is never open to an API key, whatever its scopes (accounts.permissions)."""
+
+    READ = "read", "Read"
+    TRADE = "trade", "Trade"
+
+
+def default_api_key_scopes():
+    """A new key reads only unless its creator asks for more."""
+    return [ApiKeyScope.READ.value]
+
+
+def normalize_scopes(scopes):
+    """The scopes as stored: known values only, ``trade`` implying ``read``, in a fixed order."""
+    chosen = set(scopes or default_api_key_scopes())
+    if ApiKeyScope.TRADE in chosen:
+        chosen.add(ApiKeyScope.READ)
+    return [value for value in ApiKeyScope.values if value in chosen]
+
+
 class UserQuerySet(models.QuerySet):
     def update(self, **kwargs):
         """Queryset updates skip save() signals: drop the cached copies of the users they change."""
@@ -67,6 +89,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     two_factor_enabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    tokens_valid_after = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Sessions (JWTs) started before this moment are refused: set by log out everywhere, password change "
+        "and password reset.",
+    )
 
     objects = UserManager()
 
@@ -94,6 +122,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(default=default_api_key_scopes, help_text="ApiKeyScope values: read, trade.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from this moment on; empty: never.")
 
     objects = OwnedQuerySet.as_manager()
 
@@ -108,15 +138,29 @@ class ApiKey(models.Model):
         return hashlib.sha256(raw_key.encode()).hexdigest()
 
     @classmethod
-    def generate(cls, user, name):
+    def generate(cls, user, name, scopes=None, expires_at=None):
         """Create a key; returns (ApiKey, raw_key). The raw key is never stored."""
         raw = cls.PREFIX + secrets.token_urlsafe(32)
-        key = cls.objects.create(user=user, name=name, key_prefix=raw[:12], key_hash=cls.hash(raw))
+        key = cls.objects.create(
+            user=user,
+            name=name,
+            key_prefix=raw[:12],
+            key_hash=cls.hash(raw),
+            scopes=normalize_scopes(scopes),
+            expires_at=expires_at,
+        )
         return key, raw
 
     @property
+    def is_expired(self):
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
     def is_active(self):
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    def has_scope(self, scope):
+        return scope in (self.scopes or ())
 
 
 class InviteCode(models.Model):
@@ -149,3 +193,26 @@ class AuditLog(models.Model):
         return (
             f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_email} {self.action} {self.target_type}:{self.target_id}"
         )
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a write sent with an ``Idempotency-Key`` header (accounts.idempotency): a retry with the same
+    key and the same request gets this answer again instead of doing the write twice. Kept for 24 hours."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    body_hash = models.CharField(max_length=64, help_text="SHA-256 of the request body (canonical JSON).")
+    # Written in the same transaction as the write itself, so no other request ever sees them empty.
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.JSONField(null=True, help_text="The response body, replayed as it was.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_key_per_user")]
+
+    def __str__(self):
+        return f"{self.method} {self.path} [{self.key}] -> {self.status_code}"

@@ -63,8 +63,11 @@ def api_key_payload(key: ApiKey) -> dict:
         "name": key.name,
         "prefix": key.key_prefix,
         "active": key.is_active,
+        "scopes": list(key.scopes or []),
         "created_at": iso(key.created_at),
         "last_used_at": iso(key.last_used_at),
+        "expires_at": iso(key.expires_at),
+        "expired": key.is_expired,
         "revoked_at": iso(key.revoked_at),
     }
 

@@ -3,6 +3,8 @@ missing key and another user's alike)."""
 
 from typing import Any
 
+from django.db.models import Q
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey, User
@@ -15,7 +17,9 @@ def api_keys(user: Any) -> list[ApiKey]:
 
 
 def active_api_key_count(user: Any) -> int:
-    return ApiKey.objects.owned_by(user).filter(revoked_at__isnull=True).count()
+    """The user's keys that still work: neither revoked nor expired."""
+    live = ApiKey.objects.owned_by(user).filter(revoked_at__isnull=True)
+    return live.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).count()
 
 
 def access_api_key(user: Any, key_id: Any, *, lock: bool = False) -> ApiKey:

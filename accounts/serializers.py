@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from accounts.models import SystemMode
+from accounts.models import ApiKeyScope, SystemMode
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -28,3 +28,32 @@ class ModeSerializer(serializers.Serializer):
 
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiKeyScope.values),
+        required=False,
+        allow_empty=False,
+        max_length=len(ApiKeyScope.values),
+        help_text="What the key may do: read (GET and the event feeds), trade (changes; implies read). Default: read.",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the key stops working (in the future); omitted: never."
+    )
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)

@@ -1,33 +1,67 @@
-"""Account rules: registration, login (with TOTP), 2FA enrolment, system mode, API keys. Reads are in
-accounts.selectors, response shapes in accounts.payloads."""
+"""Account rules: registration, login (with TOTP), 2FA enrolment, system mode, API keys, sessions (refresh rotation,
+logout, log out everywhere), password change and reset. Reads are in accounts.selectors, response shapes in
+accounts.payloads."""
 
+import logging
+import time
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from accounts import lockout
-from accounts.models import LIVE_MODES, ApiKey, InviteCode, SystemMode, User
+from accounts import lockout, signals
+from accounts.authentication import end_session, new_session_claims, session_is_current
+from accounts.models import LIVE_MODES, ApiKey, InviteCode, SystemMode, User, user_cache_key
 from accounts.selectors import access_api_key, active_api_key_count, confirmed_device
+from amarktai import cache
 from amarktai.errors import AuthInvalid, AuthRequired, PermissionDenied, RateLimited, ValidationFailed
+
+logger = logging.getLogger(__name__)
 
 
 def issue_tokens(user: User) -> dict[str, str]:
-    """A fresh JWT pair: {"token": access, "refresh": refresh}."""
+    """A fresh JWT pair for a new session: {"token": access, "refresh": refresh}. The session's id and start time
+    (accounts.authentication) go into the refresh token and from it into every access token it yields."""
+    _forget_expired_refresh_tokens(user)
     refresh = RefreshToken.for_user(user)
+    for claim, value in new_session_claims().items():
+        refresh[claim] = value
     return {"token": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def _forget_expired_refresh_tokens(user: User) -> None:
+    """The blacklist only needs tokens that could still be used: drop the user's expired ones (and their blacklist
+    rows) whenever the user gets a new one, so the tables stay the size of the live sessions."""
+    OutstandingToken.objects.filter(user=user, expires_at__lte=timezone.now()).delete()
+
+
+# Registration must not tell a stranger whether an email has an account. The contract (and the portal) answer a new
+# email with tokens at once, so a taken email cannot get the same answer; what it can do is come last: every other check
+# (invite code, password rules) runs first, so the only request that learns an email is taken is one that would have
+# created the account had it been free, spending an invite code (when required) and the per-address registration
+# budget. The refusal names no reason of its own beyond what a valid request implies.
+REGISTRATION_REFUSED = "Could not register with this email address. If you have an account, sign in instead."
 
 
 @transaction.atomic
 def register(email: str, password: str, first_name: str = "", invite_code: str | None = None) -> User:
     email = User.objects.normalize_email(email).strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationFailed("An account with this email already exists", details={"email": ["already registered"]})
     invite = None
     if invite_code:
         invite = InviteCode.objects.select_for_update().filter(code=invite_code).first()
@@ -40,12 +74,13 @@ def register(email: str, password: str, first_name: str = "", invite_code: str |
         password_validation.validate_password(password, user=candidate)
     except DjangoValidationError as exc:
         raise ValidationFailed("password: " + " ".join(exc.messages), details={"password": exc.messages}) from exc
+    refused = ValidationFailed(REGISTRATION_REFUSED, details={"email": [REGISTRATION_REFUSED]})
+    if User.objects.filter(email__iexact=email).exists():
+        raise refused
     try:
         user = User.objects.create_user(email=email, password=password, first_name=first_name)
     except IntegrityError as exc:  # a concurrent registration won the race
-        raise ValidationFailed(
-            "An account with this email already exists", details={"email": ["already registered"]}
-        ) from exc
+        raise refused from exc
     if invite is not None:
         invite.used_by = user
         invite.used_at = timezone.now()
@@ -65,12 +100,80 @@ def _totp_ok(device: Any, code: str) -> bool:
     return device.verify_token(str(code).strip())
 
 
+def _code_is_current(device: TOTPDevice, code: str) -> bool:
+    """Whether ``code`` is the device's TOTP code right now (and not one already used), without recording anything: no
+    throttle step, no drift, no last use. Decides only whether a refused login may have its password checked at all,
+    so a stranger's wrong codes cannot slow the owner's device down."""
+    try:
+        token = int(str(code).strip())
+    except ValueError:
+        return False
+    check = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    check.time = time.time()
+    return bool(check.verify(token, device.tolerance, device.last_t + 1))
+
+
+def _failed(email: str, address: str) -> None:
+    """Count a failed login; the one that puts the account under attack emails its owner (LOGIN_LOCKOUT_NOTIFY)."""
+    if lockout.record_failure(email, address) and settings.LOGIN_LOCKOUT_NOTIFY:
+        _warn_of_attack(email)
+
+
+def _warn_of_attack(email: str) -> None:
+    user = User.objects.filter(email__iexact=email, is_active=True).first()
+    if user is None:
+        return
+    minutes = max(1, settings.LOGIN_LOCKOUT_ACCOUNT_WINDOW // 60)
+    lines = [
+        f"Your Amarktai account ({user.email}) has had {settings.LOGIN_LOCKOUT_ACCOUNT_CEILING} failed sign-ins from"
+        f" several addresses within {minutes} minutes. Someone may be guessing your password.",
+        "",
+        "You can still sign in from a device you have used before. For a while, a new device needs your two-factor"
+        " code as well as your password.",
+        "If this was not you, choose a strong password you use nowhere else and turn on two-factor authentication.",
+    ]
+    try:
+        send_mail("Failed sign-ins on your Amarktai account", "\n".join(lines), None, [user.email])
+    except Exception:  # a mail outage must not turn a failed login into a server error
+        logger.exception("could not send the failed sign-in warning to user %s", user.pk)
+
+
+def _login_past_refusal(
+    email: str, password: str, totp_code: str | None, request: Any, address: str, refusal: RateLimited
+) -> User:
+    """A login that the lockout refuses: it passes only with the right password and a valid two-factor code; every
+    other request gets the refusal, whatever its password (no oracle), and only one carrying a code that is valid right
+    now gets a password check at all."""
+    device = (
+        TOTPDevice.objects.select_related("user")
+        .filter(user__email__iexact=email, user__two_factor_enabled=True, user__is_active=True, confirmed=True)
+        .first()
+    )
+    if not totp_code or device is None or not _code_is_current(device, totp_code):
+        raise refusal
+    user = authenticate(request, username=email, password=password)
+    if user is None or user.pk != device.user_id:
+        _failed(email, address)
+        raise refusal
+    if not _totp_ok(device, totp_code):
+        _failed(email, address)
+        raise refusal
+    lockout.record_success(email, address)
+    user.otp_device = device  # type: ignore[attr-defined]  # django_otp.login() marks the session verified from it
+    return user
+
+
 def login(email: str, password: str, totp_code: str | None = None, request: Any = None) -> User:
+    """Password, then the TOTP code when 2FA is on; failures feed accounts.lockout (per account and client address,
+    and per account). On success the user carries ``otp_device`` when a code was checked."""
     email = (email or "").strip().lower()
-    lockout.check(email)
+    address = lockout.address_of(request)
+    refusal = lockout.refusal(email, address)
+    if refusal is not None:
+        return _login_past_refusal(email, password, totp_code, request, address, refusal)
     user = authenticate(request, username=email, password=password)
     if user is None:
-        lockout.record_failure(email)
+        _failed(email, address)
         raise AuthInvalid("Invalid email or password")
     if user.two_factor_enabled:
         device = confirmed_device(user)
@@ -78,9 +181,10 @@ def login(email: str, password: str, totp_code: str | None = None, request: Any 
             raise AuthRequired("Two-factor code required", details={"two_factor_required": True})
         # django-otp refuses a code already used (no replay within its window) and adds its own growing delay.
         if device is None or not _totp_ok(device, totp_code):
-            lockout.record_failure(email)
+            _failed(email, address)
             raise AuthInvalid("Invalid two-factor code", details={"two_factor_required": True})
-    lockout.reset(email)
+        user.otp_device = device  # type: ignore[attr-defined]
+    lockout.record_success(email, address)
     return user
 
 
@@ -120,14 +224,19 @@ def set_mode(user: User, mode: str) -> User:
     return user
 
 
-def create_api_key(user: User, name: str) -> tuple[ApiKey, str]:
-    """A new key for the user: (ApiKey, raw key). The raw key is never stored."""
+def create_api_key(
+    user: User, name: str, scopes: list[str] | None = None, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """A new key for the user: (ApiKey, raw key). The raw key is never stored. ``scopes`` default to read only
+    (``trade`` implies ``read``); ``expires_at``, if given, must lie in the future."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationFailed("name: required, at most 100 characters", details={"name": ["required"]})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed("expires_at: must be in the future", details={"expires_at": ["must be in the future"]})
     if active_api_key_count(user) >= 20:
         raise ValidationFailed("At most 20 active API keys per user")
-    return ApiKey.generate(user, name)
+    return ApiKey.generate(user, name, scopes=scopes, expires_at=expires_at)
 
 
 def revoke_api_key(user: User, key_id: Any) -> ApiKey:
@@ -135,3 +244,162 @@ def revoke_api_key(user: User, key_id: Any) -> ApiKey:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     return key
+
+
+# ------------------------------------------------------------------ sessions and passwords
+
+
+def _refresh_token(raw: str) -> RefreshToken:
+    """The refresh token, verified (signature, expiry, type, not blacklisted), or AuthInvalid."""
+    try:
+        return RefreshToken(raw)  # type: ignore[arg-type]  # the stubs say Token; it takes the encoded token
+    except TokenError as exc:
+        raise AuthInvalid("Invalid or expired refresh token") from exc
+
+
+def _token_user(token: RefreshToken) -> User | None:
+    try:
+        return User.objects.filter(pk=token.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
+    except (DjangoValidationError, ValueError):
+        return None
+
+
+def refresh_session(raw: str) -> dict[str, str]:
+    """Rotate a refresh token: {"token", "refresh"} for the same session, and the given refresh token blacklisted.
+    A refresh token therefore works once: of two requests racing with the same one, only one wins."""
+    refresh = _refresh_token(raw)
+    user = _token_user(refresh)
+    if user is None or not session_is_current(user, refresh):
+        raise AuthInvalid("This session has ended; log in again")
+    jti = refresh[jwt_settings.JTI_CLAIM]
+    with transaction.atomic():
+        outstanding, _ = OutstandingToken.objects.get_or_create(
+            jti=jti,
+            defaults={
+                "user": user,
+                "token": raw,
+                "created_at": refresh.current_time,
+                "expires_at": datetime_from_epoch(refresh["exp"]),
+            },
+        )
+        _, first_use = BlacklistedToken.objects.get_or_create(token=outstanding)
+    if not first_use:
+        raise AuthInvalid("This refresh token has already been used")
+    _forget_expired_refresh_tokens(user)
+    refresh.set_jti()
+    refresh.set_exp()
+    refresh.set_iat()
+    OutstandingToken.objects.create(
+        user=user,
+        jti=refresh[jwt_settings.JTI_CLAIM],
+        token=str(refresh),
+        created_at=refresh.current_time,
+        expires_at=datetime_from_epoch(refresh["exp"]),
+    )
+    return {"token": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def logout(raw_refresh: str) -> None:
+    """End one session: its refresh token is blacklisted and its access tokens are refused from now on."""
+    refresh = _refresh_token(raw_refresh)
+    refresh.blacklist()
+    end_session(refresh)
+
+
+def _announce_revocation(user_id: Any, reason: str) -> None:
+    # Again after commit: a request that read the user between the save and the commit may have cached the old row.
+    cache.delete_many([user_cache_key(user_id)])
+    for receiver, error in signals.sessions_revoked.send_robust(sender=User, user_id=user_id, reason=reason):
+        if isinstance(error, Exception):  # the sessions are revoked all the same; the periodic re-checks still run
+            logger.error("sessions_revoked receiver %r failed for user %s", receiver, user_id, exc_info=error)
+
+
+@transaction.atomic
+def revoke_sessions(user: User, reason: str = signals.REASON_LOGOUT_EVERYWHERE) -> None:
+    """Log the user out everywhere: every JWT issued so far is refused (``tokens_valid_after``), every refresh token is
+    blacklisted, and once this commits ``sessions_revoked`` tells realtime to close the user's sockets. API keys are
+    separate credentials and stay as they are (revoke them one by one)."""
+    now = timezone.now()
+    user.tokens_valid_after = now
+    user.save(update_fields=["tokens_valid_after"])
+    live = OutstandingToken.objects.filter(user=user, expires_at__gt=now, blacklistedtoken__isnull=True)
+    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in live], ignore_conflicts=True)
+    user_id = user.pk
+    transaction.on_commit(lambda: _announce_revocation(user_id, reason), robust=True)
+
+
+def _check_new_password(password: str, user: User, field: str = "new_password") -> None:
+    try:
+        password_validation.validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(f"{field}: " + " ".join(exc.messages), details={field: exc.messages}) from exc
+
+
+@transaction.atomic
+def change_password(user: User, old_password: str, new_password: str) -> dict[str, str]:
+    """Change the password (the current one is required) and end every session; returns a fresh JWT pair so the
+    session that made the change carries on."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.check_password(old_password):
+        raise ValidationFailed("old_password: incorrect", details={"old_password": ["incorrect"]})
+    _check_new_password(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    revoke_sessions(user, signals.REASON_PASSWORD_CHANGED)
+    return issue_tokens(user)
+
+
+def _reset_link(uid: str, token: str) -> str:
+    if settings.PASSWORD_RESET_URL:
+        return f"{settings.PASSWORD_RESET_URL}?{urlencode({'uid': uid, 'token': token})}"
+    return ""
+
+
+def request_password_reset(email: str) -> None:
+    """Email a single-use, time-limited reset token to the account with this address, if there is an active one.
+    Says nothing either way: the caller answers the same whether or not the account exists."""
+    email = (email or "").strip().lower()
+    user = User.objects.filter(email__iexact=email, is_active=True).first() if email else None
+    if user is None or not user.has_usable_password():
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    minutes = max(1, settings.PASSWORD_RESET_TIMEOUT // 60)
+    link = _reset_link(uid, token)
+    lines = [
+        "Someone asked to reset the password of your Amarktai account. If it was not you, ignore this email: your",
+        "password stays as it is.",
+        "",
+        *([f"Choose a new password here: {link}", ""] if link else []),
+        f"uid: {uid}",
+        f"token: {token}",
+        "",
+        'To reset it through the API: POST /api/auth/password/reset/confirm {"uid", "token", "new_password"}.',
+        f"The token works once, for {minutes} minutes. Resetting the password logs you out everywhere.",
+    ]
+    try:
+        send_mail("Reset your Amarktai password", "\n".join(lines), None, [user.email])
+    except Exception:  # a mail outage must not tell the caller that the account exists
+        logger.exception("could not send the password reset email to user %s", user.pk)
+
+
+def _user_for_reset(uid: str) -> User | None:
+    try:
+        pk = force_str(urlsafe_base64_decode(uid))
+        return User.objects.select_for_update().filter(pk=pk, is_active=True).first()
+    except (DjangoValidationError, ValueError, TypeError, OverflowError):
+        return None
+
+
+@transaction.atomic
+def reset_password(uid: str, token: str, new_password: str) -> User:
+    """Set a new password with a token from request_password_reset, and end every session. The token is bound to the
+    old password, so it stops working once used, and to PASSWORD_RESET_TIMEOUT."""
+    user = _user_for_reset(uid)
+    if user is None or not default_token_generator.check_token(user, token):
+        raise ValidationFailed("The reset token is invalid or has expired", details={"token": ["invalid or expired"]})
+    _check_new_password(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    revoke_sessions(user, signals.REASON_PASSWORD_RESET)
+    return user

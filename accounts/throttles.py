@@ -1,11 +1,18 @@
-"""Brute-force protection for the auth endpoints, per client IP and per account. Uses the default cache, which is
-Redis in production, so limits hold across every web process."""
+"""Brute-force protection for the auth endpoints, per client address and per account. Uses the default cache, which is
+Redis in production, so limits hold across every web process.
+
+Nothing here is keyed on an account alone: a budget that anyone can spend for an account is a way to lock its owner
+out. The per-account limit counts one account from one address; attacks on one account from many addresses meet
+accounts.lockout's per-account ceiling, which slows them without refusing the owner."""
 
 import hashlib
+import math
+from typing import Any
 
 from rest_framework.throttling import SimpleRateThrottle
 
-from amarktai.utils import client_ip
+from accounts.lockout import address_of
+from amarktai.errors import RateLimited
 
 
 class _ScopedThrottle(SimpleRateThrottle):
@@ -25,7 +32,7 @@ class AuthIPThrottle(_ScopedThrottle):
     scope = "auth_ip"
 
     def get_ident_for(self, request, view):
-        return client_ip(request)
+        return address_of(request)
 
 
 class RegisterIPThrottle(AuthIPThrottle):
@@ -33,16 +40,38 @@ class RegisterIPThrottle(AuthIPThrottle):
 
 
 class AuthAccountThrottle(_ScopedThrottle):
-    """Keyed on the account being attacked: the email in the body, else the authenticated user."""
+    """Keyed on the account being attacked: the authenticated user; when anonymous, the email in the body (or the
+    view's ``account_email``) together with the client address."""
 
     scope = "auth_account"
 
     def get_ident_for(self, request, view):
-        user = request.user  # None when anonymous (REST_FRAMEWORK["UNAUTHENTICATED_USER"] is None)
-        if user is not None:
+        user = getattr(request, "user", None)  # None when anonymous (REST_FRAMEWORK["UNAUTHENTICATED_USER"] is None)
+        if user is not None and user.is_authenticated:
             return f"user:{user.pk}"
-        data = request.data
-        email = data.get("email") if isinstance(data, dict) else None
+        email = getattr(view, "account_email", None)
+        if email is None:
+            data = getattr(request, "data", None)
+            email = data.get("email") if isinstance(data, dict) else None
         if isinstance(email, str) and email.strip():
-            return "email:" + email.strip().lower()[:254]
+            return f"email:{email.strip().lower()[:254]}|{address_of(request)}"
         return None
+
+
+class _LoginForm:
+    """What the throttles need to know of a login that does not come through DRF."""
+
+    throttle_bucket = "login"  # LoginView's: the admin and the API share one budget
+
+    def __init__(self, email: str) -> None:
+        self.account_email = email
+
+
+def check_login(request: Any, email: str) -> None:
+    """POST /api/auth/login's throttles (per client address; per account and address) for a login form outside DRF,
+    the Django admin's. Raises RateLimited when either is spent."""
+    view = _LoginForm(email)
+    for throttle in (AuthIPThrottle(), AuthAccountThrottle()):
+        if not throttle.allow_request(request, view):
+            wait = max(1, math.ceil(throttle.wait() or 1))
+            raise RateLimited(f"Too many sign-in attempts. Try again in {wait} seconds.", retry_after=wait)

@@ -26,6 +26,7 @@ PROVIDER_ERROR = "PROVIDER_ERROR"
 INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 CONFLICT = "CONFLICT"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -92,6 +93,10 @@ class InsufficientFunds(AmarktaiError):
 
 class Conflict(AmarktaiError):
     error_code, status, default_message = CONFLICT, 409, "Conflict"
+
+
+class PayloadTooLarge(AmarktaiError):
+    error_code, status, default_message = PAYLOAD_TOO_LARGE, 413, "Request body too large"
 
 
 class ServiceUnavailable(AmarktaiError):

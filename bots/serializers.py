@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from amarktai.api import StrictDecimalField
 from bots.models import BotStatus, RiskMode, TradingMode
 from bots.strategies import STRATEGIES
 
@@ -9,7 +10,7 @@ class BotCreateSerializer(serializers.Serializer):
     exchange = serializers.CharField(max_length=32)
     trading_mode = serializers.ChoiceField(choices=TradingMode.values, default="paper")
     risk_mode = serializers.ChoiceField(choices=RiskMode.values, default="balanced")
-    initial_capital = serializers.DecimalField(max_digits=20, decimal_places=8, min_value=0)
+    initial_capital = StrictDecimalField(max_digits=20, decimal_places=8, min_value=0)
     strategy = serializers.ChoiceField(choices=list(STRATEGIES), default="momentum")
     symbol = serializers.CharField(max_length=32, required=False, allow_blank=True)
     params = serializers.DictField(required=False)

@@ -4,9 +4,14 @@ Enum fields (strategy, trading_mode, risk_mode) arrive checked by the input seri
 rules here are the ones that need the database or the platform catalogue.
 
 A new bot is "created" until the engine's first tick picks it up (within BOT_TICK_SECONDS) and makes it "active".
+
+A bot's initial_capital is allocated from its exchange account: it may not exceed the quote currency that account has
+free and that the user's other (not stopped) bots there have not been allocated (``unallocated_capital``), for paper
+bots from the paper balance, for live bots from the exchange's balance. Otherwise the creation is refused
+(VALIDATION_ERROR on initial_capital) rather than a bot left to trade money that is not there.
 """
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +31,9 @@ from trading.platforms import get_platform
 from wallets.selectors import has_valid_credential
 
 MAX_CAPITAL = Decimal("1000000000")
+ZERO = Decimal("0")
+# Fills are booked to 1e-8 (costs, fees, average prices), so a bot's books and its account can differ by that much.
+CAPITAL_DUST = Decimal("0.000001")
 
 
 def publish_bot(bot: Bot) -> None:
@@ -65,6 +73,29 @@ def _require_live_allowed(user: Any, exchange: str) -> None:
         raise PermissionDenied(f"Store and test valid API keys for {exchange} before creating a live bot")
 
 
+def unallocated_capital(user: Any, exchange: str, trading_mode: str, quote: str) -> Decimal:
+    """How much ``quote`` on the user's ``exchange`` account (paper or live, as ``trading_mode`` says) a new bot may
+    still be given: the account's free balance minus what the user's other bots there (all but stopped ones) have been
+    allocated and not yet spent (current capital less the cost of their open position). Free already excludes funds in
+    open orders and in transfers pending out. Live: one balance request to the exchange (raises if it cannot be
+    read)."""
+    balance = get_exchange(user, exchange, trading_mode).fetch_balance()
+    free = Decimal(str((balance.get(quote) or {}).get("free") or 0))
+    others = (
+        Bot.objects.owned_by(user)
+        .filter(exchange=exchange, trading_mode=trading_mode, symbol__endswith=f"/{quote}")
+        .exclude(status=BotStatus.STOPPED)
+    )
+    deployed = {
+        p.bot_id: p.entry_price * p.amount + p.entry_fee
+        for p in Position.objects.filter(bot__in=others, is_open=True).only(
+            "bot_id", "entry_price", "amount", "entry_fee"
+        )
+    }
+    claimed = sum((max(b.current_capital - deployed.get(b.pk, ZERO), ZERO) for b in others), ZERO)
+    return free - claimed
+
+
 @transaction.atomic
 def create_bot(
     user: Any,
@@ -102,6 +133,14 @@ def create_bot(
         raise ValidationFailed(
             f"{platform.name} allows at most {platform.bot_limit} bots per user",
             details={"exchange": ["bot limit reached"]},
+        )
+    quote = symbol.split("/")[1]
+    unallocated = unallocated_capital(user, platform.id, trading_mode, quote)
+    if capital > unallocated + CAPITAL_DUST:
+        shown = max(unallocated, ZERO).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        raise ValidationFailed(
+            f"initial_capital is more than the {shown} {quote} on {platform.name} not yet allocated to your other bots",
+            details={"initial_capital": [f"at most {shown} {quote} available"]},
         )
     bot = Bot.objects.create(
         user=user,

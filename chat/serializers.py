@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from amarktai.api import QUERY_INT_MAX, StrictIntegerField
 from chat.selectors import HISTORY_DEFAULT, HISTORY_MAX
 
 MAX_MESSAGE_LENGTH = 2000
@@ -24,7 +25,7 @@ class MessageSerializer(serializers.Serializer):
 
 
 class HistoryQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, default=HISTORY_DEFAULT)
+    limit = StrictIntegerField(required=False, min_value=1, max_value=QUERY_INT_MAX, default=HISTORY_DEFAULT)
 
     def validate_limit(self, value):
         return min(value, HISTORY_MAX)

@@ -3,26 +3,31 @@
 import asyncio
 import json
 import logging
-import time
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from amarktai.utils import iso_now
-from realtime import auth, events, translate
+from realtime import auth, events, sessions, translate
 from realtime.metrics import WS_CONNECTIONS, WS_MESSAGES
 
 logger = logging.getLogger(__name__)
 
-CLOSE_AUTH = 4401  # the client's credential was missing, invalid or expired
+CLOSE_AUTH = sessions.CLOSE_AUTH  # the client's credential was missing, invalid, expired or revoked
+CLOSE_FORBIDDEN = sessions.CLOSE_FORBIDDEN  # still valid, but no longer allowed this socket (an admin demoted)
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
-    """Joins ``user.<id>`` (admins: ``admins``, which carries every user's events, so an admin never gets one twice)."""
+    """Joins ``user.<id>`` (admins: ``admins``, which carries every user's events, so an admin never gets one twice),
+    and ``session.<id>`` for the messages that end it (realtime.sessions): the socket closes with 4401 when its JWT
+    expires, its user is deactivated, the API key it was opened with is revoked or the user's sessions are revoked,
+    and with 4403 when an admin socket's user loses admin rights."""
 
     user = None
+    session = None
     groups_joined = ()
     counted = False
-    expiry_task = None
+    watch_task = None
+    ended = False
 
     async def connect(self):
         raw = auth.raw_token(self.scope)
@@ -32,33 +37,52 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self.user is None:
             await self.close(code=CLOSE_AUTH)
             return
-        self.groups_joined = (events.ADMIN_GROUP,) if self.user.is_admin else (events.user_group(self.user.pk),)
+        self.session = await sessions.open_session(raw, self.user)
+        events_group = events.ADMIN_GROUP if self.user.is_admin else events.user_group(self.user.pk)
+        self.groups_joined = (events_group, sessions.session_group(self.user.pk))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         WS_CONNECTIONS.inc()
         self.counted = True
-        expires_at = _jwt_expiry(raw)
-        if expires_at is not None:
-            self.expiry_task = asyncio.ensure_future(self._close_at(expires_at))
+        self.watch_task = asyncio.ensure_future(sessions.watch(self.session, self._end, self._admin_scope))
 
-    async def _close_at(self, expires_at):
-        """A JWT session ends when the token expires: close with 4401 so the client refreshes and reconnects."""
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
-        await self.close(code=CLOSE_AUTH)
+    def _admin_scope(self):
+        return events.ADMIN_GROUP in self.groups_joined
+
+    async def amarktai_session(self, message):
+        verdict = sessions.decide(self.session, message, admin_scope=self._admin_scope())
+        if verdict is not None:
+            await self._end(*verdict)
+
+    async def _end(self, code, reason):
+        """Stop the feed at once (leave every group, send nothing more), then close with ``code``."""
+        if self.ended:
+            return
+        self.ended = True
+        logger.info("closing a WebSocket of user %s: %s (%s)", self.session.user_id, reason, code)
+        self._stop_watch()
+        await self._leave_groups()
+        await self.close(code=code)
+
+    def _stop_watch(self):
+        task, self.watch_task = self.watch_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _leave_groups(self):
+        groups, self.groups_joined = self.groups_joined, ()
+        for group in groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def disconnect(self, code):
-        if self.expiry_task is not None:
-            self.expiry_task.cancel()
-            self.expiry_task = None
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined = ()
+        self._stop_watch()
+        await self._leave_groups()
         if self.counted:
             WS_CONNECTIONS.dec()
             self.counted = False
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.user is None:
+        if self.user is None or self.ended:
             return
         try:
             data = json.loads(text_data if text_data is not None else bytes_data)
@@ -86,6 +110,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         )
 
     async def amarktai_event(self, message):
+        if self.ended:
+            return
         out = translate.ws_message(message)
         if out is not None:
             WS_MESSAGES.labels(out["type"]).inc()
@@ -93,21 +119,3 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def _send_json(self, data):
         await self.send(text_data=json.dumps(data, separators=(",", ":")))
-
-
-def _jwt_expiry(raw):
-    """The "exp" (epoch seconds) of an already validated access token; None for API keys (they do not expire).
-
-    The token was verified by ``auth.authenticate`` a moment ago, so it is read here without verifying it again: a token
-    that expired in between must yield its (past) exp, which closes the socket at once, not None, which never would.
-    """
-    from rest_framework_simplejwt.tokens import AccessToken
-
-    from accounts.models import ApiKey
-
-    if not raw or raw.startswith(ApiKey.PREFIX):
-        return None
-    try:
-        return float(AccessToken(raw, verify=False)["exp"])
-    except Exception:  # noqa: BLE001
-        return None

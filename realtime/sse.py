@@ -6,6 +6,12 @@ events. Every frame carries an ``id:`` line: the user's event sequence number (r
 with ``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot set it) first receives the buffered
 events it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers); failure is a
 401 in the error schema.
+
+The stream ends when its credential does (realtime.sessions): at the JWT's expiry, when the user is deactivated, the API
+key it was opened with is revoked or the user's sessions are revoked (and at the latest one REALTIME_RECHECK_SECONDS
+after any other change that makes the credential invalid). It then sends a last ``session_closed`` event
+(``{"type": "session_closed", "code": 4401, "reason": ..., "timestamp": ...}``) and ends the body; EventSource
+reconnects with the same credential and gets a 401, which stops it.
 """
 
 import asyncio
@@ -18,7 +24,7 @@ from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
 from amarktai import errors
-from realtime import auth, events, providers, translate
+from realtime import auth, events, providers, sessions, translate
 from realtime.metrics import SSE_CONNECTIONS, SSE_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -38,8 +44,11 @@ _total_bots = database_sync_to_async(lambda user_id: providers.user_snapshot("to
 class EventStreamConsumer(AsyncHttpConsumer):
     streaming = False
     user = None
-    group = None
+    session = None
+    groups = ()
     heartbeat_task = None
+    watch_task = None
+    ended = False
     last_id = 0
     replayed_up_to = 0
     counted = False
@@ -83,6 +92,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
                 401, "Invalid or expired token", errors.AUTH_INVALID, [(b"WWW-Authenticate", b'Bearer realm="api"')]
             )
             return
+        self.session = await sessions.open_session(raw, self.user)
 
         await self.send_headers(status=200, headers=STREAM_HEADERS)
         self.streaming = True
@@ -90,8 +100,9 @@ class EventStreamConsumer(AsyncHttpConsumer):
         self.counted = True
         # Join the group before reading the buffer: an event published in between is both replayed and queued in
         # the group; handlers run only after handle() returns and skip what the replay already sent.
-        self.group = events.user_group(self.user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.groups = (events.user_group(self.user.pk), sessions.session_group(self.user.pk))
+        for group in self.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
 
         resume = auth.header(self.scope, "last-event-id") or auth.query_param(self.scope, "last_event_id")
         self.last_id = await _last_event_id(self.user.pk)
@@ -104,6 +115,8 @@ class EventStreamConsumer(AsyncHttpConsumer):
         chunks.append(self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk))))
         await self.send_body(b"".join(chunks), more_body=True)
         self.heartbeat_task = asyncio.ensure_future(self._heartbeat())
+        # The stream only carries the user's own events, whatever the user's role: nothing to demote.
+        self.watch_task = asyncio.ensure_future(sessions.watch(self.session, self._end))
 
     def _frame(self, event, data, event_id=None):
         SSE_MESSAGES.labels(event).inc()
@@ -135,7 +148,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
         return []
 
     async def amarktai_event(self, message):
-        if not self.streaming:
+        if not self.streaming or self.ended:
             return
         event_id = message.get("id")
         if isinstance(event_id, int) and event_id <= self.replayed_up_to:
@@ -143,6 +156,35 @@ class EventStreamConsumer(AsyncHttpConsumer):
         frames = await self._frames(message)
         if frames:
             await self.send_body(b"".join(frames), more_body=True)
+
+    async def amarktai_session(self, message):
+        verdict = sessions.decide(self.session, message)
+        if verdict is not None:
+            await self._end(*verdict)
+
+    async def _end(self, code, reason):
+        """End the stream now: a last session_closed event, then the end of the body (the server then disconnects)."""
+        if self.ended or not self.streaming:
+            return
+        self.ended = True
+        logger.info("ending an SSE stream of user %s: %s (%s)", self.session.user_id, reason, code)
+        self._stop_tasks()
+        await self._leave_groups()
+        frame = self._frame("session_closed", translate.sse_session_closed(code, reason))
+        await self.send_body(frame, more_body=False)
+
+    def _stop_tasks(self):
+        current = asyncio.current_task()
+        for name in ("heartbeat_task", "watch_task"):
+            task = getattr(self, name)
+            setattr(self, name, None)
+            if task is not None and task is not current:
+                task.cancel()
+
+    async def _leave_groups(self):
+        groups, self.groups = self.groups, ()
+        for group in groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def _heartbeat(self):
         interval = float(settings.SSE_HEARTBEAT_SECONDS)
@@ -158,12 +200,8 @@ class EventStreamConsumer(AsyncHttpConsumer):
             logger.debug("heartbeat stopped", exc_info=True)
 
     async def disconnect(self):
-        if self.heartbeat_task is not None:
-            self.heartbeat_task.cancel()
-            self.heartbeat_task = None
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
+        self._stop_tasks()
+        await self._leave_groups()
         if self.counted:
             SSE_CONNECTIONS.dec()
             self.counted = False

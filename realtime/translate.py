@@ -46,6 +46,11 @@ def sse_heartbeat(counter):
     return {"timestamp": iso_now(), "counter": counter}
 
 
+def sse_session_closed(code, reason):
+    """The last event of a stream whose credential ended (realtime.sessions): 4401 invalid, 4403 not allowed."""
+    return {"type": "session_closed", "code": code, "reason": reason, "timestamp": iso_now()}
+
+
 def format_sse(event, data, event_id=None):
     """One Server-Sent Events frame (bytes)."""
     import json

@@ -1,8 +1,11 @@
+import ipaddress
+
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from amarktai.utils import iso_now
+from amarktai.errors import SERVICE_UNAVAILABLE, error_body
+from amarktai.utils import client_ip, iso_now
 from realtime import health, providers
 
 
@@ -36,7 +39,13 @@ def _status(ok):
 
 
 class HealthView(GenericAPIView):
-    """GET /api/health (public, for load balancers): database and cache answer -> "ok", else "degraded"."""
+    """GET /api/health (public, for load balancers).
+
+    200 ``{"status": "ok"}`` when the database and the cache answer; 200 ``{"status": "degraded"}`` when only the cache
+    is down (requests are still served: the cache's outages are absorbed); 503 ``{"status": "degraded"}`` in the error
+    schema when the database is down, locked or slower than HEALTH_DB_TIMEOUT_MS, so a load balancer stops sending
+    traffic this instance cannot serve. ``components`` says which part is down (no details: this endpoint is public).
+    """
 
     permission_classes = [AllowAny]
     authentication_classes = []
@@ -44,7 +53,15 @@ class HealthView(GenericAPIView):
     def get(self, request):
         db_ok, _ = health.check_database()
         cache_ok, _ = health.check_cache()
-        return Response({"status": "ok" if db_ok and cache_ok else "degraded", "timestamp": iso_now()})
+        body = {
+            "status": "ok" if db_ok and cache_ok else "degraded",
+            "components": {"database": _status(db_ok), "cache": _status(cache_ok)},
+            "timestamp": iso_now(),
+        }
+        if db_ok:
+            return Response(body)
+        unavailable = error_body("The database is not answering", SERVICE_UNAVAILABLE)
+        return Response({**unavailable, **body}, status=503, headers={"Retry-After": "5"})
 
 
 class HealthComponentsView(GenericAPIView):
@@ -76,11 +93,31 @@ class HealthComponentsView(GenericAPIView):
         )
 
 
+# The networks nginx.conf's `location = /metrics` allows: loopback and the private ranges.
+_INTERNAL_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+
+
+def _is_internal(address):
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in _INTERNAL_NETWORKS)
+
+
 def metrics_view(request):
     """GET /metrics in the Prometheus text format.
 
-    Meant for the internal network only (nginx.conf restricts it). If settings.METRICS_TOKEN is set, a matching
-    ``Authorization: Bearer <token>`` is also required. With PROMETHEUS_MULTIPROC_DIR set, all processes are aggregated.
+    With settings.METRICS_TOKEN set, a matching ``Authorization: Bearer <token>`` is required, from anywhere. Without
+    it, only a client on loopback or a private network may scrape (the same list nginx.conf allows), judged by
+    ``client_ip``: the peer, or behind a trusted proxy the address the proxy saw. So an app reachable without nginx, or
+    an nginx whose /metrics location was lost, does not publish its metrics to the internet. With
+    PROMETHEUS_MULTIPROC_DIR set, all processes are aggregated.
     """
     import hmac
 
@@ -93,6 +130,12 @@ def metrics_view(request):
         sent = request.headers.get("Authorization", "")
         if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
             return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+    elif not _is_internal(client_ip(request)):
+        return HttpResponse(
+            "forbidden: /metrics answers internal addresses only (or set METRICS_TOKEN)\n",
+            status=403,
+            content_type="text/plain",
+        )
     if request.method not in ("GET", "HEAD"):
         return HttpResponse("method not allowed\n", status=405, content_type="text/plain")
     registry = REGISTRY

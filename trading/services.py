@@ -16,14 +16,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.services import LIVE_MODES
-from amarktai.errors import NotFound, ValidationFailed
+from amarktai.errors import Conflict, NotFound, ValidationFailed
 from realtime import events
 from realtime.metrics import ORDERS
 from trading import fills
-from trading.exchanges import get_exchange
+from trading.exchanges import get_exchange, market_data
 from trading.exchanges.base import Exchange
+from trading.exchanges.paper import PaperExchange
 from trading.models import Order, OrderStatus, Position, Trade
 from trading.payloads import order_payload, trade_payload
+from trading.platforms import get_platform
 from trading.selectors import access_order
 
 logger = logging.getLogger(__name__)
@@ -295,6 +297,27 @@ def _user_exchange(user: Any, exchange_id: str, is_paper: bool) -> Exchange:
     return get_exchange(user, exchange_id, "paper" if is_paper else "live")
 
 
+def user_client_order_id(user: Any, client_id: str) -> str:
+    """The stored (and exchange-facing) client order id of a user-supplied one: derived from the user's id and theirs,
+    so each user has a namespace of their own. Two users may use the same id; neither can find out whether the other
+    did (the stored ids differ), and the id sent to the exchange is the same on every retry."""
+    return client_order_id("user", user.pk, client_id)
+
+
+def _same_order(order: Order, **asked: Any) -> bool:
+    """Whether an existing order is the one these parameters ask for (a retry, not a new order under an old id)."""
+    amount = Decimal(str(asked["amount"])).quantize(STEP, rounding=ROUND_DOWN)
+    price = asked["price"]
+    return (
+        order.exchange == asked["exchange"]
+        and order.symbol == str(asked["symbol"]).upper()
+        and order.side == asked["side"]
+        and order.type == asked["type"]
+        and order.amount == amount
+        and (order.price is None if price is None else order.price is not None and order.price == Decimal(str(price)))
+    )
+
+
 def manual_order(
     user: Any,
     *,
@@ -304,23 +327,75 @@ def manual_order(
     type: str = "market",
     amount: Decimal,
     price: Decimal | None = None,
+    client_order_id: str | None = None,
 ) -> Order:
-    """A user's own order: paper in testing mode, live (stored keys) in the live modes."""
+    """A user's own order: paper in testing mode, live (stored keys) in the live modes.
+
+    ``client_order_id`` (the client's own id, optional) makes the placement safe to retry: the same id again returns
+    the order placed the first time, never a second one; the same id with different parameters raises Conflict."""
     if type == "limit" and price is None:
         raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
     is_paper = user.system_mode not in LIVE_MODES
+    price = None if type == "market" else price
+    cid = None
+    if client_order_id:
+        cid = user_client_order_id(user, client_order_id)
+        existing = Order.objects.owned_by(user).filter(client_order_id=cid).first()
+        if existing is not None:
+            platform = get_platform(exchange)
+            platform_id = platform.id if platform is not None else exchange
+            if not _same_order(
+                existing, exchange=platform_id, symbol=symbol, side=side, type=type, amount=amount, price=price
+            ):
+                raise Conflict(
+                    "client_order_id was already used for a different order",
+                    details={"client_order_id": ["already used for a different order"]},
+                )
+            return existing
     target = _user_exchange(user, exchange, is_paper)
-    return place_order(
+    order = place_order(
         user,
         target,
         symbol=symbol,
         side=side,
         type=type,
         amount=amount,
-        price=None if type == "market" else price,
+        price=price,
+        cid=cid,
         is_paper=is_paper,
         reason="manual order",
     )
+    if cid is not None and not _same_order(
+        order, exchange=target.platform_id, symbol=symbol, side=side, type=type, amount=amount, price=price
+    ):
+        # A concurrent request placed a different order under the same id first.
+        raise Conflict(
+            "client_order_id was already used for a different order",
+            details={"client_order_id": ["already used for a different order"]},
+        )
+    return order
+
+
+# --- funds held for transfers (called by the wallets app) ---------------------------------------------------
+def _paper(user: Any, platform_id: str) -> PaperExchange:
+    return PaperExchange(user, platform_id, feed=market_data(platform_id))
+
+
+def hold_paper_funds(user: Any, platform_id: str, currency: str, amount: Decimal, keep_free: Decimal = ZERO) -> None:
+    """Set ``amount`` of ``currency`` aside on the user's paper account (free -> used), under the row lock the paper
+    exchange's fills take, so no order can spend it. Raises InsufficientFunds unless free covers it (and ``keep_free``
+    besides)."""
+    _paper(user, platform_id).hold(currency, amount, keep_free=keep_free)
+
+
+def release_paper_funds(user: Any, platform_id: str, currency: str, amount: Decimal) -> None:
+    """Give held funds back (used -> free): the transfer was canceled or failed."""
+    _paper(user, platform_id).release_hold(currency, amount)
+
+
+def send_paper_funds(user: Any, from_platform: str, to_platform: str, currency: str, amount: Decimal) -> None:
+    """A completed paper transfer: the held amount leaves ``from_platform`` and arrives free on ``to_platform``."""
+    _paper(user, from_platform).send_held(currency, amount, to=_paper(user, to_platform))
 
 
 def cancel_user_order(user: Any, order_id: Any) -> Order:

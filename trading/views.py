@@ -1,6 +1,8 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from amarktai.api import validated
 from trading import selectors, services
 from trading.payloads import order_payload, trade_payload
@@ -33,6 +35,8 @@ class OrderListView(GenericAPIView):
         orders, total = selectors.orders_page(request.user, **filters)
         return Response({"success": True, "orders": [order_payload(o) for o in orders], "total": total})
 
+    @extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
     def post(self, request):
         data = validated(OrderCreateSerializer, request.data)
         order = services.manual_order(request.user, **data)

@@ -88,11 +88,13 @@ class ExchangeCredential(models.Model):
 
 
 TRANSFER_STATUSES = ("pending", "completed", "failed", "canceled")
+FINAL_TRANSFER_STATUSES = ("completed", "failed", "canceled")
 
 
 class Transfer(models.Model):
     """A requested movement of funds between providers. A ledger entry: never edited after creation (save() refuses
-    updates); its status is the latest TransferEvent."""
+    updates); its status is the latest TransferEvent. "pending" is the only status that changes: to one of the final
+    ones (completed, failed, canceled)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="transfers")
@@ -101,6 +103,10 @@ class Transfer(models.Model):
     currency = models.CharField(max_length=16)
     amount = models.DecimalField(max_digits=30, decimal_places=12)
     reason = models.CharField(max_length=64, blank=True, default="manual_allocation")
+    # The amount is held on the source's paper account (trading.services.hold_paper_funds) while the transfer is
+    # pending: released when it is canceled or fails, sent to the destination's paper account when it completes.
+    # False for transfers out of live accounts (the exchange holds the money) and for those recorded before holds.
+    held = models.BooleanField(default=False)
     correlation_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

@@ -91,13 +91,30 @@ def access_transfer(user: Any, transfer_id: Any) -> TransferWithStatus:
     return access(with_status(Transfer.objects.all()), user, transfer_id, "Transfer")
 
 
+def lock_transfer(user: Any, transfer_id: Any) -> Transfer:
+    """One of the user's transfers, locked (SELECT ... FOR UPDATE, inside the caller's transaction): status changes of
+    one transfer happen one at a time. Read its status with ``transfer_status`` after taking the lock (a status read in
+    the locking statement could predate a change committed while it waited)."""
+    return access(Transfer.objects, user, transfer_id, "Transfer", lock=True)
+
+
+def transfer_status(transfer: Transfer) -> str | None:
+    """The transfer's current status: that of its latest TransferEvent."""
+    return (
+        TransferEvent.objects.filter(transfer=transfer).order_by("-created_at", "-id").values_list("status", flat=True)
+    ).first()
+
+
 def transfers(user: Any, limit: int = TRANSFER_LIST_LIMIT) -> list[TransferWithStatus]:
     """The user's newest ``limit`` transfers (with ``current_status``), newest first."""
     return list(with_status(Transfer.objects.owned_by(user)).order_by("-created_at")[:limit])
 
 
-def pending_out(user: Any, provider: str, currency: str) -> Decimal:
-    """The amount of ``currency`` in the user's transfers out of ``provider`` that are still pending."""
+def pending_out(user: Any, provider: str, currency: str, *, held: bool | None = None) -> Decimal:
+    """The amount of ``currency`` in the user's transfers out of ``provider`` that are still pending; ``held``: only
+    those whose amount is (True) or is not (False) held on a paper account."""
     qs = Transfer.objects.owned_by(user).filter(from_provider=provider, currency=currency)
+    if held is not None:
+        qs = qs.filter(held=held)
     pending = qs.alias(current_status=_latest_status()).filter(current_status="pending")
     return pending.aggregate(s=Sum("amount"))["s"] or Decimal(0)

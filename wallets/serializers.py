@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from amarktai.api import StrictDecimalField
+
 
 class KeyTestSerializer(serializers.Serializer):
     provider = serializers.CharField(max_length=32, required=False, allow_blank=True)
@@ -41,7 +43,7 @@ class CredentialUpdateSerializer(serializers.Serializer):
 class TransferSerializer(serializers.Serializer):
     from_provider = serializers.CharField(max_length=32)
     to_provider = serializers.CharField(max_length=32)
-    amount = serializers.DecimalField(
+    amount = StrictDecimalField(
         max_digits=30, decimal_places=12, min_value=Decimal("0.000000000001"), coerce_to_string=False
     )
     currency = serializers.CharField(max_length=16)

@@ -10,4 +10,6 @@ urlpatterns = [
     path("wallet/balances", views.BalancesView.as_view()),
     path("wallet/transfers", views.TransferListView.as_view()),
     path("wallet/transfer", views.TransferCreateView.as_view()),
+    path("wallet/transfers/<uuid:transfer_id>/cancel", views.TransferCancelView.as_view()),
+    path("wallet/transfers/<uuid:transfer_id>/complete", views.TransferCompleteView.as_view()),
 ]

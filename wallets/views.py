@@ -1,9 +1,12 @@
 """Wallet endpoints: stored API keys (/api/keys...), key test, platform health, balances and transfers. Thin views: the
 serializers validate, a service does the work or a selector reads, wallets.payloads shapes the response."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from accounts.permissions import PASSWORD_SESSION, PASSWORD_SESSION_FOR_CHANGES
 from amarktai.api import validated
 from wallets import selectors
 from wallets import serializers as s
@@ -12,6 +15,7 @@ from wallets.services import balances, credentials, health, transfers
 
 
 class KeyListView(GenericAPIView):
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES  # exchange credentials: an API key may list, never change them
     serializer_class = s.CredentialCreateSerializer
 
     def get(self, request):
@@ -33,6 +37,7 @@ class KeyListView(GenericAPIView):
 
 
 class KeyDetailView(GenericAPIView):
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES
     serializer_class = s.CredentialUpdateSerializer
 
     def get(self, request, credential_id):
@@ -51,6 +56,7 @@ class KeyDetailView(GenericAPIView):
 
 
 class KeyTestView(GenericAPIView):
+    permission_classes = PASSWORD_SESSION
     serializer_class = s.KeyTestSerializer
 
     def post(self, request):
@@ -85,6 +91,8 @@ class TransferListView(GenericAPIView):
 class TransferCreateView(GenericAPIView):
     serializer_class = s.TransferSerializer
 
+    @extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
     def post(self, request):
         data = validated(s.TransferSerializer, request.data)
         transfer = transfers.request_transfer(
@@ -96,3 +104,23 @@ class TransferCreateView(GenericAPIView):
             data.get("reason", ""),
         )
         return Response({"success": True, "transfer": transfer_requested_payload(transfer)})
+
+
+class TransferCancelView(GenericAPIView):
+    """Withdraw a pending transfer request: an amount held on a paper account is free again."""
+
+    @extend_schema(request=None)
+    def post(self, request, transfer_id):
+        transfers.cancel_transfer(request.user, transfer_id)
+        transfer = selectors.access_transfer(request.user, transfer_id)
+        return Response({"success": True, "transfer": transfer_payload(transfer)})
+
+
+class TransferCompleteView(GenericAPIView):
+    """Confirm a pending transfer was carried out: on paper accounts the held amount moves to the destination."""
+
+    @extend_schema(request=None)
+    def post(self, request, transfer_id):
+        transfers.complete_transfer(request.user, transfer_id)
+        transfer = selectors.access_transfer(request.user, transfer_id)
+        return Response({"success": True, "transfer": transfer_payload(transfer)})

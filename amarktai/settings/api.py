@@ -5,15 +5,29 @@ from datetime import timedelta
 from amarktai.settings.base import SECRET_KEY
 from amarktai.settings.env import env, env_int
 
-__all__ = ["OTP_TOTP_ISSUER", "REST_FRAMEWORK", "SIMPLE_JWT", "SPECTACULAR_SETTINGS"]
+__all__ = [
+    "API_MAX_BODY_BYTES",
+    "API_MAX_JSON_DEPTH",
+    "OTP_TOTP_ISSUER",
+    "REST_FRAMEWORK",
+    "SIMPLE_JWT",
+    "SPECTACULAR_SETTINGS",
+]
+
+# The largest request body accepted (413 PAYLOAD_TOO_LARGE above it, before it is read; nginx.conf's
+# client_max_body_size is the same 1 MiB), and the deepest nesting of objects/arrays in a JSON body (400 beyond).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.BearerAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # An API key reads with scope "read" and writes with "trade"; credential management needs a password session
+    # (accounts.permissions, applied per view).
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "accounts.permissions.KeyScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["amarktai.parsers.JSONParser"],  # DRF's, with the size and depth limits above
     "EXCEPTION_HANDLER": "amarktai.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "amarktai.schema.AutoSchema",
     "DEFAULT_METADATA_CLASS": "amarktai.metadata.ApiMetadata",
@@ -34,6 +48,10 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": True,
+    # Each refresh returns a new refresh token and blacklists the one it was given (token_blacklist app), so a refresh
+    # token works once; logout blacklists it, log out everywhere blacklists them all.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -44,7 +44,7 @@ REQUIRE_INVITE_CODE = env_bool("REQUIRE_INVITE_CODE", False)
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "accounts.admin_apps.AmarktaiAdminConfig",  # django.contrib.admin behind 2FA and the login throttles
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # refresh tokens: rotation, logout, log out everywhere
     "drf_spectacular",
     "channels",
     "django_otp",
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost, so request counts and latency cover the whole middleware chain and the final status code.
     "realtime.middleware.PrometheusMiddleware",
+    "amarktai.middleware.BodySizeLimitMiddleware",  # 413 for an oversized body before anything reads it
     "amarktai.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -1,9 +1,16 @@
 """Channels (WebSocket and SSE), health and Prometheus metrics."""
 
 from amarktai.settings.base import REDIS_URL
-from amarktai.settings.env import env, env_float
+from amarktai.settings.env import env, env_float, env_int
 
-__all__ = ["CHANNEL_LAYERS", "METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR", "SSE_HEARTBEAT_SECONDS"]
+__all__ = [
+    "CHANNEL_LAYERS",
+    "HEALTH_DB_TIMEOUT_MS",
+    "METRICS_TOKEN",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "REALTIME_RECHECK_SECONDS",
+    "SSE_HEARTBEAT_SECONDS",
+]
 
 if REDIS_URL:
     # redis-py reads time out after 5 s by default, the same 5 s that channels-redis blocks waiting for a message on an
@@ -18,7 +25,13 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15)
-# A bearer token that /metrics requires when set (else it is open to the loopback/nginx allow list).
+# How often every open WebSocket/SSE connection validates its credential again (user active, API key not revoked,
+# admin still admin); deactivation, revocation and demotion also end connections at once through events.
+REALTIME_RECHECK_SECONDS = env_float("REALTIME_RECHECK_SECONDS", 15)
+# How long /api/health and /api/health/components wait for the database probe (a read of a real table on a connection
+# of its own) before they report the database down.
+HEALTH_DB_TIMEOUT_MS = env_int("HEALTH_DB_TIMEOUT_MS", 1000)
+# A bearer token that /metrics requires when set; unset, /metrics answers only loopback and private-network clients.
 METRICS_TOKEN = env("METRICS_TOKEN", "")
 # prometheus_client's multi-process mode (gunicorn workers): the directory its files live in.
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", "")

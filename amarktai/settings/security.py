@@ -12,6 +12,9 @@ __all__ = [
     "CORS_URLS_REGEX",
     "CSRF_COOKIE_SECURE",
     "FIELD_ENCRYPTION_KEYS",
+    "LOGIN_LOCKOUT_ACCOUNT_CEILING",
+    "LOGIN_LOCKOUT_ACCOUNT_WINDOW",
+    "LOGIN_LOCKOUT_NOTIFY",
     "LOGIN_LOCKOUT_THRESHOLD",
     "SECURE_CONTENT_TYPE_NOSNIFF",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS",
@@ -45,8 +48,15 @@ SESSION_COOKIE_HTTPONLY = True
 # Cross-origin API access only for the origins named here (none by default: the portal is same-origin).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_URLS_REGEX = r"^/api/.*$"
-# Failed logins in a row before an account is locked for a while.
+# Failed logins on one account from one client address before that address is locked out of it (30 s, doubling up to
+# an hour; accounts/lockout.py). Other addresses, the owner's among them, are not affected.
 LOGIN_LOCKOUT_THRESHOLD = env_int("LOGIN_LOCKOUT_THRESHOLD", 5)
+# Failed logins on one account from all addresses within LOGIN_LOCKOUT_ACCOUNT_WINDOW seconds (a fixed window from the
+# first failure) after which addresses the account has never signed in from need a two-factor code. Locks nobody out.
+LOGIN_LOCKOUT_ACCOUNT_CEILING = env_int("LOGIN_LOCKOUT_ACCOUNT_CEILING", 20)
+LOGIN_LOCKOUT_ACCOUNT_WINDOW = env_int("LOGIN_LOCKOUT_ACCOUNT_WINDOW", 3600)
+# Email the owner when their account reaches that ceiling (once per window).
+LOGIN_LOCKOUT_NOTIFY = env_bool("LOGIN_LOCKOUT_NOTIFY", True)
 # Addresses (or CIDR networks) of the reverse proxies in front of the app. X-Forwarded-For is believed only from these
 # peers; the client is the right-most address in it that is not itself a trusted proxy. The default fits the bundled
 # nginx.conf, which runs on the same host and connects from loopback.

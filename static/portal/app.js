@@ -1,6 +1,7 @@
 /* Amarktai portal: every page is driven by the public JSON API (/api/...) and the WebSocket feed (/api/ws).
  *
  * - The JWT (and refresh token) live in sessionStorage; an expired access token is refreshed once, transparently.
+ *   Refresh tokens rotate: each refresh returns a new one (stored) and spends the old; logout spends it on the server.
  * - Errors follow the API's error schema {success:false, error, error_code, timestamp, details?}: field messages are
  *   shown next to their field, everything else next to the form or action that failed.
  * - Nothing here is inserted as HTML: all text goes through textContent (see h()).
@@ -26,6 +27,14 @@
   };
 
   function logout(reason) {
+    const refresh = session.refresh;
+    if (!reason && refresh) {
+      // Logging out ends the session on the server too: the refresh token is blacklisted, its access tokens refused.
+      fetch('/api/auth/logout', {
+        method: 'POST', keepalive: true, headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ refresh }),
+      }).catch(() => {});
+    }
     session.clear();
     live.stop();
     const next = location.pathname.startsWith('/login') ? '' : `?next=${encodeURIComponent(location.pathname)}`;

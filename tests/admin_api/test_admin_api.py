@@ -114,8 +114,15 @@ def test_admin_pause_unknown_bot(admin_client):
 
 
 def test_audit_log_and_chat_models_in_django_admin(make_user, client):
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     superuser = make_user(is_admin=True, is_staff=True, is_superuser=True)
     client.force_login(superuser)
+    # The admin admits only sessions a second factor verified (accounts/admin_site.py).
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(user=superuser, confirmed=True).persistent_id
+    session.save()
     AuditLog.objects.create(
         actor=superuser, actor_email=superuser.email, action="bot.pause", target_type="bot", target_id="x"
     )

@@ -12,8 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import channel_layers
 from channels.testing import ApplicationCommunicator, WebsocketCommunicator
-
-from accounts.services import issue_tokens
+from rest_framework_simplejwt.tokens import AccessToken
 
 _open = []  # communicators of the running scenario (tests run one at a time)
 
@@ -67,7 +66,9 @@ async def _close_quietly(comm):
 
 
 def token_for(user):
-    return issue_tokens(user)["token"]
+    """A valid access token of the user. Built without the database (a login's refresh token is stored for the
+    blacklist), so a scenario can call it inside its event loop."""
+    return str(AccessToken.for_user(user))
 
 
 @pytest.fixture(autouse=True)
@@ -168,9 +169,11 @@ class SSEStream:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError("no SSE event")
+            assert self.more_body, "the stream has ended"
             message = await self.comm.receive_output(remaining)
             assert message["type"] == "http.response.body"
             self.buffer += message.get("body", b"").decode()
+            self.more_body = message.get("more_body", False)
 
     async def events_until(self, name, timeout=5):
         seen = []

@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import override_settings
+from rest_framework.test import APIClient
 
 from tests.helpers import assert_error
 
@@ -13,7 +14,8 @@ def test_health_is_public_and_ok(api_client):
     r = api_client.get("/api/health")
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"status", "timestamp"} and body["status"] == "ok" and body["timestamp"].endswith("Z")
+    assert set(body) == {"status", "components", "timestamp"} and body["status"] == "ok"
+    assert body["components"] == {"database": "ok", "cache": "ok"} and body["timestamp"].endswith("Z")
 
 
 @pytest.mark.django_db
@@ -21,8 +23,113 @@ def test_health_degraded_when_cache_is_down(api_client):
     with override_settings(
         CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": BROKEN_REDIS}}
     ):
-        body = api_client.get("/api/health").json()
-    assert body["status"] == "degraded"
+        r = api_client.get("/api/health")
+    # Requests are still served without the cache: degraded, but no reason to take the instance out of rotation.
+    assert r.status_code == 200
+    assert r.json()["status"] == "degraded" and r.json()["components"] == {"database": "ok", "cache": "down"}
+
+
+class _DatabaseLock:
+    """Another session holding the lock that stops real requests: SQLite's exclusive lock on the whole file, or
+    PostgreSQL's ACCESS EXCLUSIVE lock on the user table (which every authenticated request reads)."""
+
+    def __enter__(self):
+        import copy
+
+        from django.db import connection, connections
+
+        self.holder = type(connections["default"])(copy.deepcopy(connection.settings_dict), "default")
+        cursor = self.holder.cursor()
+        if connection.vendor == "sqlite":
+            cursor.execute("BEGIN EXCLUSIVE")
+        else:
+            cursor.execute("BEGIN")
+            cursor.execute("LOCK TABLE accounts_user IN ACCESS EXCLUSIVE MODE")
+        self.cursor = cursor
+        return self
+
+    def __exit__(self, *exc):
+        self.cursor.execute("ROLLBACK")
+        self.holder.close()
+
+
+def _timed_get(client, path):
+    import time
+
+    started = time.perf_counter()
+    response = client.get(path)
+    return response, time.perf_counter() - started
+
+
+@pytest.mark.django_db(transaction=True)  # the lock holder must not wait behind the test's own transaction
+def test_health_reports_a_locked_database_within_its_timeout(api_client, user, settings):
+    """With the database locked, real requests hang (SQLite: the 20 s busy timeout; PostgreSQL: no timeout at all).
+    SELECT 1 still answered "ok" in milliseconds; health must read a real table and give up after its timeout."""
+    settings.HEALTH_DB_TIMEOUT_MS = 300
+    staff = APIClient()
+    staff.force_authenticate(user)  # no token check: that would read the locked user table itself
+    with _DatabaseLock():
+        r, elapsed = _timed_get(api_client, "/api/health")
+        components, components_elapsed = _timed_get(staff, "/api/health/components")
+    assert r.status_code == 503, r.content
+    body = r.json()
+    assert body["success"] is False and body["error_code"] == "SERVICE_UNAVAILABLE" and body["timestamp"].endswith("Z")
+    assert body["status"] == "degraded" and body["components"] == {"database": "down", "cache": "ok"}
+    assert r["Retry-After"]
+    assert elapsed < 0.3 + 1.5, elapsed
+    assert components.status_code == 200 and components_elapsed < 0.3 + 1.5, components_elapsed
+    report = components.json()
+    assert report["status"] == "degraded" and report["components"]["database"]["status"] == "down"
+    assert report["components"]["database"]["error"] in {"OperationalError", "timeout"}
+    # The lock released, health is ok again at once.
+    r = api_client.get("/api/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_health_reports_an_unreachable_database(api_client, monkeypatch, settings):
+    """A stopped PostgreSQL (nothing listens on the port) or a SQLite file that cannot be opened: 503 at once."""
+    from django.db import connection
+
+    from tests.servers import free_port
+
+    settings.HEALTH_DB_TIMEOUT_MS = 2000
+    if connection.vendor == "sqlite":
+        monkeypatch.setitem(connection.settings_dict, "NAME", "/nonexistent-dir/amarktai.sqlite3")
+    else:
+        monkeypatch.setitem(connection.settings_dict, "HOST", "127.0.0.1")
+        monkeypatch.setitem(connection.settings_dict, "PORT", str(free_port()))
+    r, elapsed = _timed_get(api_client, "/api/health")
+    assert r.status_code == 503 and r.json()["components"]["database"] == "down", r.content
+    assert elapsed < 2.0, elapsed
+
+
+@pytest.mark.django_db
+def test_health_never_waits_longer_than_its_timeout(api_client, monkeypatch, settings):
+    """Whatever hangs (a server that stopped answering, a network that drops packets), the caller waits no longer than
+    HEALTH_DB_TIMEOUT_MS; concurrent health requests share the one probe in flight instead of piling up threads."""
+    import threading
+
+    from realtime import health
+
+    settings.HEALTH_DB_TIMEOUT_MS = 200
+    release, calls = threading.Event(), []
+
+    def hanging_probe(wrapper, limit):
+        calls.append(limit)
+        release.wait(30)
+
+    monkeypatch.setattr(health, "_probe_database", hanging_probe)
+    try:
+        first, first_elapsed = _timed_get(api_client, "/api/health")
+        second, second_elapsed = _timed_get(api_client, "/api/health")
+    finally:
+        release.set()
+        health._probe.result(timeout=5)  # the hung probe ends: later checks start a fresh one
+    assert first.status_code == 503 and second.status_code == 503
+    assert first_elapsed < 1.5 and second_elapsed < 1.5, (first_elapsed, second_elapsed)
+    assert len(calls) == 1  # the second request joined the hung probe
+    assert health.check_database()[0] is True
 
 
 @pytest.mark.django_db
@@ -138,6 +245,36 @@ def test_metrics_token(api_client, settings):
     assert api_client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     r = api_client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape")
     assert r.status_code == 200 and b"amarktai_http_requests_total" in r.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "peer, forwarded, status",
+    [
+        ("127.0.0.1", None, 200),  # Prometheus on this host, or a Daphne process scraped directly
+        ("10.1.2.3", None, 200),  # the internal network, straight to the app
+        ("127.0.0.1", "10.1.2.3", 200),  # the internal network through nginx
+        ("203.0.113.9", None, 403),  # the app exposed without nginx
+        ("127.0.0.1", "203.0.113.9", 403),  # an nginx that forwards /metrics from the internet
+        ("203.0.113.9", "10.1.2.3", 403),  # a forged X-Forwarded-For from an untrusted peer is not believed
+    ],
+)
+def test_metrics_without_a_token_answer_internal_clients_only(api_client, settings, peer, forwarded, status):
+    settings.METRICS_TOKEN = ""
+    extra = {"REMOTE_ADDR": peer}
+    if forwarded:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    r = api_client.get("/metrics", **extra)
+    assert r.status_code == status, r.content[:200]
+    assert (b"amarktai_http_requests_total" in r.content) is (status == 200)
+
+
+@pytest.mark.django_db
+def test_metrics_token_opens_it_to_any_address(api_client, settings):
+    settings.METRICS_TOKEN = "s3cret-scrape"
+    assert api_client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 401
+    r = api_client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret-scrape")
+    assert r.status_code == 200
 
 
 @pytest.mark.django_db

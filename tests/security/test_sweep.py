@@ -26,6 +26,9 @@ PUBLIC = {
     ("/api/auth/register", "post"),
     ("/api/auth/login", "post"),
     ("/api/auth/refresh", "post"),
+    ("/api/auth/logout", "post"),  # the refresh token in the body is the credential
+    ("/api/auth/password/reset", "post"),
+    ("/api/auth/password/reset/confirm", "post"),
     ("/api/health", "get"),
     ("/api/schema/", "get"),
 }
@@ -80,7 +83,11 @@ def _owned_objects(owner):
         is_paper=True,
     )
     credential = create_credential(owner, "luno", "owner-api-key-1234", "owner-api-secret-5678", label="main")
+    from wallets.services.transfers import request_transfer
+
+    transfer = request_transfer(owner, "luno", "valr", Decimal("100"), "ZAR")
     return {
+        "/api/wallet/transfers/": transfer.pk,
         "/api/bots/": bot.pk,
         "/api/admin/bot/": bot.pk,
         "/api/auth/api-keys/": api_key.pk,
@@ -103,6 +110,9 @@ def _assert_owner_unchanged(owner, objects):
     assert order.status == "open" and order.amount == Decimal("0.001") and order.price == Decimal("1000")
     credential = ExchangeCredential.objects.get(pk=objects["/api/keys/"])
     assert credential.label == "main" and credential.keys_valid is None and credential.user_id == owner.pk
+    from wallets.selectors import access_transfer
+
+    assert access_transfer(owner, objects["/api/wallet/transfers/"]).current_status == "pending"
 
 
 def _fill(path, objects):

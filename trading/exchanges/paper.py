@@ -7,6 +7,9 @@
 - Limit orders that cross the book fill at once (never worse than the limit); others rest, with their funds reserved
   ("used"), and fill at the limit price with the maker fee once the market crosses it (``match_open_orders``, called by
   fetch_order / fetch_open_orders and by the bot engine every tick).
+- Transfers requested out of a paper account hold their amount in "used" too (``hold`` / ``release_hold`` /
+  ``send_held``, called through trading.services by the wallets app), so an order can never spend money that is
+  pending out.
 - ``client_order_id`` makes create_order idempotent: the same id twice returns the first order, never a second fill.
 - Balance rows are locked (SELECT ... FOR UPDATE, in a fixed order) for every change, so concurrent orders cannot
   overspend.
@@ -20,6 +23,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from amarktai.errors import InsufficientFunds, NotFound, ValidationFailed
+from amarktai.utils import money
 from trading.exchanges import simfeed
 from trading.exchanges.base import Exchange, Number
 from trading.models import PaperBalance, PaperOrder
@@ -285,6 +289,54 @@ class PaperExchange(Exchange):
         row.free += order.reserved
         row.save(update_fields=["free", "used", "updated_at"])
         order.reserved = ZERO
+
+    # --- funds held for transfers ---------------------------------------------------------------------------
+    # A transfer requested out of a paper account sets its amount aside in ``used`` under the same row lock the fills
+    # take, so no order can spend it while the transfer is pending. Completion takes it out of ``used`` (and credits the
+    # destination paper account); a cancel or a failure gives it back to ``free``.
+    def hold(self, currency: str, amount: Decimal, keep_free: Decimal = ZERO) -> None:
+        """Move ``amount`` of ``currency`` from free to used. Raises InsufficientFunds unless ``free`` covers the amount
+        and ``keep_free`` besides."""
+        if amount <= 0:
+            raise ValidationFailed("amount must be greater than 0", details={"amount": ["must be greater than 0"]})
+        self._ensure_account()
+        with transaction.atomic():
+            row = self._locked_balances(currency)[currency]
+            available = row.free - keep_free
+            if amount > available:
+                shown = money(max(available, ZERO))
+                raise InsufficientFunds(f"Insufficient {currency} on {self.platform.name}: {shown} available")
+            row.free -= amount
+            row.used += amount
+            row.save(update_fields=["free", "used", "updated_at"])
+
+    def release_hold(self, currency: str, amount: Decimal) -> None:
+        """Give a held ``amount`` back to free (the transfer was canceled or failed)."""
+        with transaction.atomic():
+            row = self._locked_balances(currency)[currency]
+            if row.used < amount:
+                raise ValidationFailed(f"{currency} on {self.platform.name} holds less than {amount}")
+            row.used -= amount
+            row.free += amount
+            row.save(update_fields=["free", "used", "updated_at"])
+
+    def send_held(self, currency: str, amount: Decimal, to: "PaperExchange") -> None:
+        """A completed transfer: the held ``amount`` leaves this account's used and arrives free on ``to`` (the same
+        user's paper account on another platform). Both rows are locked in (platform, currency) order."""
+        if to.user.pk != self.user.pk or to.platform_id == self.platform_id:
+            raise ValidationFailed("a paper transfer goes to another platform of the same user")
+        to._ensure_account()  # the destination's starting balance first, else the credit would stand in for it
+        with transaction.atomic():
+            rows = {}
+            for exchange in sorted((self, to), key=lambda e: e.platform_id):
+                rows[exchange.platform_id] = exchange._locked_balances(currency)[currency]
+            source, destination = rows[self.platform_id], rows[to.platform_id]
+            if source.used < amount:
+                raise ValidationFailed(f"{currency} on {self.platform.name} holds less than {amount}")
+            source.used -= amount
+            destination.free += amount
+            source.save(update_fields=["free", "used", "updated_at"])
+            destination.save(update_fields=["free", "used", "updated_at"])
 
     def match_open_orders(self, symbol: str | None = None) -> list:
         """Fill resting limit orders whose price the market has crossed. Returns the orders filled."""

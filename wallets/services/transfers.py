@@ -5,7 +5,18 @@ and the current status is the latest event.
 Reads (the list, one transfer, the pending amount) are in wallets.selectors; the response shapes in wallets.payloads.
 
 Validation: both providers known and different; currency a plain ticker; amount > 0; amount not above what is available
-on the source provider (free balance minus transfers out of it still pending) -> INSUFFICIENT_FUNDS.
+on the source provider -> INSUFFICIENT_FUNDS.
+
+Funds pending out are reserved where the orders draw from:
+- paper accounts (testing mode): the amount is held on the source's paper balance (free -> used, trading.services.
+  hold_paper_funds) under the same row lock the paper exchange's fills take, so no order can spend it while the transfer
+  is pending. Canceled or failed: it goes back to free. Completed: it leaves the source and arrives on the destination's
+  paper account.
+- live accounts: the exchange holds the money, so nothing can be reserved here; the request is refused above the
+  exchange's free balance minus the transfers out of it still pending.
+
+Status changes (``record_status``): only a pending transfer changes, to completed, failed or canceled, once; the
+transfer row is locked so two changes cannot both release or send the same held amount.
 """
 
 import re
@@ -15,11 +26,12 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
-from amarktai.errors import InsufficientFunds, ValidationFailed
+from amarktai.errors import Conflict, InsufficientFunds, ValidationFailed
 from amarktai.utils import money
+from trading import services as trading
 from trading.platforms import get_platform
-from wallets.models import TRANSFER_STATUSES, Transfer, TransferEvent
-from wallets.selectors import access_transfer, pending_out
+from wallets.models import FINAL_TRANSFER_STATUSES, Transfer, TransferEvent
+from wallets.selectors import lock_transfer, pending_out, transfer_status
 from wallets.services import balances
 
 CURRENCY = re.compile(r"^[A-Z0-9]{2,10}$")
@@ -47,10 +59,19 @@ def request_transfer(
     assert src is not None and dst is not None  # both known, or errors said so above
     with transaction.atomic():
         # Serialise this user's transfer requests so two concurrent ones cannot both spend the same balance.
-        User.objects.select_for_update().filter(pk=user.pk).first()
-        free = balances.available(user, src.id, currency) - pending_out(user, src.id, currency)
-        if amount > free:
-            raise InsufficientFunds(f"Insufficient {currency} on {src.name}: {money(max(free, Decimal(0)))} available")
+        locked = User.objects.select_for_update().filter(pk=user.pk).first() or user
+        # Pending transfers whose amount is not held (out of live accounts, or recorded before holds existed) still
+        # count against what is available.
+        unheld = pending_out(user, src.id, currency, held=False)
+        held = balances.is_paper(locked)
+        if held:
+            trading.hold_paper_funds(user, src.id, currency, amount, keep_free=unheld)
+        else:
+            free = balances.available(locked, src.id, currency) - unheld
+            if amount > free:
+                raise InsufficientFunds(
+                    f"Insufficient {currency} on {src.name}: {money(max(free, Decimal(0)))} available"
+                )
         transfer = Transfer.objects.create(
             user=user,
             from_provider=src.id,
@@ -58,14 +79,41 @@ def request_transfer(
             currency=currency,
             amount=amount,
             reason=(reason or "manual_allocation")[:64],
+            held=held,
         )
         TransferEvent.objects.create(transfer=transfer, status="pending", note="requested")
     return transfer
 
 
 def record_status(user: Any, transfer_id: Any, status: str, note: str = "") -> TransferEvent:
-    """Append a status change (completed / failed / canceled) to a transfer's ledger."""
-    if status not in TRANSFER_STATUSES:
-        raise ValidationFailed("invalid status", details={"status": ["invalid"]})
-    transfer = access_transfer(user, transfer_id)
-    return TransferEvent.objects.create(transfer=transfer, status=status, note=note[:255])
+    """Append a status change to a pending transfer's ledger: completed, failed or canceled. A held amount is sent to
+    the destination's paper account (completed) or given back (failed, canceled). Raises Conflict if the transfer is no
+    longer pending."""
+    if status not in FINAL_TRANSFER_STATUSES:
+        raise ValidationFailed(
+            f"status must be one of {', '.join(FINAL_TRANSFER_STATUSES)}",
+            details={"status": ["invalid"]},
+        )
+    with transaction.atomic():
+        transfer = lock_transfer(user, transfer_id)
+        current = transfer_status(transfer)
+        if current != "pending":
+            raise Conflict(f"This transfer is {current or 'unknown'}: only a pending transfer can change")
+        if transfer.held:
+            if status == "completed":
+                trading.send_paper_funds(
+                    user, transfer.from_provider, transfer.to_provider, transfer.currency, transfer.amount
+                )
+            else:
+                trading.release_paper_funds(user, transfer.from_provider, transfer.currency, transfer.amount)
+        return TransferEvent.objects.create(transfer=transfer, status=status, note=note[:255])
+
+
+def cancel_transfer(user: Any, transfer_id: Any) -> TransferEvent:
+    """The user withdraws a pending transfer request; a held amount is free again."""
+    return record_status(user, transfer_id, "canceled", "canceled by the user")
+
+
+def complete_transfer(user: Any, transfer_id: Any) -> TransferEvent:
+    """The user confirms a pending transfer was carried out; a held (paper) amount moves to the destination."""
+    return record_status(user, transfer_id, "completed", "confirmed by the user")
