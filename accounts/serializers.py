@@ -19,7 +19,7 @@ class LoginSerializer(serializers.Serializer):
 
 
 class TotpCodeSerializer(serializers.Serializer):
-    totp_code = serializers.RegexField(r"^\s*\d{6,8}\s*$", max_length=10)
+    totp_code = serializers.RegexField(r"^\s*[0-9]{6,8}\s*$", max_length=10)
 
 
 class ModeSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@ logout, log out everywhere), password change and reset. Reads are in accounts.se
 accounts.payloads."""
 
 import logging
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -97,7 +98,10 @@ def _totp_ok(device: Any, code: str) -> bool:
         wait = max(1, int((locked_until - timezone.now()).total_seconds() + 0.999)) if locked_until else 1
         unit = "second" if wait == 1 else "seconds"
         raise RateLimited(f"Too many wrong two-factor codes. Try again in {wait} {unit}.", retry_after=wait)
-    return device.verify_token(str(code).strip())
+    code = str(code).strip()
+    if not re.fullmatch(r"[0-9]{6,8}", code):  # ASCII digits only: int() would also take other scripts' digits
+        return False
+    return device.verify_token(code)
 
 
 def _code_is_current(device: TOTPDevice, code: str) -> bool:

@@ -17,6 +17,7 @@ reconnects with the same credential and gets a 401, which stops it.
 import asyncio
 import json
 import logging
+import re
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -107,7 +108,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
         resume = auth.header(self.scope, "last-event-id") or auth.query_param(self.scope, "last_event_id")
         self.last_id = await _last_event_id(self.user.pk)
         chunks = [b"retry: 3000\n\n"]
-        if resume is not None and resume.strip().isdigit():
+        if resume is not None and re.fullmatch(r"[0-9]{1,18}", resume.strip()):  # ASCII only, bounded
             for message in await _events_since(self.user.pk, int(resume.strip())):
                 chunks.extend(await self._frames(message))
                 if isinstance(message.get("id"), int):

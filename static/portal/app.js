@@ -881,7 +881,8 @@
       T('apikeys-list').replaceChildren(...keys.map((k) => {
         const err = h('span', { class: 'field-error', testid: 'apikey-row-error' });
         return h('tr', { testid: 'apikey-row', dataset: { id: k.id } },
-          h('td', {}, k.name, err), h('td', {}, h('code', {}, `${k.prefix}…`)), h('td', {}, when(k.created_at)),
+          h('td', {}, k.name, err), h('td', {}, h('code', {}, `${k.prefix}…`)),
+          h('td', { testid: 'apikey-scopes' }, (k.scopes || []).join(', ') || '—'), h('td', {}, when(k.created_at)),
           h('td', {}, k.last_used_at ? when(k.last_used_at) : 'Never'),
           h('td', {}, badge(k.active ? 'active' : 'revoked', k.active ? 'active' : 'revoked')),
           h('td', { class: 'r' }, k.active ? armedButton('Revoke', 'Confirm revoke', 'apikey-revoke', (btn) => act(btn, err, async () => {
@@ -893,7 +894,8 @@
     }
     loadApiKeys().catch(failedTo('API keys'));
     onSubmit(T('apikey-form'), async (data, form) => {
-      const res = await POST('auth/api-keys', { name: data.name });
+      const res = await POST('auth/api-keys', { name: data.name, scopes: form.elements.trade.checked ? ['read', 'trade'] : ['read'] });
+      form.elements.trade.checked = false;
       T('apikey-raw').textContent = res.api_key.key;
       T('apikey-new').hidden = false;
       form.elements.name.value = '';

@@ -223,8 +223,9 @@ class TestTwoFactor:
         start_of_fresh_totp_step()
         assert client.post("/api/auth/2fa/verify", {"totp_code": code_for(secret)}, format="json").status_code == 200
         creds = {"email": "slow@example.com", "password": PASSWORD}
+        wrong = "000000" if code_for(secret, drift=1) != "000000" else "111111"  # well-formed: it is checked
         assert_error(
-            api_client.post("/api/auth/login", {**creds, "totp_code": "12345"}, format="json"), 401, "AUTH_INVALID"
+            api_client.post("/api/auth/login", {**creds, "totp_code": wrong}, format="json"), 401, "AUTH_INVALID"
         )
         r = api_client.post("/api/auth/login", {**creds, "totp_code": code_for(secret, drift=1)}, format="json")
         body = assert_error(r, 429, "RATE_LIMIT")
@@ -286,3 +287,23 @@ class TestApiKeys:
 
     def test_name_required(self, auth_client):
         assert_error(auth_client.post("/api/auth/api-keys", {"name": ""}, format="json"), 400, "VALIDATION_ERROR")
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.django_db
+def test_two_factor_codes_are_ascii_digits_only(api_client, make_user):
+    """int() reads Arabic-Indic digits too; a code written in them is not the code, at verify or at login."""
+    user = make_user(email="digits@example.com", password=PASSWORD)
+    client = client_for(user)
+    secret = client.post("/api/auth/2fa/enroll").json()["secret"]
+    start_of_fresh_totp_step()
+    foreign = code_for(secret).translate(ARABIC_INDIC)
+    assert_error(client.post("/api/auth/2fa/verify", {"totp_code": foreign}, format="json"), 400, "VALIDATION_ERROR")
+    assert client.post("/api/auth/2fa/verify", {"totp_code": code_for(secret)}, format="json").status_code == 200
+    creds = {"email": "digits@example.com", "password": PASSWORD}
+    r = api_client.post(
+        "/api/auth/login", {**creds, "totp_code": code_for(secret, drift=1).translate(ARABIC_INDIC)}, format="json"
+    )
+    assert_error(r, 401, "AUTH_INVALID")

@@ -253,6 +253,13 @@ def test_user_journey(new_page, portal_server, screenshot_dir):
     tid(page, "apikey-create").click()
     expect(tid(page, "apikey-raw")).to_have_text(re.compile(r"^amk_"))
     tid(page, "apikey-row").first.wait_for()
+    expect(tid(page, "apikey-scopes").first).to_have_text("read")  # read-only unless asked
+    tid(page, "apikey-name").fill("Trading script")
+    tid(page, "apikey-trade").check()
+    tid(page, "apikey-create").click()
+    expect(tid(page, "apikey-row")).to_have_count(2)
+    keys = api(portal_server, token, "GET", "auth/api-keys").json()["api_keys"]
+    assert sorted(tuple(k["scopes"]) for k in keys) == [("read",), ("read", "trade")]
     # Exchange keys: a missing secret is refused next to its field; saved keys are shown masked, never the secret.
     tid(page, "exkey-provider").select_option("binance")
     tid(page, "exkey-label").fill("Main")
