@@ -6,6 +6,7 @@ endpoints and the /api/ws feed that every other client uses, so the portal is no
 """
 
 from django.urls import path
+from django.utils.cache import patch_cache_control
 from django.views.generic import RedirectView, TemplateView
 
 
@@ -19,6 +20,13 @@ class PortalPage(TemplateView):
 
     def get_template_names(self):
         return [f"portal/{self.page}.html"]
+
+    def get(self, request, *args, **kwargs):
+        # no-cache: the browser revalidates the page each time, so after a release it gets the new page and with it
+        # the new hashed static names (which are cached for long).
+        response = super().get(request, *args, **kwargs)
+        patch_cache_control(response, no_cache=True)
+        return response
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

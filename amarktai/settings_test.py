@@ -11,6 +11,9 @@ CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tasks called with .delay() run in-process in tests; tests that need real workers start them explicitly.
 CELERY_TASK_ALWAYS_EAGER = True
+# Pages render without a collectstatic run (the production storage needs its manifest with DEBUG off);
+# tests/system/test_static_release.py checks the production storage.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}}  # noqa: F405
 # A file-based SQLite test database: concurrency tests need SQLite's busy timeout, which the shared-cache in-memory
 # database does not honour (it fails with "table is locked" instead of waiting).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

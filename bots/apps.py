@@ -7,7 +7,8 @@ class BotsConfig(AppConfig):
 
     def ready(self):
         from bots import pnl, selectors
-        from realtime import providers
+        from bots.doctor import check_beat
+        from realtime import doctor, providers
         from trading import fills
 
         selectors.connect_signals()
@@ -15,3 +16,4 @@ class BotsConfig(AppConfig):
         providers.register_user_snapshot("overview", selectors.overview)
         providers.register_user_snapshot("total_bots", selectors.total_bots)
         providers.register_user_snapshot("bot_counts", selectors.bot_counts)
+        doctor.register("celery beat", check_beat, needs=("cache",))

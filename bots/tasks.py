@@ -8,6 +8,7 @@ thread inside the web process (the in-memory channel layer only works within one
 import logging
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
@@ -16,6 +17,8 @@ from realtime.metrics import BOT_DISPATCH_LAG
 
 logger = logging.getLogger(__name__)
 GROUP_SIZE = 250
+# Each dispatcher round leaves its time (epoch seconds) here; manage.py doctor reads it to tell that beat is alive.
+HEARTBEAT_KEY = "beat:last_dispatch"
 
 
 def _fresh_connections():
@@ -29,6 +32,7 @@ def dispatch_ticks() -> int:
     """One dispatcher round: publish the lag, claim (lease) the most overdue bots, at most BOT_DISPATCH_LIMIT
     (bots.scheduling), and send one tick_group task per market group (at most GROUP_SIZE bots each)."""
     now = timezone.now()
+    cache.set(HEARTBEAT_KEY, now.timestamp(), None)
     BOT_DISPATCH_LAG.set(scheduling.dispatch_lag_seconds(now))
     sent = 0
     for (exchange, symbol, timeframe), bot_ids in scheduling.claim_due_groups(now).items():

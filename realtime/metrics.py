@@ -1,9 +1,22 @@
 """Prometheus metrics shared by every app (exposed at /metrics). Import and increment; never create metrics elsewhere.
 
-Metrics live in the process that records them: with several Daphne processes each /metrics answer covers one process
-(scrape every process, or set PROMETHEUS_MULTIPROC_DIR to an empty shared directory before start-up and /metrics
-aggregates all of them; the connection gauges then sum the live processes).
+Without PROMETHEUS_MULTIPROC_DIR the metrics live in the process that records them, and /metrics answers for the one
+process that serves the request. Production sets PROMETHEUS_MULTIPROC_DIR, before any process starts, to one shared
+directory per host that is empty when the services start (docs/operations.md, "Metrics"): every gunicorn worker, Daphne
+process and Celery worker process then writes its values to files there, and /metrics on any of them reads them all.
+How each metric adds up across processes:
+
+- counters and histograms: summed over every process that ever wrote them since the directory was emptied, the dead
+  ones included (a restarted worker does not take its counts with it);
+- the connection gauges (``livesum``): summed over live processes only. A process that exits is marked dead by
+  gunicorn's ``child_exit`` hook (deploy/gunicorn.conf.py), Celery's worker shutdown signals (amarktai/celery.py), or
+  otherwise (Daphne, a killed worker) by ``multiprocess_registry`` at the next scrape, which drops the live-gauge files
+  of processes that no longer run;
+- the dispatch lag (``mostrecent``): the value set last, by whichever worker process.
 """
+
+import os
+import re
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -26,3 +39,54 @@ ERRORS = Counter("amarktai_errors_total", "Errors by area", ["area"])
 EVENTS_PUBLISHED = Counter("amarktai_events_published_total", "Real-time events published", ["event"])
 WS_MESSAGES = Counter("amarktai_websocket_messages_total", "Event messages sent to WebSocket clients", ["type"])
 SSE_MESSAGES = Counter("amarktai_sse_messages_total", "Frames sent to SSE clients", ["event"])
+
+# gauge_<mode>_<pid>.db: the per-process files of the gauges that count live processes only.
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user
+        return True
+    return True
+
+
+def sweep_dead_processes(path):
+    """Mark dead every process that left live-gauge files in ``path`` but no longer runs (a Daphne process that was
+    restarted, a worker killed with SIGKILL): its open-connection counts stop adding up. Counters are not touched. The
+    processes sharing ``path`` must run on this host, in one PID namespace. Returns the PIDs swept."""
+    from prometheus_client import multiprocess
+
+    swept = set()
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return swept
+    for name in names:
+        match = _LIVE_GAUGE_FILE.match(name)
+        if match and int(match.group(1)) not in swept and not _running(int(match.group(1))):
+            swept.add(int(match.group(1)))
+            multiprocess.mark_process_dead(int(match.group(1)), path)
+    return swept
+
+
+def multiprocess_registry(path):
+    """A registry that reads every process's metrics from the PROMETHEUS_MULTIPROC_DIR ``path`` (dead processes'
+    live gauges swept first)."""
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    sweep_dead_processes(path)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path)
+    return registry
+
+
+def mark_process_dead(pid, path):
+    """Drop the live-gauge values of ``pid``, which is exiting or has exited (no-op without a ``path``)."""
+    if path:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, path)

@@ -117,13 +117,14 @@ def metrics_view(request):
     it, only a client on loopback or a private network may scrape (the same list nginx.conf allows), judged by
     ``client_ip``: the peer, or behind a trusted proxy the address the proxy saw. So an app reachable without nginx, or
     an nginx whose /metrics location was lost, does not publish its metrics to the internet. With
-    PROMETHEUS_MULTIPROC_DIR set, all processes are aggregated.
+    PROMETHEUS_MULTIPROC_DIR set, every process on the host that shares the directory (gunicorn workers, Daphne, Celery
+    workers) is aggregated, so any one process's /metrics answers for all of them (realtime/metrics.py).
     """
     import hmac
 
     from django.conf import settings
     from django.http import HttpResponse
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
     token = settings.METRICS_TOKEN
     if token:
@@ -140,8 +141,7 @@ def metrics_view(request):
         return HttpResponse("method not allowed\n", status=405, content_type="text/plain")
     registry = REGISTRY
     if settings.PROMETHEUS_MULTIPROC_DIR:
-        from prometheus_client import multiprocess
+        from realtime.metrics import multiprocess_registry
 
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        registry = multiprocess_registry(settings.PROMETHEUS_MULTIPROC_DIR)
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

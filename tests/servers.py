@@ -213,15 +213,18 @@ def _substitute(text, old, new):
 
 def nginx_config(directory, api_port=None, http_port=None, https_port=None):
     """Write a runnable copy of the repository's nginx.conf into ``directory`` and return its path. Only what cannot
-    work outside a real host is replaced: the TLS certificate (a self-signed one in ``directory``), the access log and
-    nginx's temp directories (into ``directory``); with ports given, the listen lines (loopback only: the plain-HTTP
-    redirect server on ``http_port``, the TLS server on ``https_port``) and the gunicorn upstream's port."""
+    work outside a real host is replaced: the TLS certificate (a self-signed one in ``directory``), the pid file, the
+    access and error logs and nginx's temp directories (into ``directory``); with ports given, the listen lines
+    (loopback only: the plain-HTTP redirect server on ``http_port``, the TLS server on ``https_port``) and the gunicorn
+    upstream's port."""
     directory = Path(directory)
     cert, key = self_signed_cert(directory)
     text = (ROOT / "nginx.conf").read_text()
     text = _substitute(text, "/etc/ssl/amarktai/fullchain.pem", str(cert))
     text = _substitute(text, "/etc/ssl/amarktai/privkey.pem", str(key))
     text = _substitute(text, "/var/log/nginx/amarktai.access.log", str(directory / "access.log"))
+    text = _substitute(text, "/var/log/nginx/amarktai.error.log", str(directory / "error.log"))
+    text = _substitute(text, "pid /run/amarktai-nginx.pid;", f"pid {directory / 'nginx.pid'};")
     temp_paths = "".join(
         f"    {kind}_temp_path {directory / (kind + '_temp')};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -241,8 +244,9 @@ def nginx_config(directory, api_port=None, http_port=None, https_port=None):
 
 
 def nginx_command(conf, directory, directives=""):
-    """nginx with the README's prefix (the project directory: static files from var/staticfiles), its pid file and
-    error log in ``directory``, and any further main-context ``directives``."""
+    """nginx with the README's prefix (the project directory: static files from var/staticfiles), its startup error
+    log in ``directory`` (``nginx_config`` puts the pid file and the logs there too), and any further main-context
+    ``directives``."""
     directory = Path(directory)
     return [
         nginx_binary(),
@@ -252,8 +256,7 @@ def nginx_command(conf, directory, directives=""):
         str(conf),
         "-e",
         str(directory / "error.log"),
-        "-g",
-        f"pid {directory / 'nginx.pid'}; {directives}".strip(),
+        *(["-g", directives] if directives else []),
     ]
 
 
@@ -280,3 +283,111 @@ def nginx(api_port, timeout=20):
         _stop(proc)
         log.close()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# The whole stack (tests/system/test_stack.py): every production process from this venv, each in its own process group.
+
+
+def nginx_stack_config(directory, api_port, daphne_port, static_root, http_port, https_port):
+    """``nginx_config`` with the Daphne upstream on ``daphne_port`` as well and ``location /static/`` serving
+    ``static_root`` (a collectstatic output), so gunicorn, Daphne and the static files are all the test's own."""
+    import re
+
+    conf = nginx_config(directory, api_port=api_port, http_port=http_port, https_port=https_port)
+    text = _substitute(conf.read_text(), "server 127.0.0.1:8001 ", f"server 127.0.0.1:{daphne_port} ")
+    static = re.compile(r"(location /static/ \{\s*alias )[^;]+;")
+    assert static.search(text), "nginx.conf no longer has `location /static/ { alias ...; }`: update tests/servers.py"
+    text = static.sub(lambda m: f"{m.group(1)}{str(static_root).rstrip('/')}/;", text, count=1)
+    conf.write_text(text)
+    return conf
+
+
+def gunicorn_command(port, workers):
+    """gunicorn as deployed: with deploy/gunicorn.conf.py when the repository has one, bind and workers set here."""
+    command = [sys.executable, "-m", "gunicorn"]
+    config = ROOT / "deploy" / "gunicorn.conf.py"
+    if config.exists():
+        command += ["-c", str(config)]
+    serve = ["-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "amarktai.wsgi:application"]
+    return [*command, *serve]
+
+
+def daphne_command(port):
+    return [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "amarktai.asgi:application"]
+
+
+def celery_beat_command(directory):
+    directory = Path(directory)
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "amarktai",
+        "beat",
+        "-l",
+        "warning",
+        "-s",
+        str(directory / "celerybeat-schedule"),
+        "--pidfile",
+        str(directory / "celerybeat.pid"),
+    ]
+
+
+class Processes:
+    """Named subprocesses, each in a process group of its own (so a stop reaches its children: gunicorn's and nginx's
+    workers) with its output in ``directory``/<name>.log. ``stop_all`` ends every group; ``logs`` shows their output."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name, command, env=None):
+        with open(self.directory / f"{name}.log", "w") as log:
+            self.procs[name] = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self.procs[name]
+
+    def log(self, name):
+        path = self.directory / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_http(self, name, url, timeout, **client_options):
+        """Wait until ``url`` answers (any status), failing at once if process ``name`` exits."""
+        proc, deadline = self.procs[name], time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.log(name)[-3000:]}")
+            try:
+                httpx.get(url, timeout=1, **client_options)
+                return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{name} did not answer {url} in {timeout}s:\n{self.log(name)[-3000:]}"
+                    ) from None
+                time.sleep(0.2)
+
+    def stop(self, name, sig=None, timeout=15):
+        """Signal process ``name``'s group (SIGTERM by default), wait for it, SIGKILL the group if it lingers."""
+        import signal
+
+        proc = self.procs[name]
+        for signum, wait in ((sig or signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+            if proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signum)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(wait)
+        with contextlib.suppress(ProcessLookupError):  # children left behind by a leader that did exit
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.returncode
+
+    def stop_all(self):
+        for name in reversed(list(self.procs)):
+            self.stop(name, timeout=5)
+
+    def logs(self, tail=4000):
+        return "\n".join(f"----- {name} -----\n{self.log(name)[-tail:]}" for name in self.procs)

@@ -6,7 +6,10 @@ class WalletsConfig(AppConfig):
     name = "wallets"
 
     def ready(self):
+        from realtime import doctor
         from trading.exchanges import register_credential_lookup
+        from wallets.doctor import check_encryption
         from wallets.selectors import live_credential
 
         register_credential_lookup(live_credential)
+        doctor.register("encryption", check_encryption, needs=("database", "migrations"))

@@ -124,9 +124,13 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# collectstatic writes each file also under a name with its content hash (portal/app.3f2a9c81d0e4.js) and a manifest;
+# with DEBUG off, {% static %} names the hashed file, so a release changes every changed file's URL and nginx (or
+# WhiteNoise) can cache hashed names for a year. With DEBUG on ({% static %} gives plain names, WhiteNoise serves them
+# from the source tree: `make run`) no collectstatic is needed; with DEBUG off, pages fail until it has run.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
 

@@ -1,12 +1,13 @@
 """Celery: a Redis broker in production; without REDIS_URL, tasks run eagerly in the calling process and the embedded
 scheduler (bots.scheduler) does beat's work inside the web process."""
 
-from amarktai.settings.base import REDIS_URL
+from amarktai.settings.base import REDIS_URL, VAR_DIR
 from amarktai.settings.env import env_float, env_int
 
 __all__ = [
     "BOT_TICK_SECONDS",
     "CELERY_BEAT_SCHEDULE",
+    "CELERY_BEAT_SCHEDULE_FILENAME",
     "CELERY_BROKER_TRANSPORT_OPTIONS",
     "CELERY_BROKER_URL",
     "CELERY_HEALTH_CACHE_SECONDS",
@@ -39,6 +40,9 @@ CELERY_HEALTH_CACHE_SECONDS = env_int("CELERY_HEALTH_CACHE_SECONDS", 15)
 
 # Seconds between two ticks of one bot; the dispatcher runs twice as often.
 BOT_TICK_SECONDS = env_float("BOT_TICK_SECONDS", 10)
+# Beat's record of when each entry last ran: in the var directory (AMARKTAI_VAR_DIR), not in the working directory,
+# which in production is a read-only checkout. `celery beat -s PATH` still overrides it.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-bot-ticks": {"task": "bots.dispatch_ticks", "schedule": max(BOT_TICK_SECONDS / 2, 1.0)},
     "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": 15.0},

@@ -84,3 +84,49 @@ def test_nginx_accepts_the_config(tmp_path):
     proc = subprocess.run([*servers.nginx_command(conf, tmp_path), "-t"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert "test is successful" in proc.stderr
+
+
+HSTS_LINE = 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;'
+
+
+def _locations(text):
+    """Every location block (nested ones too) as (name, its own directives without those of nested blocks)."""
+    found, stack = [], []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.endswith("{"):
+            stack.append((line[:-1].strip(), []))
+        elif line == "}":
+            if not stack:  # the end of a block that opened before ``text`` began
+                continue
+            name, lines = stack.pop()
+            if name.startswith("location"):
+                found.append((name, lines))
+        elif stack:
+            stack[-1][1].append(line)
+    return found
+
+
+def test_hsts_is_sent_once_on_every_response():
+    """One HSTS header, nginx's: the app's is hidden, and every location with add_header lines of its own (which stops
+    nginx inheriting the server's) repeats it."""
+    text = CONF.read_text()
+    tls_server = text[text.index("listen 443") :]
+    server_level = tls_server[: re.search(r"^\s*location\s", tls_server, re.M).start()]
+    assert HSTS_LINE in server_level
+    assert "proxy_hide_header Strict-Transport-Security;" in server_level
+    for name, lines in _locations(tls_server):
+        if any(line.startswith("add_header") for line in lines):
+            assert HSTS_LINE in lines, f"{name} sets its own headers but not HSTS"
+
+
+def test_static_cache_headers_are_set_once():
+    """Hashed names (collectstatic's manifest storage) for a year, the rest revalidated; no `expires`, which would add
+    a second Cache-Control."""
+    static = {name: lines for name, lines in _locations(CONF.read_text()) if "static" in name or "[0-9a-f]{12}" in name}
+    assert "expires" not in " ".join(" ".join(lines) for lines in static.values())
+    assert 'add_header Cache-Control "no-cache";' in static["location /static/"]
+    hashed = [lines for name, lines in static.items() if "[0-9a-f]{12}" in name]
+    assert hashed == [['add_header Cache-Control "public, max-age=31536000, immutable";', HSTS_LINE]], static
