@@ -42,23 +42,42 @@ _probe: Future | None = None
 
 
 def _shared_probe(source, limit):
-    """Run ``_probe_database`` in a thread (or join the one already running) and wait at most ``limit`` seconds."""
-    global _probe
+    """Run ``_probe_database`` in a thread (or join the one already running) and wait at most ``limit`` seconds.
+
+    A joined probe that started before this call and failed may have met a condition that is over by now (a lock
+    released meanwhile): then one fresh probe gets whatever is left of the time limit."""
     if source.vendor == "sqlite" and source.is_in_memory_db():
         # An in-memory database is visible only to its own connection: probe on it, bounded by its own busy timeout.
         return _probe_database(source, limit)
-    settings_dict = copy.deepcopy(source.settings_dict)
+    deadline = time.monotonic() + limit
+    future, joined = _start_or_join(source, limit)
+    try:
+        return future.result(timeout=limit)
+    except FutureTimeout:
+        raise
+    except Exception:
+        remaining = deadline - time.monotonic()
+        if not joined or remaining <= 0:
+            raise
+        future, _ = _start_or_join(source, limit)
+        return future.result(timeout=remaining)
+
+
+def _start_or_join(source, limit):
+    """The probe in flight (joined=True), or a new one started now (joined=False)."""
+    global _probe
     with _probe_lock:
         future = _probe
-        if future is None or future.done():
-            future = _probe = Future()
-            threading.Thread(
-                target=_run_probe,
-                args=(future, source.__class__, settings_dict, source.alias, limit),
-                name="health-db-probe",
-                daemon=True,
-            ).start()
-    return future.result(timeout=limit)
+        if future is not None and not future.done():
+            return future, True
+        future = _probe = Future()
+        threading.Thread(
+            target=_run_probe,
+            args=(future, source.__class__, copy.deepcopy(source.settings_dict), source.alias, limit),
+            name="health-db-probe",
+            daemon=True,
+        ).start()
+        return future, False
 
 
 def _run_probe(future, wrapper_class, settings_dict, alias, limit):
