@@ -57,14 +57,19 @@ def _trusted_networks(proxies):
     return tuple(ipaddress.ip_network(item, strict=False) for item in proxies)
 
 
-def _is_trusted_proxy(address):
-    from django.conf import settings
-
+def address_in(address, networks):
+    """Whether the IP ``address`` (a string, possibly garbage) lies in one of ``networks``. A dual-stack listener
+    reports an IPv4 peer as ::ffff:a.b.c.d; it is the same host as a.b.c.d."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    # A dual-stack listener reports an IPv4 peer as ::ffff:a.b.c.d; it is the same proxy as a.b.c.d.
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return any(ip in network for network in _trusted_networks(tuple(settings.TRUSTED_PROXIES)))
+    return any(ip in network for network in networks)
+
+
+def _is_trusted_proxy(address):
+    from django.conf import settings
+
+    return address_in(address, _trusted_networks(tuple(settings.TRUSTED_PROXIES)))

@@ -5,7 +5,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from amarktai.errors import SERVICE_UNAVAILABLE, error_body
-from amarktai.utils import client_ip, iso_now
+from amarktai.utils import address_in, client_ip, iso_now
 from realtime import health, providers
 
 
@@ -101,13 +101,7 @@ _INTERNAL_NETWORKS = tuple(
 
 
 def _is_internal(address):
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in _INTERNAL_NETWORKS)
+    return address_in(address, _INTERNAL_NETWORKS)
 
 
 def metrics_view(request):

@@ -111,7 +111,8 @@ def _wait_until_up(proc, url, log, name, timeout, **client_options):
             time.sleep(0.2)
 
 
-def _stop(proc):
+def stop(proc):
+    """End a process started by a test: SIGTERM, then SIGKILL if it lingers."""
     if proc.poll() is None:
         proc.terminate()
     try:
@@ -164,7 +165,7 @@ def gunicorn(env_overrides=None, workers=1, timeout=30):
         _wait_until_up(proc, f"{base}/api/system/ping", log, "gunicorn", timeout)
         yield base
     finally:
-        _stop(proc)
+        stop(proc)
         log.close()
         shutil.rmtree(var, ignore_errors=True)
 
@@ -280,7 +281,7 @@ def nginx(api_port, timeout=20):
         _wait_until_up(proc, f"{base}/api/system/ping", log, "nginx", timeout, verify=tls_context(directory))
         yield base, directory
     finally:
-        _stop(proc)
+        stop(proc)
         log.close()
         shutil.rmtree(directory, ignore_errors=True)
 

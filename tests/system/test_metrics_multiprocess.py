@@ -109,16 +109,6 @@ def _wait_until_up(proc, url, log, timeout=30):
             time.sleep(0.2)
 
 
-def _stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
 def _scrape(base):
     """One scrape on a fresh connection (so the kernel may hand it to either worker): {(name, labels): value}."""
     with httpx.Client(timeout=10) as client:
@@ -228,6 +218,6 @@ def test_one_scrape_sees_every_process_of_the_host():
         assert _value(_scrape(base), "amarktai_http_requests_total", method="GET", status="200") >= served[-1] + 2
     finally:
         for proc in reversed(processes):
-            _stop(proc)
+            servers.stop(proc)
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -145,12 +145,6 @@ def test_nginx_caches_hashed_names_for_long_and_the_rest_not(collected):
             assert missing.status_code == 404
             assert missing.headers.get_list("strict-transport-security") == [HSTS]
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        servers.stop(proc)
         log.close()
         shutil.rmtree(directory, ignore_errors=True)
