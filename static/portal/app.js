@@ -411,7 +411,8 @@
 
   // ---------------------------------------------------------------------------------------------------------------
   // Pages
-  const pages = {};
+  window.amarktai = window.amarktai || {};
+  const pages = window.amarktai.pages = window.amarktai.pages || {};
 
   pages.login = () => {
     const form = T('login-form');
@@ -987,6 +988,12 @@
     }
   }
 
-  window.amarktai = { api, money, number, live, session };
+  // The portal's toolkit, for the per-page scripts in static/portal/pages/ (loaded by their templates' `scripts` block,
+  // deferred like this file, so they register in `amarktai.pages` before boot runs on DOMContentLoaded).
+  Object.assign(window.amarktai, {
+    api, GET, POST, DEL, $, $$, T, h, toast, pageError, failedTo, formData, clearErrors, showErrors, onSubmit, armedButton,
+    act, debounce, money, number, signedMoney, pct, when, platforms, platformQuote, fillPlatformSelect, tradeRow,
+    drawPnlChart, live, session,
+  });
   document.addEventListener('DOMContentLoaded', boot);
 })();
