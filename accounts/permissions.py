@@ -63,6 +63,20 @@ class PasswordSessionForChanges(RequiresPasswordSession):
         return request.method not in SAFE_METHODS
 
 
+class ReadOnlyQuery(KeyScope):
+    """For a POST that only reads (a search whose filters travel in the body, e.g. POST /api/signals/filter): the
+    ``read`` scope suffices, as for a GET."""
+
+    def has_permission(self, request, view):
+        if _is_api_key(request) and not _credential(request).allows(ApiKeyScope.READ):
+            raise PermissionDenied(
+                f"This API key lacks the '{ApiKeyScope.READ}' scope",
+                details={"required_scope": [str(ApiKeyScope.READ)]},
+            )
+        return True
+
+
 DEFAULT = [IsAuthenticated, KeyScope]
+READ_ONLY_QUERY = [IsAuthenticated, ReadOnlyQuery]
 PASSWORD_SESSION = [*DEFAULT, RequiresPasswordSession]
 PASSWORD_SESSION_FOR_CHANGES = [*DEFAULT, PasswordSessionForChanges]

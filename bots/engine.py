@@ -19,7 +19,7 @@ from django.utils import timezone
 from amarktai.errors import AmarktaiError, ProviderError
 from bots import scheduling
 from bots.models import Bot, BotStatus, TradingMode
-from bots.services import max_failures, set_status
+from bots.services import max_failures, record_signal, set_status
 from bots.strategies import RISK_PROFILES, get_strategy
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
 from trading import services as trading
@@ -123,6 +123,8 @@ def _tick(bot_id, candles, source):
                         take_profit=Decimal(str(round(signal.target, 8))) if signal.target else None,
                     )
                     traded = True
+        if signal is not None:  # every decision is kept, traded or not (bots.services.record_signal)
+            record_signal(bot, signal, position_open=position is not None, traded=traded)
         now = timezone.now()
         Bot.objects.filter(pk=bot.pk).update(
             last_tick_at=now, failure_count=0, last_error="", next_tick_at=scheduling.next_tick_at(now, 0)

@@ -78,3 +78,58 @@ class Bot(models.Model):
         if not self.initial_capital:
             return Decimal("0")
         return (self.total_profit / self.initial_capital) * 100
+
+
+class SignalOutcome(models.TextChoices):
+    TRADED = "traded"  # an order was placed on it
+    SKIPPED = "skipped"  # actionable, but no order: the size came out below the market's minimum amount
+    NOT_ACTIONABLE = "not_actionable"  # a buy while a position is open, or a sell with none
+
+
+class StrategySignal(models.Model):
+    """One strategy decision that would open (buy) or close (sell) a position, traded or not (bots.engine records it).
+
+    One row per (bot, candle, side): a bot ticks several times on the same candle and makes the same decision each
+    time; that is one decision. Rows older than SIGNAL_RETENTION_DAYS are pruned (bots.tasks.prune_signals).
+    ``confidence`` is a percentage (0-100) of the strategy's own indicator strength (bots.strategies.base).
+    Bot name, exchange, strategy and mode are copied so the history stays readable after the bot changes or goes.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signals")
+    # No index of its own: the unique constraint below starts with bot.
+    bot = models.ForeignKey(
+        Bot, null=True, blank=True, on_delete=models.SET_NULL, related_name="signals", db_index=False
+    )
+    bot_name = models.CharField(max_length=100)
+    exchange = models.CharField(max_length=32)
+    symbol = models.CharField(max_length=32)
+    strategy = models.CharField(max_length=32)
+    trading_mode = models.CharField(max_length=8, choices=TradingMode.choices)
+    side = models.CharField(max_length=4)  # "buy" opens a long position, "sell" closes it
+    entry_price = models.DecimalField(max_digits=24, decimal_places=8)
+    target = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    stop_loss = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    confidence = models.DecimalField(max_digits=5, decimal_places=2)
+    reason = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=16, choices=SignalOutcome.choices)
+    candle_ts = models.BigIntegerField()  # the candle the decision was made on (ms since the epoch)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The hot read: one user's signals, newest first, keyset-paginated on (created_at, id); the other filters
+            # (strategy, side, confidence) are applied along it.
+            models.Index(fields=["user", "-created_at", "-id"], name="signal_user_time"),
+            models.Index(fields=["user", "symbol", "-created_at"], name="signal_user_symbol_time"),
+            models.Index(fields=["created_at"], name="signal_created"),  # pruning
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "candle_ts", "side"], name="signal_one_per_bot_candle_side"),
+        ]
+
+    def __str__(self):
+        return f"{self.side} {self.symbol} ({self.strategy}, {self.outcome})"

@@ -5,8 +5,12 @@ production, shared by every process) under a per-user version that every write t
 signals and BotQuerySet.update), so a read never sees a list older than the last committed write.
 """
 
+import base64
+import binascii
 import threading
+import uuid
 from collections import OrderedDict
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +22,7 @@ from amarktai.tenancy import access
 from amarktai.utils import money
 from bots.listcache import invalidate_bot_list
 from bots.listcache import version_key as _version_key
-from bots.models import Bot, BotStatus
+from bots.models import Bot, BotStatus, StrategySignal
 from bots.payloads import bot_payload
 from trading.models import Trade
 from trading.selectors import open_positions
@@ -134,3 +138,77 @@ def connect_signals() -> None:
 
     post_save.connect(_on_bot_change, sender=Bot, dispatch_uid="bots-list-cache-save")
     post_delete.connect(_on_bot_change, sender=Bot, dispatch_uid="bots-list-cache-delete")
+
+
+# --- strategy signals -------------------------------------------------------------------------------------------------
+# GET /api/signals pages with a cursor on (created_at, id), newest first: every page is one range scan of the
+# (user, -created_at, -id) index however deep it goes (no OFFSET, no COUNT over a million rows).
+
+
+def encode_signal_cursor(signal: StrategySignal) -> str:
+    """The opaque cursor that continues after ``signal``."""
+    raw = f"{signal.created_at.isoformat()}|{signal.id.hex}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_signal_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """(created_at, id) of a cursor from encode_signal_cursor; ValueError when it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        stamp, _, hex_id = raw.partition("|")
+        created_at = datetime.fromisoformat(stamp)
+        signal_id = uuid.UUID(hex=hex_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError("not a cursor from this list") from exc
+    if created_at.tzinfo is None:
+        raise ValueError("not a cursor from this list")
+    return created_at, signal_id
+
+
+def access_signal(user: Any, signal_id: Any) -> StrategySignal:
+    """One of the user's signals; 404 for a missing or another user's signal alike."""
+    return access(StrategySignal.objects, user, signal_id, "Signal")
+
+
+def signals_page(
+    user: Any,
+    *,
+    symbol: str | None = None,
+    strategy: str | None = None,
+    side: str | None = None,
+    outcome: str | None = None,
+    bot_id: Any = None,
+    min_confidence: Decimal | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 50,
+) -> tuple[list[StrategySignal], StrategySignal | None]:
+    """The user's signals matching the filters, newest first: up to ``limit`` of them after the cursor position
+    ``after`` ((created_at, id) of the last row of the previous page), and the last row when more follow (else
+    None). ``since`` is inclusive, ``until`` exclusive."""
+    rows = StrategySignal.objects.owned_by(user)
+    if symbol:
+        rows = rows.filter(symbol=symbol.upper())
+    if strategy:
+        rows = rows.filter(strategy=strategy)
+    if side:
+        rows = rows.filter(side=side)
+    if outcome:
+        rows = rows.filter(outcome=outcome)
+    if bot_id:
+        rows = rows.filter(bot_id=bot_id)
+    if min_confidence is not None:
+        rows = rows.filter(confidence__gte=min_confidence)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    if after is not None:
+        created_at, last_id = after
+        # created_at <= c bounds the index range; the OR only looks at the rows of that very instant.
+        rows = rows.filter(created_at__lte=created_at).filter(Q(created_at__lt=created_at) | Q(id__lt=last_id))
+    page = list(rows.order_by("-created_at", "-id")[: limit + 1])
+    if len(page) > limit:
+        return page[:limit], page[limit - 1]
+    return page, None

@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
-from amarktai.api import StrictDecimalField
-from bots.models import BotStatus, RiskMode, TradingMode
+from amarktai.api import StrictDecimalField, StrictIntegerField
+from bots.models import BotStatus, RiskMode, SignalOutcome, TradingMode
+from bots.selectors import decode_signal_cursor
 from bots.strategies import STRATEGIES
 
 
@@ -26,3 +27,32 @@ class BotUpdateSerializer(serializers.Serializer):
 class BotFilterSerializer(serializers.Serializer):
     platform = serializers.CharField(max_length=32, required=False)
     status = serializers.ChoiceField(choices=BotStatus.values, required=False)
+
+
+class SignalFilterSerializer(serializers.Serializer):
+    """The filters of GET /api/signals (query string) and POST /api/signals/filter (JSON body)."""
+
+    symbol = serializers.RegexField(r"^[A-Za-z0-9]{1,15}/[A-Za-z0-9]{1,15}$", max_length=32, required=False)
+    strategy = serializers.ChoiceField(choices=list(STRATEGIES), required=False)
+    side = serializers.ChoiceField(choices=["buy", "sell"], required=False)
+    outcome = serializers.ChoiceField(choices=SignalOutcome.values, required=False)
+    bot_id = serializers.UUIDField(required=False)
+    min_confidence = StrictDecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False, help_text="0-100 (%)"
+    )
+    since = serializers.DateTimeField(required=False, help_text="ISO 8601; signals at or after it")
+    until = serializers.DateTimeField(required=False, help_text="ISO 8601; signals before it")
+    cursor = serializers.CharField(max_length=200, required=False, help_text="next_cursor of the previous page")
+    limit = StrictIntegerField(min_value=1, max_value=200, default=50)
+
+    def validate_cursor(self, value):
+        try:
+            return decode_signal_cursor(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if since is not None and until is not None and since >= until:
+            raise serializers.ValidationError({"until": ["must be later than since"]})
+        return attrs

@@ -11,18 +11,22 @@ bots from the paper balance, for live bots from the exchange's balance. Otherwis
 (VALIDATION_ERROR on initial_capital) rather than a bot left to trade money that is not there.
 """
 
+import logging
+import math
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.services import LIVE_MODES
 from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed
-from bots.models import Bot, BotStatus, TradingMode
-from bots.payloads import bot_payload
+from bots.models import Bot, BotStatus, SignalOutcome, StrategySignal, TradingMode
+from bots.payloads import bot_payload, signal_payload
 from bots.selectors import access_bot
-from bots.strategies import STRATEGIES
+from bots.strategies import STRATEGIES, Signal
 from realtime import events
 from trading import services as trading
 from trading.exchanges import get_exchange
@@ -266,3 +270,73 @@ def close_position(bot: Bot, reason: str = "closed") -> Order | None:
 
 def max_failures() -> int:
     return int(settings.BOT_MAX_FAILURES)
+
+
+# --- strategy signals -------------------------------------------------------------------------------------------------
+signal_logger = logging.getLogger("bots.signals")
+PRUNE_BATCH = 5000
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return Decimal(str(round(float(value), 8)))
+
+
+def record_signal(bot: Bot, signal: Signal, *, position_open: bool, traded: bool) -> StrategySignal | None:
+    """Store one strategy decision of ``bot`` (called by the engine inside the tick's transaction, the bot row locked)
+    and publish it as a ``signal`` event on commit. Returns the new row, or None when this decision (same bot, candle
+    and side: a later tick on the same candle) is already recorded.
+
+    What counts: every Signal a strategy returns is a decision to open (buy) or close (sell) a position. Its outcome is
+    ``traded`` (an order was placed), ``skipped`` (actionable, but the size was below the market's minimum amount) or
+    ``not_actionable`` (a buy while a position is open, a sell with none: nothing to open or close)."""
+    if StrategySignal.objects.filter(bot=bot, candle_ts=signal.candle_ts, side=signal.side).exists():
+        return None
+    entry = _decimal(signal.entry)
+    if entry is None:
+        signal_logger.warning("bot %s: %s signal without a finite price not recorded", bot.pk, signal.side)
+        return None
+    actionable = (signal.side == "buy") != position_open
+    if traded:
+        outcome = SignalOutcome.TRADED
+    elif actionable:
+        outcome = SignalOutcome.SKIPPED
+    else:
+        outcome = SignalOutcome.NOT_ACTIONABLE
+    confidence = signal.confidence if math.isfinite(signal.confidence) else 0.0
+    row = StrategySignal.objects.create(
+        user_id=bot.user_id,
+        bot=bot,
+        bot_name=bot.name,
+        exchange=bot.exchange,
+        symbol=bot.symbol,
+        strategy=bot.strategy,
+        trading_mode=bot.trading_mode,
+        side=signal.side,
+        entry_price=entry,
+        target=_decimal(signal.target),
+        stop_loss=_decimal(signal.stop_loss),
+        confidence=Decimal(str(round(min(max(confidence, 0.0), 1.0) * 100, 2))),
+        reason=(signal.reason or "")[:255],
+        outcome=outcome,
+        candle_ts=int(signal.candle_ts),
+    )
+    events.publish(bot.user_id, events.SIGNAL, signal_payload(row))
+    return row
+
+
+def prune_signals(now: datetime | None = None, batch: int = PRUNE_BATCH) -> int:
+    """Delete the strategy signals older than SIGNAL_RETENTION_DAYS (0: keep them all), in batches of ``batch`` rows
+    (each its own short statement, along the created_at index). Returns how many were deleted."""
+    days = settings.SIGNAL_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        oldest = StrategySignal.objects.filter(created_at__lt=cutoff).order_by("created_at").values("pk")[:batch]
+        count, _ = StrategySignal.objects.filter(pk__in=oldest).delete()
+        deleted += count
+        if count < batch:
+            return deleted

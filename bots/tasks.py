@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from bots import engine, scheduling
+from bots import engine, scheduling, services
 from realtime.metrics import BOT_DISPATCH_LAG
 
 logger = logging.getLogger(__name__)
@@ -54,3 +54,9 @@ def tick_group(self, exchange, symbol, timeframe, bot_ids):
         raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
     finally:
         _fresh_connections()
+
+
+@shared_task(name="bots.prune_signals", ignore_result=True)
+def prune_signals() -> int:
+    """Hourly: delete strategy signals older than SIGNAL_RETENTION_DAYS (bots.services.prune_signals)."""
+    return services.prune_signals()

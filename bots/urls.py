@@ -8,4 +8,7 @@ urlpatterns = [
     path("bots/<uuid:bot_id>/pause", views.BotPauseView.as_view()),
     path("bots/<uuid:bot_id>/resume", views.BotResumeView.as_view()),
     path("metrics", views.MetricsView.as_view()),
+    path("signals", views.SignalListView.as_view()),
+    path("signals/filter", views.SignalFilterView.as_view()),
+    path("signals/<uuid:signal_id>", views.SignalDetailView.as_view()),
 ]

@@ -1,10 +1,12 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.permissions import READ_ONLY_QUERY
 from amarktai.api import validated
 from bots import selectors, services
-from bots.payloads import bot_payload
-from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer
+from bots.payloads import bot_payload, signal_payload
+from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer, SignalFilterSerializer
 
 
 class BotListView(GenericAPIView):
@@ -59,3 +61,39 @@ class BotResumeView(GenericAPIView):
 class MetricsView(GenericAPIView):
     def get(self, request):
         return Response({"success": True, "metrics": selectors.metrics(request.user)})
+
+
+def _signals_response(user, filters):
+    after = filters.pop("cursor", None)
+    rows, last = selectors.signals_page(user, after=after, **filters)
+    return Response(
+        {
+            "success": True,
+            "signals": [signal_payload(row) for row in rows],
+            "count": len(rows),
+            "next_cursor": selectors.encode_signal_cursor(last) if last is not None else None,
+        }
+    )
+
+
+class SignalListView(GenericAPIView):
+    """The user's strategy signals, newest first, a page at a time (``next_cursor`` continues the list)."""
+
+    @extend_schema(parameters=[SignalFilterSerializer])
+    def get(self, request):
+        return _signals_response(request.user, dict(validated(SignalFilterSerializer, request.query_params)))
+
+
+class SignalFilterView(GenericAPIView):
+    """The same list with the filters in a JSON body. It only reads: an API key's ``read`` scope suffices."""
+
+    serializer_class = SignalFilterSerializer
+    permission_classes = READ_ONLY_QUERY
+
+    def post(self, request):
+        return _signals_response(request.user, dict(validated(SignalFilterSerializer, request.data)))
+
+
+class SignalDetailView(GenericAPIView):
+    def get(self, request, signal_id):
+        return Response({"success": True, "signal": signal_payload(selectors.access_signal(request.user, signal_id))})

@@ -9,12 +9,15 @@ __all__ = [
     "DEMO_EMAIL",
     "DEMO_PASSWORD",
     "DEMO_PASSWORD_CHOSEN",
+    "SIGNAL_RETENTION_DAYS",
 ]
 
 # Failed ticks in a row before a bot is paused and an alert is sent.
 BOT_MAX_FAILURES = env_int("BOT_MAX_FAILURES", 5)
 # The most bots one dispatcher round sends to the workers (the most overdue first).
 BOT_DISPATCH_LIMIT = env_int("BOT_DISPATCH_LIMIT", 20_000)
+# Strategy signals (GET /api/signals) older than this many days are deleted by the hourly prune (0: kept forever).
+SIGNAL_RETENTION_DAYS = env_int("SIGNAL_RETENTION_DAYS", 90)
 # How long an assistant action waits for the user's confirmation.
 CHAT_CONFIRMATION_TTL_SECONDS = env_int("CHAT_CONFIRMATION_TTL_SECONDS", 300)
 # The demo user that `make run` (manage.py seed_demo) creates.

@@ -18,6 +18,8 @@ __all__ = [
     "CELERY_TASK_REJECT_ON_WORKER_LOST",
     "CELERY_TIMEZONE",
     "CELERY_WORKER_PREFETCH_MULTIPLIER",
+    "PRICE_ALERT_SECONDS",
+    "SIGNAL_PRUNE_SECONDS",
 ]
 
 if REDIS_URL:
@@ -40,10 +42,16 @@ CELERY_HEALTH_CACHE_SECONDS = env_int("CELERY_HEALTH_CACHE_SECONDS", 15)
 
 # Seconds between two ticks of one bot; the dispatcher runs twice as often.
 BOT_TICK_SECONDS = env_float("BOT_TICK_SECONDS", 10)
+# Seconds between two checks of the watch lists' price alerts (one ticker per watched market).
+PRICE_ALERT_SECONDS = env_float("PRICE_ALERT_SECONDS", 30)
+# Seconds between two prunes of old strategy signals (SIGNAL_RETENTION_DAYS).
+SIGNAL_PRUNE_SECONDS = 3600.0
 # Beat's record of when each entry last ran: in the var directory (AMARKTAI_VAR_DIR), not in the working directory,
 # which in production is a read-only checkout. `celery beat -s PATH` still overrides it.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-bot-ticks": {"task": "bots.dispatch_ticks", "schedule": max(BOT_TICK_SECONDS / 2, 1.0)},
     "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": 15.0},
+    "check-price-alerts": {"task": "market.check_price_alerts", "schedule": PRICE_ALERT_SECONDS},
+    "prune-signals": {"task": "bots.prune_signals", "schedule": SIGNAL_PRUNE_SECONDS},
 }

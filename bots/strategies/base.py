@@ -3,6 +3,11 @@
 candles: array-like of rows [timestamp_ms, open, high, low, close, volume], oldest first (the last row is the latest
 closed candle). position: None when flat, else a dict with at least "entry_price", and optionally "stop_loss" and
 "take_profit". A strategy returns a Signal or None.
+
+Confidence (0..1, recorded with every signal and shown as a percentage in /api/signals) comes from the strategy's own
+indicator: how far past its threshold the indicator went on the deciding candle (entry() and exit_signal() return
+``(confidence, reason)``; each strategy's docstring says how). A risk exit (stop loss or take profit hit) is 1.0: the
+level was crossed, nothing is estimated.
 """
 
 from dataclasses import dataclass, field
@@ -36,6 +41,17 @@ class Signal:
     reason: str
     candle_ts: int  # the candle the decision was made on: part of the idempotent client order id
     extra: dict = field(default_factory=dict)
+
+
+def clamp_confidence(value):
+    """A confidence in 0..1, rounded to 3 places."""
+    return round(float(min(max(value, 0.0), 1.0)), 3)
+
+
+def scaled_confidence(excess, scale):
+    """0.5 at the indicator's threshold, rising by ``excess * scale`` up to 1.0: the shared shape of every strategy's
+    confidence (``excess`` is how far past the threshold the indicator went)."""
+    return 0.5 + min(max(float(excess), 0.0) * scale, 0.5)
 
 
 def as_array(candles):
@@ -81,10 +97,11 @@ class Strategy:
                 return Signal("sell", price, None, None, 1.0, f"stop loss hit at {float(stop):.2f}", ts)
             if target is not None and float(last[HIGH]) >= float(target):
                 return Signal("sell", price, None, None, 1.0, f"take profit reached at {float(target):.2f}", ts)
-            reason = self.exit_signal(data, position, p)
-            if reason:
-                return Signal("sell", price, None, None, 0.7, reason, ts)
-            return None
+            found = self.exit_signal(data, position, p)
+            if not found:
+                return None
+            confidence, reason = found
+            return Signal("sell", price, None, None, clamp_confidence(confidence), reason, ts)
         found = self.entry(data, p)
         if not found:
             return None
@@ -94,7 +111,7 @@ class Strategy:
             price,
             price * (1 + risk.take_profit_pct),
             price * (1 - risk.stop_loss_pct),
-            round(float(min(max(confidence, 0.0), 1.0)), 3),
+            clamp_confidence(confidence),
             reason,
             ts,
         )

@@ -2,11 +2,13 @@
 
 import numpy as np
 
-from bots.strategies.base import CLOSE, HIGH, LOW, VOLUME, Strategy, ema
+from bots.strategies.base import CLOSE, HIGH, LOW, VOLUME, Strategy, ema, scaled_confidence
 
 
 class Momentum(Strategy):
-    """Fast EMA crossing above the slow EMA with positive rate of change enters; crossing back below exits."""
+    """Fast EMA crossing above the slow EMA with positive rate of change enters; crossing back below exits.
+
+    Confidence: 0.5 + 100 x the gap between the EMAs as a fraction of the slow EMA (capped at 1.0), on entry and exit."""
 
     name = "momentum"
     defaults = {"fast": 5, "slow": 20, "min_roc": 0.0}
@@ -28,12 +30,16 @@ class Momentum(Strategy):
         close = data[:, CLOSE]
         fast, slow = ema(close, int(p["fast"])), ema(close, int(p["slow"]))
         if fast[-1] < slow[-1] and fast[-2] >= slow[-2]:
-            return f"EMA{int(p['fast'])} crossed below EMA{int(p['slow'])}"
+            gap = (slow[-1] - fast[-1]) / slow[-1]
+            return scaled_confidence(gap, 100), f"EMA{int(p['fast'])} crossed below EMA{int(p['slow'])}"
         return None
 
 
 class Breakout(Strategy):
-    """Close above the highest high of the lookback window on volume above threshold x average volume."""
+    """Close above the highest high of the lookback window on volume above threshold x average volume.
+
+    Confidence: entry 0.5 + 0.25 per threshold multiple of volume beyond the first; exit 0.5 + 100 x how far (as a
+    fraction) the close fell below the exit low."""
 
     name = "breakout"
     defaults = {"lookback": 20, "volume_threshold": 1.5}
@@ -58,12 +64,15 @@ class Breakout(Strategy):
         n = max(int(p["lookback"]) // 2, 2)
         low = data[-n - 1 : -1, LOW].min()
         if data[-1, CLOSE] < low:
-            return f"close fell below the {n}-candle low {low:.2f}"
+            depth = (low - data[-1, CLOSE]) / low if low > 0 else 0.0
+            return scaled_confidence(depth, 100), f"close fell below the {n}-candle low {low:.2f}"
         return None
 
 
 class MeanReversion(Strategy):
-    """Buy when the close is ``entry_z`` standard deviations below its moving average; sell when it is back above."""
+    """Buy when the close is ``entry_z`` standard deviations below its moving average; sell when it is back above.
+
+    Confidence: 0.5 + 0.25 per standard deviation beyond the entry (or exit) z-score."""
 
     name = "mean_reversion"
     defaults = {"period": 20, "entry_z": 2.0, "exit_z": 0.0}
@@ -85,7 +94,7 @@ class MeanReversion(Strategy):
     def exit_signal(self, data, position, p):
         z = self._z(data, p)
         if z >= float(p["exit_z"]):
-            return f"close reverted to {z:+.2f} sd of its mean"
+            return scaled_confidence(z - float(p["exit_z"]), 0.25), f"close reverted to {z:+.2f} sd of its mean"
         return None
 
 
@@ -125,7 +134,9 @@ def supertrend(data, period=10, multiplier=3.0):
 
 
 class SupertrendStrategy(Strategy):
-    """Enter when Supertrend flips up; exit when it flips down (AlgoMirror's Supertrend exit: period, multiplier)."""
+    """Enter when Supertrend flips up; exit when it flips down (AlgoMirror's Supertrend exit: period, multiplier).
+
+    Confidence: 0.5 + 50 x the distance between the close and the Supertrend line as a fraction of the close."""
 
     name = "supertrend"
     defaults = {"period": 10, "multiplier": 3.0}
@@ -136,13 +147,19 @@ class SupertrendStrategy(Strategy):
     def entry(self, data, p):
         line, trend = supertrend(data, int(p["period"]), float(p["multiplier"]))
         if trend[-1] == 1 and trend[-2] == -1:
-            return 0.65, f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) turned up at {line[-1]:.2f}"
+            gap = (data[-1, CLOSE] - line[-1]) / data[-1, CLOSE]
+            return scaled_confidence(
+                gap, 50
+            ), f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) turned up at {line[-1]:.2f}"
         return None
 
     def exit_signal(self, data, position, p):
         line, trend = supertrend(data, int(p["period"]), float(p["multiplier"]))
         if trend[-1] == -1:
-            return f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) exit: close below {line[-1]:.2f}"
+            gap = (line[-1] - data[-1, CLOSE]) / data[-1, CLOSE]
+            return scaled_confidence(
+                gap, 50
+            ), f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) exit: close below {line[-1]:.2f}"
         return None
 
 
