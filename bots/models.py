@@ -124,7 +124,7 @@ class StrategySignal(models.Model):
             # The hot read: one user's signals, newest first, keyset-paginated on (created_at, id); the other filters
             # (strategy, side, confidence) are applied along it.
             models.Index(fields=["user", "-created_at", "-id"], name="signal_user_time"),
-            models.Index(fields=["user", "symbol", "-created_at"], name="signal_user_symbol_time"),
+            models.Index(fields=["user", "symbol", "-created_at", "-id"], name="signal_user_symbol_time"),
             models.Index(fields=["created_at"], name="signal_created"),  # pruning
         ]
         constraints = [

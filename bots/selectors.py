@@ -140,7 +140,7 @@ def connect_signals() -> None:
     post_delete.connect(_on_bot_change, sender=Bot, dispatch_uid="bots-list-cache-delete")
 
 
-# --- strategy signals -------------------------------------------------------------------------------------------------
+# --- strategy signals -----------------------------------------------------------------------------------------------
 # GET /api/signals pages with a cursor on (created_at, id), newest first: every page is one range scan of the
 # (user, -created_at, -id) index however deep it goes (no OFFSET, no COUNT over a million rows).
 
@@ -170,7 +170,7 @@ def access_signal(user: Any, signal_id: Any) -> StrategySignal:
     return access(StrategySignal.objects, user, signal_id, "Signal")
 
 
-def signals_page(
+def signals_queryset(
     user: Any,
     *,
     symbol: str | None = None,
@@ -182,11 +182,9 @@ def signals_page(
     since: datetime | None = None,
     until: datetime | None = None,
     after: tuple[datetime, uuid.UUID] | None = None,
-    limit: int = 50,
-) -> tuple[list[StrategySignal], StrategySignal | None]:
-    """The user's signals matching the filters, newest first: up to ``limit`` of them after the cursor position
-    ``after`` ((created_at, id) of the last row of the previous page), and the last row when more follow (else
-    None). ``since`` is inclusive, ``until`` exclusive."""
+) -> Any:
+    """The user's signals matching the filters, newest first, after the cursor position ``after`` ((created_at, id) of
+    the last row of the previous page). ``since`` is inclusive, ``until`` exclusive."""
     rows = StrategySignal.objects.owned_by(user)
     if symbol:
         rows = rows.filter(symbol=symbol.upper())
@@ -208,7 +206,12 @@ def signals_page(
         created_at, last_id = after
         # created_at <= c bounds the index range; the OR only looks at the rows of that very instant.
         rows = rows.filter(created_at__lte=created_at).filter(Q(created_at__lt=created_at) | Q(id__lt=last_id))
-    page = list(rows.order_by("-created_at", "-id")[: limit + 1])
+    return rows.order_by("-created_at", "-id")
+
+
+def signals_page(user: Any, *, limit: int = 50, **filters: Any) -> tuple[list[StrategySignal], StrategySignal | None]:
+    """Up to ``limit`` of signals_queryset(user, **filters), and the last of them when more follow (else None)."""
+    page = list(signals_queryset(user, **filters)[: limit + 1])
     if len(page) > limit:
         return page[:limit], page[limit - 1]
     return page, None

@@ -272,7 +272,7 @@ def max_failures() -> int:
     return int(settings.BOT_MAX_FAILURES)
 
 
-# --- strategy signals -------------------------------------------------------------------------------------------------
+# --- strategy signals -----------------------------------------------------------------------------------------------
 signal_logger = logging.getLogger("bots.signals")
 PRUNE_BATCH = 5000
 

@@ -8,7 +8,7 @@ from bots.strategies.base import CLOSE, HIGH, LOW, VOLUME, Strategy, ema, scaled
 class Momentum(Strategy):
     """Fast EMA crossing above the slow EMA with positive rate of change enters; crossing back below exits.
 
-    Confidence: 0.5 + 100 x the gap between the EMAs as a fraction of the slow EMA (capped at 1.0), on entry and exit."""
+    Confidence: 0.5 + 100 x the gap between the EMAs as a fraction of the slow EMA (at most 1.0), entry and exit."""
 
     name = "momentum"
     defaults = {"fast": 5, "slow": 20, "min_roc": 0.0}
