@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include("accounts.urls")),
     path("api/", include("realtime.urls")),
     path("api/", include("trading.urls")),
+    path("api/", include("market.urls")),
     path("api/", include("wallets.urls")),
     path("api/", include("chat.urls")),
     path("api/", include("accounts.admin_urls")),

@@ -1,5 +1,6 @@
 """The embedded scheduler: without Redis, a daemon thread in the web process does what Celery beat does in production
-(dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every 15 s). Tasks run eagerly in that thread, so
+(dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every 15 s, check price alerts every
+PRICE_ALERT_SECONDS, prune old signals hourly). Tasks run eagerly in that thread, so
 events reach the in-memory channel layer of the same process."""
 
 import logging
@@ -19,11 +20,20 @@ class EmbeddedScheduler(threading.Thread):
         self.orders_every = orders_every
         self.stopped = threading.Event()
 
+    def periodic(self):
+        """(task, seconds between runs) of the other beat entries: price alerts and signal pruning."""
+        from bots.tasks import prune_signals
+        from market.tasks import check_price_alerts
+
+        return [(check_price_alerts, settings.PRICE_ALERT_SECONDS), (prune_signals, settings.SIGNAL_PRUNE_SECONDS)]
+
     def run(self):
         from bots.tasks import dispatch_ticks
         from trading.tasks import sync_open_orders
 
         next_orders = 0.0
+        periodic = self.periodic()
+        next_runs = [0.0] * len(periodic)
         while not self.stopped.is_set():
             started = time.monotonic()
             try:
@@ -35,6 +45,16 @@ class EmbeddedScheduler(threading.Thread):
                 logger.exception("embedded scheduler round failed")
             finally:
                 close_old_connections()
+            for i, (task, every) in enumerate(periodic):
+                if started < next_runs[i]:
+                    continue
+                next_runs[i] = started + every
+                try:
+                    task()
+                except Exception:
+                    logger.exception("embedded scheduler: %s failed", task.name)
+                finally:
+                    close_old_connections()
             self.stopped.wait(max(self.tick_every - (time.monotonic() - started), 0.1))
 
     def stop(self):

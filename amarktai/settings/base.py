@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "accounts",
     "realtime",
     "trading",
+    "market",
     "wallets",
     "bots",
     "chat",
