@@ -25,6 +25,10 @@ class InstrumentListView(GenericAPIView):
 class InstrumentDetailView(GenericAPIView):
     serializer_class = InstrumentUpdateSerializer
 
+    def get_object(self):
+        # DRF's OPTIONS metadata asks for the object of a PUT view: the user's own, or a 404.
+        return selectors.access_instrument(self.request.user, self.kwargs["instrument_id"])
+
     def put(self, request, instrument_id):
         changes = validated(InstrumentUpdateSerializer, request.data)
         instrument = services.update_instrument(request.user, instrument_id, dict(changes))

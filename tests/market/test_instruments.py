@@ -258,3 +258,10 @@ def test_the_embedded_scheduler_runs_the_alerts_and_the_prune(monkeypatch):
     finally:
         thread.stop()
         thread.join(5)
+
+
+def test_options_describes_the_update_fields_of_ones_own_instrument(auth_client, other_client):
+    item = add(auth_client).json()["instrument"]
+    described = auth_client.options(f"/api/instruments/{item['id']}")
+    assert described.status_code == 200 and "alert_above" in described.json()["actions"]["PUT"]
+    assert_error(other_client.options(f"/api/instruments/{item['id']}"), 404, "NOT_FOUND")

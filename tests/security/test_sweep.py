@@ -86,7 +86,28 @@ def _owned_objects(owner):
     from wallets.services.transfers import request_transfer
 
     transfer = request_transfer(owner, "luno", "valr", Decimal("100"), "ZAR")
+    from bots.models import StrategySignal
+    from market.services import create_instrument
+
+    instrument = create_instrument(owner, exchange="luno", symbol="BTC/ZAR", notes="owner-only watch note")
+    signal = StrategySignal.objects.create(
+        user=owner,
+        bot=bot,
+        bot_name=bot.name,
+        exchange="luno",
+        symbol="BTC/ZAR",
+        strategy="momentum",
+        trading_mode="paper",
+        side="buy",
+        entry_price=Decimal("1000"),
+        confidence=Decimal("75.5"),
+        reason="owner-only signal reason",
+        outcome="traded",
+        candle_ts=0,
+    )
     return {
+        "/api/instruments/": instrument.pk,
+        "/api/signals/": signal.pk,
         "/api/wallet/transfers/": transfer.pk,
         "/api/bots/": bot.pk,
         "/api/admin/bot/": bot.pk,
@@ -113,6 +134,10 @@ def _assert_owner_unchanged(owner, objects):
     from wallets.selectors import access_transfer
 
     assert access_transfer(owner, objects["/api/wallet/transfers/"]).current_status == "pending"
+    from market.selectors import access_instrument
+
+    instrument = access_instrument(owner, objects["/api/instruments/"])
+    assert (instrument.symbol, instrument.notes, instrument.alert_above) == ("BTC/ZAR", "owner-only watch note", None)
 
 
 def _fill(path, objects):
@@ -186,6 +211,8 @@ def test_list_endpoints_show_nothing_of_other_users(user, other_user):
         str(transfer.pk),
         str(transfer.correlation_id),
         "owner-only chat message",
+        "owner-only watch note",
+        "owner-only signal reason",
     }
     client = client_for(other_user)
     for path, method in OPERATIONS:
