@@ -61,7 +61,7 @@
       T('signals-prev').disabled = page === 0;
       T('signals-next').disabled = !next;
       T('signals-page').textContent = signals.length ? `Page ${page + 1}` : '';
-      T('signals-count').textContent = `${signals.length}${next ? '+' : ''} shown`;
+      T('signals-count').textContent = signals.length ? `${signals.length} on this page${next ? ', older ones follow' : ''}` : '';
     }
 
     function matches(s) {

@@ -69,7 +69,7 @@
           h('td', { 'data-label': 'Actions', class: 'r' }, h('span', { class: 'actions' }, edit, remove), err));
       }));
       T('watch-empty').hidden = items.length > 0;
-      T('watch-count').textContent = `${items.length} markets`;
+      T('watch-count').textContent = `${items.length} ${items.length === 1 ? 'market' : 'markets'}`;
     }
 
     const levelOf = (v) => (v === '' ? null : v);
