@@ -19,6 +19,7 @@ SCRIPTS = {
     "ws": ["bench_ws_fanout.py"],
     "memory": ["bench_memory.py"],
     "paper": ["bench_paper_orders.py"],
+    "signals": ["bench_signals.py"],
 }
 
 
