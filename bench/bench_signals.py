@@ -41,8 +41,8 @@ def fill(user_id, rows):
     from django.db import connection
 
     columns = (
-        "id, user_id, bot_id, bot_name, exchange, symbol, strategy, trading_mode, side, entry_price, target, stop_loss, "
-        "confidence, reason, outcome, candle_ts, created_at"
+        "id, user_id, bot_id, bot_name, exchange, symbol, strategy, trading_mode, side, entry_price, target, "
+        "stop_loss, confidence, reason, outcome, candle_ts, created_at"
     )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -51,7 +51,8 @@ def fill(user_id, rows):
                 SELECT md5(%s || n::text)::uuid, %s, NULL, 'Bench', 'luno',
                        (ARRAY['BTC/ZAR','ETH/ZAR','XRP/ZAR','SOL/ZAR'])[n %% 4 + 1],
                        (ARRAY['momentum','breakout','mean_reversion','supertrend'])[n %% 4 + 1], 'paper',
-                       CASE WHEN n %% 2 = 0 THEN 'buy' ELSE 'sell' END, 1000000 + n, NULL, NULL, 50 + (n %% 5000) / 100.0,
+                       CASE WHEN n %% 2 = 0 THEN 'buy' ELSE 'sell' END, 1000000 + n, NULL, NULL,
+                       50 + (n %% 5000) / 100.0,
                        'bench', 'traded', n, now() - make_interval(secs => n)
                 FROM generate_series(1, %s) AS n""",
                 [str(user_id), str(user_id), rows],
