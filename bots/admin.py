@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from bots.models import Bot
+from bots.models import Bot, StrategySignal
 
 
 @admin.register(Bot)
@@ -32,3 +32,20 @@ class BotAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     list_select_related = ["user"]
+
+
+@admin.register(StrategySignal)
+class StrategySignalAdmin(admin.ModelAdmin):
+    """Read-only: signals are what the strategies decided, never edited."""
+
+    list_display = ["created_at", "user", "bot_name", "exchange", "symbol", "side", "confidence", "outcome", "strategy"]
+    list_filter = ["side", "outcome", "strategy", "exchange"]
+    search_fields = ["user__email", "symbol", "bot_name"]
+    list_select_related = ["user"]
+    show_full_result_count = False  # no COUNT(*) over a million rows per page
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

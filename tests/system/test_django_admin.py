@@ -20,6 +20,8 @@ PAGES = [
     "/admin/trading/position/",
     "/admin/wallets/transfer/",
     "/admin/accounts/auditlog/",
+    "/admin/bots/strategysignal/",
+    "/admin/market/instrument/",
 ]
 
 
