@@ -136,7 +136,8 @@ def supertrend(data, period=10, multiplier=3.0):
 class SupertrendStrategy(Strategy):
     """Enter when Supertrend flips up; exit when it flips down (AlgoMirror's Supertrend exit: period, multiplier).
 
-    Confidence: 0.5 + 50 x the distance between the close and the Supertrend line as a fraction of the close."""
+    Confidence: how far the close cleared the Supertrend line, in band widths (multiplier x ATR: the distance from the
+    candle's midpoint to the line): 0.5 at one band width, + 0.5 per band width beyond it, at most 1.0."""
 
     name = "supertrend"
     defaults = {"period": 10, "multiplier": 3.0}
@@ -144,22 +145,25 @@ class SupertrendStrategy(Strategy):
     def required_candles(self, p):
         return int(p["period"]) + 2
 
+    @staticmethod
+    def _confidence(data, line):
+        mid = (data[-1, HIGH] + data[-1, LOW]) / 2
+        band = abs(mid - line)
+        clearance = abs(data[-1, CLOSE] - line) / band if band > 0 else 1.0
+        return scaled_confidence(clearance - 1, 0.5)
+
     def entry(self, data, p):
         line, trend = supertrend(data, int(p["period"]), float(p["multiplier"]))
         if trend[-1] == 1 and trend[-2] == -1:
-            gap = (data[-1, CLOSE] - line[-1]) / data[-1, CLOSE]
-            return scaled_confidence(
-                gap, 50
-            ), f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) turned up at {line[-1]:.2f}"
+            reason = f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) turned up at {line[-1]:.2f}"
+            return self._confidence(data, line[-1]), reason
         return None
 
     def exit_signal(self, data, position, p):
         line, trend = supertrend(data, int(p["period"]), float(p["multiplier"]))
         if trend[-1] == -1:
-            gap = (line[-1] - data[-1, CLOSE]) / data[-1, CLOSE]
-            return scaled_confidence(
-                gap, 50
-            ), f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) exit: close below {line[-1]:.2f}"
+            reason = f"Supertrend({int(p['period'])}, {float(p['multiplier'])}) exit: close below {line[-1]:.2f}"
+            return self._confidence(data, line[-1]), reason
         return None
 
 

@@ -56,7 +56,7 @@ def make_signal(user, bot=None, *, minutes_ago=0, **fields):
     return StrategySignal.objects.create(user=user, **defaults)
 
 
-# --- recording -------------------------------------------------------------------------------------------------------
+# --- recording -----------------------------------------------------------------------------------------------------
 
 
 def test_a_traded_decision_is_stored_once_and_published(bot, published, django_capture_on_commit_callbacks):
@@ -133,7 +133,7 @@ def test_a_signal_outlives_its_bot(bot, auth_client):
     assert auth_client.get(f"/api/signals/{signal.pk}").json()["signal"]["bot_id"] is None
 
 
-# --- the API ---------------------------------------------------------------------------------------------------------
+# --- the API -------------------------------------------------------------------------------------------------------
 
 
 def test_list_detail_and_other_users(user, other_user, auth_client, other_client):
@@ -233,7 +233,7 @@ def test_anonymous_is_refused(api_client):
     assert_error(api_client.post("/api/signals/filter", {}, format="json"), 401, "AUTH_REQUIRED")
 
 
-# --- bounded storage -------------------------------------------------------------------------------------------------
+# --- bounded storage -----------------------------------------------------------------------------------------------
 
 
 def test_prune_deletes_only_signals_past_retention(user, settings):
@@ -283,3 +283,51 @@ def test_the_hot_queries_run_on_the_signal_indexes(user, other_user):
         plan = _plan(sql, params)
         assert index in plan, (filters, plan)
         assert "TEMP B-TREE" not in plan.upper() and "Sort" not in plan, plan  # the index gives the order: no sort
+
+
+# --- confidence ----------------------------------------------------------------------------------------------------
+
+
+def _walk(n=600, seed=7):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    rows = []
+    for i, close in enumerate(closes):
+        prev = closes[i - 1] if i else close
+        volume = float(rng.uniform(5, 30))
+        rows.append([i * 60_000, prev, max(prev, close) * 1.002, min(prev, close) * 0.998, close, volume])
+    return rows
+
+
+@pytest.mark.parametrize("name", ["momentum", "breakout", "mean_reversion", "supertrend"])
+def test_confidence_comes_from_the_indicator(name):
+    """Over a random walk, every strategy's entries and (non-risk) exits carry a confidence in 0.5-1 that varies with
+    the indicator (no constant stands in for it)."""
+    from bots.strategies import get_strategy
+
+    strategy = get_strategy(name)
+    params = {"fast": 3, "slow": 8} if name == "momentum" else {"volume_threshold": 1.0} if name == "breakout" else {}
+    candles = _walk()
+    held = {"entry_price": 100.0}  # no stop loss or take profit: only the strategy's own exit can fire
+    entries, exits = set(), set()
+    for end in range(40, len(candles)):
+        window = candles[end - 40 : end]
+        buy = strategy.decide(window, None, params)
+        sell = strategy.decide(window, held, params)
+        if buy is not None:
+            entries.add(buy.confidence)
+        if sell is not None:
+            exits.add(sell.confidence)
+    for found in (entries, exits):
+        assert len(found) >= 2, (name, found)
+        assert all(0.5 <= c <= 1.0 for c in found), (name, found)
+
+
+def test_risk_exits_are_certain():
+    from bots.strategies import get_strategy
+
+    candles = scaled(BUY, 1)
+    stopped = get_strategy("momentum").decide(candles, {"entry_price": 200.0, "stop_loss": 150.0})
+    assert stopped.side == "sell" and stopped.confidence == 1.0 and "stop loss" in stopped.reason
