@@ -147,7 +147,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
         if kind == events.PNL_UPDATE:
             return [self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk)), event_id)]
         if kind == events.SIGNAL:
-            return [self._frame("signal", translate.sse_signal(payload), event_id)]
+            return [self._frame("signal", translate.signal_message(payload), event_id)]
         return []
 
     async def amarktai_event(self, message):

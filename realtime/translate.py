@@ -27,11 +27,11 @@ def ws_message(message):
     if event in (ev.ORDER_UPDATE, ev.PNL_UPDATE, ev.TRADE_UPDATE):
         return {"type": event, **payload}
     if event == ev.SIGNAL:
-        return sse_signal(payload)
+        return signal_message(payload)
     return None
 
 
-def sse_signal(payload):
+def signal_message(payload):
     """A strategy signal, flat (the ROBOAi guide's trade_signal shape: symbol, signal, entry_price, target, stop_loss,
     confidence, timestamp, plus the rest of GET /api/signals' item). The same on the WebSocket and the SSE stream."""
     return {**payload, "type": "signal"}
