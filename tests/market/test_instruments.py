@@ -265,3 +265,12 @@ def test_options_describes_the_update_fields_of_ones_own_instrument(auth_client,
     described = auth_client.options(f"/api/instruments/{item['id']}")
     assert described.status_code == 200 and "alert_above" in described.json()["actions"]["PUT"]
     assert_error(other_client.options(f"/api/instruments/{item['id']}"), 404, "NOT_FOUND")
+
+
+def test_every_beat_entry_names_a_registered_task(settings):
+    from amarktai.celery import app
+
+    app.loader.import_default_modules()
+    names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"market.check_price_alerts", "bots.prune_signals"} <= names
+    assert names <= set(app.tasks), names - set(app.tasks)
