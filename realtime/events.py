@@ -6,7 +6,8 @@ transaction commits (never before, so no client sees a trade that was rolled bac
 Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - bot_update:      {"bot_id", "status", "data": <the bot as in GET /api/bots>}
 - trade_executed:  {"trade": <the trade as in GET /api/trades, plus "profit" (= profit_loss)>}
-- alert:           {"level": "info"|"warning"|"error", "message", "bot_id" (optional)}
+- alert:           {"level": "info"|"warning"|"error", "message", "bot_id" (optional); a watch list's price alert
+                   adds "instrument_id", "exchange", "symbol", "direction" ("above"|"below"), "alert_level", "price"}
 - order_update:    {"order": <the order as in GET /api/orders>}
 - pnl_update:      {"bot_id", "total_profit", "current_capital", "profit_percentage"}
 - overview_update: {"active_bots", "total_bots", "total_profit", "total_capital"}
