@@ -10,7 +10,7 @@ import binascii
 import threading
 import uuid
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -158,10 +158,11 @@ def decode_signal_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         stamp, _, hex_id = raw.partition("|")
         created_at = datetime.fromisoformat(stamp)
         signal_id = uuid.UUID(hex=hex_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        if created_at.tzinfo is None:
+            raise ValueError("naive time")
+        created_at = created_at.astimezone(UTC)  # OverflowError past year 9999 or before year 1
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as exc:
         raise ValueError("not a cursor from this list") from exc
-    if created_at.tzinfo is None:
-        raise ValueError("not a cursor from this list")
     return created_at, signal_id
 
 

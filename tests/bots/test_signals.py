@@ -190,6 +190,13 @@ def test_cursor_pages_through_everything_once(user, auth_client):
     assert seen == [str(s.pk) for s in expected]
 
 
+def cursor_of(stamp):
+    import base64
+    import uuid
+
+    return base64.urlsafe_b64encode(f"{stamp}|{uuid.uuid4().hex}".encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
@@ -201,6 +208,10 @@ def test_cursor_pages_through_everything_once(user, auth_client):
         ({"since": "yesterday"}, "since"),
         ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "until"),
         ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": cursor_of("9999-12-31T23:59:59-14:00")}, "cursor"),  # past year 9999 in UTC
+        ({"cursor": cursor_of("0001-01-01T00:00:00+14:00")}, "cursor"),
+        ({"cursor": cursor_of("2026-01-01T00:00:00")}, "cursor"),  # no time zone
+        ({"since": "9999-12-31T23:59:59-14:00"}, "since"),
         ({"limit": 0}, "limit"),
         ({"limit": 201}, "limit"),
         ({"strategy": "astrology"}, "strategy"),
