@@ -1,14 +1,19 @@
 """A bot's capital and P&L follow its fills. Registered with trading.fills by BotsConfig.ready(): trading books the
-trade and the position, this books the bot's side in the same transaction and tells the owner."""
+trade and the position, this books the bot's side in the same transaction and tells the owner.
+
+After each fill the owner gets (once committed) a per-bot pnl_update (``scope: "bot"``, the bot's own figures in its
+quote currency), an account-level pnl_update (``scope: "account"``, the seed's shape: total and daily P&L and open
+positions, in the user's base currency) and an overview_update."""
 
 from django.db import transaction
 from django.db.models import F
 
 from amarktai.utils import money
 from bots.models import Bot
-from bots.selectors import overview
+from bots.selectors import account_pnl, overview
 from realtime import events
 from trading.models import Order, Trade
+from trading.valuation import quote_of
 
 
 class BotFillListener:
@@ -34,13 +39,21 @@ class BotFillListener:
                     user_id,
                     events.PNL_UPDATE,
                     {
+                        "scope": "bot",
                         "bot_id": str(bot.pk),
+                        "currency": quote_of(trade.symbol),
                         "total_profit": money(bot.total_profit),
                         "current_capital": money(bot.current_capital),
                         "profit_percentage": money(bot.profit_percentage, 4),
                     },
                 )
-        transaction.on_commit(lambda: events.send_now(user_id, events.OVERVIEW_UPDATE, overview(user_id)))
+        transaction.on_commit(lambda: _account_events(user_id))
+
+
+def _account_events(user_id: object) -> None:
+    """The account-level figures after a fill (sent once the fill is committed)."""
+    events.send_now(user_id, events.PNL_UPDATE, account_pnl(user_id))
+    events.send_now(user_id, events.OVERVIEW_UPDATE, overview(user_id))
 
 
 listener = BotFillListener()

@@ -8,8 +8,13 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - trade_executed:  {"trade": <the trade as in GET /api/trades, plus "profit" (= profit_loss)>}
 - alert:           {"level": "info"|"warning"|"error", "message", "bot_id" (optional)}
 - order_update:    {"order": <the order as in GET /api/orders>}
-- pnl_update:      {"bot_id", "total_profit", "current_capital", "profit_percentage"}
-- overview_update: {"active_bots", "total_bots", "total_profit", "total_capital"}
+- pnl_update:      per bot: {"scope": "bot", "bot_id", "currency" (the bot's quote), "total_profit", "current_capital",
+                   "profit_percentage"}; per account (the seed's shape, in the user's base currency): {"scope":
+                   "account", "total_pnl", "realised_pnl", "unrealised_pnl", "daily_pnl", "open_positions",
+                   "positions_without_price", <valuation block>}
+- overview_update: {"active_bots", "total_bots", "total_profit", "total_capital", "realised_pnl", "unrealised_pnl",
+                   "total_pnl", "daily_pnl", "open_positions", "positions_without_price", <valuation block>}
+  The valuation block (trading.valuation): {"currency", "rate_source", "rates", "breakdown", "unpriced"}.
 - trade_update:    {"trades": [<trade>, ...]}  (recent trades batch; the SSE stream's trade_update)
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 

@@ -23,8 +23,7 @@ class TradeListView(GenericAPIView):
 
 class PositionListView(GenericAPIView):
     def get(self, request):
-        positions = selectors.open_positions(request.user)
-        return Response({"success": True, "positions": positions, "total": len(positions)})
+        return Response({"success": True, **selectors.positions_report(request.user)})
 
 
 class OrderListView(GenericAPIView):
