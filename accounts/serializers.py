@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from accounts.models import ApiKeyScope, SystemMode
+from accounts.models import BASE_CURRENCIES, ApiKeyScope, SystemMode
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -20,6 +20,15 @@ class LoginSerializer(serializers.Serializer):
 
 class TotpCodeSerializer(serializers.Serializer):
     totp_code = serializers.RegexField(r"^\s*[0-9]{6,8}\s*$", max_length=10)
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    currency = serializers.ChoiceField(
+        choices=BASE_CURRENCIES,
+        required=False,
+        help_text="Base currency: every total (metrics, overview, wallet, P&L, assistant) is converted into it.",
+    )
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
 
 class ModeSerializer(serializers.Serializer):

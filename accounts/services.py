@@ -218,6 +218,17 @@ def verify_2fa(user: User, code: str) -> User:
     return user
 
 
+def update_profile(user: User, changes: dict[str, Any]) -> User:
+    """Change the user's profile: ``currency`` (the base currency, one of BASE_CURRENCIES, checked by the serializer)
+    and ``first_name``. Saving drops the cached user, so the next request already converts into the new currency."""
+    fields = [name for name in ("currency", "first_name") if name in changes]
+    for name in fields:
+        setattr(user, name, changes[name].upper() if name == "currency" else changes[name].strip())
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
 def set_mode(user: User, mode: str) -> User:
     if mode not in SystemMode.values:
         raise ValidationFailed(f"mode must be one of: {', '.join(SystemMode.values)}", details={"mode": ["invalid"]})

@@ -17,6 +17,7 @@ from accounts.serializers import (
     PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
+    ProfileUpdateSerializer,
     RefreshSerializer,
     RegisterSerializer,
     TotpCodeSerializer,
@@ -161,8 +162,16 @@ class TwoFactorVerifyView(GenericAPIView):
 
 
 class MeView(GenericAPIView):
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES
+    serializer_class = ProfileUpdateSerializer
+
     def get(self, request):
         return Response({"success": True, "user": user_payload(request.user)})
+
+    def patch(self, request):
+        changes = validated(ProfileUpdateSerializer, request.data)
+        user = services.update_profile(request.user, changes)
+        return Response({"success": True, "user": user_payload(user)})
 
 
 class SystemModeView(GenericAPIView):

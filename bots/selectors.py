@@ -22,7 +22,7 @@ from bots.listcache import invalidate_bot_list
 from bots.listcache import version_key as _version_key
 from bots.models import Bot, BotStatus
 from bots.payloads import bot_payload
-from trading.models import Trade
+from trading.models import Position, Trade
 from trading.selectors import valued_positions
 from trading.valuation import Bag, Valuation, add, bag_of, quote_of
 
@@ -167,6 +167,35 @@ def account_pnl(user_id: Any) -> dict:
         "positions_without_price": acct.no_price,
         **acct.block,
     }
+
+
+def bot_allocations(user: Any, trading_mode: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """What the user's bots (all but stopped ones) of one trading mode hold of each exchange account, per quote
+    currency: {exchange: {currency: {"allocated", "in_positions", "bots"}}}. ``allocated`` is the capital given to the
+    bots and not spent (current capital less the cost of their open position): a claim on the account's free balance;
+    ``in_positions`` is what their open positions cost."""
+    bots = list(
+        Bot.objects.owned_by(user)
+        .filter(trading_mode=trading_mode)
+        .exclude(status=BotStatus.STOPPED)
+        .only("id", "exchange", "symbol", "current_capital")
+    )
+    deployed = {
+        p.bot_id: p.entry_price * p.amount + p.entry_fee
+        for p in Position.objects.filter(bot__in=bots, is_open=True).only(
+            "bot_id", "entry_price", "amount", "entry_fee"
+        )
+    }
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for bot in bots:
+        cost = deployed.get(bot.pk, ZERO)
+        row = out.setdefault(bot.exchange, {}).setdefault(
+            quote_of(bot.symbol), {"allocated": ZERO, "in_positions": ZERO, "bots": 0}
+        )
+        row["allocated"] += max(bot.current_capital - cost, ZERO)
+        row["in_positions"] += cost
+        row["bots"] += 1
+    return out
 
 
 def total_bots(user_id: Any) -> int:
