@@ -5,7 +5,8 @@ dashboard's figures and P&L chart, the wallet's total value, the assistant's tot
 ("bags": {currency: Decimal}) and converted here, never added up across currencies.
 
 Rates come from the market-data layer (``trading.exchanges.market_data`` with settings.MARKET_DATA_SOURCE): the
-simulated feed in the embedded default, the exchanges' public tickers when it is "live". One unit of a currency C is worth, in the base B:
+simulated feed in the embedded default, the exchanges' public tickers when it is "live". One unit of a currency C is
+worth, in the base B:
 
   1 when C is B; else the mid (bid+ask)/2 of a market C/B, or 1 / the mid of B/C; else through reference currencies
   (USDT, ZAR, BTC, USD, in that order of preference, at most two): C->R x R->B, each leg a direct or inverse market.
@@ -127,7 +128,8 @@ class Converted:
 @dataclass
 class Valuation:
     """Converts into ``currency`` with rates from ``source``. One instance per request or event: each rate is looked
-    up once (and kept for RATE_TTL_SECONDS by the module's cache). ``lookup`` replaces the market-data lookup (tests)."""
+    up once (and kept for RATE_TTL_SECONDS by the module's cache). ``lookup`` replaces the market-data lookup
+    (tests)."""
 
     currency: str = "ZAR"
     source: str = "simulated"
