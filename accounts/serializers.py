@@ -66,3 +66,21 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = serializers.CharField(max_length=64)
     token = serializers.CharField(max_length=128)
     new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class UserSerializer(serializers.Serializer):
+    """The user as GET/PATCH /api/auth/me answer it (accounts.payloads.user_payload)."""
+
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    currency = serializers.CharField(help_text="The base currency of every total.")
+    system_mode = serializers.CharField(help_text="testing, live_trading or autopilot")
+    two_factor_enabled = serializers.BooleanField()
+    is_admin = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class MeResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    user = UserSerializer()

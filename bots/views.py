@@ -1,10 +1,16 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from amarktai.api import validated
 from bots import selectors, services
 from bots.payloads import bot_payload
-from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer
+from bots.serializers import (
+    BotCreateSerializer,
+    BotFilterSerializer,
+    BotUpdateSerializer,
+    MetricsResponseSerializer,
+)
 
 
 class BotListView(GenericAPIView):
@@ -57,5 +63,6 @@ class BotResumeView(GenericAPIView):
 
 
 class MetricsView(GenericAPIView):
+    @extend_schema(responses=MetricsResponseSerializer)
     def get(self, request):
         return Response({"success": True, "metrics": selectors.metrics(request.user)})

@@ -5,8 +5,8 @@ then on overview/pnl/bot events), bot_update (bot_count_changed) on bot events, 
 events, pnl_update (``{"type": "pnl", "total_pnl", "daily_pnl", "open_positions", ...}``, the account-level figures in
 the user's base currency) after fills. Every frame carries an ``id:`` line: the user's event sequence number
 (realtime.events). A client reconnecting with ``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot
-set it) first receives the buffered events it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers); failure is a
-401 in the error schema.
+set it) first receives the buffered events it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=``
+(EventSource cannot set headers); failure is a 401 in the error schema.
 
 The stream ends when its credential does (realtime.sessions): at the JWT's expiry, when the user is deactivated, the API
 key it was opened with is revoked or the user's sessions are revoked (and at the latest one REALTIME_RECHECK_SECONDS
