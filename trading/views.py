@@ -10,6 +10,7 @@ from trading.serializers import (
     OrderCreateSerializer,
     OrderFilterSerializer,
     OrderModifySerializer,
+    PositionListResponseSerializer,
     TradeFilterSerializer,
 )
 
@@ -22,6 +23,7 @@ class TradeListView(GenericAPIView):
 
 
 class PositionListView(GenericAPIView):
+    @extend_schema(responses=PositionListResponseSerializer)
     def get(self, request):
         return Response({"success": True, **selectors.positions_report(request.user)})
 

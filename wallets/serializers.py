@@ -66,6 +66,10 @@ class BalancesResponseSerializer(ValuationSerializer):
     )
     total_value = serializers.FloatField(help_text="Every balance in the base currency (``currency``).")
     total_value_zar = serializers.FloatField(help_text="The same holdings in ZAR.")
+    allocated_to_bots = serializers.FloatField(
+        help_text="Your bots' capital on these accounts (unspent allocations + open positions at cost), base currency."
+    )
+    unallocated = serializers.FloatField(help_text="Free balance not allocated to bots, in the base currency.")
     allocations = serializers.DictField(
         child=serializers.DictField(child=AllocationSerializer()),
         help_text="{provider: {currency: allocation}} for the currencies your bots draw on.",

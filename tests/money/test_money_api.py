@@ -191,15 +191,21 @@ def test_wallet_total_value_in_base_currency_with_allocations(auth_client, user,
     # Paper accounts: R 100 000 on Luno and VALR, 10 000 USDT on Binance and KuCoin, 10 000 USD on Kraken.
     assert body["currency"] == "ZAR" and body["total_value"] == body["total_value_zar"] == 200000 + 30000 * 18
     assert body["breakdown"] == {
-        "USD": {"total_value": 10000.0},
-        "USDT": {"total_value": 20000.0},
-        "ZAR": {"total_value": 200000.0},
+        "USD": {"total_value": 10000.0, "allocated_to_bots": 1000.0, "unallocated": 9000.0},
+        "USDT": {"total_value": 20000.0, "allocated_to_bots": 5000.0, "unallocated": 15000.0},
+        "ZAR": {"total_value": 200000.0, "allocated_to_bots": 69946.0, "unallocated": 130054.0},
     }
-    assert body["total_value"] == reconverts("total_value", body) and body["unpriced"] == {}
+    assert body["allocated_to_bots"] == 177946.0  # the dashboard's total capital: the same bots, the same rates
+    assert body["unallocated"] == 130054 + 5000 * 18 + 9000 * 18 + 10000 * 18  # KuCoin's 10 000 USDT: no bot there
+    for figure in ("total_value", "allocated_to_bots", "unallocated"):
+        assert body[figure] == reconverts(figure, body)
+    assert body["unpriced"] == {}
     luno = body["allocations"]["luno"]["ZAR"]
     assert luno == {"free": 100000.0, "allocated": 20000.0, "in_positions": 0.0, "unallocated": 80000.0, "bots": 1}
     assert body["allocations"]["binance"]["USDT"]["unallocated"] == 5000.0
-    assert "kucoin" not in body["allocations"]  # no bots there
+    assert body["allocations"]["kucoin"] == {  # no bots there: all of it free for new bots
+        "USDT": {"free": 10000.0, "allocated": 0.0, "in_positions": 0.0, "unallocated": 10000.0, "bots": 0}
+    }
 
 
 def test_wallet_and_dashboard_capital_use_the_same_conversion(auth_client, user, fixed_prices):
@@ -232,5 +238,6 @@ def test_other_users_money_never_counts(auth_client, user, other_user, fixed_pri
     m = auth_client.get("/api/metrics").json()["metrics"]
     assert m["total_capital"] == 0.0 and m["breakdown"] == {} and m["open_positions"] == 0
     assert auth_client.get("/api/positions").json()["positions"] == []
-    assert auth_client.get("/api/wallet/balances").json()["allocations"] == {}
+    allocations = auth_client.get("/api/wallet/balances").json()["allocations"]
+    assert {row["bots"] for currencies in allocations.values() for row in currencies.values()} == {0}
     assert client_for(other_user).get("/api/metrics").json()["metrics"]["total_capital"] == 177946.0

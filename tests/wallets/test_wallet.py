@@ -9,9 +9,9 @@ from tests.fake_exchange.fixtures import binance_via_fake, fake_exchange  # noqa
 from tests.fake_exchange.server import DEFAULT_KEY, DEFAULT_SECRET
 from tests.helpers import assert_error
 from trading.exchanges import get_exchange, simfeed
+from trading.valuation import Valuation
 from wallets.models import Transfer, TransferEvent
 from wallets.services import transfers as transfer_service
-from trading.valuation import Valuation
 
 pytestmark = pytest.mark.django_db
 
@@ -82,9 +82,8 @@ def test_paper_balances_and_total(auth_client, user):
     expected = 200000 + 20000 * rates["USDT"] + 10000 * rates["USD"]  # luno+valr ZAR; binance+kucoin USDT; kraken USD
     assert body["currency"] == "ZAR" and rates["ZAR"] == 1.0
     assert body["total_value_zar"] == body["total_value"] == pytest.approx(expected, rel=1e-6)
-    assert body["breakdown"] == {
-        c: {"total_value": a} for c, a in {"USD": 10000.0, "USDT": 20000.0, "ZAR": 200000.0}.items()
-    }
+    holdings = {"USD": 10000.0, "USDT": 20000.0, "ZAR": 200000.0}
+    assert body["breakdown"] == {c: {"total_value": a, "unallocated": a} for c, a in holdings.items()}  # no bots
     assert body["unpriced"] == {}
 
 

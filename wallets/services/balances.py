@@ -81,17 +81,19 @@ def _bot_allocations(user: User, trading_mode: str) -> dict[str, dict[str, dict[
 
 
 def allocation_rows(balances: Balances, bots: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Per provider and currency: what the account has free, what the user's bots have been allocated of it and not
+    """Per provider, for the currency its bots are given capital in (the platform's quote currency, and any other a
+    bot draws on): what the account has free, what the user's bots have been allocated of it and not
     spent (``allocated``), what they hold in open positions (at cost, ``in_positions``) and what is left for new bots
     (``unallocated`` = free - allocated; negative when losses left the account short of the bots' capital)."""
     out: dict[str, dict[str, Any]] = {}
+    none = {"allocated": ZERO, "in_positions": ZERO, "bots": 0}
     for provider in sorted(set(balances) | set(bots)):
         currencies = balances.get(provider, {})
         claims = bots.get(provider, {})
-        for currency in sorted(set(currencies) | set(claims)):
-            claim = claims.get(currency)
-            if claim is None:
-                continue  # only the currencies bots draw on (their markets' quote currencies)
+        platform = PLATFORMS.get(provider)
+        quotes = {platform.quote} if platform is not None else set()  # what a bot there is given capital in
+        for currency in sorted(quotes | set(claims)):
+            claim = claims.get(currency, none)
             free = currencies.get(currency, {}).get("free", ZERO)
             out.setdefault(provider, {})[currency] = {
                 "free": money(free),
@@ -107,8 +109,10 @@ def wallet_balances(user: User) -> dict[str, Any]:
     """GET /api/wallet/balances (without the envelope): balances per provider; their total value in the user's base
     currency (``total_value``, with the valuation block: ``currency``, ``rates``, per-currency ``breakdown`` and what
     could not be priced, ``unpriced``, left out of the total) and in ZAR (``total_value_zar``, the contract's field);
-    per provider and currency what the user's bots have been allocated (``allocations``); the mode and the providers
-    that could not be read."""
+    per provider and currency what the user's bots have been allocated (``allocations``) and, in the base currency,
+    their capital (``allocated_to_bots``: unspent allocations plus open positions at cost, the dashboard's total
+    capital for this mode's bots) and what is left for new bots (``unallocated``); the mode and the providers that
+    could not be read."""
     balances, errors = provider_balances(user)
     mode = "paper" if is_paper(user) else "live"
     out: dict[str, dict[str, float]] = {}
@@ -118,8 +122,18 @@ def wallet_balances(user: User) -> dict[str, Any]:
         for currency, row in currencies.items():
             out[provider][currency] = money(row["total"])
             add(holdings, currency, row["total"])
+    allocations = _bot_allocations(user, mode)
+    rows = allocation_rows(balances, allocations)
+    given: Bag = {}
+    left: Bag = {}
+    for currencies in allocations.values():
+        for currency, claim in currencies.items():
+            add(given, currency, claim["allocated"] + claim["in_positions"])
+    for currencies in rows.values():
+        for currency, row in currencies.items():
+            add(left, currency, Decimal(str(row["unallocated"])))
     valuation = Valuation.for_user(user)
-    totals, block = valuation.report({"total_value": holdings})
+    totals, block = valuation.report({"total_value": holdings, "allocated_to_bots": given, "unallocated": left})
     zar = (
         totals["total_value"]
         if valuation.currency == "ZAR"
@@ -127,10 +141,10 @@ def wallet_balances(user: User) -> dict[str, Any]:
     )
     return {
         "balances": out,
-        "total_value": totals["total_value"],
+        **totals,
         "total_value_zar": zar,
         **block,
-        "allocations": allocation_rows(balances, _bot_allocations(user, mode)),
+        "allocations": rows,
         "mode": mode,
         "errors": errors,
     }
