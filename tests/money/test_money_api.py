@@ -241,3 +241,14 @@ def test_other_users_money_never_counts(auth_client, user, other_user, fixed_pri
     allocations = auth_client.get("/api/wallet/balances").json()["allocations"]
     assert {row["bots"] for currencies in allocations.values() for row in currencies.values()} == {0}
     assert client_for(other_user).get("/api/metrics").json()["metrics"]["total_capital"] == 177946.0
+
+
+def test_the_assistant_totals_are_converted(auth_client, user, fixed_prices):
+    mixed_bots(user)
+    answer = auth_client.post("/api/ai/chat", {"message": "What is my portfolio status?"}, format="json").json()
+    assert "capital of R177,946.00" in answer["response"]  # not R 75,946 of rand, USDT and dollars added up
+    del fixed_prices.table["BTC/USD"]
+    answer = auth_client.post("/api/ai/chat", {"message": "What is my portfolio status?"}, format="json").json()
+    assert "capital of R159,946.00" in answer["response"] and "no price available): USD" in answer["response"]
+    bots = auth_client.post("/api/ai/chat", {"message": "Check my bots"}, format="json").json()["response"]
+    assert "capital $5,000.00" in bots and "capital R20,000.00" in bots  # each bot in its own currency
