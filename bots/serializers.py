@@ -3,7 +3,7 @@ from rest_framework import serializers
 from amarktai.api import StrictDecimalField
 from bots.models import BotStatus, RiskMode, TradingMode
 from bots.strategies import STRATEGIES
-from trading.serializers import ValuationSerializer
+from trading.serializers import Count, Number, ValuationSerializer
 
 
 class BotCreateSerializer(serializers.Serializer):
@@ -32,19 +32,19 @@ class BotFilterSerializer(serializers.Serializer):
 class MetricsSerializer(ValuationSerializer):
     """GET /api/metrics "metrics": money in the user's base currency (``currency``), converted by trading.valuation."""
 
-    total_profit = serializers.FloatField(help_text="Realised P&L (bots' booked profit and your own trades).")
-    total_capital = serializers.FloatField(help_text="The bots' current capital.")
-    active_bots = serializers.IntegerField()
-    total_bots = serializers.IntegerField()
-    win_rate = serializers.FloatField()
-    exposure = serializers.FloatField(help_text="Open positions' value as a % of total capital.")
+    total_profit = Number(help_text="Realised P&L (bots' booked profit and your own trades).")
+    total_capital = Number(help_text="The bots' current capital.")
+    active_bots = Count()
+    total_bots = Count()
+    win_rate = Number()
+    exposure = Number(help_text="Open positions' value as a % of total capital.")
     risk_level = serializers.CharField(help_text="low, moderate or high")
-    realised_pnl = serializers.FloatField()
-    unrealised_pnl = serializers.FloatField(help_text="Open positions at current prices (priced ones only).")
-    total_pnl = serializers.FloatField(help_text="realised_pnl + unrealised_pnl.")
-    daily_pnl = serializers.FloatField(help_text="P&L realised today (UTC).")
-    open_positions = serializers.IntegerField()
-    positions_without_price = serializers.IntegerField()
+    realised_pnl = Number()
+    unrealised_pnl = Number(help_text="Open positions at current prices (priced ones only).")
+    total_pnl = Number(help_text="realised_pnl + unrealised_pnl.")
+    daily_pnl = Number(help_text="P&L realised today (UTC).")
+    open_positions = Count()
+    positions_without_price = Count()
 
 
 class MetricsResponseSerializer(serializers.Serializer):

@@ -1,5 +1,7 @@
 """Read-only queries shared by the trading views, the assistant and the real-time feeds. All scoped to one user."""
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -47,7 +49,30 @@ class ValuedPosition:
         return None if self.price is None else (self.price - p.entry_price) * p.amount - p.entry_fee
 
 
+PRICE_TTL_SECONDS = 2.0  # positions are re-read every few seconds by the dashboard and after every fill
+_prices: dict[tuple[str, str, str], tuple[float, Decimal | None]] = {}
+_prices_lock = threading.Lock()
+
+
 def _price(exchange: str, symbol: str, source: str) -> Decimal | None:
+    """The last price of a market from ``source``, kept for PRICE_TTL_SECONDS (one exchange call per market however
+    many feeds and pages ask), or None ("no price")."""
+    key = (exchange, symbol, source)
+    now = time.monotonic()
+    with _prices_lock:
+        hit = _prices.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    price = _fetch_price(exchange, symbol, source)
+    with _prices_lock:
+        _prices[key] = (now + PRICE_TTL_SECONDS, price)
+        if len(_prices) > 4096:
+            for stale in [k for k, (expires, _) in _prices.items() if expires <= now]:
+                del _prices[stale]
+    return price
+
+
+def _fetch_price(exchange: str, symbol: str, source: str) -> Decimal | None:
     from trading.exchanges import market_data
 
     try:

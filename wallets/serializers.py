@@ -5,7 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from amarktai.api import StrictDecimalField
-from trading.serializers import ValuationSerializer
+from trading.serializers import Count, Number, ValuationSerializer
 
 
 class KeyTestSerializer(serializers.Serializer):
@@ -52,24 +52,24 @@ class TransferSerializer(serializers.Serializer):
 
 
 class AllocationSerializer(serializers.Serializer):
-    free = serializers.FloatField(help_text="The account's free balance of this currency.")
-    allocated = serializers.FloatField(help_text="Capital given to your bots here and not spent (a claim on free).")
-    in_positions = serializers.FloatField(help_text="What your bots' open positions here cost.")
-    unallocated = serializers.FloatField(help_text="free - allocated: what a new bot may still be given.")
-    bots = serializers.IntegerField(help_text="Bots (not stopped) drawing on this account and currency.")
+    free = Number(help_text="The account's free balance of this currency.")
+    allocated = Number(help_text="Capital given to your bots here and not spent (a claim on free).")
+    in_positions = Number(help_text="What your bots' open positions here cost.")
+    unallocated = Number(help_text="free - allocated: what a new bot may still be given.")
+    bots = Count(help_text="Bots (not stopped) drawing on this account and currency.")
 
 
 class BalancesResponseSerializer(ValuationSerializer):
     success = serializers.BooleanField()
     balances = serializers.DictField(
-        child=serializers.DictField(child=serializers.FloatField()), help_text="{provider: {currency: total}}"
+        child=serializers.DictField(child=Number()), help_text="{provider: {currency: total}}"
     )
-    total_value = serializers.FloatField(help_text="Every balance in the base currency (``currency``).")
-    total_value_zar = serializers.FloatField(help_text="The same holdings in ZAR.")
-    allocated_to_bots = serializers.FloatField(
+    total_value = Number(help_text="Every balance in the base currency (``currency``).")
+    total_value_zar = Number(help_text="The same holdings in ZAR.")
+    allocated_to_bots = Number(
         help_text="Your bots' capital on these accounts (unspent allocations + open positions at cost), base currency."
     )
-    unallocated = serializers.FloatField(help_text="Free balance not allocated to bots, in the base currency.")
+    unallocated = Number(help_text="Free balance not allocated to bots, in the base currency.")
     allocations = serializers.DictField(
         child=serializers.DictField(child=AllocationSerializer()),
         help_text="{provider: {currency: allocation}} for the currencies your bots draw on.",
