@@ -133,10 +133,10 @@ def account_totals(user: Any, valuation: Valuation | None = None, now: datetime 
     )
 
 
-def overview(user_id: Any) -> dict:
+def overview(user_id: Any, acct: AccountTotals | None = None) -> dict:
     """The overview_update figures of one user: bot counts, capital and realised/unrealised/total P&L in the user's
     base currency, with the valuation block (currency, rates, per-currency breakdown, unpriced)."""
-    acct = account_totals(user_id)
+    acct = acct or account_totals(user_id)
     t = acct.totals
     return {
         "active_bots": acct.active_bots,
@@ -153,9 +153,9 @@ def overview(user_id: Any) -> dict:
     }
 
 
-def account_pnl(user_id: Any) -> dict:
+def account_pnl(user_id: Any, acct: AccountTotals | None = None) -> dict:
     """The account-level pnl_update (the seed's shape: total and daily P&L, open positions), in the base currency."""
-    acct = account_totals(user_id)
+    acct = acct or account_totals(user_id)
     t = acct.totals
     return {
         "scope": "account",
