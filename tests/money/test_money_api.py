@@ -252,3 +252,39 @@ def test_the_assistant_totals_are_converted(auth_client, user, fixed_prices):
     assert "capital of R159,946.00" in answer["response"] and "no price available): USD" in answer["response"]
     bots = auth_client.post("/api/ai/chat", {"message": "Check my bots"}, format="json").json()["response"]
     assert "capital $5,000.00" in bots and "capital R20,000.00" in bots  # each bot in its own currency
+
+
+QUOTES = {"luno": "BTC/ZAR", "binance": "BTC/USDT", "kraken": "BTC/USD", "valr": "ETH/ZAR"}
+
+
+def test_metrics_total_is_the_sum_of_its_converted_parts(auth_client, user, fixed_prices):
+    """For any mix of bots in rand, USDT and dollars (and one currency nothing prices), /api/metrics's capital and
+    profit are exactly their per-currency amounts times the rates the answer gives; the unpriced one is left out."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    money = st.decimals(min_value=0, max_value=10**7, places=2)
+    profit = st.decimals(min_value=-(10**5), max_value=10**5, places=2)
+    bots = st.lists(st.tuples(st.sampled_from([*QUOTES, "nowhere"]), money, profit), max_size=6)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(bots=bots)
+    def check(bots):
+        Bot.objects.filter(user=user).delete()
+        for i, (exchange, capital, pnl) in enumerate(bots):
+            symbol = QUOTES.get(exchange, "BTC/EUR")  # EUR: no market prices it
+            Bot.objects.create(
+                user=user, name=f"B{i}", exchange=exchange, symbol=symbol, initial_capital=capital or 1,
+                current_capital=capital, total_profit=pnl,
+            )  # fmt: skip
+        m = auth_client.get("/api/metrics").json()["metrics"]
+        for figure, index in (("total_capital", 1), ("total_profit", 2)):
+            priced = sum(  # rand as it is, USDT and USD at R 18
+                (b[index] * (1 if QUOTES[b[0]].endswith("ZAR") else 18) for b in bots if b[0] in QUOTES), Decimal(0)
+            )
+            assert m[figure] == float(round(priced, 2))
+            assert m[figure] == reconverts(figure, m)
+            unpriced = sum((b[index] for b in bots if b[0] not in QUOTES), Decimal(0))
+            assert m["unpriced"].get("EUR", {}).get(figure, 0.0) == float(unpriced)
+
+    check()
