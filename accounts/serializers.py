@@ -28,7 +28,6 @@ class ProfileUpdateSerializer(serializers.Serializer):
         required=False,
         help_text="Base currency: every total (metrics, overview, wallet, P&L, assistant) is converted into it.",
     )
-    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
 
 class ModeSerializer(serializers.Serializer):

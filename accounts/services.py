@@ -219,13 +219,12 @@ def verify_2fa(user: User, code: str) -> User:
 
 
 def update_profile(user: User, changes: dict[str, Any]) -> User:
-    """Change the user's profile: ``currency`` (the base currency, one of BASE_CURRENCIES, checked by the serializer)
-    and ``first_name``. Saving drops the cached user, so the next request already converts into the new currency."""
-    fields = [name for name in ("currency", "first_name") if name in changes]
-    for name in fields:
-        setattr(user, name, changes[name].upper() if name == "currency" else changes[name].strip())
-    if fields:
-        user.save(update_fields=fields)
+    """Change the user's profile: ``currency``, the base currency every total is converted into (one of
+    BASE_CURRENCIES, checked by the serializer). Saving drops the cached user, so the next request already converts
+    into the new currency."""
+    if "currency" in changes:
+        user.currency = changes["currency"]
+        user.save(update_fields=["currency"])
     return user
 
 
