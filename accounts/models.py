@@ -23,6 +23,10 @@ class SystemMode(models.TextChoices):
 
 LIVE_MODES = {SystemMode.LIVE_TRADING, SystemMode.AUTOPILOT}  # the modes that trade real funds
 
+# The currencies a user may choose as base currency (User.currency): every aggregate is converted into it
+# (trading.valuation), so only currencies the markets can price are offered.
+BASE_CURRENCIES = ("ZAR", "USD", "USDT")
+
 
 class ApiKeyScope(models.TextChoices):
     """What an API key may do. ``read``: every GET/HEAD/OPTIONS and the event feeds (WebSocket, SSE). ``trade``: the

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from accounts.models import ApiKeyScope, SystemMode
+from accounts.models import BASE_CURRENCIES, ApiKeyScope, SystemMode
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -20,6 +20,14 @@ class LoginSerializer(serializers.Serializer):
 
 class TotpCodeSerializer(serializers.Serializer):
     totp_code = serializers.RegexField(r"^\s*[0-9]{6,8}\s*$", max_length=10)
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    currency = serializers.ChoiceField(
+        choices=BASE_CURRENCIES,
+        required=False,
+        help_text="Base currency: every total (metrics, overview, wallet, P&L, assistant) is converted into it.",
+    )
 
 
 class ModeSerializer(serializers.Serializer):
@@ -57,3 +65,21 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = serializers.CharField(max_length=64)
     token = serializers.CharField(max_length=128)
     new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class UserSerializer(serializers.Serializer):
+    """The user as GET/PATCH /api/auth/me answer it (accounts.payloads.user_payload)."""
+
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    currency = serializers.CharField(help_text="The base currency of every total.")
+    system_mode = serializers.CharField(help_text="testing, live_trading or autopilot")
+    two_factor_enabled = serializers.BooleanField()
+    is_admin = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class MeResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    user = UserSerializer()

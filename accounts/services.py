@@ -218,6 +218,16 @@ def verify_2fa(user: User, code: str) -> User:
     return user
 
 
+def update_profile(user: User, changes: dict[str, Any]) -> User:
+    """Change the user's profile: ``currency``, the base currency every total is converted into (one of
+    BASE_CURRENCIES, checked by the serializer). Saving drops the cached user, so the next request already converts
+    into the new currency."""
+    if "currency" in changes:
+        user.currency = changes["currency"]
+        user.save(update_fields=["currency"])
+    return user
+
+
 def set_mode(user: User, mode: str) -> User:
     if mode not in SystemMode.values:
         raise ValidationFailed(f"mode must be one of: {', '.join(SystemMode.values)}", details={"mode": ["invalid"]})

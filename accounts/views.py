@@ -13,10 +13,12 @@ from accounts.permissions import PASSWORD_SESSION, PASSWORD_SESSION_FOR_CHANGES
 from accounts.serializers import (
     ApiKeyCreateSerializer,
     LoginSerializer,
+    MeResponseSerializer,
     ModeSerializer,
     PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
+    ProfileUpdateSerializer,
     RefreshSerializer,
     RegisterSerializer,
     TotpCodeSerializer,
@@ -161,8 +163,18 @@ class TwoFactorVerifyView(GenericAPIView):
 
 
 class MeView(GenericAPIView):
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES
+    serializer_class = ProfileUpdateSerializer
+
+    @extend_schema(responses=MeResponseSerializer)
     def get(self, request):
         return Response({"success": True, "user": user_payload(request.user)})
+
+    @extend_schema(responses=MeResponseSerializer)
+    def patch(self, request):
+        changes = validated(ProfileUpdateSerializer, request.data)
+        user = services.update_profile(request.user, changes)
+        return Response({"success": True, "user": user_payload(user)})
 
 
 class SystemModeView(GenericAPIView):

@@ -10,10 +10,12 @@ class BotsConfig(AppConfig):
         from bots.doctor import check_beat
         from realtime import doctor, providers
         from trading import fills
+        from wallets.services import balances
 
         selectors.connect_signals()
         fills.register(pnl.listener)
         providers.register_user_snapshot("overview", selectors.overview)
         providers.register_user_snapshot("total_bots", selectors.total_bots)
         providers.register_user_snapshot("bot_counts", selectors.bot_counts)
+        balances.register_allocations(selectors.bot_allocations)
         doctor.register("celery beat", check_beat, needs=("cache",))

@@ -10,22 +10,24 @@ import binascii
 import threading
 import uuid
 from collections import OrderedDict
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from accounts.models import User
 from amarktai import cache
 from amarktai.tenancy import access
-from amarktai.utils import money
 from bots.listcache import invalidate_bot_list
 from bots.listcache import version_key as _version_key
 from bots.models import Bot, BotStatus, StrategySignal
 from bots.payloads import bot_payload
-from trading.models import Trade
-from trading.selectors import open_positions
+from trading.models import Position, Trade
+from trading.selectors import valued_positions
+from trading.valuation import Bag, Valuation, add, bag_of, quote_of
 
 LIST_TTL = 300
 ZERO = Decimal("0")
@@ -41,6 +43,13 @@ def access_bot(user: Any, bot_id: Any, *, lock: bool = False) -> Bot:
     return access(Bot.objects, user, bot_id, "Bot", lock=lock)
 
 
+def day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of the current day in the active time zone (UTC by default)."""
+    now = timezone.localtime(now or timezone.now())
+    start = timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
+    return start, start + timedelta(days=1)
+
+
 def bot_counts(user: Any) -> dict:
     """{"active": n, "total": n} for one user's bots."""
     counts = Bot.objects.owned_by(user).aggregate(
@@ -49,20 +58,147 @@ def bot_counts(user: Any) -> dict:
     return {"active": counts["active"], "total": counts["total"]}
 
 
-def overview(user_id: Any) -> dict:
-    """{"active_bots", "total_bots", "total_profit", "total_capital"} of one user's bots (money as JSON floats)."""
-    row = Bot.objects.owned_by(user_id).aggregate(
-        total=Count("id"),
-        active=Count("id", filter=Q(status=BotStatus.ACTIVE)),
-        profit=Coalesce(Sum("total_profit"), ZERO),
-        capital=Coalesce(Sum("current_capital"), ZERO),
+def _owner(user: Any) -> User:
+    """The user row (for its base currency), given the user or its id."""
+    if isinstance(user, User):
+        return user
+    return User.objects.only("id", "currency", "system_mode").get(pk=user)
+
+
+def _by_quote(rows: Any, field: str) -> Bag:
+    """A bag {quote currency: amount} from rows of {"symbol", field} (a symbol's quote is its currency)."""
+    return bag_of((quote_of(row["symbol"]), row[field]) for row in rows)
+
+
+@dataclass
+class AccountTotals:
+    """A user's account-level figures, each kept per currency and converted once into the base currency."""
+
+    totals: dict[str, Any]  # {figure: JSON number in the base currency}
+    block: dict[str, Any]  # the valuation block: currency, rate_source, rates, breakdown, unpriced
+    active_bots: int
+    total_bots: int
+    aggressive_bots: int
+    open_positions: int
+    no_price: int  # open positions without a current price (left out of the unrealised P&L)
+    exposure: float  # open positions' value as a % of total capital (both converted)
+
+
+def account_totals(user: Any, valuation: Valuation | None = None, now: datetime | None = None) -> AccountTotals:
+    """Capital and P&L of one user: realised (bots' booked profit and the user's own trades), unrealised (open
+    positions at current prices), their sum, and today's realised P&L; amounts kept per currency (a bot's money is in
+    its market's quote currency) and converted into the user's base currency by ``trading.valuation``."""
+    owner = _owner(user)
+    valuation = valuation or Valuation.for_user(owner)
+    bots = list(Bot.objects.owned_by(owner).values("symbol", "status", "risk_mode", "current_capital", "total_profit"))
+    trades = Trade.objects.owned_by(owner)
+    manual = trades.filter(bot__isnull=True).values("symbol").annotate(p=Sum("profit_loss")).order_by()
+    start, end = day_bounds(now)
+    today = trades.filter(created_at__gte=start, created_at__lt=end).values("symbol").annotate(p=Sum("profit_loss"))
+    positions = valued_positions(owner)
+
+    capital = _by_quote(bots, "current_capital")
+    realised = _by_quote(bots, "total_profit")
+    for currency, amount in _by_quote(manual, "p").items():
+        add(realised, currency, amount)
+    unrealised = bag_of((p.currency, p.unrealised) for p in positions)
+    total = dict(realised)
+    for currency, amount in unrealised.items():
+        add(total, currency, amount)
+    totals, block = valuation.report(
+        {
+            "total_capital": capital,
+            "total_profit": realised,
+            "realised_pnl": realised,
+            "unrealised_pnl": unrealised,
+            "total_pnl": total,
+            "daily_pnl": _by_quote(today.order_by(), "p"),
+            "open_value": bag_of((p.currency, p.value) for p in positions),
+        }
     )
+    open_value = totals.pop("open_value")
+    for figures in block["breakdown"].values():
+        figures.pop("open_value", None)
+    for figures in block["unpriced"].values():
+        figures.pop("open_value", None)
+    block["breakdown"] = {c: f for c, f in block["breakdown"].items() if f}
+    block["unpriced"] = {c: f for c, f in block["unpriced"].items() if f}
+    capital_base = totals["total_capital"]
+    return AccountTotals(
+        totals=totals,
+        block=block,
+        active_bots=sum(1 for b in bots if b["status"] == BotStatus.ACTIVE),
+        total_bots=len(bots),
+        aggressive_bots=sum(1 for b in bots if b["risk_mode"] == "aggressive"),
+        open_positions=len(positions),
+        no_price=sum(1 for p in positions if p.price is None),
+        exposure=round(open_value / capital_base * 100, 2) if capital_base > 0 else 0.0,
+    )
+
+
+def overview(user_id: Any, acct: AccountTotals | None = None) -> dict:
+    """The overview_update figures of one user: bot counts, capital and realised/unrealised/total P&L in the user's
+    base currency, with the valuation block (currency, rates, per-currency breakdown, unpriced)."""
+    acct = acct or account_totals(user_id)
+    t = acct.totals
     return {
-        "active_bots": row["active"],
-        "total_bots": row["total"],
-        "total_profit": money(row["profit"], 2),
-        "total_capital": money(row["capital"], 2),
+        "active_bots": acct.active_bots,
+        "total_bots": acct.total_bots,
+        "total_profit": t["total_profit"],
+        "total_capital": t["total_capital"],
+        "realised_pnl": t["realised_pnl"],
+        "unrealised_pnl": t["unrealised_pnl"],
+        "total_pnl": t["total_pnl"],
+        "daily_pnl": t["daily_pnl"],
+        "open_positions": acct.open_positions,
+        "positions_without_price": acct.no_price,
+        **acct.block,
     }
+
+
+def account_pnl(user_id: Any, acct: AccountTotals | None = None) -> dict:
+    """The account-level pnl_update (the seed's shape: total and daily P&L, open positions), in the base currency."""
+    acct = acct or account_totals(user_id)
+    t = acct.totals
+    return {
+        "scope": "account",
+        "total_pnl": t["total_pnl"],
+        "realised_pnl": t["realised_pnl"],
+        "unrealised_pnl": t["unrealised_pnl"],
+        "daily_pnl": t["daily_pnl"],
+        "open_positions": acct.open_positions,
+        "positions_without_price": acct.no_price,
+        **acct.block,
+    }
+
+
+def bot_allocations(user: Any, trading_mode: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """What the user's bots (all but stopped ones) of one trading mode hold of each exchange account, per quote
+    currency: {exchange: {currency: {"allocated", "in_positions", "bots"}}}. ``allocated`` is the capital given to the
+    bots and not spent (current capital less the cost of their open position): a claim on the account's free balance;
+    ``in_positions`` is what their open positions cost."""
+    bots = list(
+        Bot.objects.owned_by(user)
+        .filter(trading_mode=trading_mode)
+        .exclude(status=BotStatus.STOPPED)
+        .only("id", "exchange", "symbol", "current_capital")
+    )
+    deployed = {
+        p.bot_id: p.entry_price * p.amount + p.entry_fee
+        for p in Position.objects.filter(bot__in=bots, is_open=True).only(
+            "bot_id", "entry_price", "amount", "entry_fee"
+        )
+    }
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for bot in bots:
+        cost = deployed.get(bot.pk, ZERO)
+        row = out.setdefault(bot.exchange, {}).setdefault(
+            quote_of(bot.symbol), {"allocated": ZERO, "in_positions": ZERO, "bots": 0}
+        )
+        row["allocated"] += max(bot.current_capital - cost, ZERO)
+        row["in_positions"] += cost
+        row["bots"] += 1
+    return out
 
 
 def total_bots(user_id: Any) -> int:
@@ -70,37 +206,36 @@ def total_bots(user_id: Any) -> int:
 
 
 def metrics(user: Any) -> dict:
-    bots = Bot.objects.owned_by(user).aggregate(
-        total=Count("id"),
-        active=Count("id", filter=Q(status=BotStatus.ACTIVE)),
-        profit=Coalesce(Sum("total_profit"), ZERO),
-        capital=Coalesce(Sum("current_capital"), ZERO),
-        aggressive=Count("id", filter=Q(risk_mode="aggressive")),
-    )
-    # Realised P&L of the user's own (manual) trades counts too; bot profits are kept on the bots.
-    manual = Trade.objects.filter(user=user, bot__isnull=True).aggregate(p=Coalesce(Sum("profit_loss"), ZERO))["p"]
-    closing = Trade.objects.filter(user=user, side="sell").exclude(profit_loss=0)
+    """GET /api/metrics: the contract's figures (money in the user's base currency) plus realised, unrealised, total
+    and daily P&L, open positions and the valuation block."""
+    acct = account_totals(user)
+    closing = Trade.objects.owned_by(user).filter(side="sell").exclude(profit_loss=0)
     closed_count = closing.count()
     wins = closing.filter(profit_loss__gt=0).count()
     win_rate = round(wins / closed_count * 100, 2) if closed_count else 0.0
-    exposure_value = sum((p["value"] for p in open_positions(user)), 0.0)
-    capital = float(bots["capital"])
-    exposure = round(exposure_value / capital * 100, 2) if capital > 0 else 0.0
-    aggressive_share = bots["aggressive"] / bots["total"] if bots["total"] else 0
-    if exposure >= 60 or aggressive_share > 0.5:
+    aggressive_share = acct.aggressive_bots / acct.total_bots if acct.total_bots else 0
+    if acct.exposure >= 60 or aggressive_share > 0.5:
         risk_level = "high"
-    elif exposure >= 25 or aggressive_share > 0:
+    elif acct.exposure >= 25 or aggressive_share > 0:
         risk_level = "moderate"
     else:
         risk_level = "low"
+    t = acct.totals
     return {
-        "total_profit": money(bots["profit"] + manual, 2),
-        "total_capital": money(bots["capital"], 2),
-        "active_bots": bots["active"],
-        "total_bots": bots["total"],
+        "total_profit": t["total_profit"],
+        "total_capital": t["total_capital"],
+        "active_bots": acct.active_bots,
+        "total_bots": acct.total_bots,
         "win_rate": win_rate,
-        "exposure": exposure,
+        "exposure": acct.exposure,
         "risk_level": risk_level,
+        "realised_pnl": t["realised_pnl"],
+        "unrealised_pnl": t["unrealised_pnl"],
+        "total_pnl": t["total_pnl"],
+        "daily_pnl": t["daily_pnl"],
+        "open_positions": acct.open_positions,
+        "positions_without_price": acct.no_price,
+        **acct.block,
     }
 
 

@@ -4,6 +4,7 @@ from amarktai.api import StrictDecimalField, StrictIntegerField
 from bots.models import BotStatus, RiskMode, SignalOutcome, TradingMode
 from bots.selectors import decode_signal_cursor
 from bots.strategies import STRATEGIES
+from trading.serializers import Count, Number, ValuationSerializer
 
 
 class BotCreateSerializer(serializers.Serializer):
@@ -56,3 +57,26 @@ class SignalFilterSerializer(serializers.Serializer):
         if since is not None and until is not None and since >= until:
             raise serializers.ValidationError({"until": ["must be later than since"]})
         return attrs
+
+
+class MetricsSerializer(ValuationSerializer):
+    """GET /api/metrics "metrics": money in the user's base currency (``currency``), converted by trading.valuation."""
+
+    total_profit = Number(help_text="Realised P&L (bots' booked profit and your own trades).")
+    total_capital = Number(help_text="The bots' current capital.")
+    active_bots = Count()
+    total_bots = Count()
+    win_rate = Number()
+    exposure = Number(help_text="Open positions' value as a % of total capital.")
+    risk_level = serializers.CharField(help_text="low, moderate or high")
+    realised_pnl = Number()
+    unrealised_pnl = Number(help_text="Open positions at current prices (priced ones only).")
+    total_pnl = Number(help_text="realised_pnl + unrealised_pnl.")
+    daily_pnl = Number(help_text="P&L realised today (UTC).")
+    open_positions = Count()
+    positions_without_price = Count()
+
+
+class MetricsResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    metrics = MetricsSerializer()

@@ -25,7 +25,7 @@ from accounts.services import LIVE_MODES
 from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed
 from bots.models import Bot, BotStatus, SignalOutcome, StrategySignal, TradingMode
 from bots.payloads import bot_payload, signal_payload
-from bots.selectors import access_bot
+from bots.selectors import access_bot, bot_allocations
 from bots.strategies import STRATEGIES, Signal
 from realtime import events
 from trading import services as trading
@@ -85,19 +85,8 @@ def unallocated_capital(user: Any, exchange: str, trading_mode: str, quote: str)
     read)."""
     balance = get_exchange(user, exchange, trading_mode).fetch_balance()
     free = Decimal(str((balance.get(quote) or {}).get("free") or 0))
-    others = (
-        Bot.objects.owned_by(user)
-        .filter(exchange=exchange, trading_mode=trading_mode, symbol__endswith=f"/{quote}")
-        .exclude(status=BotStatus.STOPPED)
-    )
-    deployed = {
-        p.bot_id: p.entry_price * p.amount + p.entry_fee
-        for p in Position.objects.filter(bot__in=others, is_open=True).only(
-            "bot_id", "entry_price", "amount", "entry_fee"
-        )
-    }
-    claimed = sum((max(b.current_capital - deployed.get(b.pk, ZERO), ZERO) for b in others), ZERO)
-    return free - claimed
+    claim = bot_allocations(user, trading_mode).get(exchange, {}).get(quote)
+    return free - (claim["allocated"] if claim else ZERO)
 
 
 @transaction.atomic

@@ -6,7 +6,13 @@ from accounts.permissions import READ_ONLY_QUERY
 from amarktai.api import validated
 from bots import selectors, services
 from bots.payloads import bot_payload, signal_payload
-from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer, SignalFilterSerializer
+from bots.serializers import (
+    BotCreateSerializer,
+    BotFilterSerializer,
+    BotUpdateSerializer,
+    MetricsResponseSerializer,
+    SignalFilterSerializer,
+)
 
 
 class BotListView(GenericAPIView):
@@ -59,6 +65,7 @@ class BotResumeView(GenericAPIView):
 
 
 class MetricsView(GenericAPIView):
+    @extend_schema(responses=MetricsResponseSerializer)
     def get(self, request):
         return Response({"success": True, "metrics": selectors.metrics(request.user)})
 

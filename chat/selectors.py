@@ -15,6 +15,7 @@ from django.utils import timezone
 from bots.models import Bot, BotStatus
 from chat.models import ChatMessage
 from trading.models import Position, Trade
+from trading.valuation import Valuation, bag_of, quote_of
 
 ZERO = Decimal("0")
 HISTORY_DEFAULT = 50
@@ -37,12 +38,17 @@ def user_bots(user: Any) -> list[Bot]:
 
 @dataclass
 class Portfolio:
+    """Totals in the user's base currency (``currency``), converted by trading.valuation; ``unpriced`` names the
+    currencies left out of them for want of a rate."""
+
     total_bots: int
     active_bots: int
     paused_bots: int
     initial_capital: Decimal
     total_capital: Decimal
     total_profit: Decimal
+    currency: str = "ZAR"
+    unpriced: list[str] = field(default_factory=list)
 
     @property
     def profit_percentage(self) -> Decimal:
@@ -51,22 +57,31 @@ class Portfolio:
         return self.total_profit / self.initial_capital * 100
 
 
+def _converted(valuation: Valuation, bag: dict[str, Decimal], unpriced: set[str]) -> Decimal:
+    converted = valuation.convert(bag)
+    unpriced.update(converted.unpriced)
+    return converted.total
+
+
 def portfolio(user: Any) -> Portfolio:
-    agg = Bot.objects.owned_by(user).aggregate(
-        total=Count("id"),
-        active=Count("id", filter=Q(status=BotStatus.ACTIVE)),
-        paused=Count("id", filter=Q(status=BotStatus.PAUSED)),
-        initial=Sum("initial_capital"),
-        capital=Sum("current_capital"),
-        profit=Sum("total_profit"),
+    bots = list(
+        Bot.objects.owned_by(user).values("symbol", "status", "initial_capital", "current_capital", "total_profit")
     )
+    valuation = Valuation.for_user(user)
+    unpriced: set[str] = set()
+    figures = {
+        name: _converted(valuation, bag_of((quote_of(b["symbol"]), b[name]) for b in bots), unpriced)
+        for name in ("initial_capital", "current_capital", "total_profit")
+    }
     return Portfolio(
-        agg["total"],
-        agg["active"],
-        agg["paused"],
-        agg["initial"] or ZERO,
-        agg["capital"] or ZERO,
-        agg["profit"] or ZERO,
+        len(bots),
+        sum(1 for b in bots if b["status"] == BotStatus.ACTIVE),
+        sum(1 for b in bots if b["status"] == BotStatus.PAUSED),
+        figures["initial_capital"],
+        figures["current_capital"],
+        figures["total_profit"],
+        valuation.currency,
+        sorted(unpriced),
     )
 
 
@@ -113,9 +128,10 @@ class Exposure:
 
 
 def exposure(user: Any) -> Exposure:
+    """Open positions at entry price, in the base currency, against the total capital (also converted)."""
     positions = list(Position.objects.owned_by(user).filter(is_open=True).select_related("bot").order_by("-opened_at"))
-    value = sum((p.amount * p.entry_price for p in positions), ZERO)
-    return Exposure(positions, value, portfolio(user).total_capital)
+    value = Valuation.for_user(user).convert(bag_of((quote_of(p.symbol), p.amount * p.entry_price) for p in positions))
+    return Exposure(positions, value.total, portfolio(user).total_capital)
 
 
 @dataclass
@@ -155,7 +171,10 @@ def daily_report(user: Any, now: datetime | None = None) -> DailyReport:
     """Today's realised profit, trade count and per-bot results, straight from the Trade rows."""
     start, end = day_bounds(now)
     today = Trade.objects.owned_by(user).filter(created_at__gte=start, created_at__lt=end)
-    agg = today.aggregate(profit=Sum("profit_loss"), count=Count("id"))
+    agg = today.aggregate(count=Count("id"))
+    by_market = today.values("symbol").annotate(p=Sum("profit_loss")).order_by()
+    # Today's profit in the base currency: each market's P&L is in its quote currency (trading.valuation).
+    agg["profit"] = Valuation.for_user(user).convert(bag_of((quote_of(r["symbol"]), r["p"]) for r in by_market)).total
     closing = today.filter(CLOSING)
     outcome = closing.aggregate(
         wins=Count("id", filter=Q(profit_loss__gt=0)), losses=Count("id", filter=Q(profit_loss__lt=0))

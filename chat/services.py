@@ -17,6 +17,7 @@ from bots.models import Bot, BotStatus
 from chat import actions, intents, selectors
 from chat.models import ChatMessage, PendingAction
 from chat.payloads import daily_report_payload, greeting_payload, reply_payload
+from trading.valuation import quote_of
 from wallets.services.balances import is_paper, provider_balances
 
 CURRENCY_SYMBOLS = {"ZAR": "R", "USD": "$", "USDT": "$", "EUR": "€", "GBP": "£"}
@@ -36,9 +37,11 @@ CAPABILITIES = (
 Number = Decimal | float | int | None
 
 
-def fmt_money(user: Any, value: Number, signed: bool = False) -> str:
+def fmt_money(user: Any, value: Number, signed: bool = False, currency: str | None = None) -> str:
+    """An amount in ``currency`` (default: the user's base currency, which every total is converted into)."""
     value = Decimal(value or 0).quantize(Decimal("0.01"))
-    symbol = CURRENCY_SYMBOLS.get((user.currency or "").upper(), f"{user.currency} ")
+    currency = (currency or user.currency or "").upper()
+    symbol = CURRENCY_SYMBOLS.get(currency, f"{currency} ")
     sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
     return f"{sign}{symbol}{abs(value):,.2f}"
 
@@ -53,10 +56,11 @@ def fmt_amount(value: Decimal | float | int) -> str:
 
 
 def _bot_line(user: Any, bot: Bot) -> str:
+    ccy = quote_of(bot.symbol)  # a bot's money is in its market's quote currency
     return (
         f"{bot.name} ({bot.exchange} {bot.symbol}, {bot.status}, {bot.risk_mode}, {bot.trading_mode}): "
-        f"profit {fmt_money(user, bot.total_profit, signed=True)} ({fmt_pct(bot.profit_percentage)}), "
-        f"capital {fmt_money(user, bot.current_capital)}"
+        f"profit {fmt_money(user, bot.total_profit, signed=True, currency=ccy)} ({fmt_pct(bot.profit_percentage)}), "
+        f"capital {fmt_money(user, bot.current_capital, currency=ccy)}"
     )
 
 
@@ -88,9 +92,11 @@ def daily_report(user: Any, now: datetime | None = None) -> dict:
         if day is None:
             continue
         if day.profit > 0:
-            what = f"gained {fmt_money(user, day.profit)} ({fmt_pct(day.percentage)})"
+            what = (
+                f"gained {fmt_money(user, day.profit, currency=quote_of(day.bot.symbol))} ({fmt_pct(day.percentage)})"
+            )
         elif day.profit < 0:
-            what = f"lost {fmt_money(user, -day.profit)} ({fmt_pct(day.percentage)})"
+            what = f"lost {fmt_money(user, -day.profit, currency=quote_of(day.bot.symbol))} ({fmt_pct(day.percentage)})"
         else:
             what = "broke even"
         highlights.append(f"{day.bot.name} {what} today over {day.trades} trade{'s' if day.trades != 1 else ''}")
@@ -123,6 +129,7 @@ def _portfolio(user: Any) -> str:
         f"({fmt_pct(p.profit_percentage)}) on capital of {fmt_money(user, p.total_capital)}. "
         f"Today: {fmt_money(user, report.profit, signed=True)} from {report.trade_count} trade"
         f"{'s' if report.trade_count != 1 else ''}."
+        + (f" Not included (no price available): {', '.join(p.unpriced)}." if p.unpriced else "")
     )
 
 

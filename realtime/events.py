@@ -9,8 +9,13 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - alert:           {"level": "info"|"warning"|"error", "message", "bot_id" (optional); a watch list's price alert
                    adds "instrument_id", "exchange", "symbol", "direction" ("above"|"below"), "alert_level", "price"}
 - order_update:    {"order": <the order as in GET /api/orders>}
-- pnl_update:      {"bot_id", "total_profit", "current_capital", "profit_percentage"}
-- overview_update: {"active_bots", "total_bots", "total_profit", "total_capital"}
+- pnl_update:      per bot: {"scope": "bot", "bot_id", "currency" (the bot's quote), "total_profit", "current_capital",
+                   "profit_percentage"}; per account (the seed's shape, in the user's base currency): {"scope":
+                   "account", "total_pnl", "realised_pnl", "unrealised_pnl", "daily_pnl", "open_positions",
+                   "positions_without_price", <valuation block>}
+- overview_update: {"active_bots", "total_bots", "total_profit", "total_capital", "realised_pnl", "unrealised_pnl",
+                   "total_pnl", "daily_pnl", "open_positions", "positions_without_price", <valuation block>}
+  The valuation block (trading.valuation): {"currency", "rate_source", "rates", "breakdown", "unpriced"}.
 - trade_update:    {"trades": [<trade>, ...]}  (recent trades batch; the SSE stream's trade_update)
 - signal:          <the strategy signal as in GET /api/signals: "id", "symbol", "signal" ("BUY"|"SELL"), "side",
                    "entry_price", "target", "stop_loss", "confidence", "reason", "strategy", "bot_id", "outcome",

@@ -2,10 +2,12 @@
 
 Events (contract "Real-time Communication"): heartbeat every ``SSE_HEARTBEAT_SECONDS``, overview_update (one at connect,
 then on overview/pnl/bot events), bot_update (bot_count_changed) on bot events, trade_update (recent_trades) on trade
-events, signal (a strategy signal, as in GET /api/signals) on signal events. Every frame carries an ``id:`` line: the
-user's event sequence number (realtime.events). A client reconnecting with ``Last-Event-ID`` (header, or
-``?last_event_id=`` for clients that cannot set it) first receives the buffered events it missed. Auth:
-``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers); failure is a 401 in the error schema.
+events, signal (a strategy signal, as in GET /api/signals) on signal events, pnl_update (``{"type": "pnl",
+"total_pnl", "daily_pnl", "open_positions", ...}``, the account-level figures in the user's base currency) after fills.
+Every frame carries an ``id:`` line: the user's event sequence number (realtime.events). A client reconnecting with
+``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot set it) first receives the buffered events
+it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers);
+failure is a 401 in the error schema.
 
 The stream ends when its credential does (realtime.sessions): at the JWT's expiry, when the user is deactivated, the API
 key it was opened with is revoked or the user's sessions are revoked (and at the latest one REALTIME_RECHECK_SECONDS
@@ -142,8 +144,10 @@ class EventStreamConsumer(AsyncHttpConsumer):
             return [self._frame("trade_update", translate.sse_trades(payload.get("trades") or []), event_id)]
         if kind == events.OVERVIEW_UPDATE:
             keys = ("active_bots", "total_bots", "total_profit", "total_capital")
-            counts = {k: payload[k] for k in keys} if all(k in payload for k in keys) else await _overview(self.user.pk)
+            counts = dict(payload) if all(k in payload for k in keys) else await _overview(self.user.pk)
             return [self._frame("overview_update", translate.sse_overview(counts), event_id)]
+        if kind == events.PNL_UPDATE and payload.get("scope") == "account":
+            return [self._frame("pnl_update", translate.sse_pnl(payload), event_id)]
         if kind == events.PNL_UPDATE:
             return [self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk)), event_id)]
         if kind == events.SIGNAL:

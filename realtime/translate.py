@@ -46,6 +46,12 @@ def sse_overview(counts):
     return {"type": "overview", **counts, "timestamp": iso_now()}
 
 
+def sse_pnl(payload):
+    """The account-level pnl_update as an SSE event (the seed's {"type": "pnl", "total_pnl", "daily_pnl",
+    "open_positions", "timestamp"}, plus the rest of the payload)."""
+    return {"type": "pnl", **payload, "timestamp": iso_now()}
+
+
 def sse_bot_count(total):
     return {"type": "bot_count_changed", "total_bots": total, "timestamp": iso_now()}
 

@@ -10,6 +10,7 @@ from trading.serializers import (
     OrderCreateSerializer,
     OrderFilterSerializer,
     OrderModifySerializer,
+    PositionListResponseSerializer,
     TradeFilterSerializer,
 )
 
@@ -22,9 +23,9 @@ class TradeListView(GenericAPIView):
 
 
 class PositionListView(GenericAPIView):
+    @extend_schema(responses=PositionListResponseSerializer)
     def get(self, request):
-        positions = selectors.open_positions(request.user)
-        return Response({"success": True, "positions": positions, "total": len(positions)})
+        return Response({"success": True, **selectors.positions_report(request.user)})
 
 
 class OrderListView(GenericAPIView):

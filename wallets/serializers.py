@@ -5,6 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from amarktai.api import StrictDecimalField
+from trading.serializers import Count, Number, ValuationSerializer
 
 
 class KeyTestSerializer(serializers.Serializer):
@@ -48,3 +49,30 @@ class TransferSerializer(serializers.Serializer):
     )
     currency = serializers.CharField(max_length=16)
     reason = serializers.CharField(max_length=64, required=False, allow_blank=True, default="manual_allocation")
+
+
+class AllocationSerializer(serializers.Serializer):
+    free = Number(help_text="The account's free balance of this currency.")
+    allocated = Number(help_text="Capital given to your bots here and not spent (a claim on free).")
+    in_positions = Number(help_text="What your bots' open positions here cost.")
+    unallocated = Number(help_text="free - allocated: what a new bot may still be given.")
+    bots = Count(help_text="Bots (not stopped) drawing on this account and currency.")
+
+
+class BalancesResponseSerializer(ValuationSerializer):
+    success = serializers.BooleanField()
+    balances = serializers.DictField(
+        child=serializers.DictField(child=Number()), help_text="{provider: {currency: total}}"
+    )
+    total_value = Number(help_text="Every balance in the base currency (``currency``).")
+    total_value_zar = Number(help_text="The same holdings in ZAR.")
+    allocated_to_bots = Number(
+        help_text="Your bots' capital on these accounts (unspent allocations + open positions at cost), base currency."
+    )
+    unallocated = Number(help_text="Free balance not allocated to bots, in the base currency.")
+    allocations = serializers.DictField(
+        child=serializers.DictField(child=AllocationSerializer()),
+        help_text="{provider: {currency: allocation}} for the currencies your bots draw on.",
+    )
+    mode = serializers.CharField(help_text="paper (testing mode) or live")
+    errors = serializers.DictField(child=serializers.CharField(), help_text="{provider: why it could not be read}")

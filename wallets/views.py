@@ -78,6 +78,7 @@ class PlatformHealthView(GenericAPIView):
 
 
 class BalancesView(GenericAPIView):
+    @extend_schema(responses=s.BalancesResponseSerializer)
     def get(self, request):
         return Response({"success": True, **balances.wallet_balances(request.user)})
 

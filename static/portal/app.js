@@ -483,85 +483,7 @@
     });
   };
 
-  pages.dashboard = async () => {
-    const user = session.user || {};
-    const ccy = user.currency;
-    T('greeting').textContent = `Welcome back${user.first_name ? `, ${user.first_name}` : ''}.`;
-    const myBots = new Map();
-    const shown = new Set();
-    let series = [];
-
-    async function loadMetrics() {
-      const m = (await GET('metrics')).metrics || {};
-      T('metric-capital').textContent = money(m.total_capital, ccy);
-      const p = T('metric-profit');
-      p.textContent = signedMoney(m.total_profit, ccy);
-      p.className = `stat-value num ${cls(m.total_profit)}`;
-      T('metric-winrate').textContent = pct(m.win_rate);
-      T('metric-active-bots').textContent = `${m.active_bots ?? 0} / ${m.total_bots ?? 0}`;
-    }
-    function renderBot(b) {
-      const li = h('li', { testid: 'dash-bot', dataset: { id: b.id } },
-        h('span', {}, h('span', { class: 'name' }, b.name), h('span', { class: 'sub' }, `${b.exchange} · ${b.strategy || ''}`)),
-        h('span', {}, badge(b.status, b.status, 'dash-bot-status')));
-      return li;
-    }
-    async function loadBots() {
-      const bots = (await GET('bots')).bots || [];
-      myBots.clear();
-      bots.forEach((b) => myBots.set(b.id, b));
-      T('dash-bots').replaceChildren(...bots.slice(0, 8).map(renderBot));
-      T('dash-bots-empty').hidden = bots.length > 0;
-    }
-    function redraw() {
-      const pts = series.length ? [{ t: new Date(series[0].timestamp || series[0].created_at), v: 0 }] : [];
-      let acc = 0;
-      series.forEach((t) => {
-        acc += Number(t.profit_loss ?? t.profit ?? 0);
-        pts.push({ t: new Date(t.timestamp || t.created_at), v: acc });
-      });
-      drawPnlChart(T('pnl-chart'), pts, ccy);
-      T('chart-caption').textContent = series.length ? `${number(series.length)} trade${series.length === 1 ? '' : 's'}` : '';
-    }
-    async function loadTrades() {
-      const data = await GET('trades?limit=500&offset=0');
-      const trades = data.trades || [];
-      shown.clear();
-      trades.forEach((t) => shown.add(t.id));
-      T('recent-trades').replaceChildren(...trades.slice(0, 10).map((t) => tradeRow(t)));
-      T('recent-trades-empty').hidden = trades.length > 0;
-      series = trades.slice().reverse();
-      redraw();
-    }
-    const refreshMetrics = debounce(() => loadMetrics().catch(() => {}), 400);
-    const refreshTrades = debounce(() => loadTrades().catch(() => {}), 400);
-    await Promise.all([loadMetrics().catch(failedTo('your metrics')), loadBots().catch(failedTo('your bots')),
-      loadTrades().catch(failedTo('your trades'))]);
-
-    live.on('trade_executed', ({ trade }) => {
-      if (!trade || shown.has(trade.id)) return;
-      if (user.is_admin && trade.bot_id && !myBots.has(trade.bot_id)) { refreshTrades(); return; } // admins see everyone's feed
-      shown.add(trade.id);
-      const body = T('recent-trades');
-      const row = tradeRow(trade);
-      row.classList.add('flash');
-      body.prepend(row);
-      while (body.children.length > 10) body.lastElementChild.remove();
-      T('recent-trades-empty').hidden = true;
-      series.push({ ...trade, timestamp: trade.timestamp || new Date().toISOString() });
-      redraw();
-      refreshMetrics();
-    });
-    live.on('bot_update', (m) => {
-      if (!myBots.has(m.bot_id)) { if (!user.is_admin) loadBots().catch(() => {}); return; }
-      const li = $(`[data-testid="dash-bot"][data-id="${CSS.escape(m.bot_id)}"]`);
-      if (li) $('[data-testid="dash-bot-status"]', li).replaceWith(badge(m.status, m.status, 'dash-bot-status'));
-      refreshMetrics();
-    });
-    live.on('pnl_update', refreshMetrics);
-    live.on('overview_update', refreshMetrics);
-    live.on('reconnect', () => { loadMetrics().catch(() => {}); loadBots().catch(() => {}); loadTrades().catch(() => {}); });
-  };
+  // pages.dashboard: static/portal/pages/dashboard.js
 
   pages.bots = async () => {
     const form = T('bot-form');
@@ -691,10 +613,26 @@
         }))));
       T('balances').replaceChildren(...boxes);
       T('balances-empty').hidden = boxes.length > 0;
-      T('wallet-total').textContent = money(data.total_value_zar, 'ZAR');
-      const unpriced = data.unpriced || [];
+      // Totals in the user's base currency, with the same conversion as the dashboard's total capital.
+      const ccy = data.currency || 'ZAR';
+      T('wallet-total').textContent = money(data.total_value ?? data.total_value_zar, ccy);
+      T('wallet-allocated').textContent = money(data.allocated_to_bots, ccy);
+      T('wallet-unallocated').textContent = money(data.unallocated, ccy);
+      const rates = Object.entries(data.rates || {}).filter(([c]) => c !== ccy).map(([c, r]) => `1 ${c} = ${money(r, ccy)}`);
+      T('wallet-valuation-note').textContent = `Totals in ${ccy}${rates.length ? ` at current rates: ${rates.join(' · ')}` : ''}. `
+        + "The dashboard's Total capital is your bots' capital, converted the same way; Total value here is everything the accounts hold.";
+      const unpriced = Object.entries(data.unpriced || {});
       T('unpriced').hidden = !unpriced.length;
-      T('unpriced').textContent = unpriced.length ? `Not included in the total (no price available): ${unpriced.join(', ')}` : '';
+      T('unpriced').textContent = unpriced.length ? `Not included in the totals (no price available): ${unpriced.map(([c, f]) => `${number(f.total_value ?? Object.values(f)[0], 0, 8)} ${c}`).join(', ')}` : '';
+      const alloc = Object.entries(data.allocations || {}).flatMap(([p, ccys]) => Object.entries(ccys).map(([c, r]) => h('tr', { testid: 'allocation-row', dataset: { provider: p, currency: c } },
+        h('td', { 'data-label': 'Exchange' }, name(p)), h('td', { 'data-label': 'Currency' }, c),
+        h('td', { class: 'r', 'data-label': 'Free' }, money(r.free, c)),
+        h('td', { class: 'r', 'data-label': 'Allocated to bots', testid: 'allocation-allocated' }, money(r.allocated, c)),
+        h('td', { class: 'r', 'data-label': 'In open positions' }, money(r.in_positions, c)),
+        h('td', { class: `r ${Number(r.unallocated) < 0 ? 'down' : ''}`, 'data-label': 'Not allocated', testid: 'allocation-free' }, money(r.unallocated, c)),
+        h('td', { class: 'r', 'data-label': 'Bots' }, number(r.bots)))));
+      T('allocations-list').replaceChildren(...alloc);
+      T('allocations-empty').hidden = alloc.length > 0;
       const source = data.source || data.mode;
       T('wallet-source').textContent = source === 'paper' ? 'Paper balances (testing mode)' : source === 'live' ? 'Live exchange balances' : (source || '');
       const errs = data.errors || {};
@@ -711,6 +649,9 @@
       T('transfers-empty').hidden = transfers.length > 0;
     }
     await Promise.all([loadBalances().catch(failedTo('balances')), loadTransfers().catch(failedTo('transfers'))]);
+    const refreshBalances = debounce(() => loadBalances().catch(() => {}), 800);
+    live.on('trade_executed', refreshBalances);
+    live.on('bot_update', refreshBalances);
 
     onSubmit(T('transfer-form'), async (data, form) => {
       const amount = Number(data.amount);
@@ -801,6 +742,15 @@
     session.save({ user });
     T('security-2fa-status').textContent = user.two_factor_enabled
       ? 'Two-factor authentication is on.' : 'Two-factor authentication is off. Turn it on to protect your account (required for live trading).';
+
+    // Base currency: every total (dashboard, wallet, assistant) is converted into it.
+    const ccyForm = T('currency-form');
+    ccyForm.elements.currency.value = user.currency || 'ZAR';
+    onSubmit(ccyForm, async (data) => {
+      const res = await api('PATCH', 'auth/me', { currency: data.currency });
+      session.save({ user: res.user });
+      toast(`Totals are now shown in ${res.user.currency}.`, 'success');
+    });
 
     // System mode
     const modeForm = T('mode-form');

@@ -92,12 +92,15 @@ def test_headers_and_overview_at_connect(user, other_user):
         assert first["event"] == "overview_update" and first["id"] == "0"
         data = first["data"]
         assert data.pop("timestamp").endswith("Z")
-        assert data == {
+        figures = ("type", "active_bots", "total_bots", "total_profit", "total_capital", "currency", "unpriced")
+        assert {k: data[k] for k in figures} == {
             "type": "overview",
             "active_bots": 1,
             "total_bots": 2,
             "total_profit": 40.25,
             "total_capital": 1540.25,
+            "currency": "ZAR",
+            "unpriced": {},
         }
         await stream.close()
 

@@ -56,6 +56,18 @@ def test_metrics(auth_client, traded_bot):
         "win_rate",
         "exposure",
         "risk_level",
+        # money is in the user's base currency (trading.valuation): the figures below and the valuation block
+        "realised_pnl",
+        "unrealised_pnl",
+        "total_pnl",
+        "daily_pnl",
+        "open_positions",
+        "positions_without_price",
+        "currency",
+        "rate_source",
+        "rates",
+        "breakdown",
+        "unpriced",
     }
     sell = Trade.objects.get(side="sell")
     assert metrics["total_profit"] == round(float(sell.profit_loss), 2)

@@ -9,9 +9,9 @@ from tests.fake_exchange.fixtures import binance_via_fake, fake_exchange  # noqa
 from tests.fake_exchange.server import DEFAULT_KEY, DEFAULT_SECRET
 from tests.helpers import assert_error
 from trading.exchanges import get_exchange, simfeed
+from trading.valuation import Valuation
 from wallets.models import Transfer, TransferEvent
 from wallets.services import transfers as transfer_service
-from wallets.services.balances import ZarPricer
 
 pytestmark = pytest.mark.django_db
 
@@ -78,22 +78,25 @@ def test_paper_balances_and_total(auth_client, user):
     assert body["balances"]["luno"] == {"ZAR": 100000.0}
     assert body["balances"]["binance"] == {"USDT": 10000.0}
     assert body["balances"]["kraken"] == {"USD": 10000.0}
-    usdt_zar = ZarPricer().zar("USDT")
-    expected = Decimal(200000) + Decimal(30000) * usdt_zar  # luno+valr ZAR; binance+kucoin USDT; kraken USD
-    assert body["total_value_zar"] == pytest.approx(float(expected), rel=1e-6)
-    assert body["unpriced"] == []
+    rates = body["rates"]  # what the answer used: ZAR from USDT/ZAR, USD through BTC/USD and BTC/ZAR
+    expected = 200000 + 20000 * rates["USDT"] + 10000 * rates["USD"]  # luno+valr ZAR; binance+kucoin USDT; kraken USD
+    assert body["currency"] == "ZAR" and rates["ZAR"] == 1.0
+    assert body["total_value_zar"] == body["total_value"] == pytest.approx(expected, rel=1e-6)
+    holdings = {"USD": 10000.0, "USDT": 20000.0, "ZAR": 200000.0}
+    assert body["breakdown"] == {c: {"total_value": a, "unallocated": a} for c, a in holdings.items()}  # no bots
+    assert body["unpriced"] == {}
 
 
 def test_paper_balances_after_trade_priced_through_pairs(auth_client, user):
     get_exchange(user, "binance", "paper").create_order("SOL/USDT", "market", "buy", "2")
     body = auth_client.get("/api/wallet/balances").json()
     assert body["balances"]["binance"]["SOL"] == 2.0
-    pricer = ZarPricer()
-    sol_zar = pricer.zar("SOL")
+    pricer = Valuation("ZAR", "simulated")
+    sol_zar = pricer.rate("SOL")
     direct = (simfeed.ticker("SOL/ZAR")["bid"] + simfeed.ticker("SOL/ZAR")["ask"]) / 2
-    assert sol_zar == direct  # X/ZAR directly when the pair exists
-    assert pricer.zar("BNB") is not None  # BNB/ZAR missing: BNB/USDT x USDT/ZAR
-    assert pricer.zar("DOGE") is None  # no rule prices it -> excluded and listed
+    assert abs(sol_zar - direct) / direct < Decimal("0.001")  # X/ZAR directly when the pair exists
+    assert pricer.rate("BNB") is not None  # BNB/ZAR missing: BNB/USDT x USDT/ZAR
+    assert pricer.rate("DOGE") is None  # no rule prices it -> excluded and listed
 
 
 def test_live_balances_through_adapter(auth_client, user, binance_via_fake):

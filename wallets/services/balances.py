@@ -4,13 +4,13 @@
 - live_trading / autopilot: each platform with stored keys (not known to be invalid), read from the exchange through the
   adapter; several accounts on one platform are summed. A platform that fails is left out and named in "errors".
 
-Per provider the total (free + used) of each currency. total_value_zar prices every currency in ZAR from the market-data
-source (trading.exchanges.market_data, mid of bid/ask):
-  ZAR = 1; X/ZAR directly if that pair exists; else X/USDT x USDT/ZAR (USD counts as USDT). A currency that neither rule
-  can price is excluded from the total and listed in "unpriced".
+Per provider the total (free + used) of each currency. ``total_value`` converts the holdings into the user's base
+currency with trading.valuation (the one conversion every aggregate uses, also the dashboard's total capital), and
+``total_value_zar`` into ZAR; a currency no market prices is left out of both and listed in "unpriced".
 """
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from accounts.models import LIVE_MODES, User
 from amarktai.errors import AmarktaiError
 from amarktai.utils import money
 from trading.platforms import PLATFORMS
+from trading.valuation import Bag, Valuation, add
 from wallets.selectors import usable_credentials
 
 logger = logging.getLogger(__name__)
@@ -55,67 +56,96 @@ def provider_balances(user: User) -> tuple[Balances, dict[str, str]]:
     return result, errors
 
 
-class ZarPricer:
-    """Prices currencies in ZAR, memoised for one request."""
+AllocationProvider = Callable[[User, str], dict[str, dict[str, dict[str, Any]]]]
+_allocations: list[AllocationProvider] = []
 
-    def __init__(self) -> None:
-        self.cache: dict[str, Decimal | None] = {"ZAR": Decimal(1)}
 
-    def _mid(self, platform_id: str, symbol: str) -> Decimal | None:
-        from trading.exchanges import market_data
+def register_allocations(provider: AllocationProvider) -> None:
+    """The bots app (above wallets) says what the user's bots hold of each account: ``provider(user, trading_mode) ->
+    {provider: {currency: {"allocated": Decimal, "in_positions": Decimal, "bots": int}}}``."""
+    if provider not in _allocations:
+        _allocations.append(provider)
 
-        try:
-            t = market_data(platform_id).fetch_ticker(symbol)
-        except Exception:  # noqa: BLE001 - no such pair / feed unavailable: the caller tries the next rule
-            return None
-        bid, ask, last = t.get("bid"), t.get("ask"), t.get("last")
-        if bid and ask:
-            return (Decimal(bid) + Decimal(ask)) / 2
-        return Decimal(last) if last else None
 
-    def zar(self, currency: str) -> Decimal | None:
-        currency = currency.upper()
-        if currency in self.cache:
-            return self.cache[currency]
-        price: Decimal | None = None
-        if currency == "USD":
-            price = self.zar("USDT")
-        elif currency == "USDT":
-            price = self._mid("valr", "USDT/ZAR")
-        else:
-            price = self._mid("luno", f"{currency}/ZAR")
-            if price is None:
-                usdt = self._mid("binance", f"{currency}/USDT")
-                usdt_zar = self.zar("USDT")
-                price = usdt * usdt_zar if usdt is not None and usdt_zar is not None else None
-        self.cache[currency] = price
-        return price
+def _bot_allocations(user: User, trading_mode: str) -> dict[str, dict[str, dict[str, Any]]]:
+    merged: dict[str, dict[str, dict[str, Any]]] = {}
+    for provider in _allocations:
+        for platform, currencies in provider(user, trading_mode).items():
+            for currency, row in currencies.items():
+                acc = merged.setdefault(platform, {}).setdefault(
+                    currency, {"allocated": ZERO, "in_positions": ZERO, "bots": 0}
+                )
+                for key in acc:
+                    acc[key] += row.get(key, 0)
+    return merged
+
+
+def allocation_rows(balances: Balances, bots: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per provider, for the currency its bots are given capital in (the platform's quote currency, and any other a
+    bot draws on): what the account has free, what the user's bots have been allocated of it and not
+    spent (``allocated``), what they hold in open positions (at cost, ``in_positions``) and what is left for new bots
+    (``unallocated`` = free - allocated; negative when losses left the account short of the bots' capital)."""
+    out: dict[str, dict[str, Any]] = {}
+    none = {"allocated": ZERO, "in_positions": ZERO, "bots": 0}
+    for provider in sorted(set(balances) | set(bots)):
+        currencies = balances.get(provider, {})
+        claims = bots.get(provider, {})
+        platform = PLATFORMS.get(provider)
+        quotes = {platform.quote} if platform is not None else set()  # what a bot there is given capital in
+        for currency in sorted(quotes | set(claims)):
+            claim = claims.get(currency, none)
+            free = currencies.get(currency, {}).get("free", ZERO)
+            out.setdefault(provider, {})[currency] = {
+                "free": money(free),
+                "allocated": money(claim["allocated"]),
+                "in_positions": money(claim["in_positions"]),
+                "unallocated": money(free - claim["allocated"]),
+                "bots": claim["bots"],
+            }
+    return out
 
 
 def wallet_balances(user: User) -> dict[str, Any]:
-    """GET /api/wallet/balances (without the envelope): balances per provider, their ZAR total, what could not be priced
-    and the providers that could not be read."""
+    """GET /api/wallet/balances (without the envelope): balances per provider; their total value in the user's base
+    currency (``total_value``, with the valuation block: ``currency``, ``rates``, per-currency ``breakdown`` and what
+    could not be priced, ``unpriced``, left out of the total) and in ZAR (``total_value_zar``, the contract's field);
+    per provider and currency what the user's bots have been allocated (``allocations``) and, in the base currency,
+    their capital (``allocated_to_bots``: unspent allocations plus open positions at cost, the dashboard's total
+    capital for this mode's bots) and what is left for new bots (``unallocated``); the mode and the providers that
+    could not be read."""
     balances, errors = provider_balances(user)
-    pricer = ZarPricer()
-    total, unpriced = ZERO, set()
+    mode = "paper" if is_paper(user) else "live"
     out: dict[str, dict[str, float]] = {}
+    holdings: Bag = {}
     for provider, currencies in balances.items():
         out[provider] = {}
         for currency, row in currencies.items():
-            amount = row["total"]
-            out[provider][currency] = money(amount)
-            if not amount:
-                continue
-            rate = pricer.zar(currency)
-            if rate is None:
-                unpriced.add(currency)
-            else:
-                total += amount * rate
+            out[provider][currency] = money(row["total"])
+            add(holdings, currency, row["total"])
+    allocations = _bot_allocations(user, mode)
+    rows = allocation_rows(balances, allocations)
+    given: Bag = {}
+    left: Bag = {}
+    for currencies in allocations.values():
+        for currency, claim in currencies.items():
+            add(given, currency, claim["allocated"] + claim["in_positions"])
+    for currencies in rows.values():
+        for currency, row in currencies.items():
+            add(left, currency, Decimal(str(row["unallocated"])))
+    valuation = Valuation.for_user(user)
+    totals, block = valuation.report({"total_value": holdings, "allocated_to_bots": given, "unallocated": left})
+    zar = (
+        totals["total_value"]
+        if valuation.currency == "ZAR"
+        else money(Valuation("ZAR", valuation.source).convert(holdings).total, 2)
+    )
     return {
         "balances": out,
-        "total_value_zar": money(total, 2),
-        "mode": "paper" if is_paper(user) else "live",
-        "unpriced": sorted(unpriced),
+        **totals,
+        "total_value_zar": zar,
+        **block,
+        "allocations": rows,
+        "mode": mode,
         "errors": errors,
     }
 
