@@ -1,7 +1,11 @@
 """Response shapes of the bots app (API, events, admin)."""
 
+from datetime import datetime
+
+from django.utils import timezone
+
 from amarktai.utils import iso, money
-from bots.models import Bot
+from bots.models import Bot, BotStatus
 
 
 def bot_payload(bot: Bot) -> dict:
@@ -20,6 +24,11 @@ def bot_payload(bot: Bot) -> dict:
         "total_profit": money(bot.total_profit, 2),
         "profit_percentage": money(bot.profit_percentage, 4),
         "last_error": bot.last_error,
+        "failure_count": bot.failure_count,
+        "last_decision": bot.last_decision or None,
+        "last_decision_reason": bot.last_decision_reason,
+        "last_decision_at": iso(bot.last_decision_at),
+        "last_signal": bot.last_signal,
         "last_tick_at": iso(bot.last_tick_at),
         "created_at": iso(bot.created_at),
     }
@@ -27,3 +36,36 @@ def bot_payload(bot: Bot) -> dict:
 
 def admin_bot_payload(bot: Bot) -> dict:
     return {**bot_payload(bot), "user_id": str(bot.user_id), "user_email": bot.user.email}
+
+
+def activity(bot: Bot, now: datetime | None = None) -> dict:
+    """Why the bot is (not) trading, in one line: {"state", "message", "at"}.
+
+    state: "stopped", "paused", "backing_off" (its last ticks failed; the dispatcher waits longer before each retry),
+    "waiting" (no decision yet), or the engine's last decision (bots.models.Decision: "no_signal", ...).
+    """
+    now = now or timezone.now()
+    failures = bot.failure_count
+    if bot.status == BotStatus.STOPPED:
+        return {"state": "stopped", "message": "Stopped: it no longer trades.", "at": iso(bot.updated_at)}
+    if bot.status == BotStatus.PAUSED:
+        message = "Paused: resume it to trade again."
+        if bot.last_error:
+            message = f"Paused. Last error: {bot.last_error}"
+        return {"state": "paused", "message": message, "at": iso(bot.updated_at)}
+    if failures:
+        retry = f" Next try at {iso(bot.next_tick_at)}." if bot.next_tick_at and bot.next_tick_at > now else ""
+        ticks = "tick" if failures == 1 else "ticks"
+        return {
+            "state": "backing_off",
+            "message": f"Backing off after {failures} failed {ticks}: {bot.last_error}{retry}",
+            "at": iso(bot.last_tick_at),
+        }
+    if not bot.last_decision:
+        return {"state": "waiting", "message": "Waiting for its first decision.", "at": iso(bot.created_at)}
+    return {"state": bot.last_decision, "message": bot.last_decision_reason, "at": iso(bot.last_decision_at)}
+
+
+def bot_detail_payload(bot: Bot) -> dict:
+    """GET /api/bots/{id}: the bot as in the list, plus why it is (not) trading and when it ticks next."""
+    return {**bot_payload(bot), "next_tick_at": iso(bot.next_tick_at), "activity": activity(bot)}

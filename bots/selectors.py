@@ -15,13 +15,13 @@ from django.db.models.functions import Coalesce
 
 from amarktai import cache
 from amarktai.tenancy import access
-from amarktai.utils import money
+from amarktai.utils import iso, money
 from bots.listcache import invalidate_bot_list
 from bots.listcache import version_key as _version_key
 from bots.models import Bot, BotStatus
 from bots.payloads import bot_payload
 from trading.models import Trade
-from trading.selectors import open_positions
+from trading.selectors import open_positions, round_trips_page
 
 LIST_TTL = 300
 ZERO = Decimal("0")
@@ -35,6 +35,46 @@ _local_lock = threading.Lock()
 def access_bot(user: Any, bot_id: Any, *, lock: bool = False) -> Bot:
     """One of the user's bots; 404 for a missing or another user's bot alike. ``lock``: SELECT ... FOR UPDATE."""
     return access(Bot.objects, user, bot_id, "Bot", lock=lock)
+
+
+def bot_round_trips(user: Any, bot_id: Any, *, offset: int = 0, limit: int = 100) -> tuple[Bot, list[dict], int]:
+    """One of the user's bots (404 otherwise), a page of its round trips (newest first) and how many it has."""
+    bot = access_bot(user, bot_id)
+    trips, total = round_trips_page(user, bot_id=bot.pk, offset=offset, limit=limit)
+    return bot, trips, total
+
+
+EQUITY_MAX_POINTS = 1000
+
+
+def equity_curve(user: Any, bot_id: Any) -> dict:
+    """A bot's equity over time from its trades: initial capital at creation, then the capital after each trade that
+    realised P&L (fees included). At most EQUITY_MAX_POINTS points (evenly thinned; the first and last always kept).
+    {"bot_id", "initial_capital", "current_capital", "total_profit", "points": [{"timestamp", "equity", "profit"}]}."""
+    bot = access_bot(user, bot_id)
+    equity, profit = bot.initial_capital, ZERO
+    points = [{"timestamp": iso(bot.created_at), "equity": money(equity, 2), "profit": 0.0}]
+    closing = (
+        Trade.objects.owned_by(user)
+        .filter(bot=bot)
+        .exclude(profit_loss=0)
+        .order_by("created_at", "id")
+        .values_list("created_at", "profit_loss")
+    )
+    for created_at, profit_loss in closing.iterator(chunk_size=2000):
+        equity += profit_loss
+        profit += profit_loss
+        points.append({"timestamp": iso(created_at), "equity": money(equity, 2), "profit": money(profit, 2)})
+    if len(points) > EQUITY_MAX_POINTS:
+        step = (len(points) - 1) / (EQUITY_MAX_POINTS - 1)
+        points = [points[round(i * step)] for i in range(EQUITY_MAX_POINTS)]
+    return {
+        "bot_id": str(bot.pk),
+        "initial_capital": money(bot.initial_capital, 2),
+        "current_capital": money(bot.current_capital, 2),
+        "total_profit": money(bot.total_profit, 2),
+        "points": points,
+    }
 
 
 def bot_counts(user: Any) -> dict:

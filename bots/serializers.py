@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from amarktai.api import StrictDecimalField
+from amarktai.api import QUERY_INT_MAX, StrictDecimalField, StrictIntegerField
 from bots.models import BotStatus, RiskMode, TradingMode
 from bots.strategies import STRATEGIES
 
@@ -26,3 +26,8 @@ class BotUpdateSerializer(serializers.Serializer):
 class BotFilterSerializer(serializers.Serializer):
     platform = serializers.CharField(max_length=32, required=False)
     status = serializers.ChoiceField(choices=BotStatus.values, required=False)
+
+
+class PageSerializer(serializers.Serializer):
+    limit = StrictIntegerField(min_value=1, max_value=1000, default=100)
+    offset = StrictIntegerField(min_value=0, max_value=QUERY_INT_MAX, default=0)

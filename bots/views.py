@@ -1,10 +1,11 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from amarktai.api import validated
 from bots import selectors, services
-from bots.payloads import bot_payload
-from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer
+from bots.payloads import bot_detail_payload, bot_payload
+from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer, PageSerializer
 
 
 class BotListView(GenericAPIView):
@@ -32,7 +33,7 @@ class BotDetailView(GenericAPIView):
     serializer_class = BotUpdateSerializer
 
     def get(self, request, bot_id):
-        return Response({"success": True, "bot": bot_payload(selectors.access_bot(request.user, bot_id))})
+        return Response({"success": True, "bot": bot_detail_payload(selectors.access_bot(request.user, bot_id))})
 
     def patch(self, request, bot_id):
         changes = validated(BotUpdateSerializer, request.data)
@@ -54,6 +55,19 @@ class BotResumeView(GenericAPIView):
     def post(self, request, bot_id):
         bot = services.resume_bot(request.user, bot_id)
         return Response({"success": True, "bot_id": str(bot.id), "status": bot.status})
+
+
+class BotRoundTripsView(GenericAPIView):
+    @extend_schema(parameters=[PageSerializer])
+    def get(self, request, bot_id):
+        page = validated(PageSerializer, request.query_params)
+        bot, trips, total = selectors.bot_round_trips(request.user, bot_id, **page)
+        return Response({"success": True, "bot_id": str(bot.pk), "round_trips": trips, "total": total})
+
+
+class BotEquityView(GenericAPIView):
+    def get(self, request, bot_id):
+        return Response({"success": True, **selectors.equity_curve(request.user, bot_id)})
 
 
 class MetricsView(GenericAPIView):
