@@ -39,15 +39,7 @@ class RoundTripListView(GenericAPIView):
     def get(self, request):
         filters = validated(RoundTripFilterSerializer, request.query_params)
         trips, total = selectors.round_trips_page(request.user, **filters)
-        return Response(
-            {
-                "success": True,
-                "round_trips": trips,
-                "total": total,
-                "limit": filters["limit"],
-                "offset": filters["offset"],
-            }
-        )
+        return Response({"success": True, "round_trips": trips, "total": total})
 
 
 class TradeExportView(GenericAPIView):
