@@ -46,7 +46,10 @@ class TradeFilterSerializer(serializers.Serializer):
         start, _ = attrs.get("from") or (None, False)
         end, whole_day = attrs.get("to") or (None, False)
         if end is not None:
-            end += datetime.timedelta(days=1) if whole_day else datetime.timedelta(microseconds=1)
+            try:
+                end += datetime.timedelta(days=1) if whole_day else datetime.timedelta(microseconds=1)
+            except OverflowError:
+                end = None  # up to the end of time: no upper bound
         if start is not None and end is not None and start >= end:
             raise serializers.ValidationError({"to": ["must be after from"]})
         out = {
