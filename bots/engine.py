@@ -109,7 +109,7 @@ def _tick(bot_id, candles, source):
         position = Position.objects.filter(bot=bot, is_open=True).first()
         signal = get_strategy(bot.strategy).decide(candles, _position_view(position), bot.params, bot.risk_mode)
         traded = False
-        decision, why = Decision.NO_SIGNAL, f"No signal: {bot.strategy} saw no entry or exit on the latest candle"
+        decision, why = Decision.NO_SIGNAL, f"The {bot.strategy} strategy saw no entry or exit on the latest candle"
         if signal is not None and signal.side == "buy" and position is not None:
             decision, why = Decision.POSITION_OPEN, f"Buy signal ignored: a position of {position.amount} is open"
         elif signal is not None and signal.side != "buy" and position is None:

@@ -47,22 +47,26 @@ def activity(bot: Bot, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     failures = bot.failure_count
     if bot.status == BotStatus.STOPPED:
-        return {"state": "stopped", "message": "Stopped: it no longer trades.", "at": iso(bot.updated_at)}
+        return {"state": "stopped", "message": "It no longer trades.", "at": iso(bot.updated_at)}
     if bot.status == BotStatus.PAUSED:
-        message = "Paused: resume it to trade again."
+        message = "Resume it to trade again."
         if bot.last_error:
-            message = f"Paused. Last error: {bot.last_error}"
+            message += f" Last error: {bot.last_error}"
         return {"state": "paused", "message": message, "at": iso(bot.updated_at)}
     if failures:
         retry = f" Next try at {iso(bot.next_tick_at)}." if bot.next_tick_at and bot.next_tick_at > now else ""
         ticks = "tick" if failures == 1 else "ticks"
         return {
             "state": "backing_off",
-            "message": f"Backing off after {failures} failed {ticks}: {bot.last_error}{retry}",
+            "message": f"{failures} failed {ticks} in a row: {bot.last_error}{retry}",
             "at": iso(bot.last_tick_at),
         }
     if not bot.last_decision:
-        return {"state": "waiting", "message": "Waiting for its first decision.", "at": iso(bot.created_at)}
+        return {
+            "state": "waiting",
+            "message": "The engine has not decided anything for it yet.",
+            "at": iso(bot.created_at),
+        }
     return {"state": bot.last_decision, "message": bot.last_decision_reason, "at": iso(bot.last_decision_at)}
 
 

@@ -48,19 +48,17 @@ EQUITY_MAX_POINTS = 1000
 
 
 def equity_curve(user: Any, bot_id: Any) -> dict:
-    """A bot's equity over time from its trades: initial capital at creation, then the capital after each trade that
-    realised P&L (fees included). At most EQUITY_MAX_POINTS points (evenly thinned; the first and last always kept).
-    {"bot_id", "initial_capital", "current_capital", "total_profit", "points": [{"timestamp", "equity", "profit"}]}."""
+    """A bot's equity over time from its trades: initial capital at creation (or at its first trade, if earlier),
+    then the capital after each trade that realised P&L (fees included). At most EQUITY_MAX_POINTS points (evenly
+    thinned; the first and last always kept). {"bot_id", "initial_capital", "current_capital", "total_profit",
+    "points": [{"timestamp", "equity", "profit"}]}."""
     bot = access_bot(user, bot_id)
+    trades = Trade.objects.owned_by(user).filter(bot=bot)
+    first = trades.order_by("created_at").values_list("created_at", flat=True).first()
+    start = min(bot.created_at, first) if first else bot.created_at  # trades imported from before the bot's row
     equity, profit = bot.initial_capital, ZERO
-    points = [{"timestamp": iso(bot.created_at), "equity": money(equity, 2), "profit": 0.0}]
-    closing = (
-        Trade.objects.owned_by(user)
-        .filter(bot=bot)
-        .exclude(profit_loss=0)
-        .order_by("created_at", "id")
-        .values_list("created_at", "profit_loss")
-    )
+    points = [{"timestamp": iso(start), "equity": money(equity, 2), "profit": 0.0}]
+    closing = trades.exclude(profit_loss=0).order_by("created_at", "id").values_list("created_at", "profit_loss")
     for created_at, profit_loss in closing.iterator(chunk_size=2000):
         equity += profit_loss
         profit += profit_loss

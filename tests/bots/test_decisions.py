@@ -132,7 +132,7 @@ def test_activity_answers_why_not_trading(auth_client, bot, monkeypatch, setting
 
     engine.tick_bot(bot.pk, FLAT)
     detail = auth_client.get(url).json()["bot"]
-    assert detail["activity"]["state"] == "no_signal" and detail["activity"]["message"].startswith("No signal")
+    assert detail["activity"]["state"] == "no_signal" and "saw no entry or exit" in detail["activity"]["message"]
     assert detail["last_decision"] == "no_signal" and detail["next_tick_at"].endswith("Z")
     listed = auth_client.get("/api/bots").json()["bots"][0]
     assert listed["last_decision"] == "no_signal" and listed["last_decision_reason"] == detail["last_decision_reason"]
@@ -165,4 +165,4 @@ def test_activity_answers_why_not_trading(auth_client, bot, monkeypatch, setting
 def test_paused_by_the_user(auth_client, bot, user):
     pause_bot(user, bot.pk)
     activity = auth_client.get(f"/api/bots/{bot.pk}").json()["bot"]["activity"]
-    assert activity == {**activity, "state": "paused", "message": "Paused: resume it to trade again."}
+    assert activity == {**activity, "state": "paused", "message": "Resume it to trade again."}

@@ -62,8 +62,8 @@
       T('bot-why-title').textContent = trading ? 'What is it doing?' : "Why isn't it trading?";
       const answer = T('bot-activity');
       answer.dataset.state = activity.state;
-      answer.replaceChildren(h('b', {}, STATES[activity.state] || DECISIONS[activity.state] || activity.state),
-        activity.message ? ` — ${activity.message}` : '');
+      answer.replaceChildren(h('b', { testid: 'bot-activity-state' }, STATES[activity.state] || DECISIONS[activity.state] || activity.state),
+        activity.message ? ` · ${activity.message}` : '');
       T('bot-activity-at').textContent = activity.at ? `as of ${when(activity.at)}` : '';
       T('bot-last-decision').textContent = b.last_decision
         ? `${DECISIONS[b.last_decision] || b.last_decision}${b.last_decision_reason ? `: ${b.last_decision_reason}` : ''} (${when(b.last_decision_at)})` : '—';
