@@ -230,3 +230,25 @@ def test_trades_page(new_page, portal_server, screenshot_dir, seeded, size):
     expect(tid(page, "trades-range")).to_have_text(f"1\u201325 of {total} trades")
     no_sideways_scroll(page)
     shot(page, screenshot_dir / f"23-trades-{size}.png")
+
+
+def test_admin_console_links_to_any_users_bot_page(new_page, portal_server, screenshot_dir, seeded):
+    admin = register_via_api(portal_server, "gail")
+    manage_shell(
+        portal_server,
+        f"from accounts.models import User; User.objects.filter(email={admin['email']!r}).update(is_admin=True)",
+    )
+    admin["user"]["is_admin"] = True
+    page = new_page(viewport=VIEWPORTS["phone"])
+    open_signed_in(page, admin, "/console")
+    link = page.locator(f'[data-testid="admin-bot-link"][href="/bots/{seeded["bot_id"]}"]')
+    link.click()
+    page.wait_for_url(f"**/bots/{seeded['bot_id']}")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(tid(page, "bot-owner")).to_contain_text(seeded["email"])
+    expect(tid(page, "bot-name")).to_have_text("Seeded Bot")
+    expect(tid(page, "round-trip-row")).to_have_count(2)
+    expect(tid(page, "bot-resume")).to_have_count(0)  # resuming is the owner's call
+    expect(tid(page, "page-error")).to_be_hidden()
+    no_sideways_scroll(page)
+    shot(page, screenshot_dir / "24-bot-page-admin-phone.png")

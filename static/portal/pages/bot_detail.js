@@ -28,6 +28,9 @@
     const id = location.pathname.split('/').filter(Boolean)[1];
     let bot = null;
     let offset = 0;
+    // The owner's view; an admin who opens another user's bot (from the admin console) reads it through the admin API.
+    let base = `bots/${encodeURIComponent(id)}`;
+    let asAdmin = false;
 
     const fact = (label, value, testid) => [h('dt', {}, label), h('dd', { testid }, value)];
 
@@ -40,16 +43,21 @@
       T('bot-status').replaceChildren(A.badge(b.status, b.status, 'bot-status-badge'), ' ', A.badge(b.trading_mode || 'paper'));
       T('bot-detail').dataset.status = b.status;
       T('bot-trades-link').href = `/trades?bot=${encodeURIComponent(b.id)}`;
+      T('bot-trades-link').hidden = asAdmin; // the trades page lists the signed-in user's own trades
       const actions = T('bot-actions');
       const err = T('bot-action-error');
       const running = b.status === 'active' || b.status === 'created';
-      actions.replaceChildren(b.status === 'stopped' ? '' : h('button', {
+      const canAct = b.status !== 'stopped' && (!asAdmin || running); // admins may pause, only owners resume
+      actions.replaceChildren(!canAct ? '' : h('button', {
         type: 'button', class: 'btn btn-ghost btn-sm', testid: running ? 'bot-pause' : 'bot-resume',
         onclick: (ev) => act(ev.currentTarget, err, async () => {
-          await POST(`bots/${b.id}/${running ? 'pause' : 'resume'}`);
+          await POST(asAdmin ? `admin/bot/${b.id}/pause` : `bots/${b.id}/${running ? 'pause' : 'resume'}`);
           await loadBot();
         }),
       }, running ? 'Pause' : 'Resume'));
+      const owner = T('bot-owner');
+      owner.hidden = !asAdmin;
+      owner.textContent = asAdmin ? `Another user's bot (${b.user_email || b.user_id}), shown to you as an administrator.` : '';
       T('bot-facts').replaceChildren(
         ...fact('Capital', money(b.current_capital, ccy), 'bot-capital'),
         ...fact('Started with', money(b.initial_capital, ccy)),
@@ -83,18 +91,18 @@
     }
 
     async function loadBot() {
-      renderBot((await GET(`bots/${encodeURIComponent(id)}`)).bot);
+      renderBot((await GET(base)).bot);
     }
 
     async function loadEquity() {
-      const data = await GET(`bots/${encodeURIComponent(id)}/equity`);
+      const data = await GET(`${base}/equity`);
       const points = (data.points || []).map((p) => ({ t: new Date(p.timestamp), v: Number(p.profit) }));
       A.drawPnlChart(T('bot-equity'), points, A.quoteOf(bot && bot.symbol));
       T('bot-equity-caption').textContent = `${money(data.current_capital, A.quoteOf(bot && bot.symbol))} now, from ${money(data.initial_capital, A.quoteOf(bot && bot.symbol))}`;
     }
 
     async function loadTrips() {
-      const data = await GET(`bots/${encodeURIComponent(id)}/round-trips?limit=${LIMIT}&offset=${offset}`);
+      const data = await GET(`${base}/round-trips?limit=${LIMIT}&offset=${offset}`);
       const trips = data.round_trips || [];
       const total = data.total ?? trips.length;
       T('round-trips').replaceChildren(...trips.map((r) => A.roundTripRow(r)));
@@ -107,8 +115,13 @@
     try {
       await loadBot();
     } catch (err) {
-      pageError(err.status === 404 ? new Error('This bot does not exist, or it is not yours.') : err);
-      return;
+      if (err.status !== 404 || !(A.session.user || {}).is_admin) {
+        pageError(err.status === 404 ? new Error('This bot does not exist, or it is not yours.') : err);
+        return;
+      }
+      base = `admin/bot/${encodeURIComponent(id)}`;
+      asAdmin = true;
+      try { await loadBot(); } catch (e) { pageError(e.status === 404 ? new Error('This bot does not exist.') : e); return; }
     }
     await Promise.all([loadEquity().catch(failedTo('the equity curve')), loadTrips().catch(failedTo('the round trips'))]);
     T('round-trips-prev').addEventListener('click', () => { offset = Math.max(0, offset - LIMIT); loadTrips().catch(pageError); });
@@ -120,7 +133,7 @@
       if (offset === 0) loadTrips().catch(() => {});
     }, 400);
     live.on('bot_update', (m) => { if (m.bot_id === id) refreshBot(); }); // the "why" needs the detail (activity)
-    live.on('trade_executed', ({ trade }) => {
+    live.on('trade_executed', ({ trade }) => { // admins receive every user's events
       if (!trade || trade.bot_id !== id) return;
       refreshBot();
       refreshTrades();
