@@ -8,6 +8,7 @@ BOT_MAX_FAILURES in a row the bot is paused and an alert is published. One bot n
 """
 
 import logging
+import math
 import time
 from decimal import ROUND_DOWN, Decimal
 
@@ -55,12 +56,19 @@ def _position_view(position):
     }
 
 
+def _finite(value):
+    number = float(value) if value is not None else math.nan
+    return number if math.isfinite(number) else None  # JSON (and PostgreSQL's jsonb) has no NaN or Infinity
+
+
 def _signal_view(signal, now):
+    """Bot.last_signal: the strategy's last signal, JSON-safe."""
+    confidence = _finite(signal.confidence)
     return {
         "side": signal.side,
-        "reason": signal.reason[:255],
-        "confidence": round(float(signal.confidence), 4),
-        "price": float(signal.entry),
+        "reason": str(signal.reason)[:255],
+        "confidence": round(confidence, 4) if confidence is not None else None,
+        "price": _finite(signal.entry),
         "candle_ts": int(signal.candle_ts),
         "at": iso(now),
     }

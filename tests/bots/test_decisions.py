@@ -28,8 +28,8 @@ def bot(user):
 class Scripted:
     """A strategy that says what the test tells it to."""
 
-    def __init__(self, side, candle_ts=60_000, reason="scripted"):
-        self.signal = Signal(side, 1_200_000.0, None, None, 0.5, reason, candle_ts)
+    def __init__(self, side, candle_ts=60_000, reason="scripted", confidence=0.5):
+        self.signal = Signal(side, 1_200_000.0, None, None, confidence, reason, candle_ts)
 
     def decide(self, candles, position, params, risk_mode):
         return self.signal
@@ -84,6 +84,14 @@ def test_no_position_to_sell(bot, monkeypatch):
     code, reason = decision_of(bot)
     assert code == "no_position_to_sell" and "no open position" in reason
     assert bot.last_signal["side"] == "sell" and bot.last_signal["reason"] == "scripted"
+
+
+@pytest.mark.django_db
+def test_a_signal_without_a_finite_confidence_is_stored_json_safe(bot, monkeypatch):
+    script(monkeypatch, "sell", confidence=float("nan"))
+    engine.tick_bot(bot.pk, FLAT)
+    bot.refresh_from_db()
+    assert bot.last_signal["confidence"] is None and bot.last_signal["price"] == 1_200_000.0
 
 
 @pytest.mark.django_db
