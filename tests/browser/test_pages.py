@@ -1,10 +1,10 @@
 """The portal's pages through Django's full stack (fast, no browser): every page renders its shell, loads the one
 static script and stylesheet, carries no data of its own, and the static files are served."""
 
-import pytest
-
 import re
 import uuid
+
+import pytest
 
 from amarktai.portal import DETAIL_PAGES, PAGES
 
