@@ -68,10 +68,14 @@ DETAIL_PAGES = [
 ]
 
 app_name = "portal"
-urlpatterns = [path("", RedirectView.as_view(url="/dashboard", permanent=False), name="home")] + [
-    path(url, PortalPage.as_view(page=page, title=title, public=public), name=page)
-    for page, url, title, public in PAGES
-] + [
-    path(url, PortalPage.as_view(page=page, title=title, public=public, nav_active=nav), name=page)
-    for page, url, title, public, nav in DETAIL_PAGES
-]
+urlpatterns = (
+    [path("", RedirectView.as_view(url="/dashboard", permanent=False), name="home")]
+    + [
+        path(url, PortalPage.as_view(page=page, title=title, public=public), name=page)
+        for page, url, title, public in PAGES
+    ]
+    + [
+        path(url, PortalPage.as_view(page=page, title=title, public=public, nav_active=nav), name=page)
+        for page, url, title, public, nav in DETAIL_PAGES
+    ]
+)
