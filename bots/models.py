@@ -67,8 +67,9 @@ class Bot(models.Model):
     total_profit = models.DecimalField(max_digits=24, decimal_places=8, default=Decimal("0"))
     last_error = models.TextField(blank=True, default="")
     failure_count = models.PositiveIntegerField(default=0)
-    # The engine's last decision and why (bots.engine._tick writes them with the tick's own UPDATE).
-    last_decision = models.CharField(max_length=32, choices=Decision.choices, blank=True, default="")
+    # The engine's last decision (a Decision code; no choices in the column, so a new code needs no migration) and why
+    # (bots.engine._tick writes them with the tick's own UPDATE).
+    last_decision = models.CharField(max_length=32, blank=True, default="")
     last_decision_reason = models.CharField(max_length=255, blank=True, default="")
     last_decision_at = models.DateTimeField(null=True, blank=True)
     # The last signal the strategy gave: {"side", "reason", "confidence", "price", "candle_ts", "at"}; null if none yet.

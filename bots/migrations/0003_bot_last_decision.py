@@ -4,6 +4,8 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    """Bot.last_decision (+ _reason, _at) and Bot.last_signal: what the engine decided on the bot's last tick and why
+    (bots.models.Decision), and the strategy's last signal. Existing rows: no decision yet."""
 
     dependencies = [
         ('bots', '0002_bot_next_tick_at'),
@@ -13,7 +15,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='bot',
             name='last_decision',
-            field=models.CharField(blank=True, choices=[('traded_buy', 'Traded Buy'), ('traded_sell', 'Traded Sell'), ('no_signal', 'No Signal'), ('position_open', 'Position Open'), ('no_position_to_sell', 'No Position To Sell'), ('below_min_size', 'Below Min Size'), ('already_placed', 'Already Placed')], default='', max_length=32),
+            field=models.CharField(blank=True, default='', max_length=32),
         ),
         migrations.AddField(
             model_name='bot',
