@@ -119,15 +119,17 @@ def _round_trip(first: Trade) -> dict:
     }
 
 
-def _finish(trip: dict) -> dict:
+def _finish(trip: dict) -> tuple[datetime, dict]:
+    """(when the round trip began, the round trip as the API shows it)."""
     bought, sold, cost = trip.pop("_bought"), trip.pop("_sold"), trip.pop("_buy_cost")
     value, fees, pnl = trip.pop("_sell_value"), trip.pop("_fees"), trip.pop("_pnl")
     trip.pop("_open")
     entry_price = cost / bought if bought else None
     entry_at, exit_at = trip["entry_at"], trip["exit_at"]
+    closed = trip["status"] == "closed"
     trip.update(
         entry_at=iso(entry_at),
-        exit_at=iso(exit_at) if trip["status"] == "closed" else None,
+        exit_at=iso(exit_at) if closed else None,
         last_exit_at=iso(exit_at),
         entry_price=money(entry_price),
         exit_price=money(value / sold) if sold else None,
@@ -137,20 +139,14 @@ def _finish(trip: dict) -> dict:
         fees=money(fees),
         profit_loss=money(pnl),
         profit_pct=money(pnl / cost * 100, 4) if cost else None,
-        duration_seconds=int((exit_at - entry_at).total_seconds())
-        if trip["status"] == "closed" and entry_at and exit_at
-        else None,
+        duration_seconds=int((exit_at - entry_at).total_seconds()) if closed and entry_at and exit_at else None,
     )
-    return trip
+    return entry_at or exit_at, trip
 
 
-def pair_round_trips(trades: Iterable[Trade]) -> list[dict]:
-    """Round trips of ``trades`` (oldest first), oldest first. Each: id (its first trade's), bot_id, bot_name,
-    exchange, symbol, status ("open" or "closed"), entry_at, entry_price (average of the buys), amount (bought),
-    exit_at (closed only), last_exit_at, exit_price (average of the sells), exit_amount, cost (entry price x amount),
-    fees, profit_loss (the sum of its trades' realised P&L, fees included), profit_pct (of cost), duration_seconds
-    (closed only), trades (how many). A sell with nothing open is a round trip of its own with no entry."""
-    done: list[dict] = []
+def _pair(trades: Iterable[Trade]) -> list[tuple[datetime, dict]]:
+    """(began, round trip) of ``trades`` (given oldest first), by when they began (then by id)."""
+    done: list[tuple[datetime, dict]] = []
     open_trips: dict[tuple, dict] = {}
     for trade in trades:
         key = (trade.bot_id, trade.exchange, trade.symbol)
@@ -174,7 +170,18 @@ def pair_round_trips(trades: Iterable[Trade]) -> list[dict]:
             trip["status"] = "closed"
             done.append(_finish(open_trips.pop(key)))
     done.extend(_finish(trip) for trip in open_trips.values())
+    done.sort(key=lambda pair: (pair[0], pair[1]["id"]))
     return done
+
+
+def pair_round_trips(trades: Iterable[Trade]) -> list[dict]:
+    """Round trips of ``trades`` (given oldest first), by when they began, oldest first. Each: id (its first trade's),
+    bot_id, bot_name, exchange, symbol, status ("open" or "closed"), entry_at, entry_price (average of the buys),
+    amount (bought), exit_at (closed only), last_exit_at, exit_price (average of the sells), exit_amount, cost (entry
+    price x amount), fees, profit_loss (the sum of its trades' realised P&L, fees included), profit_pct (of cost),
+    duration_seconds (closed only), trades (how many). A sell with nothing open is a round trip of its own with no
+    entry."""
+    return [trip for _began, trip in _pair(trades)]
 
 
 def round_trips(
@@ -186,22 +193,16 @@ def round_trips(
     end: datetime | None = None,
     status: str | None = None,
 ) -> list[dict]:
-    """The user's round trips (optionally of one bot, one symbol, ``status``, entered in [start, end)), newest entry
-    first. Trades are paired over their whole history first, then filtered, so a date range never cuts a round trip."""
+    """The user's round trips (optionally of one bot, one symbol, ``status``, begun in [start, end)), newest first.
+    Trades are paired over their whole history first, then filtered, so a date range never cuts a round trip."""
     trades = filtered_trades(user, bot_id=bot_id, symbol=symbol).order_by("created_at", "id")
-    trips = pair_round_trips(trades.iterator(chunk_size=2000))
-
-    def keep(trip: dict) -> bool:
-        began = datetime.fromisoformat((trip["entry_at"] or trip["last_exit_at"]).replace("Z", "+00:00"))
-        return (
-            (status is None or trip["status"] == status)
-            and (start is None or began >= start)
-            and (end is None or began < end)
-        )
-
-    kept = [trip for trip in trips if keep(trip)]
-    kept.reverse()
-    return kept
+    return [
+        trip
+        for began, trip in reversed(_pair(trades.iterator(chunk_size=2000)))
+        if (status is None or trip["status"] == status)
+        and (start is None or began >= start)
+        and (end is None or began < end)
+    ]
 
 
 def round_trips_page(user: Any, *, offset: int = 0, limit: int = 100, **filters: Any) -> tuple[list[dict], int]:

@@ -114,6 +114,20 @@ def test_partial_exits_scale_ins_and_a_sell_with_nothing_open(user):
 
 
 @pytest.mark.django_db
+def test_newest_entry_first_when_round_trips_overlap(auth_client, user):
+    alpha, beta = plain_bot(user, "Alpha"), plain_bot(user, "Beta")
+    fill(user, alpha, "buy", "0.01", "1000", at=T0)
+    fill(user, beta, "buy", "0.01", "1000", at=T0 + timedelta(hours=1))
+    fill(user, beta, "sell", "0.01", "1000", at=T0 + timedelta(hours=2))  # Beta closes first ...
+    fill(user, alpha, "sell", "0.01", "1000", at=T0 + timedelta(hours=3))  # ... though Alpha entered first
+    fill(user, alpha, "buy", "0.01", "1000", at=T0 + timedelta(hours=4))
+    names = [t["bot_name"] for t in auth_client.get("/api/trades/round-trips").json()["round_trips"]]
+    assert names == ["Alpha", "Beta", "Alpha"]
+    entries = [t["entry_at"] for t in auth_client.get("/api/trades/round-trips").json()["round_trips"]]
+    assert entries == sorted(entries, reverse=True)
+
+
+@pytest.mark.django_db
 def test_round_trip_filters_and_validation(auth_client, user):
     alpha, beta = plain_bot(user, "Alpha"), plain_bot(user, "Beta")
     fill(user, alpha, "buy", "0.01", "1000", at=T0)
