@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from amarktai.utils import iso, money
 from bots.models import Bot, BotStatus
+from bots.strategies import RISK_PROFILES, STRATEGIES
 
 
 def bot_payload(bot: Bot) -> dict:
@@ -70,6 +71,27 @@ def activity(bot: Bot, now: datetime | None = None) -> dict:
     return {"state": bot.last_decision, "message": bot.last_decision_reason, "at": iso(bot.last_decision_at)}
 
 
+def effective_params(bot: Bot) -> dict:
+    """The parameters the bot trades with: its strategy's defaults overridden by its own params, and the position size,
+    stop loss and take profit (fractions) its params or its risk mode give."""
+    strategy = STRATEGIES.get(bot.strategy)
+    params = bot.params or {}
+    risk = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
+    merged = strategy().params(params) if strategy else {}
+    return {
+        **merged,
+        "position_pct": params.get("position_pct", risk.position_pct),
+        "stop_loss_pct": risk.stop_loss_pct,
+        "take_profit_pct": risk.take_profit_pct,
+    }
+
+
 def bot_detail_payload(bot: Bot) -> dict:
-    """GET /api/bots/{id}: the bot as in the list, plus why it is (not) trading and when it ticks next."""
-    return {**bot_payload(bot), "next_tick_at": iso(bot.next_tick_at), "activity": activity(bot)}
+    """GET /api/bots/{id}: the bot as in the list, plus the parameters it trades with, why it is (not) trading and when
+    it ticks next."""
+    return {
+        **bot_payload(bot),
+        "effective_params": effective_params(bot),
+        "next_tick_at": iso(bot.next_tick_at),
+        "activity": activity(bot),
+    }

@@ -174,3 +174,25 @@ def test_paused_by_the_user(auth_client, bot, user):
     pause_bot(user, bot.pk)
     activity = auth_client.get(f"/api/bots/{bot.pk}").json()["bot"]["activity"]
     assert activity == {**activity, "state": "paused", "message": "Resume it to trade again."}
+
+
+@pytest.mark.django_db
+def test_the_detail_shows_the_parameters_it_trades_with(auth_client, user):
+    bot = create_bot(
+        user,
+        name="Params",
+        exchange="luno",
+        initial_capital=Decimal("1000"),
+        strategy="momentum",
+        risk_mode="safe",
+        params={"fast": 3},
+    )
+    params = auth_client.get(f"/api/bots/{bot.pk}").json()["bot"]["effective_params"]
+    assert params == {
+        "fast": 3,
+        "slow": 20,
+        "min_roc": 0.0,
+        "position_pct": 0.1,
+        "stop_loss_pct": 0.01,
+        "take_profit_pct": 0.02,
+    }

@@ -101,7 +101,8 @@ def test_bot_page(new_page, portal_server, screenshot_dir, seeded, size):
     expect(tid(page, "bot-activity")).to_have_attribute("data-state", "paused")
     expect(tid(page, "bot-activity")).to_contain_text("503 Service Unavailable")
     expect(tid(page, "bot-last-error")).to_have_text("luno: 503 Service Unavailable")
-    expect(tid(page, "bot-params")).to_contain_text("10.0%")
+    expect(tid(page, "bot-params")).to_contain_text("10.0% (set)")  # its own position size
+    expect(tid(page, "bot-params")).to_contain_text("lookback20 (default)")  # the breakout strategy's default
     expect(tid(page, "bot-strategy")).to_have_text("breakout")
 
     # Round trips: the open one first, then the closed one with its exit, duration and P&L.

@@ -22,7 +22,9 @@
   const STATES = {
     stopped: 'Stopped', paused: 'Paused', backing_off: 'Backing off after failures', waiting: 'Waiting for its first tick',
   };
-  const PARAM_LABELS = { position_pct: 'Position size (share of capital)' };
+  const PARAM_LABELS = {
+    position_pct: 'Position size (share of capital)', stop_loss_pct: 'Stop loss', take_profit_pct: 'Take profit',
+  };
 
   A.pages.bot_detail = async () => {
     const id = location.pathname.split('/').filter(Boolean)[1];
@@ -83,10 +85,12 @@
       lastError.className = b.last_error ? 'down' : '';
       T('bot-last-tick').textContent = b.last_tick_at ? `${when(b.last_tick_at)}${b.failure_count ? ` · ${b.failure_count} failed in a row` : ''}` : 'Not yet';
       T('bot-strategy').textContent = String(b.strategy || '').replace(/_/g, ' ');
-      const params = Object.entries(b.params || {});
-      T('bot-params').replaceChildren(...(params.length
-        ? params.flatMap(([k, v]) => fact(PARAM_LABELS[k] || k.replace(/_/g, ' '), k === 'position_pct' ? pct(Number(v) * 100) : number(v, 0, 8), 'bot-param'))
-        : fact('Parameters', 'Strategy defaults', 'bot-param')));
+      const own = b.params || {};
+      const params = Object.entries(b.effective_params || own);
+      const isPct = (k) => k.endsWith('_pct');
+      T('bot-params').replaceChildren(...params.flatMap(([k, v]) => fact(PARAM_LABELS[k] || k.replace(/_/g, ' '),
+        h('span', {}, isPct(k) ? pct(Number(v) * 100) : number(v, 0, 8),
+          h('span', { class: 'muted small' }, k in own ? ' (set)' : ' (default)')), 'bot-param')));
       T('bot-detail').hidden = false;
     }
 
