@@ -17,6 +17,7 @@ class PortalPage(TemplateView):
     page = ""
     title = ""
     public = False
+    nav_active = ""  # the navigation entry to highlight, when not the page's own (a bot's page: "bots")
 
     def get_template_names(self):
         return [f"portal/{self.page}.html"]
@@ -30,7 +31,9 @@ class PortalPage(TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(page=self.page, title=self.title, public=self.public, nav=NAV)
+        context.update(
+            page=self.page, title=self.title, public=self.public, nav=NAV, nav_active=self.nav_active or self.page
+        )
         return context
 
 
@@ -62,8 +65,21 @@ PAGES = [
     ("admin_panel", "console", "Admin console", False),
 ]
 
-app_name = "portal"
-urlpatterns = [path("", RedirectView.as_view(url="/dashboard", permanent=False), name="home")] + [
-    path(url, PortalPage.as_view(page=page, title=title, public=public), name=page)
-    for page, url, title, public in PAGES
+# Pages of one object: (page, url with its converter, title, public, the navigation entry they belong to). The object
+# id in the URL is read by the page's JS, which asks the API for it (404 for another user's id, shown on the page).
+DETAIL_PAGES = [
+    ("bot_detail", "bots/<uuid:bot_id>", "Bot", False, "bots"),
 ]
+
+app_name = "portal"
+urlpatterns = (
+    [path("", RedirectView.as_view(url="/dashboard", permanent=False), name="home")]
+    + [
+        path(url, PortalPage.as_view(page=page, title=title, public=public), name=page)
+        for page, url, title, public in PAGES
+    ]
+    + [
+        path(url, PortalPage.as_view(page=page, title=title, public=public, nav_active=nav), name=page)
+        for page, url, title, public, nav in DETAIL_PAGES
+    ]
+)

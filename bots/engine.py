@@ -8,6 +8,7 @@ BOT_MAX_FAILURES in a row the bot is paused and an alert is published. One bot n
 """
 
 import logging
+import math
 import time
 from decimal import ROUND_DOWN, Decimal
 
@@ -17,8 +18,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from amarktai.errors import AmarktaiError, ProviderError
+from amarktai.utils import iso
 from bots import scheduling
-from bots.models import Bot, BotStatus, TradingMode
+from bots.models import Bot, BotStatus, Decision, TradingMode
 from bots.services import max_failures, record_signal, set_status
 from bots.strategies import RISK_PROFILES, get_strategy
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
@@ -51,6 +53,24 @@ def _position_view(position):
         "amount": float(position.amount),
         "stop_loss": float(position.stop_loss) if position.stop_loss is not None else None,
         "take_profit": float(position.take_profit) if position.take_profit is not None else None,
+    }
+
+
+def _finite(value):
+    number = float(value) if value is not None else math.nan
+    return number if math.isfinite(number) else None  # JSON (and PostgreSQL's jsonb) has no NaN or Infinity
+
+
+def _signal_view(signal, now):
+    """Bot.last_signal: the strategy's last signal, JSON-safe."""
+    confidence = _finite(signal.confidence)
+    return {
+        "side": signal.side,
+        "reason": str(signal.reason)[:255],
+        "confidence": round(confidence, 4) if confidence is not None else None,
+        "price": _finite(signal.entry),
+        "candle_ts": int(signal.candle_ts),
+        "at": iso(now),
     }
 
 
@@ -97,8 +117,14 @@ def _tick(bot_id, candles, source):
         position = Position.objects.filter(bot=bot, is_open=True).first()
         signal = get_strategy(bot.strategy).decide(candles, _position_view(position), bot.params, bot.risk_mode)
         traded = False
-        if signal is not None and (signal.side == "buy") == (position is None):
+        decision, why = Decision.NO_SIGNAL, f"The {bot.strategy} strategy saw no entry or exit on the latest candle"
+        if signal is not None and signal.side == "buy" and position is not None:
+            decision, why = Decision.POSITION_OPEN, f"Buy signal ignored: a position of {position.amount} is open"
+        elif signal is not None and signal.side != "buy" and position is None:
+            decision, why = Decision.NO_POSITION_TO_SELL, "Sell signal ignored: no open position to sell"
+        elif signal is not None:
             cid = trading.client_order_id(bot.pk, signal.candle_ts, signal.side)
+            decision, why = Decision.ALREADY_PLACED, f"The {signal.side} order for this candle was already placed"
             if not Order.objects.filter(client_order_id=cid).exists():  # a retried tick places nothing twice
                 # Size from the price the order will meet (the ask), not the candle close.
                 amount = (
@@ -107,6 +133,10 @@ def _tick(bot_id, candles, source):
                     else _order_amount(bot, Decimal(str(exchange.fetch_ticker(bot.symbol)["ask"])))
                 )
                 market = exchange.load_markets()[bot.symbol]
+                decision, why = (
+                    Decision.BELOW_MIN_SIZE,
+                    f"Order size {amount} is below the exchange minimum of {market['min_amount']}",
+                )
                 if signal.side == "sell" or amount >= market["min_amount"]:
                     trading.place_order(
                         bot.user,
@@ -123,11 +153,16 @@ def _tick(bot_id, candles, source):
                         take_profit=Decimal(str(round(signal.target, 8))) if signal.target else None,
                     )
                     traded = True
+                    decision = Decision.TRADED_BUY if signal.side == "buy" else Decision.TRADED_SELL
+                    why = f"{'Bought' if signal.side == 'buy' else 'Sold'} {amount} {bot.symbol}: {signal.reason}"
         if signal is not None:  # every decision is kept, traded or not (bots.services.record_signal)
             record_signal(bot, signal, position_open=position is not None, traded=traded)
         now = timezone.now()
+        decided = {"last_decision": decision, "last_decision_reason": why[:255], "last_decision_at": now}
+        if signal is not None:
+            decided["last_signal"] = _signal_view(signal, now)
         Bot.objects.filter(pk=bot.pk).update(
-            last_tick_at=now, failure_count=0, last_error="", next_tick_at=scheduling.next_tick_at(now, 0)
+            last_tick_at=now, failure_count=0, last_error="", next_tick_at=scheduling.next_tick_at(now, 0), **decided
         )
     return "traded" if traded else "ok"
 

@@ -27,6 +27,18 @@ class RiskMode(models.TextChoices):
     AGGRESSIVE = "aggressive"
 
 
+class Decision(models.TextChoices):
+    """What the engine decided on a bot's last tick (Bot.last_decision), with a human reason beside it."""
+
+    TRADED_BUY = "traded_buy"
+    TRADED_SELL = "traded_sell"
+    NO_SIGNAL = "no_signal"  # the strategy saw nothing to do on the latest candle
+    POSITION_OPEN = "position_open"  # a buy signal while a position is already open (one position at a time)
+    NO_POSITION_TO_SELL = "no_position_to_sell"  # a sell signal with nothing to sell
+    BELOW_MIN_SIZE = "below_min_size"  # the order would be smaller than the exchange's minimum
+    ALREADY_PLACED = "already_placed"  # this signal's order exists already (a repeated candle or a retried tick)
+
+
 class BotQuerySet(OwnedQuerySet):
     def update(self, **kwargs):
         """Queryset updates skip save() and its signals: refresh updated_at and drop the owners' cached bot lists."""
@@ -55,6 +67,13 @@ class Bot(models.Model):
     total_profit = models.DecimalField(max_digits=24, decimal_places=8, default=Decimal("0"))
     last_error = models.TextField(blank=True, default="")
     failure_count = models.PositiveIntegerField(default=0)
+    # The engine's last decision (a Decision code; no choices in the column, so a new code needs no migration) and why
+    # (bots.engine._tick writes them with the tick's own UPDATE).
+    last_decision = models.CharField(max_length=32, blank=True, default="")
+    last_decision_reason = models.CharField(max_length=255, blank=True, default="")
+    last_decision_at = models.DateTimeField(null=True, blank=True)
+    # The last signal the strategy gave: {"side", "reason", "confidence", "price", "candle_ts", "at"}; null if none yet.
+    last_signal = models.JSONField(null=True, blank=True)
     last_tick_at = models.DateTimeField(null=True, blank=True)
     # When the dispatcher should tick the bot next (bots.scheduling); null = due now (a bot that never ticked).
     next_tick_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -2,8 +2,11 @@
 
 from datetime import UTC, datetime
 
+from django.utils import timezone
+
 from amarktai.utils import iso, money
-from bots.models import Bot, StrategySignal
+from bots.models import Bot, BotStatus, StrategySignal
+from bots.strategies import RISK_PROFILES, STRATEGIES
 
 
 def bot_payload(bot: Bot) -> dict:
@@ -22,6 +25,11 @@ def bot_payload(bot: Bot) -> dict:
         "total_profit": money(bot.total_profit, 2),
         "profit_percentage": money(bot.profit_percentage, 4),
         "last_error": bot.last_error,
+        "failure_count": bot.failure_count,
+        "last_decision": bot.last_decision or None,
+        "last_decision_reason": bot.last_decision_reason,
+        "last_decision_at": iso(bot.last_decision_at),
+        "last_signal": bot.last_signal,
         "last_tick_at": iso(bot.last_tick_at),
         "created_at": iso(bot.created_at),
     }
@@ -51,4 +59,62 @@ def signal_payload(signal: StrategySignal) -> dict:
         "outcome": signal.outcome,
         "candle_time": iso(datetime.fromtimestamp(signal.candle_ts / 1000, UTC)),
         "timestamp": iso(signal.created_at),
+    }
+
+
+def activity(bot: Bot, now: datetime | None = None) -> dict:
+    """Why the bot is (not) trading, in one line: {"state", "message", "at"}.
+
+    state: "stopped", "paused", "backing_off" (its last ticks failed; the dispatcher waits longer before each retry),
+    "waiting" (no decision yet), or the engine's last decision (bots.models.Decision: "no_signal", ...).
+    """
+    now = now or timezone.now()
+    failures = bot.failure_count
+    if bot.status == BotStatus.STOPPED:
+        return {"state": "stopped", "message": "It no longer trades.", "at": iso(bot.updated_at)}
+    if bot.status == BotStatus.PAUSED:
+        message = "Resume it to trade again."
+        if bot.last_error:
+            message += f" Last error: {bot.last_error}"
+        return {"state": "paused", "message": message, "at": iso(bot.updated_at)}
+    if failures:
+        retry = f" Next try at {iso(bot.next_tick_at)}." if bot.next_tick_at and bot.next_tick_at > now else ""
+        ticks = "tick" if failures == 1 else "ticks"
+        return {
+            "state": "backing_off",
+            "message": f"{failures} failed {ticks} in a row: {bot.last_error}{retry}",
+            "at": iso(bot.last_tick_at),
+        }
+    if not bot.last_decision:
+        return {
+            "state": "waiting",
+            "message": "The engine has not decided anything for it yet.",
+            "at": iso(bot.created_at),
+        }
+    return {"state": bot.last_decision, "message": bot.last_decision_reason, "at": iso(bot.last_decision_at)}
+
+
+def effective_params(bot: Bot) -> dict:
+    """The parameters the bot trades with: its strategy's defaults overridden by its own params, and the position size,
+    stop loss and take profit (fractions) its params or its risk mode give."""
+    strategy = STRATEGIES.get(bot.strategy)
+    params = bot.params or {}
+    risk = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
+    merged = strategy().params(params) if strategy else {}
+    return {
+        **merged,
+        "position_pct": params.get("position_pct", risk.position_pct),
+        "stop_loss_pct": risk.stop_loss_pct,
+        "take_profit_pct": risk.take_profit_pct,
+    }
+
+
+def bot_detail_payload(bot: Bot) -> dict:
+    """GET /api/bots/{id}: the bot as in the list, plus the parameters it trades with, why it is (not) trading and when
+    it ticks next."""
+    return {
+        **bot_payload(bot),
+        "effective_params": effective_params(bot),
+        "next_tick_at": iso(bot.next_tick_at),
+        "activity": activity(bot),
     }

@@ -21,12 +21,13 @@ from django.utils import timezone
 from accounts.models import User
 from amarktai import cache
 from amarktai.tenancy import access
+from amarktai.utils import iso, money
 from bots.listcache import invalidate_bot_list
 from bots.listcache import version_key as _version_key
 from bots.models import Bot, BotStatus, StrategySignal
 from bots.payloads import bot_payload
 from trading.models import Position, Trade
-from trading.selectors import valued_positions
+from trading.selectors import round_trips_page, valued_positions
 from trading.valuation import Bag, Valuation, add, bag_of, quote_of
 
 LIST_TTL = 300
@@ -48,6 +49,44 @@ def day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
     now = timezone.localtime(now or timezone.now())
     start = timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
     return start, start + timedelta(days=1)
+
+
+def bot_round_trips(user: Any, bot_id: Any, *, offset: int = 0, limit: int = 100) -> tuple[Bot, list[dict], int]:
+    """One of the user's bots (404 otherwise), a page of its round trips (newest first) and how many it has."""
+    bot = access_bot(user, bot_id)
+    trips, total = round_trips_page(user, bot_id=bot.pk, offset=offset, limit=limit)
+    return bot, trips, total
+
+
+EQUITY_MAX_POINTS = 1000
+
+
+def equity_curve(user: Any, bot_id: Any) -> dict:
+    """A bot's equity over time from its trades: initial capital at creation (or at its first trade, if earlier),
+    then the capital after each trade that realised P&L (fees included). At most EQUITY_MAX_POINTS points (evenly
+    thinned; the first and last always kept). {"bot_id", "initial_capital", "current_capital", "total_profit",
+    "points": [{"timestamp", "equity", "profit"}]}."""
+    bot = access_bot(user, bot_id)
+    trades = Trade.objects.owned_by(user).filter(bot=bot)
+    first = trades.order_by("created_at").values_list("created_at", flat=True).first()
+    start = min(bot.created_at, first) if first else bot.created_at  # trades imported from before the bot's row
+    equity, profit = bot.initial_capital, ZERO
+    points = [{"timestamp": iso(start), "equity": money(equity, 2), "profit": 0.0}]
+    closing = trades.exclude(profit_loss=0).order_by("created_at", "id").values_list("created_at", "profit_loss")
+    for created_at, profit_loss in closing.iterator(chunk_size=2000):
+        equity += profit_loss
+        profit += profit_loss
+        points.append({"timestamp": iso(created_at), "equity": money(equity, 2), "profit": money(profit, 2)})
+    if len(points) > EQUITY_MAX_POINTS:
+        step = (len(points) - 1) / (EQUITY_MAX_POINTS - 1)
+        points = [points[round(i * step)] for i in range(EQUITY_MAX_POINTS)]
+    return {
+        "bot_id": str(bot.pk),
+        "initial_capital": money(bot.initial_capital, 2),
+        "current_capital": money(bot.current_capital, 2),
+        "total_profit": money(bot.total_profit, 2),
+        "points": points,
+    }
 
 
 def bot_counts(user: Any) -> dict:

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from amarktai.api import StrictDecimalField, StrictIntegerField
+from amarktai.api import QUERY_INT_MAX, StrictDecimalField, StrictIntegerField
 from bots.models import BotStatus, RiskMode, SignalOutcome, TradingMode
 from bots.selectors import decode_signal_cursor
 from bots.strategies import STRATEGIES
@@ -80,3 +80,8 @@ class MetricsSerializer(ValuationSerializer):
 class MetricsResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     metrics = MetricsSerializer()
+
+
+class PageSerializer(serializers.Serializer):
+    limit = StrictIntegerField(min_value=1, max_value=1000, default=100)
+    offset = StrictIntegerField(min_value=0, max_value=QUERY_INT_MAX, default=0)

@@ -6,6 +6,8 @@ urlpatterns = [
     path("bots", views.BotListView.as_view()),
     path("bots/<uuid:bot_id>", views.BotDetailView.as_view()),
     path("bots/<uuid:bot_id>/pause", views.BotPauseView.as_view()),
+    path("bots/<uuid:bot_id>/round-trips", views.BotRoundTripsView.as_view()),
+    path("bots/<uuid:bot_id>/equity", views.BotEquityView.as_view()),
     path("bots/<uuid:bot_id>/resume", views.BotResumeView.as_view()),
     path("metrics", views.MetricsView.as_view()),
     path("signals", views.SignalListView.as_view()),

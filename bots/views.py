@@ -5,12 +5,13 @@ from rest_framework.response import Response
 from accounts.permissions import READ_ONLY_QUERY
 from amarktai.api import validated
 from bots import selectors, services
-from bots.payloads import bot_payload, signal_payload
+from bots.payloads import bot_detail_payload, bot_payload, signal_payload
 from bots.serializers import (
     BotCreateSerializer,
     BotFilterSerializer,
     BotUpdateSerializer,
     MetricsResponseSerializer,
+    PageSerializer,
     SignalFilterSerializer,
 )
 
@@ -40,7 +41,7 @@ class BotDetailView(GenericAPIView):
     serializer_class = BotUpdateSerializer
 
     def get(self, request, bot_id):
-        return Response({"success": True, "bot": bot_payload(selectors.access_bot(request.user, bot_id))})
+        return Response({"success": True, "bot": bot_detail_payload(selectors.access_bot(request.user, bot_id))})
 
     def patch(self, request, bot_id):
         changes = validated(BotUpdateSerializer, request.data)
@@ -62,6 +63,19 @@ class BotResumeView(GenericAPIView):
     def post(self, request, bot_id):
         bot = services.resume_bot(request.user, bot_id)
         return Response({"success": True, "bot_id": str(bot.id), "status": bot.status})
+
+
+class BotRoundTripsView(GenericAPIView):
+    @extend_schema(parameters=[PageSerializer])
+    def get(self, request, bot_id):
+        page = validated(PageSerializer, request.query_params)
+        bot, trips, total = selectors.bot_round_trips(request.user, bot_id, **page)
+        return Response({"success": True, "bot_id": str(bot.pk), "round_trips": trips, "total": total})
+
+
+class BotEquityView(GenericAPIView):
+    def get(self, request, bot_id):
+        return Response({"success": True, **selectors.equity_curve(request.user, bot_id)})
 
 
 class MetricsView(GenericAPIView):

@@ -1,5 +1,7 @@
 """Response shapes of the trading app (API, events, assistant)."""
 
+from decimal import Decimal
+
 from amarktai.utils import iso, money
 from trading.models import Order, Trade
 
@@ -15,6 +17,7 @@ def trade_payload(trade: Trade) -> dict:
         "price": money(trade.price),
         "fee": money(trade.fee),
         "fee_currency": trade.fee_currency,
+        "cost": money(trade.price * trade.amount, 8),
         "profit_loss": money(trade.profit_loss),
         "is_paper": trade.is_paper,
         "price_source": trade.price_source or None,
@@ -43,3 +46,57 @@ def order_payload(order: Order) -> dict:
         "created_at": iso(order.created_at),
         "updated_at": iso(order.updated_at),
     }
+
+
+def trade_list_payload(trade: Trade) -> dict:
+    """A trade in GET /api/trades: as in the events, plus its bot's name (``bot_name``, annotated by the selector)."""
+    return {**trade_payload(trade), "bot_name": getattr(trade, "bot_name", None)}
+
+
+CSV_COLUMNS = [
+    "timestamp",
+    "id",
+    "bot_id",
+    "bot_name",
+    "exchange",
+    "symbol",
+    "side",
+    "amount",
+    "price",
+    "cost",
+    "fee",
+    "fee_currency",
+    "profit_loss",
+    "is_paper",
+    "price_source",
+]
+
+
+def trade_csv_row(trade: Trade) -> list:
+    """One CSV row (CSV_COLUMNS) of a trade: exact decimals, and no realised P&L (empty) on a buy."""
+    return [
+        iso(trade.created_at),
+        str(trade.id),
+        str(trade.bot_id) if trade.bot_id else "",
+        getattr(trade, "bot_name", None) or "",
+        trade.exchange,
+        trade.symbol,
+        trade.side,
+        _plain(trade.amount),
+        _plain(trade.price),
+        _plain((trade.price * trade.amount).quantize(CENT_OF_CENT)),
+        _plain(trade.fee),
+        trade.fee_currency,
+        "" if trade.side == "buy" else _plain(trade.profit_loss),
+        "true" if trade.is_paper else "false",
+        trade.price_source,
+    ]
+
+
+CENT_OF_CENT = Decimal("0.00000001")
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros ("0.001", "-12.5", "0")."""
+    text = format(value.normalize(), "f")
+    return "0" if text in {"-0", ""} else text

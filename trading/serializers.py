@@ -1,3 +1,6 @@
+import datetime
+
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -6,10 +9,92 @@ from amarktai.api import QUERY_INT_MAX, StrictDecimalField, StrictIntegerField
 from trading.models import OrderStatus
 
 
+class DateOrTimeField(serializers.DateTimeField):
+    """An ISO 8601 date ("2026-11-25") or date-time ("2026-11-25T14:00:00Z"). Returns (datetime, whole_day)."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                day = datetime.date.fromisoformat(value)
+            except ValueError:
+                self.fail("invalid", format="YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss][Z]")
+            start = datetime.datetime.combine(day, datetime.time.min)
+            return timezone.make_aware(start, datetime.UTC), True
+        return super().to_internal_value(value), False
+
+
 class TradeFilterSerializer(serializers.Serializer):
-    bot_id = serializers.UUIDField(required=False)
+    """Filters of GET /api/trades, /api/trades/round-trips and /api/trades/export. ``from``/``to`` take ISO dates or
+    date-times; a date in ``to`` includes that whole day (UTC). Validated into selector arguments: bot_id, symbol,
+    side, start, end (exclusive)."""
+
+    bot = serializers.UUIDField(required=False, help_text="Only this bot's trades (same as bot_id)")
+    bot_id = serializers.UUIDField(required=False, help_text="Only this bot's trades")
+    symbol = serializers.RegexField(r"^[A-Za-z0-9]{1,16}/[A-Za-z0-9]{1,16}$", max_length=32, required=False)
+    side = serializers.ChoiceField(choices=["buy", "sell"], required=False)
+    from_ = DateOrTimeField(required=False, help_text="From this date or time (UTC, inclusive)")
+    to = DateOrTimeField(required=False, help_text="Up to this date (the whole day, UTC) or time (inclusive)")
     limit = StrictIntegerField(min_value=1, max_value=1000, default=100)
     offset = StrictIntegerField(min_value=0, max_value=QUERY_INT_MAX, default=0)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # "from" is a Python keyword
+        return fields
+
+    def validate(self, attrs):
+        if attrs.get("bot") and attrs.get("bot_id") and attrs["bot"] != attrs["bot_id"]:
+            raise serializers.ValidationError({"bot": ["bot and bot_id name different bots"]})
+        start, _ = attrs.get("from") or (None, False)
+        end, whole_day = attrs.get("to") or (None, False)
+        if end is not None:
+            try:
+                end += datetime.timedelta(days=1) if whole_day else datetime.timedelta(microseconds=1)
+            except OverflowError:
+                end = None  # up to the end of time: no upper bound
+        if start is not None and end is not None and start >= end:
+            raise serializers.ValidationError({"to": ["must be after from"]})
+        out = {
+            "bot_id": attrs.get("bot") or attrs.get("bot_id"),
+            "symbol": attrs["symbol"].upper() if attrs.get("symbol") else None,
+            "side": attrs.get("side"),
+            "start": start,
+            "end": end,
+            "limit": attrs["limit"],
+            "offset": attrs["offset"],
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+
+class RoundTripFilterSerializer(TradeFilterSerializer):
+    """Filters of the round trips: as the trades' (no side), plus ``status``; dates select by entry time."""
+
+    side = None
+    status = serializers.ChoiceField(choices=["open", "closed"], required=False)
+
+    def validate(self, attrs):
+        out = super().validate(attrs)
+        if attrs.get("status"):
+            out["status"] = attrs["status"]
+        return out
+
+
+class TradeExportSerializer(TradeFilterSerializer):
+    """GET /api/trades/export: the trades' filters (every matching trade, no paging) and the file format."""
+
+    limit = None
+    offset = None
+    format = serializers.ChoiceField(
+        choices=["csv"],
+        default="csv",
+        error_messages={"invalid_choice": '"{input}" is not a supported format: use csv'},
+    )
+
+    def validate(self, attrs):
+        format_ = attrs["format"]
+        out = super().validate({**attrs, "limit": 0, "offset": 0})
+        del out["limit"], out["offset"]
+        return {**out, "format": format_}
 
 
 class OrderFilterSerializer(serializers.Serializer):

@@ -1,25 +1,63 @@
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from amarktai.api import validated
+from amarktai.csvstream import csv_response
 from trading import selectors, services
-from trading.payloads import order_payload, trade_payload
+from trading.payloads import CSV_COLUMNS, order_payload, trade_csv_row, trade_list_payload
 from trading.serializers import (
     OrderCreateSerializer,
     OrderFilterSerializer,
     OrderModifySerializer,
     PositionListResponseSerializer,
+    RoundTripFilterSerializer,
+    TradeExportSerializer,
     TradeFilterSerializer,
 )
 
 
+class FirstRenderer(DefaultContentNegotiation):
+    """Ignore ``?format=``: on the export it names the file format, not one of DRF's renderers (errors stay JSON)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class TradeListView(GenericAPIView):
+    @extend_schema(parameters=[TradeFilterSerializer])
     def get(self, request):
         filters = validated(TradeFilterSerializer, request.query_params)
         trades, total = selectors.trades_page(request.user, **filters)
-        return Response({"success": True, "trades": [trade_payload(t) for t in trades], "total": total})
+        return Response({"success": True, "trades": [trade_list_payload(t) for t in trades], "total": total})
+
+
+class RoundTripListView(GenericAPIView):
+    @extend_schema(parameters=[RoundTripFilterSerializer])
+    def get(self, request):
+        filters = validated(RoundTripFilterSerializer, request.query_params)
+        trips, total = selectors.round_trips_page(request.user, **filters)
+        return Response({"success": True, "round_trips": trips, "total": total})
+
+
+class TradeExportView(GenericAPIView):
+    content_negotiation_class = FirstRenderer
+
+    @extend_schema(
+        parameters=[TradeExportSerializer],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description="Every trade matching the filters as a CSV file (streamed; newest first; a header row).",
+    )
+    def get(self, request):
+        filters = validated(TradeExportSerializer, request.query_params)
+        filters.pop("format")
+        trades = selectors.filtered_trades(request.user, **filters)
+        return csv_response(
+            "amarktai-trades.csv", CSV_COLUMNS, (trade_csv_row(t) for t in trades.iterator(chunk_size=2000))
+        )
 
 
 class PositionListView(GenericAPIView):

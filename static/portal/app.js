@@ -350,20 +350,63 @@
   // Shared renderers
   const PRICE_SOURCES = { simulated: 'Simulated feed', live: 'Live data (paper)', exchange: 'Exchange fill' };
 
-  function tradeRow(t, { withExchange = false, withFee = false, withSource = false } = {}) {
+  /** A bot's name as a link to its page (/bots/<id>); "Manual" for a trade no bot placed. */
+  function botLink(id, name, testid = 'bot-link') {
+    if (!id) return h('span', { class: 'muted' }, 'Manual');
+    return h('a', { href: `/bots/${encodeURIComponent(id)}`, testid, dataset: { botId: id } }, name || 'Bot');
+  }
+
+  /** One trade as a table row. A buy opens (or adds to) a position and realises nothing: its P&L reads "—", not 0.00.
+   * withBot: a bot column (botNames maps bot ids to names when the trade carries no bot_name). */
+  function tradeRow(t, { withExchange = false, withFee = false, withSource = false, withBot = false, withCost = false, botNames = null } = {}) {
     const ccy = quoteOf(t.symbol);
     const pl = t.profit_loss !== undefined ? t.profit_loss : t.profit;
-    return h('tr', { testid: 'trade-row', dataset: { id: t.id || '' } },
-      h('td', {}, when(t.timestamp || t.created_at || new Date().toISOString())),
-      withExchange ? h('td', {}, t.exchange || '—') : null,
-      h('td', {}, t.symbol || '—'),
-      h('td', {}, badge(t.side || '—', t.side)),
-      h('td', { class: 'r' }, number(t.amount, 0, 8)),
-      h('td', { class: 'r' }, t.price !== undefined ? money(t.price, ccy) : '—'),
-      withFee ? h('td', { class: 'r' }, t.fee !== undefined ? money(t.fee, t.fee_currency || ccy) : '—') : null,
-      withSource ? h('td', { testid: 'trade-source', dataset: { source: t.price_source || '' } },
+    const opening = t.side === 'buy';
+    const cost = t.cost !== undefined ? t.cost : (t.price !== undefined && t.amount !== undefined ? Number(t.price) * Number(t.amount) : undefined);
+    return h('tr', { testid: 'trade-row', dataset: { id: t.id || '', botId: t.bot_id || '' } },
+      h('td', { 'data-label': 'Time' }, when(t.timestamp || t.created_at || new Date().toISOString())),
+      withBot ? h('td', { 'data-label': 'Bot', testid: 'trade-bot' },
+        botLink(t.bot_id, t.bot_name || (botNames && botNames.get(t.bot_id)), 'trade-bot-link')) : null,
+      withExchange ? h('td', { 'data-label': 'Exchange' }, t.exchange || '—') : null,
+      h('td', { 'data-label': 'Pair' }, t.symbol || '—'),
+      h('td', { 'data-label': 'Side' }, badge(t.side || '—', t.side)),
+      h('td', { class: 'r', 'data-label': 'Amount' }, number(t.amount, 0, 8)),
+      h('td', { class: 'r', 'data-label': 'Price' }, t.price !== undefined ? money(t.price, ccy) : '—'),
+      withCost ? h('td', { class: 'r', 'data-label': 'Cost', testid: 'trade-cost' }, cost !== undefined ? money(cost, ccy) : '—') : null,
+      withFee ? h('td', { class: 'r', 'data-label': 'Fee' }, t.fee !== undefined ? money(t.fee, t.fee_currency || ccy) : '—') : null,
+      withSource ? h('td', { 'data-label': 'Priced by', testid: 'trade-source', dataset: { source: t.price_source || '' } },
         PRICE_SOURCES[t.price_source] || '—') : null,
-      h('td', { class: `r ${cls(pl)}`, testid: 'trade-pl' }, pl === undefined || pl === null ? '—' : signedMoney(pl, ccy)));
+      h('td', { class: `r ${opening ? '' : cls(pl)}`, 'data-label': 'P&L', testid: 'trade-pl', title: opening ? 'Opens a position: no realised P&L' : null },
+        opening || pl === undefined || pl === null ? '—' : signedMoney(pl, ccy)));
+  }
+
+  /** "3d 4h", "2h 5m", "45s": how long a round trip lasted. */
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return '—';
+    const s = Math.max(0, Math.round(Number(seconds)));
+    const d = Math.floor(s / 86400); const hh = Math.floor((s % 86400) / 3600); const m = Math.floor((s % 3600) / 60);
+    if (d) return `${d}d ${hh}h`;
+    if (hh) return `${hh}h ${m}m`;
+    if (m) return `${m}m ${s % 60}s`;
+    return `${s}s`;
+  }
+
+  /** One round trip (entry → exit) as a table row; an open one says so. withBot: a bot column first. */
+  function roundTripRow(r, { withBot = false } = {}) {
+    const ccy = quoteOf(r.symbol);
+    const open = r.status === 'open';
+    return h('tr', { testid: 'round-trip-row', dataset: { id: r.id, status: r.status } },
+      withBot ? h('td', { 'data-label': 'Bot' }, botLink(r.bot_id, r.bot_name, 'round-trip-bot-link'), h('span', { class: 'sub' }, r.symbol)) : null,
+      h('td', { 'data-label': 'Entry' }, r.entry_at ? when(r.entry_at) : '—'),
+      h('td', { class: 'r', 'data-label': 'Entry price' }, money(r.entry_price, ccy)),
+      h('td', { 'data-label': 'Exit', testid: 'round-trip-exit' }, open ? badge('open', 'created') : when(r.exit_at)),
+      h('td', { class: 'r', 'data-label': 'Exit price' }, r.exit_price === null ? '—' : money(r.exit_price, ccy)),
+      h('td', { class: 'r', 'data-label': 'Amount' }, number(r.amount, 0, 8)),
+      h('td', { 'data-label': 'Duration' }, open ? '—' : duration(r.duration_seconds)),
+      h('td', { class: 'r', 'data-label': 'Fees' }, money(r.fees, r.fee_currency || ccy)),
+      h('td', { class: `r ${cls(r.profit_loss)}`, 'data-label': 'P&L', testid: 'round-trip-pl' },
+        open && !Number(r.profit_loss) ? '—' : signedMoney(r.profit_loss, ccy),
+        r.profit_pct === null || (open && !Number(r.profit_loss)) ? null : h('span', { class: 'sub' }, pct(r.profit_pct))));
   }
 
   /** Cumulative realised P&L as an SVG line chart (no libraries). points: [{t: Date, v: Number}] ascending. */
@@ -505,7 +548,7 @@
       const err = h('span', { class: 'field-error', testid: 'bot-row-error' });
       const actions = h('span', { class: 'actions' });
       const tr = h('tr', { testid: 'bot-row', dataset: { id: b.id, status: b.status } },
-        h('td', {}, h('b', { testid: 'bot-row-name' }, b.name),
+        h('td', {}, h('a', { href: `/bots/${encodeURIComponent(b.id)}`, testid: 'bot-row-link' }, h('b', { testid: 'bot-row-name' }, b.name)),
           h('span', { class: 'sub' }, [b.symbol, b.strategy, b.risk_mode].filter(Boolean).join(' · ')),
           b.last_error ? h('span', { class: 'sub down' }, b.last_error) : null, err),
         h('td', {}, (list.find((p) => p.id === b.exchange) || {}).display_name || b.exchange),
@@ -569,29 +612,6 @@
       if (bots.has(m.bot_id)) update(m.bot_id, { total_profit: m.total_profit, current_capital: m.current_capital, profit_percentage: m.profit_percentage });
     });
     live.on('reconnect', () => load().catch(() => {}));
-  };
-
-  pages.trades = async () => {
-    const LIMIT = 25;
-    let offset = Math.max(0, parseInt(new URLSearchParams(location.search).get('offset') || '0', 10) || 0);
-    let total = 0;
-    async function load() {
-      const data = await GET(`trades?limit=${LIMIT}&offset=${offset}`);
-      const trades = data.trades || [];
-      total = data.total ?? trades.length;
-      T('trades-list').replaceChildren(...trades.map((t) => tradeRow(t, { withExchange: true, withFee: true, withSource: true })));
-      T('trades-empty').hidden = trades.length > 0;
-      T('trades-range').textContent = total ? `${number(offset + 1)}–${number(offset + trades.length)} of ${number(total)}` : '';
-      T('trades-prev').disabled = offset === 0;
-      T('trades-next').disabled = offset + LIMIT >= total;
-      history.replaceState(null, '', offset ? `?offset=${offset}` : location.pathname);
-    }
-    T('trades-prev').addEventListener('click', () => { offset = Math.max(0, offset - LIMIT); load().catch(pageError); });
-    T('trades-next').addEventListener('click', () => { offset += LIMIT; load().catch(pageError); });
-    await load().catch(failedTo('your trades'));
-    const reload = debounce(() => { if (offset === 0) load().catch(() => {}); }, 400);
-    live.on('trade_executed', reload);
-    live.on('reconnect', reload);
   };
 
   pages.wallet = async () => {
@@ -862,7 +882,7 @@
       T('admin-bots').replaceChildren(...all.map((b) => {
         const err = h('span', { class: 'field-error', testid: 'admin-bot-error' });
         return h('tr', { testid: 'admin-bot-row', dataset: { id: b.id } },
-          h('td', {}, h('b', {}, b.name), h('span', { class: 'sub' }, [b.symbol, b.strategy].filter(Boolean).join(' · ')), err),
+          h('td', {}, h('a', { href: `/bots/${encodeURIComponent(b.id)}`, testid: 'admin-bot-link' }, h('b', {}, b.name)), h('span', { class: 'sub' }, [b.symbol, b.strategy].filter(Boolean).join(' · ')), err),
           h('td', {}, b.user_email || b.user_id || '—'),
           h('td', {}, b.exchange),
           h('td', {}, badge(b.status, b.status, 'admin-bot-status'), ' ', badge(b.trading_mode || 'paper')),
@@ -894,6 +914,9 @@
     });
     live.on('reconnect', () => load().catch(() => {}));
   };
+
+  // Shared by the bot page and the trades page (static/portal/pages/bot_detail.js, trades.js).
+  Object.assign(window.amarktai, { badge, cls, quoteOf, botLink, duration, roundTripRow });
 
   // ---------------------------------------------------------------------------------------------------------------
   // Chrome (top bar) and boot

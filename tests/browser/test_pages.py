@@ -1,16 +1,19 @@
 """The portal's pages through Django's full stack (fast, no browser): every page renders its shell, loads the one
 static script and stylesheet, carries no data of its own, and the static files are served."""
 
+import re
+import uuid
+
 import pytest
 
-from amarktai.portal import PAGES
+from amarktai.portal import DETAIL_PAGES, PAGES
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("page,url,title,public", PAGES)
+@pytest.mark.parametrize("page,url,title,public", PAGES + [row[:4] for row in DETAIL_PAGES])
 def test_page_renders(client, page, url, title, public):
-    resp = client.get(f"/{url}")
+    resp = client.get("/" + re.sub(r"<uuid:\w+>", str(uuid.uuid4()), url))
     assert resp.status_code == 200
     html = resp.content.decode()
     assert f'data-page="{page}"' in html

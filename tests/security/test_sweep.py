@@ -206,7 +206,21 @@ def test_list_endpoints_show_nothing_of_other_users(user, other_user):
     )
     TransferEvent.objects.create(transfer=transfer, status="pending", note="requested")
     ChatMessage.objects.create(user=user, role="user", content="owner-only chat message")
+    from trading.models import Order, Trade
+
+    order = Order.objects.get(pk=objects["/api/orders/"])
+    trade = Trade.objects.create(  # so the trade lists, round trips and the CSV export have something to leak
+        user=user,
+        bot=order.bot,
+        order=order,
+        exchange="luno",
+        symbol="BTC/ZAR",
+        side="buy",
+        amount="0.001",
+        price="1000",
+    )
     secrets = {str(pk) for pk in objects.values()} | {
+        str(trade.pk),
         user.email,
         str(transfer.pk),
         str(transfer.correlation_id),
@@ -221,7 +235,8 @@ def test_list_endpoints_show_nothing_of_other_users(user, other_user):
         response = client.get(path)
         if response.get("Content-Type", "").startswith("text/event-stream"):
             continue
-        text = response.content.decode(errors="replace")
+        body = b"".join(response.streaming_content) if response.streaming else response.content  # the CSV export
+        text = body.decode(errors="replace")
         leaked = [s for s in secrets if s in text]
         assert not leaked, (path, leaked)
 

@@ -98,7 +98,7 @@
       return h('tr', { testid: 'position-row', dataset: { id: p.id, symbol: p.symbol } },
         h('td', { 'data-label': 'Pair' }, h('span', {}, h('b', {}, p.symbol),
           h('span', { class: 'sub' }, `${p.exchange} · ${number(p.amount, 0, 8)}`, ' ', badge(p.trading_mode || 'paper')))),
-        h('td', { 'data-label': 'Bot', testid: 'position-bot' }, p.bot_name || 'Manual'),
+        h('td', { 'data-label': 'Bot', testid: 'position-bot' }, p.bot_id ? a.botLink(p.bot_id, p.bot_name, 'position-bot-link') : 'Manual'),
         h('td', { class: 'r', 'data-label': 'Entry' }, money(p.entry_price, ccy)),
         h('td', { class: 'r', 'data-label': 'Current', testid: 'position-price' }, p.current_price === null ? 'no price' : money(p.current_price, ccy)),
         h('td', { class: `r ${cls(pnl)}`, 'data-label': 'Unrealised P&L', testid: 'position-pnl' }, h('span', {},
@@ -130,7 +130,7 @@
     // -- bots, trades, chart -------------------------------------------------------------------------------------
     function renderBot(b) {
       return h('li', { testid: 'dash-bot', dataset: { id: b.id } },
-        h('span', {}, h('span', { class: 'name' }, b.name), h('span', { class: 'sub' }, `${b.exchange} · ${b.strategy || ''}`)),
+        h('span', {}, h('a', { class: 'name', href: `/bots/${encodeURIComponent(b.id)}`, testid: 'dash-bot-link' }, b.name), h('span', { class: 'sub' }, `${b.exchange} · ${b.strategy || ''}`)),
         h('span', {}, badge(b.status, b.status, 'dash-bot-status')));
     }
     async function loadBots() {
