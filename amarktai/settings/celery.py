@@ -3,6 +3,7 @@ scheduler (bots.scheduler) does beat's work inside the web process."""
 
 from amarktai.settings.base import REDIS_URL, VAR_DIR
 from amarktai.settings.env import env_float, env_int
+from amarktai.settings.notifications import TELEGRAM_POLL_SECONDS
 
 __all__ = [
     "BOT_TICK_SECONDS",
@@ -46,4 +47,6 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-bot-ticks": {"task": "bots.dispatch_ticks", "schedule": max(BOT_TICK_SECONDS / 2, 1.0)},
     "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": 15.0},
+    "notifications-periodic": {"task": "notifications.periodic", "schedule": 300.0},
+    "notifications-telegram-updates": {"task": "notifications.poll_telegram", "schedule": TELEGRAM_POLL_SECONDS},
 }
