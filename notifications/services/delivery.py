@@ -26,7 +26,7 @@ from wallets import crypto
 
 logger = logging.getLogger(__name__)
 
-# Tests set this to run attempts (and their retries) at once in the calling thread.
+# Tests set this to run attempts (and their retries) at once in the calling thread, inside its transaction.
 INLINE = False
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -78,7 +78,10 @@ def enqueue(
         message=message,
         data=data or {},
     )
-    transaction.on_commit(lambda: dispatch(delivery.pk))
+    if INLINE:
+        dispatch(delivery.pk)
+    else:
+        transaction.on_commit(lambda: dispatch(delivery.pk))
     return delivery
 
 
@@ -152,7 +155,13 @@ def attempt(delivery_id: Any) -> str:
     outcome = send(channel, delivery)
     retry_in = None
     with transaction.atomic():
-        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        locked = Channel.objects.select_for_update().filter(pk=channel.pk).first()
+        if locked is None:  # deleted while the attempt was under way
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.FAILED, error="the channel was deleted"
+            )
+            return str(DeliveryStatus.FAILED)
+        channel = locked
         now = timezone.now()
         delivery.response_code = outcome.response_code
         if outcome.ok:
