@@ -15,10 +15,12 @@ class ChannelCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
-        if attrs["kind"] == ChannelKind.EMAIL:
-            attrs["target"] = serializers.EmailField().run_validation(attrs["target"])
-        else:
-            attrs["target"] = serializers.URLField(max_length=2048).run_validation(attrs["target"])
+        email = attrs["kind"] == ChannelKind.EMAIL
+        field = serializers.EmailField() if email else serializers.URLField(max_length=2048)
+        try:
+            attrs["target"] = field.run_validation(attrs["target"])
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"target": exc.detail}) from exc
         return attrs
 
 

@@ -46,10 +46,10 @@ def _is_public(address: str) -> bool:
 
 def check_url(url: str, *, resolve: bool = True) -> None:
     """Refuse a webhook URL that is not http(s), carries credentials, or (unless NOTIFY_ALLOW_PRIVATE_TARGETS) names or
-    resolves to a loopback, private, link-local, multicast or reserved address. ValidationFailed on ``url``."""
+    resolves to a loopback, private, link-local, multicast or reserved address. ValidationFailed on ``target``."""
 
     def refuse(why: str) -> None:
-        raise ValidationFailed(f"url: {why}", details={"url": [why]})
+        raise ValidationFailed(f"target: {why}", details={"target": [why]})
 
     try:
         parts = urlsplit(url)

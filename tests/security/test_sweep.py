@@ -86,7 +86,11 @@ def _owned_objects(owner):
     from wallets.services.transfers import request_transfer
 
     transfer = request_transfer(owner, "luno", "valr", Decimal("100"), "ZAR")
+    from notifications.services.channels import create_channel
+
+    channel, _secret = create_channel(owner, "webhook", "https://example.com/owner-hook", "owner hook")
     return {
+        "/api/notifications/channels/": channel.pk,
         "/api/wallet/transfers/": transfer.pk,
         "/api/bots/": bot.pk,
         "/api/admin/bot/": bot.pk,
@@ -113,6 +117,11 @@ def _assert_owner_unchanged(owner, objects):
     from wallets.selectors import access_transfer
 
     assert access_transfer(owner, objects["/api/wallet/transfers/"]).current_status == "pending"
+    from notifications.models import Channel
+
+    channel = Channel.objects.get(pk=objects["/api/notifications/channels/"])
+    assert channel.enabled and channel.name == "owner hook" and channel.user_id == owner.pk
+    assert channel.target == "https://example.com/owner-hook" and not channel.deliveries.exists()
 
 
 def _fill(path, objects):
