@@ -43,7 +43,7 @@ class Channel(models.Model):
 
 
 class Subscription(models.Model):
-    """One event kind sent to one channel (GET/PUT /api/notifications/preferences)."""
+    """One event kind sent to one channel (GET/PATCH /api/notifications/preferences)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="subscriptions")

@@ -76,7 +76,7 @@ class PreferencesView(GenericAPIView):
             {"success": True, **preferences_payload(selectors.preferences(user), selectors.notification_settings(user))}
         )
 
-    def put(self, request):
+    def patch(self, request):
         data = validated(s.PreferencesSerializer, request.data)
         channels.set_preferences(request.user, data.get("preferences"), data.get("timezone"), data.get("report_hour"))
         user = request.user

@@ -104,3 +104,26 @@ def test_failing_channel_is_retried_then_switched_off_with_a_notice(auth_client,
     # switched back on by the user, its failures are forgotten
     r = auth_client.patch(f"/api/notifications/channels/{hook['id']}", {"enabled": True}, format="json")
     assert r.json()["channel"]["enabled"] is True and r.json()["channel"]["failure_count"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_email_channel_through_a_real_smtp_server(auth_client, user, settings):
+    """The email channel through Django's SMTP backend to a local SMTP catcher: a paper trade arrives as a mail."""
+    from tests.notifications.smtp_catcher import SmtpCatcher
+
+    with SmtpCatcher() as smtp:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        r = auth_client.post(
+            "/api/notifications/channels", {"kind": "email", "target": "ops@example.com"}, format="json"
+        )
+        assert r.status_code == 201
+        auth_client.post("/api/orders", ORDER, format="json")
+        to, message = wait_for(smtp.emails)[0]
+    assert to == ["ops@example.com"]
+    assert message["Subject"].startswith("Trade executed: BUY 0.001 BTC/ZAR")
+    assert "paper" in message.get_content()
+    row = wait_for(lambda: Delivery.objects.filter(channel_kind="email", status="delivered").first())
+    assert row.attempts == 1 and row.event_kind == "trade_executed"

@@ -2,8 +2,7 @@
 new-device sign-ins and the daily report."""
 
 import json
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -131,18 +130,18 @@ def test_preferences(auth_client, other_client, user):
         "timezone": "Africa/Johannesburg",
         "report_hour": 7,
     }
-    prefs = auth_client.put("/api/notifications/preferences", body, format="json").json()
+    prefs = auth_client.patch("/api/notifications/preferences", body, format="json").json()
     assert prefs["preferences"]["trade_executed"] == [b["id"]] and prefs["preferences"]["daily_report"] == []
     assert set(prefs["preferences"]["risk_limit"]) == {a["id"], b["id"]}  # not named: unchanged
     assert prefs["timezone"] == "Africa/Johannesburg" and prefs["report_hour"] == 7
-    bad = auth_client.put("/api/notifications/preferences", {"preferences": {"nonsense": []}}, format="json")
+    bad = auth_client.patch("/api/notifications/preferences", {"preferences": {"nonsense": []}}, format="json")
     assert_error(bad, 400, "VALIDATION_ERROR")
     assert_error(
-        auth_client.put("/api/notifications/preferences", {"timezone": "Mars/Base"}, format="json"),
+        auth_client.patch("/api/notifications/preferences", {"timezone": "Mars/Base"}, format="json"),
         400,
         "VALIDATION_ERROR",
     )
-    foreign = other_client.put(
+    foreign = other_client.patch(
         "/api/notifications/preferences", {"preferences": {"trade_executed": [a["id"]]}}, format="json"
     )
     assert_error(foreign, 404, "NOT_FOUND")
@@ -216,8 +215,9 @@ def test_event_mapping():
 def test_risk_limit_alert_reaches_the_chosen_channels_only(
     auth_client, user, inline_delivery, django_capture_on_commit_callbacks
 ):
-    a, b = _email(auth_client, "a@example.com"), _email(auth_client, "b@example.com")
-    auth_client.put("/api/notifications/preferences", {"preferences": {"risk_limit": [b["id"]]}}, format="json")
+    _email(auth_client, "a@example.com")
+    b = _email(auth_client, "b@example.com")
+    auth_client.patch("/api/notifications/preferences", {"preferences": {"risk_limit": [b["id"]]}}, format="json")
     with django_capture_on_commit_callbacks(execute=True):
         events.publish(user.pk, events.ALERT, {"level": "warning", "message": "Max drawdown hit", "kind": "risk_limit"})
     sent = [m for m in mail.outbox if m.subject == "Risk limit hit"]
@@ -253,7 +253,7 @@ def test_unlinked_chats_get_link_first_and_nothing_else(fake_telegram, user):
     assert not Channel.objects.filter(kind="telegram").exists()
 
 
-def test_link_then_commands_act_on_the_linked_account_only(fake_telegram, user, other_user, auth_client):
+def test_link_then_commands_act_on_the_linked_account_only(fake_telegram, user, other_user, auth_client, caplog):
     mine, theirs = _bot(user, "Alpha"), _bot(other_user, "Alpha")
     second = _bot(user, "Beta")
     link = auth_client.post("/api/notifications/telegram/link").json()
@@ -285,13 +285,14 @@ def test_link_then_commands_act_on_the_linked_account_only(fake_telegram, user, 
     before = len(fake_telegram.sent)
     telegram.poll_updates()
     assert len(fake_telegram.sent) == before
+    assert fake_telegram.token not in caplog.text  # the Bot API URL carries the token: never logged
 
 
 def test_expired_code_does_not_link(fake_telegram, auth_client):
     from notifications.models import TelegramLinkCode
 
     code = auth_client.post("/api/notifications/telegram/link").json()["code"]
-    TelegramLinkCode.objects.update(expires_at=datetime(2000, 1, 1, tzinfo=dt_timezone.utc))
+    TelegramLinkCode.objects.update(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
     fake_telegram.say(9, f"/start {code}")
     telegram.poll_updates()
     assert "not valid" in fake_telegram.messages_to(9)[-1]
@@ -331,8 +332,8 @@ def test_sign_in_from_a_new_device_is_announced(api_client, user, inline_deliver
 
 def test_daily_report_once_per_local_day(user, inline_delivery, auth_client):
     _email(auth_client)
-    auth_client.put("/api/notifications/preferences", {"timezone": "Asia/Tokyo", "report_hour": 9}, format="json")
-    early = datetime(2026, 3, 1, 23, 0, tzinfo=dt_timezone.utc)  # 08:00 in Tokyo on March 2
+    auth_client.patch("/api/notifications/preferences", {"timezone": "Asia/Tokyo", "report_hour": 9}, format="json")
+    early = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # 08:00 in Tokyo on March 2
     assert reports.send_due_reports(early) == 0
     due = early + timedelta(hours=1)  # 09:00 in Tokyo
     assert reports.send_due_reports(due) == 1

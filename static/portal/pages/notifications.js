@@ -108,7 +108,7 @@
       });
       const body = { preferences: chosen, timezone: data.timezone || 'UTC' };
       if (data.report_hour !== '') body.report_hour = Number(data.report_hour);
-      await api('PUT', 'notifications/preferences', body);
+      await api('PATCH', 'notifications/preferences', body);
       toast('Notification choices saved.', 'success');
       await loadPrefs();
     });
