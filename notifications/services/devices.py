@@ -17,6 +17,7 @@ from notifications.models import KnownDevice
 from realtime import events
 
 logger = logging.getLogger(__name__)
+MAX_DEVICES = 50
 
 _BROWSERS = [
     ("Edge", r"Edg(e|A|iOS)?/"),
@@ -70,6 +71,8 @@ def note_sign_in(user: Any, request: Any) -> bool:
             KnownDevice.objects.create(user=user, fingerprint=fingerprint, label=label, first_seen_at=now)
     except IntegrityError:
         return False  # a concurrent sign-in from the same device recorded it
+    stale = KnownDevice.objects.owned_by(user).order_by("-last_seen_at").values_list("pk", flat=True)[MAX_DEVICES:]
+    KnownDevice.objects.filter(pk__in=list(stale)).delete()  # remember the most recently used ones only
     if first:
         return False
     events.publish(
