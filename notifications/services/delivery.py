@@ -32,6 +32,11 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def in_background(fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` on the notifications' background threads (embedded mode), never in the caller's."""
+    _background(fn, *args)
+
+
 def _background(fn: Any, *args: Any) -> None:
     global _pool
     with _pool_lock:

@@ -341,3 +341,43 @@ def test_daily_report_once_per_local_day(user, inline_delivery, auth_client):
     assert list(DailyReport.objects.values_list("day", flat=True)) == [datetime(2026, 3, 2).date()]
     report = [m for m in mail.outbox if m.subject.startswith("Amarktai daily report")]
     assert len(report) == 1 and "2026-03-02" in report[0].subject and "trade(s)" in report[0].body
+
+
+def test_pausing_a_bot_notifies_bot_paused(auth_client, user, inline_delivery, django_capture_on_commit_callbacks):
+    _email(auth_client, "bots@example.com")
+    bot = _bot(user, "Gamma")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert auth_client.post(f"/api/bots/{bot.pk}/pause").status_code == 200
+    sent = [m for m in mail.outbox if m.subject == "Bot Gamma paused"]
+    assert len(sent) == 1 and sent[0].to == ["bots@example.com"]
+
+
+def test_lost_deliveries_are_sent_again(user, inline_delivery):
+    channel = Channel.objects.create(user=user, kind="email", target="late@example.com")
+    row = Delivery.objects.create(
+        user=user, channel=channel, channel_kind="email", event_kind="test", subject="Late", message="late"
+    )
+    assert delivery.retry_stale() == 0  # young: its own dispatch may still come
+    Delivery.objects.filter(pk=row.pk).update(created_at=row.created_at - timedelta(hours=1))
+    assert delivery.retry_stale() == 1
+    row.refresh_from_db()
+    assert row.status == "delivered" and [m.subject for m in mail.outbox] == ["Late"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_embedded_scheduler_runs_registered_periodic_jobs():
+    import threading
+
+    from bots.scheduler import EmbeddedScheduler, _periodic, register_periodic
+
+    ran = threading.Event()
+    register_periodic("test.job", ran.set, 60.0)
+    scheduler = EmbeddedScheduler(tick_every=0.1)
+    try:
+        scheduler.start()
+        assert ran.wait(10)
+    finally:
+        scheduler.stop()
+        scheduler.join(10)
+        _periodic.pop("test.job", None)
+    assert {"notifications.periodic", "notifications.poll_telegram"} <= set(_periodic)
