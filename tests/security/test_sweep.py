@@ -174,6 +174,8 @@ def test_other_users_ids_in_bodies_are_not_found(user, other_user):
     key_test = _call(client, "post", "/api/keys/test", {"credential_id": str(objects["/api/keys/"])})
     assert_error(key_test, 404, "NOT_FOUND")
     assert_error(_call(client, "post", "/api/ai/chat", {"confirm": token}), 404, "NOT_FOUND")
+    choice = {"preferences": {"trade_executed": [str(objects["/api/notifications/channels/"])]}}
+    assert_error(_call(client, "patch", "/api/notifications/preferences", choice), 404, "NOT_FOUND")
 
     _assert_owner_unchanged(user, objects)
     assert PendingAction.objects.get(user=user).consumed_at is None
