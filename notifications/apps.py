@@ -10,11 +10,14 @@ class NotificationsConfig(AppConfig):
 
         from accounts import signals as account_signals
         from bots.scheduler import register_periodic
+        from notifications.doctor import check_telegram, check_webhook_secrets
         from notifications.services import delivery, devices, listener, reports, telegram
-        from realtime import events
+        from realtime import doctor, events
 
         events.add_listener(listener.on_event)
         account_signals.signed_in.connect(devices.on_signed_in, dispatch_uid="notifications.new_device")
+        doctor.register("telegram", check_telegram)
+        doctor.register("webhook secrets", check_webhook_secrets, needs=("database", "migrations"))
         # Without Redis (no beat), the embedded scheduler in the web process starts these, on the notifications'
         # background threads: a slow Telegram API never delays the scheduler's bot ticks.
         register_periodic("notifications.periodic", lambda: delivery.in_background(reports.periodic), 300.0)

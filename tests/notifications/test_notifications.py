@@ -381,3 +381,21 @@ def test_embedded_scheduler_runs_registered_periodic_jobs():
         scheduler.join(10)
         _periodic.pop("test.job", None)
     assert {"notifications.periodic", "notifications.poll_telegram"} <= set(_periodic)
+
+
+def test_doctor_checks(fake_telegram, user, settings):
+    from cryptography.fernet import Fernet
+
+    from notifications.doctor import check_telegram, check_webhook_secrets
+    from notifications.services.channels import create_channel
+
+    assert check_telegram().status == "ok" and "@AmarktaiTestBot" in check_telegram().detail
+    assert check_webhook_secrets().status == "skip"
+    create_channel(user, "webhook", "https://example.com/h")
+    assert check_webhook_secrets().status == "ok"
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    assert check_webhook_secrets().status == "fail"
+    settings.TELEGRAM_BOT_TOKEN = "999:wrong"
+    assert check_telegram().status == "warn"
+    settings.TELEGRAM_BOT_TOKEN = ""
+    assert check_telegram().status == "skip"
