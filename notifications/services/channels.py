@@ -87,6 +87,21 @@ def rotate_secret(user: Any, channel_id: Any) -> tuple[Channel, str]:
     return channel, secret
 
 
+def rotate_encryption() -> int:
+    """Re-encrypt every webhook secret with the newest FIELD_ENCRYPTION_KEY (``manage.py rotate_field_keys``)."""
+    count = 0
+    ids = list(Channel.objects.exclude(secret_enc="").values_list("pk", flat=True))
+    for pk in ids:
+        with transaction.atomic():
+            channel = Channel.objects.select_for_update().filter(pk=pk).first()
+            if channel is None or not channel.secret_enc:
+                continue
+            channel.secret_enc = crypto.rotate(channel.secret_enc)
+            channel.save(update_fields=["secret_enc"])
+            count += 1
+    return count
+
+
 def send_test(user: Any, channel_id: Any) -> Delivery:
     """Queue a test message to one channel (even a switched-off one is refused: switch it on first)."""
     with transaction.atomic():

@@ -399,3 +399,24 @@ def test_doctor_checks(fake_telegram, user, settings):
     assert check_telegram().status == "warn"
     settings.TELEGRAM_BOT_TOKEN = ""
     assert check_telegram().status == "skip"
+
+
+def test_rotate_field_keys_re_encrypts_webhook_secrets(user, settings):
+    import io
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from notifications.services.channels import create_channel
+    from wallets import crypto
+
+    old = settings.FIELD_ENCRYPTION_KEYS[0]
+    channel, secret = create_channel(user, "webhook", "https://example.com/h")
+    new = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    out = io.StringIO()
+    call_command("rotate_field_keys", stdout=out)
+    assert "Re-encrypted 1 webhook secret(s)" in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key dropped: the secret still opens
+    channel.refresh_from_db()
+    assert crypto.decrypt(channel.secret_enc) == secret
