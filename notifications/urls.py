@@ -10,4 +10,5 @@ urlpatterns = [
     path("notifications/preferences", views.PreferencesView.as_view()),
     path("notifications/deliveries", views.DeliveryListView.as_view()),
     path("notifications/telegram/link", views.TelegramLinkView.as_view()),
+    path("notifications/telegram/webhook/<str:secret>", views.TelegramWebhookView.as_view()),
 ]

@@ -4,10 +4,12 @@ notifications.payloads shapes the answer."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts.permissions import PASSWORD_SESSION, PASSWORD_SESSION_FOR_CHANGES
 from amarktai.api import validated
+from amarktai.errors import NotFound, ValidationFailed
 from amarktai.utils import iso
 from notifications import selectors
 from notifications import serializers as s
@@ -114,3 +116,21 @@ class TelegramLinkView(GenericAPIView):
                 + " within 10 minutes.",
             }
         )
+
+
+class TelegramWebhookView(GenericAPIView):
+    """Where Telegram pushes the bot's updates when TELEGRAM_WEBHOOK_SECRET is set. Telegram's own endpoint, not part
+    of the API (left out of the schema): the secret in the path and Telegram's X-Telegram-Bot-Api-Secret-Token header
+    must both match, else 404 as if it did not exist."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(exclude=True)
+    def post(self, request, secret):
+        if not telegram.webhook_secret_ok(secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")):
+            raise NotFound()
+        if not isinstance(request.data, dict):
+            raise ValidationFailed("An update is a JSON object")
+        telegram.receive_update(request.data)
+        return Response({"ok": True})

@@ -13,6 +13,7 @@ __all__ = [
     "TELEGRAM_API_BASE",
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_POLL_SECONDS",
+    "TELEGRAM_WEBHOOK_SECRET",
 ]
 
 # Attempts per delivery (the first one included); between two, NOTIFY_RETRY_BASE_SECONDS * 2 ** (attempt - 1).
@@ -32,3 +33,6 @@ NOTIFY_ALLOW_PRIVATE_TARGETS = env_bool("NOTIFY_ALLOW_PRIVATE_TARGETS", not REDI
 TELEGRAM_API_BASE = env("TELEGRAM_API_BASE", "https://api.telegram.org")
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_POLL_SECONDS = env_float("TELEGRAM_POLL_SECONDS", 5)
+# Set, Telegram pushes updates instead: POST /api/notifications/telegram/webhook/<secret>, checked against Telegram's
+# X-Telegram-Bot-Api-Secret-Token header (register it with setWebhook, README "Notifications"); polling stops.
+TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", "")

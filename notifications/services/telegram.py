@@ -9,12 +9,14 @@ Commands work only in a linked chat, and only on the linked account: ``/status``
 """
 
 import hashlib
+import hmac
 import importlib
 import logging
 import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -179,9 +181,35 @@ def handle_update(update: dict[str, Any]) -> None:
             logger.warning("telegram reply to a chat failed: %s", outcome.error)
 
 
+def webhook_secret_ok(path_secret: str, header_secret: str) -> bool:
+    """Both the URL's secret and Telegram's X-Telegram-Bot-Api-Secret-Token header are TELEGRAM_WEBHOOK_SECRET."""
+    expected = settings.TELEGRAM_WEBHOOK_SECRET.encode()
+    return bool(expected) and (
+        hmac.compare_digest(path_secret.encode(), expected) & hmac.compare_digest(header_secret.encode(), expected)
+    )
+
+
+def receive_update(update: dict[str, Any]) -> bool:
+    """An update Telegram pushed to the webhook: handled once (Telegram resends an update it got no 2xx for, and the
+    update ids only grow). False when it was seen before."""
+    try:
+        update_id = int(update.get("update_id") or 0)
+    except (TypeError, ValueError):
+        return False
+    with transaction.atomic():
+        cursor, _ = TelegramCursor.objects.select_for_update().get_or_create(pk=1)
+        if update_id < cursor.next_offset:
+            return False
+        cursor.next_offset = update_id + 1
+        cursor.save(update_fields=["next_offset"])
+    handle_update(update)
+    return True
+
+
 def poll_updates() -> int:
-    """Fetch and handle new updates (getUpdates from the stored offset). One poller at a time; returns how many."""
-    if not configured() or not cache.add(POLL_LOCK_KEY, 1, 60):
+    """Fetch and handle new updates (getUpdates from the stored offset). One poller at a time; returns how many.
+    Nothing to do when Telegram pushes updates to the webhook (TELEGRAM_WEBHOOK_SECRET)."""
+    if not configured() or settings.TELEGRAM_WEBHOOK_SECRET or not cache.add(POLL_LOCK_KEY, 1, 60):
         return 0
     try:
         cursor, _ = TelegramCursor.objects.get_or_create(pk=1)

@@ -5,7 +5,9 @@ parameters) the way the real API answers: ``{"ok": true, "result": ...}``, 401 `
 "description": "Unauthorized"}`` for a wrong token, 400 for a missing chat_id or text. getUpdates returns the queued
 updates with ``update_id >= offset`` and, as Telegram does, forgets the ones below the offset.
 
-``say(chat_id, text)`` queues a user's message to the bot; ``sent`` lists the bot's sendMessage calls as
+``say(chat_id, text)`` queues a user's message to the bot; ``push(url, secret_token)`` delivers the queued updates to
+a webhook as Telegram does after setWebhook (POST, JSON, X-Telegram-Bot-Api-Secret-Token) and drops each one answered
+2xx; ``sent`` lists the bot's sendMessage calls as
 ``(chat_id, text)``; ``fail_sends`` makes the next N sendMessage calls answer 500.
 """
 
@@ -123,6 +125,23 @@ class FakeTelegram:
                 }
             )
         return update_id
+
+    def push(self, url, secret_token):
+        """Deliver the queued updates to a webhook; returns the status code of each POST."""
+        import httpx
+
+        codes = []
+        with self._lock:
+            pending = list(self.updates)
+        for update in pending:
+            response = httpx.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret_token}, timeout=10
+            )
+            codes.append(response.status_code)
+            if 200 <= response.status_code < 300:
+                with self._lock:
+                    self.updates = [u for u in self.updates if u["update_id"] != update["update_id"]]
+        return codes
 
     def messages_to(self, chat_id):
         return [text for chat, text in self.sent if chat == str(chat_id)]

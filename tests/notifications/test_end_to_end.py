@@ -127,3 +127,43 @@ def test_email_channel_through_a_real_smtp_server(auth_client, user, settings):
     assert "paper" in message.get_content()
     row = wait_for(lambda: Delivery.objects.filter(channel_kind="email", status="delivered").first())
     assert row.attempts == 1 and row.event_kind == "trade_executed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_telegram_webhook_mode(live_server, fake_telegram, settings, user, auth_client):
+    """With TELEGRAM_WEBHOOK_SECRET, Telegram pushes updates (the fake, as after setWebhook) and polling stops; the URL
+    and header secrets must both match; a resent update is handled once."""
+    import httpx
+
+    from bots.models import Bot
+    from notifications.services import telegram
+
+    settings.TELEGRAM_WEBHOOK_SECRET = "hook-Secret_1"
+    bot = Bot.objects.create(
+        user=user,
+        name="Alpha",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        status="active",
+        initial_capital=1000,
+        current_capital=1000,
+    )
+    code = auth_client.post("/api/notifications/telegram/link").json()["code"]
+    fake_telegram.say(600, f"/start {code}")
+    fake_telegram.say(600, "/pause Alpha")
+    assert telegram.poll_updates() == 0 and fake_telegram.sent == []
+    base = f"{live_server.url}/api/notifications/telegram/webhook"
+    assert fake_telegram.push(f"{base}/wrong", "hook-Secret_1") == [404, 404]
+    assert fake_telegram.push(f"{base}/hook-Secret_1", "wrong") == [404, 404]
+    assert fake_telegram.sent == []
+    assert fake_telegram.push(f"{base}/hook-Secret_1", "hook-Secret_1") == [200, 200]
+    replies = fake_telegram.messages_to(600)
+    assert "Linked" in replies[0] and replies[1] == "Bot Alpha paused."
+    bot.refresh_from_db()
+    assert bot.status == "paused"
+    resent = {"update_id": 2, "message": {"chat": {"id": 600}, "text": "/status"}}
+    r = httpx.post(f"{base}/hook-Secret_1", json=resent, headers={"X-Telegram-Bot-Api-Secret-Token": "hook-Secret_1"})
+    assert r.status_code == 200
+    # the pause's own notification reaches the chat too; the resent /status got no answer (update 2 was handled)
+    wait_for(lambda: fake_telegram.messages_to(600).count("Bot Alpha paused.") == 2)
+    assert not [t for t in fake_telegram.messages_to(600) if "bots active" in t]
