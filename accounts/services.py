@@ -164,6 +164,7 @@ def _login_past_refusal(
         raise refusal
     lockout.record_success(email, address)
     user.otp_device = device  # type: ignore[attr-defined]  # django_otp.login() marks the session verified from it
+    _signed_in(user, request)
     return user
 
 
@@ -189,7 +190,15 @@ def login(email: str, password: str, totp_code: str | None = None, request: Any 
             raise AuthInvalid("Invalid two-factor code", details={"two_factor_required": True})
         user.otp_device = device  # type: ignore[attr-defined]
     lockout.record_success(email, address)
+    _signed_in(user, request)
     return user
+
+
+def _signed_in(user: User, request: Any) -> None:
+    """Tell the layers above of a successful login (accounts.signals.signed_in); their failures never fail it."""
+    for receiver, result in signals.signed_in.send_robust(sender=User, user=user, request=request):
+        if isinstance(result, Exception):
+            logger.warning("signed_in receiver %r failed", receiver, exc_info=result)
 
 
 @transaction.atomic

@@ -62,6 +62,7 @@ PAGES = [
     ("wallet", "wallet", "Wallet", False),
     ("assistant", "assistant", "Assistant", False),
     ("settings", "settings", "Settings", False),
+    ("notifications", "settings/notifications", "Notifications", False),
     ("admin_panel", "console", "Admin console", False),
 ]
 

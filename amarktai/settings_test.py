@@ -11,6 +11,8 @@ CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tasks called with .delay() run in-process in tests; tests that need real workers start them explicitly.
 CELERY_TASK_ALWAYS_EAGER = True
+# Webhook receivers in tests listen on 127.0.0.1 (the SSRF guard's own tests switch this off).
+NOTIFY_ALLOW_PRIVATE_TARGETS = True
 # Pages render without a collectstatic run (the production storage needs its manifest with DEBUG off);
 # tests/system/test_static_release.py checks the production storage.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}}  # noqa: F405

@@ -1,7 +1,9 @@
 """The embedded scheduler: without Redis, a daemon thread in the web process does what Celery beat does in production
 (dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every 15 s, check price alerts every
-PRICE_ALERT_SECONDS, prune old signals hourly). Tasks run eagerly in that thread, so
-events reach the in-memory channel layer of the same process."""
+PRICE_ALERT_SECONDS, prune old signals hourly). Tasks run eagerly in that thread, so events reach the in-memory channel
+layer of the same process.
+
+Apps above bots add their own periodic jobs (what beat runs for them in production) with ``register_periodic``."""
 
 import logging
 import threading
@@ -11,6 +13,15 @@ from django.conf import settings
 from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
+
+# name -> (function, seconds between two runs, or None: every round)
+_periodic = {}
+
+
+def register_periodic(name, fn, every=None):
+    """Run ``fn()`` from the embedded scheduler every ``every`` seconds (None: every round). Registering a name again
+    replaces it."""
+    _periodic[name] = (fn, every)
 
 
 class EmbeddedScheduler(threading.Thread):
@@ -32,8 +43,8 @@ class EmbeddedScheduler(threading.Thread):
         from trading.tasks import sync_open_orders
 
         next_orders = 0.0
-        periodic = self.periodic()
-        next_runs = [0.0] * len(periodic)
+        jobs = {task.name: (task, every) for task, every in self.periodic()}
+        next_run = {}
         while not self.stopped.is_set():
             started = time.monotonic()
             try:
@@ -45,14 +56,14 @@ class EmbeddedScheduler(threading.Thread):
                 logger.exception("embedded scheduler round failed")
             finally:
                 close_old_connections()
-            for i, (task, every) in enumerate(periodic):
-                if started < next_runs[i]:
+            for name, (fn, every) in list({**jobs, **_periodic}.items()):
+                if started < next_run.get(name, 0.0):
                     continue
-                next_runs[i] = started + every
+                next_run[name] = started + (every or 0.0)
                 try:
-                    task()
+                    fn()
                 except Exception:
-                    logger.exception("embedded scheduler: %s failed", task.name)
+                    logger.exception("embedded periodic job %s failed", name)
                 finally:
                     close_old_connections()
             self.stopped.wait(max(self.tick_every - (time.monotonic() - started), 0.1))

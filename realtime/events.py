@@ -6,8 +6,11 @@ transaction commits (never before, so no client sees a trade that was rolled bac
 Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - bot_update:      {"bot_id", "status", "data": <the bot as in GET /api/bots>}
 - trade_executed:  {"trade": <the trade as in GET /api/trades, plus "profit" (= profit_loss)>}
-- alert:           {"level": "info"|"warning"|"error", "message", "bot_id" (optional); a watch list's price alert
-                   adds "instrument_id", "exchange", "symbol", "direction" ("above"|"below"), "alert_level", "price"}
+- alert:           {"level": "info"|"warning"|"error", "message", "bot_id" (optional), "kind" (optional: what the
+                   alert is about, for notifications: "risk_limit" a risk limit was hit, "new_device" a sign-in from a
+                   device the account had not used, "channel_disabled" a notification channel was switched off); a
+                   watch list's price alert adds "instrument_id", "exchange", "symbol", "direction"
+                   ("above"|"below"), "alert_level", "price"}
 - order_update:    {"order": <the order as in GET /api/orders>}
 - pnl_update:      per bot: {"scope": "bot", "bot_id", "currency" (the bot's quote), "total_profit", "current_capital",
                    "profit_percentage"}; per account (the seed's shape, in the user's base currency): {"scope":
@@ -27,6 +30,10 @@ buffer in the Django cache (Redis in production, so every process sees it): a re
 Last-Event-ID and receives what it missed (at most the last ``REPLAY_BUFFER_SIZE`` events of the last
 ``REPLAY_TTL_SECONDS``). The channel-layer message is ``{"type": "amarktai.event", "event", "id", "user_id",
 "payload", "timestamp"}``.
+
+Listeners (``add_listener(fn)``): higher layers (notifications) hear of every published event without this module
+knowing them. ``fn(user_id, event_type, payload)`` runs after the commit, once per event, in the publishing process;
+it must be quick (hand slow work to a task) and anything it raises is logged, never passed to the publisher.
 """
 
 import logging
@@ -51,6 +58,29 @@ ORDER_UPDATE = "order_update"
 PNL_UPDATE = "pnl_update"
 SIGNAL = "signal"
 EVENT_TYPES = {BOT_UPDATE, TRADE_EXECUTED, TRADE_UPDATE, OVERVIEW_UPDATE, ALERT, ORDER_UPDATE, PNL_UPDATE, SIGNAL}
+
+
+_listeners = []
+
+
+def add_listener(fn):
+    """Call ``fn(user_id, event_type, payload)`` for every event published from now on (after its commit). Adding the
+    same function twice keeps one."""
+    if fn not in _listeners:
+        _listeners.append(fn)
+
+
+def remove_listener(fn):
+    if fn in _listeners:
+        _listeners.remove(fn)
+
+
+def _tell_listeners(user_id, event_type, payload):
+    for fn in list(_listeners):
+        try:
+            fn(user_id, event_type, payload)
+        except Exception:  # a listener never breaks the publisher
+            logger.warning("event listener %r failed on %s for user %s", fn, event_type, user_id, exc_info=True)
 
 
 def user_group(user_id):
@@ -134,6 +164,7 @@ async def _group_send_both(layer, user_id, message):
 
 def _send(user_id, event_type, payload):
     """Send one event now (no transaction wait): publish() calls it on commit."""
+    _tell_listeners(user_id, event_type, payload)
     layer = get_channel_layer()
     if layer is None:
         return

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "wallets",
     "bots",
     "chat",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -152,5 +153,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # httpx logs every request's URL at INFO, and a Telegram Bot API URL carries the bot's token.
+        "httpx": {"level": "WARNING"},
+    },
 }

@@ -3,6 +3,7 @@ scheduler (bots.scheduler) does beat's work inside the web process."""
 
 from amarktai.settings.base import REDIS_URL, VAR_DIR
 from amarktai.settings.env import env_float, env_int
+from amarktai.settings.notifications import TELEGRAM_POLL_SECONDS
 
 __all__ = [
     "BOT_TICK_SECONDS",
@@ -54,4 +55,6 @@ CELERY_BEAT_SCHEDULE = {
     "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": 15.0},
     "check-price-alerts": {"task": "market.check_price_alerts", "schedule": PRICE_ALERT_SECONDS},
     "prune-signals": {"task": "bots.prune_signals", "schedule": SIGNAL_PRUNE_SECONDS},
+    "notifications-periodic": {"task": "notifications.periodic", "schedule": 300.0},
+    "notifications-telegram-updates": {"task": "notifications.poll_telegram", "schedule": TELEGRAM_POLL_SECONDS},
 }

@@ -105,9 +105,13 @@ def _owned_objects(owner):
         outcome="traded",
         candle_ts=0,
     )
+    from notifications.services.channels import create_channel
+
+    channel, _secret = create_channel(owner, "webhook", "https://example.com/owner-hook", "owner hook")
     return {
         "/api/instruments/": instrument.pk,
         "/api/signals/": signal.pk,
+        "/api/notifications/channels/": channel.pk,
         "/api/wallet/transfers/": transfer.pk,
         "/api/bots/": bot.pk,
         "/api/admin/bot/": bot.pk,
@@ -138,6 +142,11 @@ def _assert_owner_unchanged(owner, objects):
 
     instrument = access_instrument(owner, objects["/api/instruments/"])
     assert (instrument.symbol, instrument.notes, instrument.alert_above) == ("BTC/ZAR", "owner-only watch note", None)
+    from notifications.models import Channel
+
+    channel = Channel.objects.get(pk=objects["/api/notifications/channels/"])
+    assert channel.enabled and channel.name == "owner hook" and channel.user_id == owner.pk
+    assert channel.target == "https://example.com/owner-hook" and not channel.deliveries.exists()
 
 
 def _fill(path, objects):
@@ -190,6 +199,8 @@ def test_other_users_ids_in_bodies_are_not_found(user, other_user):
     key_test = _call(client, "post", "/api/keys/test", {"credential_id": str(objects["/api/keys/"])})
     assert_error(key_test, 404, "NOT_FOUND")
     assert_error(_call(client, "post", "/api/ai/chat", {"confirm": token}), 404, "NOT_FOUND")
+    choice = {"preferences": {"trade_executed": [str(objects["/api/notifications/channels/"])]}}
+    assert_error(_call(client, "patch", "/api/notifications/preferences", choice), 404, "NOT_FOUND")
 
     _assert_owner_unchanged(user, objects)
     assert PendingAction.objects.get(user=user).consumed_at is None

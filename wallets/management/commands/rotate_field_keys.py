@@ -6,14 +6,14 @@ Rotation: FIELD_ENCRYPTION_KEY="<new>,<old>" -> run this command -> drop <old>.
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from wallets.crypto import rotate
+from wallets.crypto import rotate, rotations
 from wallets.models import ExchangeCredential
 
 FIELDS = ("api_key_enc", "api_secret_enc", "passphrase_enc")
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt stored exchange keys with the newest FIELD_ENCRYPTION_KEY."
+    help = "Re-encrypt stored exchange keys (and other apps' secrets) with the newest FIELD_ENCRYPTION_KEY."
 
     def handle(self, *args, **options):
         count = 0
@@ -28,3 +28,5 @@ class Command(BaseCommand):
                 cred.save(update_fields=list(FIELDS))
                 count += 1
         self.stdout.write(f"Re-encrypted {count} credential(s) with the newest key.")
+        for label, fn in rotations().items():
+            self.stdout.write(f"Re-encrypted {fn()} {label}(s) with the newest key.")
