@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("trading.urls")),
     path("api/", include("wallets.urls")),
     path("api/", include("chat.urls")),
+    path("api/", include("control.urls")),
     path("api/", include("accounts.admin_urls")),
     path("api/", include("bots.admin_urls")),
     path("metrics", metrics_view, name="metrics"),

@@ -6,14 +6,16 @@ class BotsConfig(AppConfig):
     name = "bots"
 
     def ready(self):
-        from bots import pnl, selectors
+        from bots import pnl, risk, selectors
         from bots.doctor import check_beat
         from realtime import doctor, providers
         from trading import fills
 
         selectors.connect_signals()
         fills.register(pnl.listener)
+        fills.register(risk.listener)
         providers.register_user_snapshot("overview", selectors.overview)
         providers.register_user_snapshot("total_bots", selectors.total_bots)
         providers.register_user_snapshot("bot_counts", selectors.bot_counts)
+        providers.register_user_snapshot("trading_state", selectors.trading_state)
         doctor.register("celery beat", check_beat, needs=("cache",))

@@ -17,12 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from amarktai.errors import AmarktaiError, ProviderError
-from bots import scheduling
+from bots import risk, scheduling
 from bots.models import Bot, BotStatus, TradingMode
 from bots.services import max_failures, set_status
 from bots.strategies import RISK_PROFILES, get_strategy
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
 from trading import services as trading
+from trading import system
 from trading.exchanges import get_exchange, market_data, source_for
 from trading.models import Order, Position
 
@@ -56,10 +57,10 @@ def _position_view(position):
 
 def _order_amount(bot, price):
     """Position size: the bot's position_pct parameter (a fraction of capital, set e.g. through the assistant) or else
-    its risk mode's share of capital."""
-    risk = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
-    size_pct = Decimal(str((bot.params or {}).get("position_pct", risk.position_pct)))
-    budget = bot.current_capital * min(size_pct, Decimal("1"))
+    its risk mode's share of capital, never more than the owner's max position % (bots.risk)."""
+    profile = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
+    size_pct = Decimal(str((bot.params or {}).get("position_pct", profile.position_pct)))
+    budget = bot.current_capital * min(size_pct, risk.max_position_fraction(bot.user_id))
     return (budget / price).quantize(STEP, rounding=ROUND_DOWN)
 
 
@@ -67,6 +68,9 @@ def tick_bot(bot_id, candles, source=None):
     """One decision for one bot on ``candles`` from ``source`` (None: the source the bot's mode trades on). Returns
     "ok", "traded", "skipped" or "error"."""
     started = time.perf_counter()
+    if system.trading_halted():  # an admin stopped the system: start no tick (one already running finishes)
+        BOT_TICKS.labels("skipped").inc()
+        return "skipped"
     try:
         outcome = _tick(bot_id, candles, source)
     except Exception as exc:  # noqa: BLE001 - a bot's failure is recorded on the bot, never raised to the worker
@@ -97,7 +101,13 @@ def _tick(bot_id, candles, source):
         position = Position.objects.filter(bot=bot, is_open=True).first()
         signal = get_strategy(bot.strategy).decide(candles, _position_view(position), bot.params, bot.risk_mode)
         traded = False
-        if signal is not None and (signal.side == "buy") == (position is None):
+        # The owner's risk limits (bots.risk): a flat bot opens nothing while one is reached; exits always run.
+        blocked = risk.entry_block(bot) if position is None else bot.risk_block
+        if (
+            signal is not None
+            and (signal.side == "buy") == (position is None)
+            and not (signal.side == "buy" and blocked)
+        ):
             cid = trading.client_order_id(bot.pk, signal.candle_ts, signal.side)
             if not Order.objects.filter(client_order_id=cid).exists():  # a retried tick places nothing twice
                 # Size from the price the order will meet (the ask), not the candle close.
@@ -125,7 +135,11 @@ def _tick(bot_id, candles, source):
                     traded = True
         now = timezone.now()
         Bot.objects.filter(pk=bot.pk).update(
-            last_tick_at=now, failure_count=0, last_error="", next_tick_at=scheduling.next_tick_at(now, 0)
+            last_tick_at=now,
+            failure_count=0,
+            last_error="",
+            next_tick_at=scheduling.next_tick_at(now, 0),
+            risk_block=blocked[:255],
         )
     return "traded" if traded else "ok"
 

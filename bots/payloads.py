@@ -20,6 +20,8 @@ def bot_payload(bot: Bot) -> dict:
         "total_profit": money(bot.total_profit, 2),
         "profit_percentage": money(bot.profit_percentage, 4),
         "last_error": bot.last_error,
+        "paused_by": bot.paused_by,
+        "risk_block": bot.risk_block,
         "last_tick_at": iso(bot.last_tick_at),
         "created_at": iso(bot.created_at),
     }

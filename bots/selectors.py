@@ -134,3 +134,12 @@ def connect_signals() -> None:
 
     post_save.connect(_on_bot_change, sender=Bot, dispatch_uid="bots-list-cache-save")
     post_delete.connect(_on_bot_change, sender=Bot, dispatch_uid="bots-list-cache-delete")
+
+
+def trading_state(user_id: Any) -> dict:
+    """The platform's trading switch and the user's kill switch (for /api/system/status)."""
+    from bots.models import TradingSwitch
+    from trading import system
+
+    stopped = TradingSwitch.objects.owned_by(user_id).filter(stopped=True).exists()
+    return {"system": system.current().as_dict(), "user": "stopped" if stopped else "running"}

@@ -19,7 +19,7 @@ from django.db import transaction
 
 from accounts.services import LIVE_MODES
 from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed
-from bots.models import Bot, BotStatus, TradingMode
+from bots.models import Bot, BotStatus, TradingMode, TradingSwitch
 from bots.payloads import bot_payload
 from bots.selectors import access_bot
 from bots.strategies import STRATEGIES
@@ -96,6 +96,14 @@ def unallocated_capital(user: Any, exchange: str, trading_mode: str, quote: str)
     return free - claimed
 
 
+KILL_SWITCH = "kill_switch"  # Bot.paused_by of the bots the user's kill switch paused (bots.trading_switch)
+
+
+def trading_stopped(user: Any) -> bool:
+    """Whether the user's kill switch is on (POST /api/trading/stop until POST /api/trading/start)."""
+    return TradingSwitch.objects.owned_by(user).filter(stopped=True).exists()
+
+
 @transaction.atomic
 def create_bot(
     user: Any,
@@ -142,8 +150,11 @@ def create_bot(
             f"initial_capital is more than the {shown} {quote} on {platform.name} not yet allocated to your other bots",
             details={"initial_capital": [f"at most {shown} {quote} available"]},
         )
+    stopped = trading_stopped(user)  # the kill switch is on: the new bot waits, paused, for POST /api/trading/start
     bot = Bot.objects.create(
         user=user,
+        status=BotStatus.PAUSED if stopped else BotStatus.CREATED,
+        paused_by=KILL_SWITCH if stopped else "",
         name=name[:100],
         exchange=platform.id,
         symbol=symbol,
@@ -188,10 +199,12 @@ def update_bot(user: Any, bot_id: Any, changes: dict) -> Bot:
 
 
 @transaction.atomic
-def set_status(bot: Bot, status: str, reason: str = "") -> Bot:
-    """Change a (locked) bot's status and tell its owner."""
+def set_status(bot: Bot, status: str, reason: str = "", paused_by: str = "") -> Bot:
+    """Change a (locked) bot's status and tell its owner. ``paused_by`` marks a pause made by the kill switch
+    (bots.trading_switch); every other change clears the mark."""
     bot.status = status
-    update = ["status", "updated_at"]
+    bot.paused_by = paused_by if status == BotStatus.PAUSED else ""
+    update = ["status", "paused_by", "updated_at"]
     if status == BotStatus.ACTIVE:
         # A resumed bot starts afresh: no failures, no back-off, due at the dispatcher's next round.
         bot.failure_count = 0
@@ -209,6 +222,9 @@ def pause_bot(user: Any, bot_id: Any, reason: str = "") -> Bot:
     with transaction.atomic():
         bot = access_bot(user, bot_id, lock=True)
         if bot.status == BotStatus.PAUSED:
+            if bot.paused_by:  # paused by the kill switch, now by the user: starting trading must not resume it
+                bot.paused_by = ""
+                bot.save(update_fields=["paused_by", "updated_at"])
             return bot
         return set_status(bot, BotStatus.PAUSED, reason)
 
@@ -218,6 +234,8 @@ def resume_bot(user: Any, bot_id: Any) -> Bot:
         bot = access_bot(user, bot_id, lock=True)
         if bot.status == BotStatus.ACTIVE:
             return bot
+        if trading_stopped(user):
+            raise Conflict("Your trading is stopped (kill switch): start trading again to resume your bots")
         if bot.trading_mode == TradingMode.LIVE:
             _require_live_allowed(user, bot.exchange)
         return set_status(bot, BotStatus.ACTIVE)

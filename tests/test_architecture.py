@@ -3,11 +3,11 @@
 Pure Python over the source (``ast``), no database: the whole file runs in well under a second. docs/architecture.md
 explains the layers; this file is what holds the code to them.
 
-- Layers, lowest first: amarktai -> accounts -> realtime -> trading -> wallets -> bots -> chat. A module may import its
-  own app and the apps below it, never one above, and "import" means every import statement wherever it stands (module
-  level, inside a function, under ``if TYPE_CHECKING:``) plus the dynamic ways to reach a module by name
-  (``import_module``, ``import_string``, ``__import__``, ``apps.get_model``, Celery's ``send_task``) when the name is
-  a string literal.
+- Layers, lowest first: amarktai -> accounts -> realtime -> trading -> wallets -> bots -> chat -> control. A module
+  may import its own app and the apps below it, never one above, and "import" means every import statement wherever
+  it stands (module level, inside a function, under ``if TYPE_CHECKING:``) plus the dynamic ways to reach a module
+  by name (``import_module``, ``import_string``, ``__import__``, ``apps.get_model``, Celery's ``send_task``) when the
+  name is a string literal.
 - No import cycles between modules, counting function-level imports too: an import moved into a function to dodge a
   circular import at load time is still a cycle in the design.
 - Every environment variable the settings read is in the README's table, and no app code reads a setting with a
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first. A new app goes in at its height (docs/architecture.md says where).
-LAYERS = ["amarktai", "accounts", "realtime", "trading", "wallets", "bots", "chat"]
+LAYERS = ["amarktai", "accounts", "realtime", "trading", "wallets", "bots", "chat", "control"]
 LAYER = {app: height for height, app in enumerate(LAYERS)}
 
 # The composition root: the modules that wire every app together (URL routing, the ASGI application, the Celery app,

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "wallets",
     "bots",
     "chat",
+    "control",
 ]
 
 MIDDLEWARE = [
