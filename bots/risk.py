@@ -128,7 +128,7 @@ def entry_block(bot: Any) -> str:
     if found is None:
         return ""
     name, reason = found
-    if _first_time(f"risk:alerted:{bot.user_id}:{name}:{quote}:{_today().date()}", 1, ALERT_SECONDS):
+    if _first_time(f"risk:alerted:{bot.user_id}:{name}:{quote}:{_today().date()}"):
         events.publish(
             bot.user_id,
             events.ALERT,

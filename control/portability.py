@@ -27,6 +27,7 @@ from amarktai.errors import AmarktaiError, ValidationFailed
 from amarktai.utils import iso_now
 from bots.models import Bot, BotStatus, RiskMode, TradingMode
 from bots.strategies import STRATEGIES
+from control.sections import StrictSectionSerializer
 
 VERSION = 1
 MAX_ITEMS = 500
@@ -126,7 +127,7 @@ BOT_FIELDS = ("name", "exchange", "symbol", "timeframe", "trading_mode", "risk_m
 UPDATABLE = ("risk_mode", "strategy", "params")
 
 
-class BotDocument(serializers.Serializer):
+class BotDocument(StrictSectionSerializer):
     name = serializers.CharField(max_length=100)
     exchange = serializers.CharField(max_length=32)
     symbol = serializers.CharField(max_length=32)
@@ -136,13 +137,6 @@ class BotDocument(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=sorted(STRATEGIES))
     params = serializers.DictField(required=False, default=dict)
     initial_capital = StrictDecimalField(max_digits=20, decimal_places=8, min_value=0)
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 def _export_bots(user: Any) -> list[dict]:

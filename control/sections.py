@@ -25,14 +25,23 @@ from trading.platforms import PLATFORMS
 
 
 class StrictSectionSerializer(serializers.Serializer):
-    """Unknown fields are errors (a typo must not be silently dropped)."""
+    """Unknown fields are errors too (a typo must not be silently dropped), reported with the others."""
 
     def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
+        unknown = (
+            {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+            if isinstance(data, dict)
+            else {}
+        )
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
 
 
 def _money(**kwargs: Any) -> StrictDecimalField:
