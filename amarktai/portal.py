@@ -55,7 +55,9 @@ PAGES = [
     ("wallet", "wallet", "Wallet", False),
     ("assistant", "assistant", "Assistant", False),
     ("settings", "settings", "Settings", False),
+    ("settings_trading", "settings/trading", "Trading and risk settings", False),
     ("admin_panel", "console", "Admin console", False),
+    ("admin_control", "console/control", "System control", False),
 ]
 
 app_name = "portal"
