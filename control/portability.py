@@ -238,8 +238,9 @@ def import_document(user: Any, document: Any, *, dry_run: bool = False) -> dict:
     if not isinstance(document, dict):
         raise ValidationFailed("The document must be a JSON object", details={"document": ["Expected an object."]})
     errors: dict = {}
-    if document.get("version") != VERSION:
-        errors["version"] = [f"Unsupported version {document.get('version')!r}: this server reads version {VERSION}."]
+    version = document.get("version")
+    if type(version) is not int or version != VERSION:
+        errors["version"] = [f"Unsupported version {version!r}: this server reads version {VERSION}."]
     known = {part.key for part in parts()} | {"version", "exported_at"}
     for key in sorted(set(document) - known):
         errors[key] = ["Unknown part of the document."]

@@ -213,3 +213,29 @@ def test_admin_system_control(new_page, portal_server, screenshot_dir, size):
         assert not page.errors and not console.errors, (page.errors, console.errors)
     finally:
         api(portal_server, admin["token"], "POST", "system/start", {})  # never leave the shared server stopped
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_a_reached_risk_limit_shows_on_the_bots_page(new_page, portal_server, size):
+    """A daily loss limit reached (here by a manual round trip's fees) stops the bot's entries: the alert pops up on
+    the open page and the reason shows on the bot."""
+    account = register_via_api(portal_server, f"rex{size}")
+    for side in ("buy", "sell"):  # fees and the spread make it a small realised loss
+        market = {"exchange": "luno", "symbol": "BTC/ZAR", "side": side, "type": "market", "amount": 0.001}
+        assert api(portal_server, account["token"], "POST", "orders", market).status_code == 201
+    saved = api(portal_server, account["token"], "PUT", "config/risk", {"daily_loss_limit": 0.01})
+    assert saved.status_code == 200, saved.text
+    page = new_page(viewport=SIZES[size])
+    open_signed_in(page, account, "/bots")
+    wait_live(page)
+    bot_id = _bot(portal_server, account, "Limited")  # flat, so its first tick meets the limit
+    # The embedded scheduler ticks the bot within BOT_TICK_SECONDS; the alert arrives on the live feed.
+    expect(tid(page, "toast").filter(has_text="Daily loss limit reached")).to_be_visible(timeout=45000)
+    bot = api(portal_server, account["token"], "GET", f"bots/{bot_id}").json()["bot"]
+    assert "Daily loss limit reached" in bot["risk_block"]
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    row = page.locator(f'[data-testid="bot-row"][data-id="{bot_id}"]')
+    expect(row.locator('[data-testid="bot-risk-block"]')).to_contain_text("Daily loss limit reached")
+    _fits(page)
+    assert not page.errors, page.errors
