@@ -137,9 +137,9 @@ def connect_signals() -> None:
 
 
 def trading_state(user_id: Any) -> dict:
-    """The platform's trading switch and the user's kill switch (for /api/system/status)."""
+    """The platform's trading switch (without who changed it) and the user's kill switch (for /api/system/status)."""
     from bots.models import TradingSwitch
     from trading import system
 
     stopped = TradingSwitch.objects.owned_by(user_id).filter(stopped=True).exists()
-    return {"system": system.current().as_dict(), "user": "stopped" if stopped else "running"}
+    return {"system": system.current().public(), "user": "stopped" if stopped else "running"}

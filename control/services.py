@@ -104,8 +104,10 @@ def update_section(user: Any, section: str, changes: Any) -> dict:
 ACTIONS = {"start", "stop", "restart"}
 
 
-def system_status() -> dict:
-    return system.current().as_dict()
+def system_status(user: Any) -> dict:
+    """The platform's trading switch; who changed it is shown to admins only."""
+    state = system.current()
+    return state.as_dict() if user.is_admin else state.public()
 
 
 def control_system(actor: Any, action: str, reason: str = "") -> dict:
@@ -122,5 +124,5 @@ def control_system(actor: Any, action: str, reason: str = "") -> dict:
         audit(
             actor, f"system.{action}", "system", "trading", {"previous": previous, "status": status, "reason": reason}
         )
-        events.broadcast(events.SYSTEM_STATUS, state.as_dict())
+        events.broadcast(events.SYSTEM_STATUS, state.public())
     return {**state.as_dict(), "previous_status": previous}

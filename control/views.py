@@ -37,7 +37,7 @@ class TradingStatusView(GenericAPIView):
             {
                 "success": True,
                 "trading": trading_switch.status(request.user),
-                "system": services.system_status(),
+                "system": services.system_status(request.user),
                 "timestamp": iso_now(),
             }
         )

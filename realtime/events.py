@@ -14,7 +14,7 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - trading_status:  {"status": "running"|"stopped", "close_positions", "paused_bots", "resumed_bots",
                     "canceled_orders", "closed_positions", "errors"}  (the user's kill switch, bots.trading_switch)
 - config_update:   {"section", "values"}  (a configuration section of the user changed, control app)
-- system_status:   {"status": "running"|"stopped", "reason", "changed_at", "changed_by", "restarts"}  (the platform's
+- system_status:   {"status": "running"|"stopped", "reason", "changed_at", "restarts"}  (the platform's
                    trading switch, trading.system; sent to everyone with broadcast(), not to one user)
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 

@@ -40,6 +40,10 @@ class State:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def public(self) -> dict[str, Any]:
+        """What every user may see: all but who changed it (an admin's address)."""
+        return {k: v for k, v in asdict(self).items() if k != "changed_by"}
+
 
 def _state(row: SystemState | None) -> State:
     if row is None:

@@ -162,6 +162,10 @@ def test_system_stop_halts_engine_and_orders_and_survives_a_restart(user, admin_
     body, message = run(scenario)
     assert body["system"]["status"] == "stopped" and body["system"]["previous_status"] == "running"
     assert message["status"] == "stopped" and message["reason"] == "exchange maintenance"
+    assert "changed_by" not in message  # an admin's address is for admins only
+    assert body["system"]["changed_by"] == admin_user.email
+    assert admin.get("/api/trading/status").json()["system"]["changed_by"] == admin_user.email
+    assert "changed_by" not in client.get("/api/trading/status").json()["system"]
     assert AuditLog.objects.get(action="system.stop").actor_id == admin_user.pk
 
     # Orders are refused in the error schema, with a 503 and Retry-After.
@@ -178,6 +182,7 @@ def test_system_stop_halts_engine_and_orders_and_survives_a_restart(user, admin_
     cache.clear()
     status = client.get("/api/system/status").json()
     assert status["status"]["trading"] == "stopped" and status["system"]["reason"] == "exchange maintenance"
+    assert admin_user.email not in json.dumps(status)
     if connection.vendor == "postgresql":  # a new process on the same database
         db = connection.settings_dict
         url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

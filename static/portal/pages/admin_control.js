@@ -1,6 +1,7 @@
 /* Admin console → System control (/console/control): the bot engine's platform-wide state (GET /api/system/status)
  * with start, stop and restart (POST /api/system/start|stop|restart; stop and restart ask for a second click), the
- * engine's read-only settings (GET /api/config/engine), live through the system_status message. */
+ * engine's read-only settings (GET /api/config/engine), live through the system_status message. Who changed it comes
+ * from GET /api/trading/status, which shows admins the address. */
 (() => {
   'use strict';
   const A = window.amarktai;
@@ -35,7 +36,7 @@
     }
 
     form.addEventListener('submit', (ev) => ev.preventDefault());
-    const load = async () => render((await A.GET('system/status')).system);
+    const load = async () => render((await A.GET('trading/status')).system);
     await load().catch(A.failedTo('the system status'));
     A.GET('config/engine').then((r) => {
       A.T('engine-config').replaceChildren(...Object.entries(r.values).flatMap(([k, v]) => [A.h('dt', {}, k.replace(/_/g, ' ')), A.h('dd', {}, String(v))]));
