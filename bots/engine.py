@@ -169,6 +169,9 @@ def tick_group(exchange, symbol, timeframe, bot_ids):
     """Tick every bot of one market. Candles are fetched once per source the group's bots trade on (live bots: the
     exchange's real candles; paper bots: settings.MARKET_DATA_SOURCE). When a source fails, its bots' ticks fail and
     are recorded; no other source stands in. Returns outcome counts."""
+    if system.trading_halted():  # stopped while the task waited in the queue: fetch nothing, tick nothing
+        BOT_TICKS.labels("skipped").inc(len(bot_ids))
+        return {"skipped": len(bot_ids)}
     modes = {str(pk): mode for pk, mode in Bot.objects.filter(pk__in=bot_ids).values_list("id", "trading_mode")}
     by_source = {}
     for bot_id in bot_ids:

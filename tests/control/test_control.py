@@ -176,6 +176,7 @@ def test_system_stop_halts_engine_and_orders_and_survives_a_restart(user, admin_
     from bots.tasks import dispatch_ticks
 
     assert engine.tick_bot(bot.pk, scaled(BUY, 12000)) == "skipped"
+    assert engine.tick_group("luno", "BTC/ZAR", "1m", [str(bot.pk)]) == {"skipped": 1}
     assert dispatch_ticks() == 0
     assert not Order.objects.filter(bot=bot).exists()
     # Persisted: a fresh cache (a restarted process) still reads "stopped".
