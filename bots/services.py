@@ -17,9 +17,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from accounts.selectors import config_section
 from accounts.services import LIVE_MODES
 from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed
-from bots.models import Bot, BotStatus, TradingMode, TradingSwitch
+from bots.models import Bot, BotStatus, RiskMode, TradingMode, TradingSwitch
 from bots.payloads import bot_payload
 from bots.selectors import access_bot
 from bots.strategies import STRATEGIES
@@ -111,7 +112,7 @@ def create_bot(
     name: str,
     exchange: str,
     trading_mode: str = "paper",
-    risk_mode: str = "balanced",
+    risk_mode: str | None = None,
     initial_capital: Decimal | str,
     strategy: str = "momentum",
     symbol: str | None = None,
@@ -133,6 +134,7 @@ def create_bot(
             f"{platform.name} bots can trade: {', '.join(platform.symbols)}", details={"symbol": ["unsupported"]}
         )
     clean_params = _validate_params(strategy, params)
+    risk_mode = risk_mode or config_section(user.pk, "risk").get("default_risk_mode") or RiskMode.BALANCED
     if trading_mode == TradingMode.LIVE:
         _require_live_allowed(user, platform.id)
     # Lock the user's row so two concurrent creations cannot both pass the per-platform limit.

@@ -576,6 +576,15 @@
     exSel.addEventListener('change', onExchange);
     onExchange();
     if (location.hash === '#new') T('bot-name').focus();
+    // New-bot defaults from the user's settings (Settings → Trading and risk).
+    await GET('config').then(({ config }) => {
+      const d = config.user.trading || {};
+      if (list.some((p) => p.id === d.default_exchange)) { exSel.value = d.default_exchange; onExchange(); }
+      if (d.default_strategy) T('bot-strategy').value = d.default_strategy;
+      if (d.default_trading_mode) T('bot-mode').value = d.default_trading_mode;
+      if (d.default_capital) T('bot-capital').value = String(d.default_capital);
+      if ((config.user.risk || {}).default_risk_mode) T('bot-risk').value = config.user.risk.default_risk_mode;
+    }).catch(() => {});
 
     const bots = new Map();
     function row(b) {

@@ -161,6 +161,14 @@ def test_settings_export_and_import_into_a_second_account(new_page, portal_serve
     bots = api(portal_server, target["token"], "GET", "bots").json()["bots"]
     assert [(b["name"], b["status"], b["exchange"]) for b in bots] == [("Exported Bot", "paused", "valr")]
 
+    # The Bots page's form starts from the settings' defaults.
+    other.goto("/bots")
+    other.wait_for_selector("body[data-ready='1']")
+    expect(tid(other, "bot-risk")).to_have_value("safe")
+    expect(tid(other, "bot-capital")).to_have_value("1000")
+    other.goto("/settings/trading")
+    other.wait_for_selector("body[data-ready='1']")
+
     # A file that is not a set-up is refused and changes nothing.
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"version": 1, "bots": [{"name": "X", "strategy": "astrology"}]}))

@@ -242,6 +242,12 @@ def test_config_sections_validate_with_field_errors(user, admin_client):
     assert_error(client.get("/api/config/engine"), 404, "NOT_FOUND")  # platform sections: admins only
     assert_error(client.get("/api/config/nope"), 404, "NOT_FOUND")
 
+    # A new bot without a risk mode takes the default risk mode of the settings.
+    created = client.post(
+        "/api/bots", {"name": "Defaulted", "exchange": "luno", "initial_capital": 100}, format="json"
+    ).json()["bot"]
+    assert client.get(f"/api/bots/{created['id']}").json()["bot"]["risk_mode"] == "safe"
+
     admin_config = admin_client.get("/api/config").json()["config"]
     assert admin_config["platform"]["engine"]["tick_seconds"] > 0
     assert_error(admin_client.put("/api/config/engine", {"tick_seconds": 1}, format="json"), 400, "VALIDATION_ERROR")
