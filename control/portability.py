@@ -37,7 +37,8 @@ MAX_ITEMS = 500
 class Part:
     """One part of the document. ``validate(user, data)`` returns (clean data, {path: [messages]}) and must not
     write; ``apply(user, clean)`` writes (inside the import's transaction) and returns diff items
-    ``{"kind", "key", "action": "created"|"updated"|"unchanged", "changes": [field, ...]}``."""
+    ``{"kind", "key", "action": "created"|"updated"|"unchanged", "changes": [field, ...]}`` (bots: plus ``"kept"``, the
+    fields an existing bot of the same name keeps although the document differs)."""
 
     key: str
     export: Callable[[Any], Any]
@@ -124,7 +125,8 @@ def _apply_config(user: Any, clean: dict) -> list[dict]:
 # ------------------------------------------------------------------ the bots part
 
 BOT_FIELDS = ("name", "exchange", "symbol", "timeframe", "trading_mode", "risk_mode", "strategy", "params")
-UPDATABLE = ("risk_mode", "strategy", "params")
+UPDATABLE = ("risk_mode", "strategy", "params")  # what an import changes on a bot of the same name
+FIXED = ("exchange", "symbol", "timeframe", "trading_mode")  # what it never changes there
 
 
 class BotDocument(StrictSectionSerializer):
@@ -201,14 +203,16 @@ def _apply_bots(user: Any, clean: list[dict]) -> list[dict]:
             changes = [f for f in UPDATABLE if getattr(found, f) != data[f]]
             if changes:
                 update_bot(user, found.pk, {f: data[f] for f in changes})
-            items.append(
-                {
-                    "kind": "bot",
-                    "key": data["name"],
-                    "action": "updated" if changes else "unchanged",
-                    "changes": changes,
-                }
-            )
+            kept = [f for f in FIXED if str(getattr(found, f)).upper() != str(data[f]).upper()]
+            item = {
+                "kind": "bot",
+                "key": data["name"],
+                "action": "updated" if changes else "unchanged",
+                "changes": changes,
+            }
+            if kept:  # an existing bot keeps its market and mode: say where the document differs from it
+                item["kept"] = kept
+            items.append(item)
         except AmarktaiError as exc:
             fields = (exc.details or {}) if isinstance(exc.details, dict) else {}
             details = {f"{path}.{k}": v if isinstance(v, list) else [str(v)] for k, v in fields.items()}

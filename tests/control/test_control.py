@@ -322,6 +322,12 @@ def test_export_then_import_into_a_second_account_with_a_dry_run_first(user, oth
     assert Bot.objects.filter(user=user).count() == 2
     again = target.post("/api/config/import", {"document": document, "dry_run": True}, format="json").json()
     assert again["summary"] == {"created": 0, "updated": 0, "unchanged": 5}
+    # A bot of the same name is updated where it may be (strategy, risk, params), never moved to another market.
+    document["bots"][0].update(strategy="momentum", exchange="valr", symbol="BTC/ZAR")
+    changed = target.post("/api/config/import", {"document": document}, format="json").json()
+    alpha_item = next(i for i in changed["items"] if i["key"] == "Alpha")
+    assert (alpha_item["action"], alpha_item["changes"], alpha_item["kept"]) == ("updated", ["strategy"], ["exchange"])
+    assert Bot.objects.get(user=other_user, name="Alpha").exchange == "luno"
 
 
 @pytest.mark.django_db
