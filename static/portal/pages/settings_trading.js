@@ -78,7 +78,8 @@
         + (res.dry_run ? ' Nothing has changed yet.' : ' Imported bots are paused.');
       A.T('import-items').replaceChildren(...res.items.map((i) => A.h('tr', { testid: 'import-item', dataset: { kind: i.kind, action: i.action } },
         A.h('td', {}, i.kind === 'bot' ? 'Bot' : 'Settings'), A.h('td', {}, i.key),
-        A.h('td', { class: `diff-${i.action}` }, i.action), A.h('td', {}, (i.changes || []).join(', ') || '—'))));
+        A.h('td', { class: `diff-${i.action}` }, i.action), A.h('td', {}, [(i.changes || []).join(', '), (i.kept || []).length ? `kept as is: ${i.kept.join(', ')}` : '']
+          .filter(Boolean).join(' · ') || '—'))));
       A.T('import-preview').hidden = false;
       A.T('import-apply').hidden = !res.dry_run;
     }
