@@ -456,7 +456,7 @@ def test_order_update_carries_status_transitions(user, other_user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sse_carries_config_and_system_status(user, admin_user):
+def test_sse_carries_config_and_system_status(user, other_user, admin_user):
     from tests.realtime.conftest import SSEStream
 
     client, admin = client_for(user), client_for(admin_user)
@@ -465,14 +465,20 @@ def test_sse_carries_config_and_system_status(user, admin_user):
         from channels.db import database_sync_to_async
 
         stream = await SSEStream(query=f"token={token_for(user)}").start()
+        theirs = await SSEStream(query=f"token={token_for(other_user)}").start()
         await stream.events_until("overview_update")
+        await theirs.events_until("overview_update")
         await database_sync_to_async(client.put)("/api/config/risk", {"max_exposure": 5000}, format="json")
         config = (await stream.events_until("config_update"))[-1]
         await database_sync_to_async(admin.post)("/api/system/stop", {}, format="json")
         system = (await stream.events_until("system_status"))[-1]
+        # The other user's stream saw the platform's event, never this user's configuration.
+        seen = [e["event"] for e in await theirs.events_until("system_status")]
         await stream.close()
-        return config, system
+        await theirs.close()
+        return config, system, seen
 
-    config, system = run(scenario)
+    config, system, seen = run(scenario)
     assert config["data"]["section"] == "risk" and config["data"]["values"]["max_exposure"] == 5000.0
-    assert system["data"]["status"] == "stopped"
+    assert system["data"]["status"] == "stopped" and "changed_by" not in system["data"]
+    assert "config_update" not in seen
