@@ -220,3 +220,22 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.method} {self.path} [{self.key}] -> {self.status_code}"
+
+
+class UserConfig(models.Model):
+    """One section of a user's configuration (control app: risk, notifications, trading), as validated JSON. Stored at
+    this layer so the bot engine can read the risk section (accounts.selectors.config_section) without importing the
+    app that validates and serves it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="config_sections")
+    section = models.CharField(max_length=32)
+    values = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "section"], name="uniq_user_config_section")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.section}"

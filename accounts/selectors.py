@@ -7,8 +7,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, User, UserConfig
+from amarktai import cache
 from amarktai.tenancy import access
+
+CONFIG_CACHE_SECONDS = 60
 
 
 def api_keys(user: Any) -> list[ApiKey]:
@@ -35,3 +38,25 @@ def confirmed_device(user: User) -> TOTPDevice | None:
 def all_users() -> list[User]:
     """Every account, oldest first (admin API only: the one read not scoped to a user)."""
     return list(User.objects.order_by("created_at"))
+
+
+def config_cache_key(user_id: Any, section: str) -> str:
+    return f"cfg:{user_id}:{section}"
+
+
+def config_section(user_id: Any, section: str) -> dict:
+    """The stored values of one of the user's configuration sections ({} when never set), cached for a minute (every
+    write drops the cached copy: control.services). Cheap enough for the engine's every tick."""
+    key = config_cache_key(user_id, section)
+    cached = cache.get(key)
+    if isinstance(cached, dict):
+        return cached
+    row = UserConfig.objects.owned_by(user_id).filter(section=section).only("values").first()
+    values = dict(row.values) if row is not None else {}
+    cache.set(key, values, CONFIG_CACHE_SECONDS)
+    return values
+
+
+def config_sections(user: Any) -> dict[str, dict]:
+    """Every stored section of the user: {section: values}."""
+    return {row.section: dict(row.values) for row in UserConfig.objects.owned_by(user)}

@@ -29,6 +29,7 @@ UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 CONFLICT = "CONFLICT"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+TRADING_HALTED = "TRADING_HALTED"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -101,6 +102,13 @@ class PayloadTooLarge(AmarktaiError):
 
 class ServiceUnavailable(AmarktaiError):
     error_code, status, default_message = SERVICE_UNAVAILABLE, 503, "Service temporarily unavailable"
+
+
+class TradingHalted(AmarktaiError):
+    """Trading is stopped platform-wide (an admin's POST /api/system/stop): no new orders until it is started again."""
+
+    error_code, status = TRADING_HALTED, 503
+    default_message = "Trading is stopped platform-wide by an administrator; no new orders until it restarts"
 
 
 def infrastructure_error(exc):

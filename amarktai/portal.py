@@ -62,8 +62,10 @@ PAGES = [
     ("wallet", "wallet", "Wallet", False),
     ("assistant", "assistant", "Assistant", False),
     ("settings", "settings", "Settings", False),
+    ("settings_trading", "settings/trading", "Trading and risk settings", False),
     ("notifications", "settings/notifications", "Notifications", False),
     ("admin_panel", "console", "Admin console", False),
+    ("admin_control", "console/control", "System control", False),
 ]
 
 # Pages of one object: (page, url with its converter, title, public, the navigation entry they belong to). The object

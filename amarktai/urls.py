@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("market.urls")),
     path("api/", include("wallets.urls")),
     path("api/", include("chat.urls")),
+    path("api/", include("control.urls")),
     path("api/", include("notifications.urls")),
     path("api/", include("accounts.admin_urls")),
     path("api/", include("bots.admin_urls")),

@@ -34,6 +34,9 @@ def pause_bot(actor, bot_id, reason=""):
         if previous != BotStatus.PAUSED:
             message = f"Bot {bot.name} was paused by an administrator" + (f": {reason}" if reason else "")
             set_status(bot, BotStatus.PAUSED, reason=message)
+        elif bot.paused_by:  # paused by the owner's kill switch, now by an admin: starting trading must not resume it
+            bot.paused_by = ""
+            bot.save(update_fields=["paused_by", "updated_at"])
         audit(
             actor,
             "bot.pause",

@@ -6,7 +6,7 @@ class BotsConfig(AppConfig):
     name = "bots"
 
     def ready(self):
-        from bots import pnl, selectors
+        from bots import pnl, risk, selectors
         from bots.doctor import check_beat
         from realtime import doctor, providers
         from trading import fills
@@ -14,8 +14,10 @@ class BotsConfig(AppConfig):
 
         selectors.connect_signals()
         fills.register(pnl.listener)
+        fills.register(risk.listener)
         providers.register_user_snapshot("overview", selectors.overview)
         providers.register_user_snapshot("total_bots", selectors.total_bots)
         providers.register_user_snapshot("bot_counts", selectors.bot_counts)
         balances.register_allocations(selectors.bot_allocations)
+        providers.register_user_snapshot("trading_state", selectors.trading_state)
         doctor.register("celery beat", check_beat, needs=("cache",))

@@ -19,12 +19,13 @@ from django.utils import timezone
 
 from amarktai.errors import AmarktaiError, ProviderError
 from amarktai.utils import iso
-from bots import scheduling
+from bots import risk, scheduling
 from bots.models import Bot, BotStatus, Decision, TradingMode
 from bots.services import max_failures, record_signal, set_status
 from bots.strategies import RISK_PROFILES, get_strategy
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
 from trading import services as trading
+from trading import system
 from trading.exchanges import get_exchange, market_data, source_for
 from trading.models import Order, Position
 
@@ -76,10 +77,10 @@ def _signal_view(signal, now):
 
 def _order_amount(bot, price):
     """Position size: the bot's position_pct parameter (a fraction of capital, set e.g. through the assistant) or else
-    its risk mode's share of capital."""
-    risk = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
-    size_pct = Decimal(str((bot.params or {}).get("position_pct", risk.position_pct)))
-    budget = bot.current_capital * min(size_pct, Decimal("1"))
+    its risk mode's share of capital, never more than the owner's max position % (bots.risk)."""
+    profile = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
+    size_pct = Decimal(str((bot.params or {}).get("position_pct", profile.position_pct)))
+    budget = bot.current_capital * min(size_pct, risk.max_position_fraction(bot.user_id))
     return (budget / price).quantize(STEP, rounding=ROUND_DOWN)
 
 
@@ -87,6 +88,9 @@ def tick_bot(bot_id, candles, source=None):
     """One decision for one bot on ``candles`` from ``source`` (None: the source the bot's mode trades on). Returns
     "ok", "traded", "skipped" or "error"."""
     started = time.perf_counter()
+    if system.trading_halted():  # an admin stopped the system: start no tick (one already running finishes)
+        BOT_TICKS.labels("skipped").inc()
+        return "skipped"
     try:
         outcome = _tick(bot_id, candles, source)
     except Exception as exc:  # noqa: BLE001 - a bot's failure is recorded on the bot, never raised to the worker
@@ -117,11 +121,15 @@ def _tick(bot_id, candles, source):
         position = Position.objects.filter(bot=bot, is_open=True).first()
         signal = get_strategy(bot.strategy).decide(candles, _position_view(position), bot.params, bot.risk_mode)
         traded = False
+        # The owner's risk limits (bots.risk): a flat bot opens nothing while one is reached; exits always run.
+        blocked = risk.entry_block(bot) if position is None else bot.risk_block
         decision, why = Decision.NO_SIGNAL, f"The {bot.strategy} strategy saw no entry or exit on the latest candle"
         if signal is not None and signal.side == "buy" and position is not None:
             decision, why = Decision.POSITION_OPEN, f"Buy signal ignored: a position of {position.amount} is open"
         elif signal is not None and signal.side != "buy" and position is None:
             decision, why = Decision.NO_POSITION_TO_SELL, "Sell signal ignored: no open position to sell"
+        elif signal is not None and signal.side == "buy" and blocked:
+            decision, why = Decision.RISK_LIMIT, f"Buy signal ignored: {blocked}"
         elif signal is not None:
             cid = trading.client_order_id(bot.pk, signal.candle_ts, signal.side)
             decision, why = Decision.ALREADY_PLACED, f"The {signal.side} order for this candle was already placed"
@@ -162,7 +170,12 @@ def _tick(bot_id, candles, source):
         if signal is not None:
             decided["last_signal"] = _signal_view(signal, now)
         Bot.objects.filter(pk=bot.pk).update(
-            last_tick_at=now, failure_count=0, last_error="", next_tick_at=scheduling.next_tick_at(now, 0), **decided
+            last_tick_at=now,
+            failure_count=0,
+            last_error="",
+            next_tick_at=scheduling.next_tick_at(now, 0),
+            risk_block=blocked[:255],
+            **decided,
         )
     return "traded" if traded else "ok"
 
@@ -192,6 +205,9 @@ def tick_group(exchange, symbol, timeframe, bot_ids):
     """Tick every bot of one market. Candles are fetched once per source the group's bots trade on (live bots: the
     exchange's real candles; paper bots: settings.MARKET_DATA_SOURCE). When a source fails, its bots' ticks fail and
     are recorded; no other source stands in. Returns outcome counts."""
+    if system.trading_halted():  # stopped while the task waited in the queue: fetch nothing, tick nothing
+        BOT_TICKS.labels("skipped").inc(len(bot_ids))
+        return {"skipped": len(bot_ids)}
     modes = {str(pk): mode for pk, mode in Bot.objects.filter(pk__in=bot_ids).values_list("id", "trading_mode")}
     by_source = {}
     for bot_id in bot_ids:

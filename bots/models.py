@@ -37,6 +37,7 @@ class Decision(models.TextChoices):
     NO_POSITION_TO_SELL = "no_position_to_sell"  # a sell signal with nothing to sell
     BELOW_MIN_SIZE = "below_min_size"  # the order would be smaller than the exchange's minimum
     ALREADY_PLACED = "already_placed"  # this signal's order exists already (a repeated candle or a retried tick)
+    RISK_LIMIT = "risk_limit"  # a buy signal while one of the owner's risk limits is reached (bots.risk)
 
 
 class BotQuerySet(OwnedQuerySet):
@@ -66,6 +67,11 @@ class Bot(models.Model):
     current_capital = models.DecimalField(max_digits=24, decimal_places=8)
     total_profit = models.DecimalField(max_digits=24, decimal_places=8, default=Decimal("0"))
     last_error = models.TextField(blank=True, default="")
+    # Who paused the bot when that matters later: "kill_switch" (the user's POST /api/trading/stop, so that
+    # /api/trading/start resumes it), else empty. Any other status change clears it.
+    paused_by = models.CharField(max_length=16, blank=True, default="")
+    # Why the bot may not open positions right now (a risk limit of the owner's risk section), else empty (bots.risk).
+    risk_block = models.CharField(max_length=255, blank=True, default="")
     failure_count = models.PositiveIntegerField(default=0)
     # The engine's last decision (a Decision code; no choices in the column, so a new code needs no migration) and why
     # (bots.engine._tick writes them with the tick's own UPDATE).
@@ -152,3 +158,19 @@ class StrategySignal(models.Model):
 
     def __str__(self):
         return f"{self.side} {self.symbol} ({self.strategy}, {self.outcome})"
+
+
+class TradingSwitch(models.Model):
+    """The user's kill switch (bots.trading_switch): stopped after POST /api/trading/stop until POST
+    /api/trading/start. The bots the stop paused carry paused_by="kill_switch"."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trading_switch")
+    stopped = models.BooleanField(default=False)
+    close_positions = models.BooleanField(default=False, help_text="The last stop also closed positions at market.")
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    def __str__(self):
+        return f"{self.user_id} {'stopped' if self.stopped else 'running'}"

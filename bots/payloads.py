@@ -30,6 +30,8 @@ def bot_payload(bot: Bot) -> dict:
         "last_decision_reason": bot.last_decision_reason,
         "last_decision_at": iso(bot.last_decision_at),
         "last_signal": bot.last_signal,
+        "paused_by": bot.paused_by,
+        "risk_block": bot.risk_block,
         "last_tick_at": iso(bot.last_tick_at),
         "created_at": iso(bot.created_at),
     }

@@ -390,3 +390,12 @@ def signals_page(user: Any, *, limit: int = 50, **filters: Any) -> tuple[list[St
     if len(page) > limit:
         return page[:limit], page[limit - 1]
     return page, None
+
+
+def trading_state(user_id: Any) -> dict:
+    """The platform's trading switch (without who changed it) and the user's kill switch (for /api/system/status)."""
+    from bots.models import TradingSwitch
+    from trading import system
+
+    stopped = TradingSwitch.objects.owned_by(user_id).filter(stopped=True).exists()
+    return {"system": system.current().public(), "user": "stopped" if stopped else "running"}

@@ -11,7 +11,8 @@ class BotCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     exchange = serializers.CharField(max_length=32)
     trading_mode = serializers.ChoiceField(choices=TradingMode.values, default="paper")
-    risk_mode = serializers.ChoiceField(choices=RiskMode.values, default="balanced")
+    # Omitted: the default risk mode of the user's risk settings (GET /api/config/risk), else balanced.
+    risk_mode = serializers.ChoiceField(choices=RiskMode.values, required=False)
     initial_capital = StrictDecimalField(max_digits=20, decimal_places=8, min_value=0)
     strategy = serializers.ChoiceField(choices=list(STRATEGIES), default="momentum")
     symbol = serializers.CharField(max_length=32, required=False, allow_blank=True)

@@ -21,9 +21,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.selectors import config_section
 from accounts.services import LIVE_MODES
 from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed
-from bots.models import Bot, BotStatus, SignalOutcome, StrategySignal, TradingMode
+from bots.models import Bot, BotStatus, RiskMode, SignalOutcome, StrategySignal, TradingMode, TradingSwitch
 from bots.payloads import bot_payload, signal_payload
 from bots.selectors import access_bot, bot_allocations
 from bots.strategies import STRATEGIES, Signal
@@ -89,6 +90,14 @@ def unallocated_capital(user: Any, exchange: str, trading_mode: str, quote: str)
     return free - (claim["allocated"] if claim else ZERO)
 
 
+KILL_SWITCH = "kill_switch"  # Bot.paused_by of the bots the user's kill switch paused (bots.trading_switch)
+
+
+def trading_stopped(user: Any) -> bool:
+    """Whether the user's kill switch is on (POST /api/trading/stop until POST /api/trading/start)."""
+    return TradingSwitch.objects.owned_by(user).filter(stopped=True).exists()
+
+
 @transaction.atomic
 def create_bot(
     user: Any,
@@ -96,7 +105,7 @@ def create_bot(
     name: str,
     exchange: str,
     trading_mode: str = "paper",
-    risk_mode: str = "balanced",
+    risk_mode: str | None = None,
     initial_capital: Decimal | str,
     strategy: str = "momentum",
     symbol: str | None = None,
@@ -118,6 +127,7 @@ def create_bot(
             f"{platform.name} bots can trade: {', '.join(platform.symbols)}", details={"symbol": ["unsupported"]}
         )
     clean_params = _validate_params(strategy, params)
+    risk_mode = risk_mode or config_section(user.pk, "risk").get("default_risk_mode") or RiskMode.BALANCED
     if trading_mode == TradingMode.LIVE:
         _require_live_allowed(user, platform.id)
     # Lock the user's row so two concurrent creations cannot both pass the per-platform limit.
@@ -135,8 +145,11 @@ def create_bot(
             f"initial_capital is more than the {shown} {quote} on {platform.name} not yet allocated to your other bots",
             details={"initial_capital": [f"at most {shown} {quote} available"]},
         )
+    stopped = trading_stopped(user)  # the kill switch is on: the new bot waits, paused, for POST /api/trading/start
     bot = Bot.objects.create(
         user=user,
+        status=BotStatus.PAUSED if stopped else BotStatus.CREATED,
+        paused_by=KILL_SWITCH if stopped else "",
         name=name[:100],
         exchange=platform.id,
         symbol=symbol,
@@ -181,10 +194,12 @@ def update_bot(user: Any, bot_id: Any, changes: dict) -> Bot:
 
 
 @transaction.atomic
-def set_status(bot: Bot, status: str, reason: str = "") -> Bot:
-    """Change a (locked) bot's status and tell its owner."""
+def set_status(bot: Bot, status: str, reason: str = "", paused_by: str = "") -> Bot:
+    """Change a (locked) bot's status and tell its owner. ``paused_by`` marks a pause made by the kill switch
+    (bots.trading_switch); every other change clears the mark."""
     bot.status = status
-    update = ["status", "updated_at"]
+    bot.paused_by = paused_by if status == BotStatus.PAUSED else ""
+    update = ["status", "paused_by", "updated_at"]
     if status == BotStatus.ACTIVE:
         # A resumed bot starts afresh: no failures, no back-off, due at the dispatcher's next round.
         bot.failure_count = 0
@@ -202,6 +217,9 @@ def pause_bot(user: Any, bot_id: Any, reason: str = "") -> Bot:
     with transaction.atomic():
         bot = access_bot(user, bot_id, lock=True)
         if bot.status == BotStatus.PAUSED:
+            if bot.paused_by:  # paused by the kill switch, now by the user: starting trading must not resume it
+                bot.paused_by = ""
+                bot.save(update_fields=["paused_by", "updated_at"])
             return bot
         return set_status(bot, BotStatus.PAUSED, reason)
 
@@ -211,6 +229,8 @@ def resume_bot(user: Any, bot_id: Any) -> Bot:
         bot = access_bot(user, bot_id, lock=True)
         if bot.status == BotStatus.ACTIVE:
             return bot
+        if trading_stopped(user):
+            raise Conflict("Your trading is stopped (kill switch): start trading again to resume your bots")
         if bot.trading_mode == TradingMode.LIVE:
             _require_live_allowed(user, bot.exchange)
         return set_status(bot, BotStatus.ACTIVE)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from bots import engine, scheduling, services
 from realtime.metrics import BOT_DISPATCH_LAG
+from trading import system
 
 logger = logging.getLogger(__name__)
 GROUP_SIZE = 250
@@ -30,9 +31,12 @@ def _fresh_connections():
 @shared_task(name="bots.dispatch_ticks", ignore_result=True)
 def dispatch_ticks() -> int:
     """One dispatcher round: publish the lag, claim (lease) the most overdue bots, at most BOT_DISPATCH_LIMIT
-    (bots.scheduling), and send one tick_group task per market group (at most GROUP_SIZE bots each)."""
+    (bots.scheduling), and send one tick_group task per market group (at most GROUP_SIZE bots each). Sends nothing
+    while the system is stopped (trading.system)."""
     now = timezone.now()
     cache.set(HEARTBEAT_KEY, now.timestamp(), None)
+    if system.trading_halted():
+        return 0  # an admin stopped the system: no tick is sent (trading.system)
     BOT_DISPATCH_LAG.set(scheduling.dispatch_lag_seconds(now))
     sent = 0
     for (exchange, symbol, timeframe), bot_ids in scheduling.claim_due_groups(now).items():

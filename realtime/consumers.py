@@ -39,7 +39,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         self.session = await sessions.open_session(raw, self.user)
         events_group = events.ADMIN_GROUP if self.user.is_admin else events.user_group(self.user.pk)
-        self.groups_joined = (events_group, sessions.session_group(self.user.pk))
+        self.groups_joined = (events_group, sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         WS_CONNECTIONS.inc()

@@ -23,6 +23,11 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - signal:          <the strategy signal as in GET /api/signals: "id", "symbol", "signal" ("BUY"|"SELL"), "side",
                    "entry_price", "target", "stop_loss", "confidence", "reason", "strategy", "bot_id", "outcome",
                    "timestamp", ...>  (WebSocket: {"type": "signal", ...the signal}; SSE: event "signal", the same)
+- trading_status:  {"status": "running"|"stopped", "close_positions", "paused_bots", "resumed_bots",
+                    "canceled_orders", "closed_positions", "errors"}  (the user's kill switch, bots.trading_switch)
+- config_update:   {"section", "values"}  (a configuration section of the user changed, control app)
+- system_status:   {"status": "running"|"stopped", "reason", "changed_at", "restarts"}  (the platform's
+                   trading switch, trading.system; sent to everyone with broadcast(), not to one user)
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay
@@ -57,7 +62,24 @@ ALERT = "alert"
 ORDER_UPDATE = "order_update"
 PNL_UPDATE = "pnl_update"
 SIGNAL = "signal"
-EVENT_TYPES = {BOT_UPDATE, TRADE_EXECUTED, TRADE_UPDATE, OVERVIEW_UPDATE, ALERT, ORDER_UPDATE, PNL_UPDATE, SIGNAL}
+TRADING_STATUS = "trading_status"
+CONFIG_UPDATE = "config_update"
+SYSTEM_STATUS = "system_status"
+EVENT_TYPES = {
+    BOT_UPDATE,
+    TRADE_EXECUTED,
+    TRADE_UPDATE,
+    OVERVIEW_UPDATE,
+    ALERT,
+    ORDER_UPDATE,
+    PNL_UPDATE,
+    TRADING_STATUS,
+    CONFIG_UPDATE,
+    SYSTEM_STATUS,
+    SIGNAL,
+}
+# Every WebSocket and SSE connection also joins this group: platform-wide events (system_status) reach everyone once.
+BROADCAST_GROUP = "broadcast"
 
 
 _listeners = []
@@ -193,3 +215,25 @@ def send_now(user_id, event_type, payload):
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     _send(user_id, event_type, payload)
+
+
+def _broadcast_now(event_type, payload):
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {**build_message("", event_type, payload), "user_id": None}
+    try:
+        from realtime.metrics import EVENTS_PUBLISHED
+
+        EVENTS_PUBLISHED.labels(event_type).inc()
+        async_to_sync(layer.group_send)(BROADCAST_GROUP, message)
+    except Exception:
+        logger.warning("could not broadcast %s", event_type, exc_info=True)
+
+
+def broadcast(event_type, payload):
+    """A platform-wide event (no sequence number, no replay: it describes state every client can read again) to every
+    open connection, once the current transaction commits."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    transaction.on_commit(lambda: _broadcast_now(event_type, payload))

@@ -4,7 +4,9 @@ realtime is the event bus: it sits below every domain app and knows no domain mo
 here from their AppConfig.ready(), and realtime calls them by name:
 
 - ``user_snapshot("overview", user_id)`` / ``user_snapshot("total_bots", user_id)`` / ``user_snapshot("bot_counts",
-  user_id)``: the per-user figures the SSE feed and /api/system/status show (registered by bots).
+  user_id)``: the per-user figures the SSE feed and /api/system/status show (registered by bots), and
+  ``user_snapshot("trading_state", user_id)``: {"system": the platform's trading switch, "user": "running"|"stopped"
+  (the user's kill switch)} for /api/system/status (registered by bots).
 - ``health_components()``: extra (name, check) pairs for /api/health/components, e.g. the exchanges (registered by
   trading). A check returns (ok, detail).
 """

@@ -3,10 +3,11 @@
 Events (contract "Real-time Communication"): heartbeat every ``SSE_HEARTBEAT_SECONDS``, overview_update (one at connect,
 then on overview/pnl/bot events), bot_update (bot_count_changed) on bot events, trade_update (recent_trades) on trade
 events, signal (a strategy signal, as in GET /api/signals) on signal events, pnl_update (``{"type": "pnl",
-"total_pnl", "daily_pnl", "open_positions", ...}``, the account-level figures in the user's base currency) after fills.
-Every frame carries an ``id:`` line: the user's event sequence number (realtime.events). A client reconnecting with
-``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot set it) first receives the buffered events
-it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers);
+"total_pnl", "daily_pnl", "open_positions", ...}``, the account-level figures in the user's base currency) after fills,
+and order_update, config_update, trading_status and system_status (platform-wide, to every stream) in the
+WebSocket's shapes. Every frame carries an ``id:`` line: the user's event sequence number (realtime.events). A client
+reconnecting with ``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot set it) first receives the
+buffered events it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers);
 failure is a 401 in the error schema.
 
 The stream ends when its credential does (realtime.sessions): at the JWT's expiry, when the user is deactivated, the API
@@ -103,7 +104,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
         self.counted = True
         # Join the group before reading the buffer: an event published in between is both replayed and queued in
         # the group; handlers run only after handle() returns and skip what the replay already sent.
-        self.groups = (events.user_group(self.user.pk), sessions.session_group(self.user.pk))
+        self.groups = (events.user_group(self.user.pk), sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
 
@@ -152,6 +153,9 @@ class EventStreamConsumer(AsyncHttpConsumer):
             return [self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk)), event_id)]
         if kind == events.SIGNAL:
             return [self._frame("signal", translate.signal_message(payload), event_id)]
+        if kind in (events.ORDER_UPDATE, events.CONFIG_UPDATE, events.SYSTEM_STATUS, events.TRADING_STATUS):
+            # The same shape as the WebSocket message (event name = its type).
+            return [self._frame(kind, translate.ws_message(message), event_id)]
         return []
 
     async def amarktai_event(self, message):

@@ -24,10 +24,14 @@ def ws_message(message):
         return {"type": "alert", "level": payload.get("level", "info"), "message": payload.get("message", "")}
     if event == ev.OVERVIEW_UPDATE:
         return {"type": "overview_update", **payload, "timestamp": message.get("timestamp") or iso_now()}
-    if event in (ev.ORDER_UPDATE, ev.PNL_UPDATE, ev.TRADE_UPDATE):
+    if event == ev.ORDER_UPDATE:
+        return order_update(payload)
+    if event in (ev.PNL_UPDATE, ev.TRADE_UPDATE):
         return {"type": event, **payload}
     if event == ev.SIGNAL:
         return signal_message(payload)
+    if event in (ev.TRADING_STATUS, ev.CONFIG_UPDATE, ev.SYSTEM_STATUS):
+        return {"type": event, **payload, "timestamp": message.get("timestamp") or iso_now()}
     return None
 
 
@@ -35,6 +39,19 @@ def signal_message(payload):
     """A strategy signal, flat (the ROBOAi guide's trade_signal shape: symbol, signal, entry_price, target, stop_loss,
     confidence, timestamp, plus the rest of GET /api/signals' item). The same on the WebSocket and the SSE stream."""
     return {**payload, "type": "signal"}
+
+
+def order_update(payload):
+    """order_update with its status transition: {"type", "order", "order_id", "status", "previous_status"}
+    (previous_status is null for a new order)."""
+    order = payload.get("order") or {}
+    return {
+        "type": "order_update",
+        "order": order,
+        "order_id": order.get("id"),
+        "status": order.get("status"),
+        "previous_status": payload.get("previous_status"),
+    }
 
 
 def sse_trades(trades):

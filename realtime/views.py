@@ -22,6 +22,7 @@ class SystemStatusView(GenericAPIView):
         db_ok, _ = health.check_database()
         layer_ok, _ = health.check_channel_layer()
         counts = providers.user_snapshot("bot_counts", request.user.pk) if db_ok else {"active": None, "total": None}
+        trading = providers.user_snapshot("trading_state", request.user.pk) if db_ok else None
         realtime_state = "active" if layer_ok else "unavailable"
         status = {
             "database": "connected" if db_ok else "disconnected",
@@ -30,8 +31,14 @@ class SystemStatusView(GenericAPIView):
             "api": "operational" if db_ok and layer_ok else "degraded",
             "bots_active": counts["active"],
             "bots_total": counts["total"],
+            # The platform's trading switch (admins' POST /api/system/stop) and the user's own kill switch.
+            "trading": trading["system"]["status"] if trading else None,
+            "user_trading": trading["user"] if trading else None,
         }
-        return Response({"success": True, "status": status, "timestamp": iso_now()})
+        body = {"success": True, "status": status, "timestamp": iso_now()}
+        if trading:
+            body["system"] = trading["system"]
+        return Response(body)
 
 
 def _status(ok):

@@ -3,8 +3,8 @@
 Pure Python over the source (``ast``), no database: the whole file runs in well under a second. docs/architecture.md
 explains the layers; this file is what holds the code to them.
 
-- Layers, lowest first: amarktai -> accounts -> realtime -> trading -> market -> wallets -> bots -> chat ->
-  notifications. A module may import its own app and the apps below it, never one above, and "import" means every
+- Layers, lowest first: amarktai -> accounts -> realtime -> trading -> market -> wallets -> bots -> chat -> control
+  -> notifications. A module may import its own app and the apps below it, never one above, and "import" means every
   import statement wherever it stands (module level, inside a function, under ``if TYPE_CHECKING:``) plus the dynamic
   ways to reach a module by name (``import_module``, ``import_string``, ``__import__``, ``apps.get_model``, Celery's
   ``send_task``) when the name is a string literal.
@@ -22,7 +22,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first. A new app goes in at its height (docs/architecture.md says where).
-LAYERS = ["amarktai", "accounts", "realtime", "trading", "market", "wallets", "bots", "chat", "notifications"]
+LAYERS = [
+    "amarktai",
+    "accounts",
+    "realtime",
+    "trading",
+    "market",
+    "wallets",
+    "bots",
+    "chat",
+    "control",
+    "notifications",
+]
 LAYER = {app: height for height, app in enumerate(LAYERS)}
 
 # The composition root: the modules that wire every app together (URL routing, the ASGI application, the Celery app,

@@ -182,3 +182,27 @@ class PaperOrder(models.Model):
 
     def __str__(self):
         return f"{self.platform} {self.side} {self.amount} {self.symbol} ({self.status})"
+
+
+# --- The platform-wide trading switch (trading/system.py) ---------------------------------------------------
+class SystemStatus(models.TextChoices):
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class SystemState(models.Model):
+    """One row (pk 1): whether the bot engine and order placement run platform-wide. An admin's POST
+    /api/system/stop writes it, so a restarted process reads it back and stays stopped. Read through trading.system
+    (cached briefly), never directly."""
+
+    SINGLETON = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON, editable=False)
+    status = models.CharField(max_length=8, choices=SystemStatus.choices, default=SystemStatus.RUNNING)
+    reason = models.CharField(max_length=200, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.EmailField(blank=True, help_text="The admin who last changed it.")
+    restarts = models.PositiveIntegerField(default=0, help_text="How many times an admin restarted the engine.")
+
+    def __str__(self):
+        return f"trading {self.status}"

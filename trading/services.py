@@ -19,7 +19,7 @@ from accounts.services import LIVE_MODES
 from amarktai.errors import Conflict, NotFound, ValidationFailed
 from realtime import events
 from realtime.metrics import ORDERS
-from trading import fills
+from trading import fills, system
 from trading.exchanges import get_exchange, market_data
 from trading.exchanges.base import Exchange
 from trading.exchanges.paper import PaperExchange
@@ -78,6 +78,7 @@ def place_order(
         if existing.user_id != user.pk:
             raise ValidationFailed("client order id already used")
         return existing
+    system.require_trading_open()  # an admin stopped trading platform-wide: 503 TRADING_HALTED
     market = exchange.load_markets().get(symbol.upper())
     if market is None:
         raise ValidationFailed(f"{exchange.platform_id} has no market {symbol}", details={"symbol": ["unknown market"]})
@@ -123,11 +124,12 @@ def _send(
     )
     order.exchange_order_id = str(result.get("id") or "")
     order.save(update_fields=["exchange_order_id", "updated_at"])
-    apply_exchange_state(order, result, stop_loss=stop_loss, take_profit=take_profit)
+    apply_exchange_state(order, result, stop_loss=stop_loss, take_profit=take_profit, is_new=True)
     ORDERS.labels("paper" if order.is_paper else "live", order.side, order.status).inc()
 
 
 def _roll_up(parent: Order) -> None:
+    previous = parent.status
     children = list(parent.children.all())
     filled = sum((c.filled for c in children), ZERO)
     cost = sum((c.filled * (c.average or ZERO) for c in children), ZERO)
@@ -143,13 +145,19 @@ def _roll_up(parent: Order) -> None:
     else:
         parent.status = OrderStatus.OPEN
     parent.save(update_fields=["filled", "average", "fee", "fee_currency", "status", "updated_at"])
-    events.publish(parent.user_id, events.ORDER_UPDATE, {"order": order_payload(parent)})
+    events.publish(parent.user_id, events.ORDER_UPDATE, {"order": order_payload(parent), "previous_status": previous})
 
 
 def apply_exchange_state(
-    order: Order, result: dict, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
+    order: Order,
+    result: dict,
+    stop_loss: Decimal | None = None,
+    take_profit: Decimal | None = None,
+    is_new: bool = False,
 ) -> Order:
-    """Bring ``order`` in line with the exchange's view of it; record any new fill as a Trade."""
+    """Bring ``order`` in line with the exchange's view of it; record any new fill as a Trade. Publishes order_update
+    with the transition (``previous_status``: None for an order just sent) when the status or the fill changed."""
+    previous = None if is_new else order.status
     new_filled = Decimal(str(result.get("filled") or 0))
     increment = new_filled - order.filled
     status = result.get("status") or order.status
@@ -171,11 +179,11 @@ def apply_exchange_state(
         order.average = Decimal(str(result.get("average") or result.get("price")))
         order.fee = fee
         order.fee_currency = (result.get("fee") or {}).get("currency") or ""
-    changed = order.status != status or increment > 0
+    changed = is_new or order.status != status or increment > 0
     order.status = status
     order.save(update_fields=["filled", "average", "fee", "fee_currency", "status", "updated_at"])
     if changed:
-        events.publish(order.user_id, events.ORDER_UPDATE, {"order": order_payload(order)})
+        events.publish(order.user_id, events.ORDER_UPDATE, {"order": order_payload(order), "previous_status": previous})
     if order.parent is not None:
         _roll_up(order.parent)
     return order
@@ -266,10 +274,13 @@ def sync_order(order: Order, exchange: Exchange) -> Order:
     except NotFound:
         age = (timezone.now() - order.created_at).total_seconds()
         if not order.exchange_order_id and age > 60:
+            previous = order.status
             order.status = OrderStatus.REJECTED
             order.reason = (order.reason + " | never reached the exchange")[:255]
             order.save(update_fields=["status", "reason", "updated_at"])
-            events.publish(order.user_id, events.ORDER_UPDATE, {"order": order_payload(order)})
+            events.publish(
+                order.user_id, events.ORDER_UPDATE, {"order": order_payload(order), "previous_status": previous}
+            )
         return order
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "wallets",
     "bots",
     "chat",
+    "control",
     "notifications",
 ]
 

@@ -10,6 +10,7 @@ __all__ = [
     "DEMO_PASSWORD",
     "DEMO_PASSWORD_CHOSEN",
     "SIGNAL_RETENTION_DAYS",
+    "SYSTEM_STATE_CACHE_SECONDS",
 ]
 
 # Failed ticks in a row before a bot is paused and an alert is sent.
@@ -18,6 +19,10 @@ BOT_MAX_FAILURES = env_int("BOT_MAX_FAILURES", 5)
 BOT_DISPATCH_LIMIT = env_int("BOT_DISPATCH_LIMIT", 20_000)
 # Strategy signals (GET /api/signals) older than this many days are deleted by the hourly prune (0: kept forever).
 SIGNAL_RETENTION_DAYS = env_int("SIGNAL_RETENTION_DAYS", 90)
+
+# How long a process may act on a cached copy of the platform's trading switch (trading.system) after an admin changed
+# it and the cache write failed; normally every process sees the change when it commits.
+SYSTEM_STATE_CACHE_SECONDS = env_int("SYSTEM_STATE_CACHE_SECONDS", 5)
 # How long an assistant action waits for the user's confirmation.
 CHAT_CONFIRMATION_TTL_SECONDS = env_int("CHAT_CONFIRMATION_TTL_SECONDS", 300)
 # The demo user that `make run` (manage.py seed_demo) creates.

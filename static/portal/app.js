@@ -541,6 +541,15 @@
     exSel.addEventListener('change', onExchange);
     onExchange();
     if (location.hash === '#new') T('bot-name').focus();
+    // New-bot defaults from the user's settings (Settings → Trading and risk).
+    await GET('config').then(({ config }) => {
+      const d = config.user.trading || {};
+      if (list.some((p) => p.id === d.default_exchange)) { exSel.value = d.default_exchange; onExchange(); }
+      if (d.default_strategy) T('bot-strategy').value = d.default_strategy;
+      if (d.default_trading_mode) T('bot-mode').value = d.default_trading_mode;
+      if (d.default_capital) T('bot-capital').value = String(d.default_capital);
+      if ((config.user.risk || {}).default_risk_mode) T('bot-risk').value = config.user.risk.default_risk_mode;
+    }).catch(() => {});
 
     const bots = new Map();
     function row(b) {
@@ -550,7 +559,8 @@
       const tr = h('tr', { testid: 'bot-row', dataset: { id: b.id, status: b.status } },
         h('td', {}, h('a', { href: `/bots/${encodeURIComponent(b.id)}`, testid: 'bot-row-link' }, h('b', { testid: 'bot-row-name' }, b.name)),
           h('span', { class: 'sub' }, [b.symbol, b.strategy, b.risk_mode].filter(Boolean).join(' · ')),
-          b.last_error ? h('span', { class: 'sub down' }, b.last_error) : null, err),
+          b.last_error ? h('span', { class: 'sub down' }, b.last_error) : null,
+          b.risk_block ? h('span', { class: 'sub down', testid: 'bot-risk-block' }, b.risk_block) : null, err),
         h('td', {}, (list.find((p) => p.id === b.exchange) || {}).display_name || b.exchange),
         h('td', {}, badge(b.status, b.status, 'bot-row-status'), ' ', badge(b.trading_mode || 'paper')),
         h('td', { class: 'r' }, money(b.current_capital, ccy)),

@@ -139,7 +139,13 @@ def test_every_event_shape(user):
         await publish(user.pk, "alert", {"level": "warning", "message": "Bot Alpha paused", "bot_id": bot_id})
         assert await ws_receive(comm) == {"type": "alert", "level": "warning", "message": "Bot Alpha paused"}
         await publish(user.pk, "order_update", {"order": order})
-        assert await ws_receive(comm) == {"type": "order_update", "order": order}
+        assert await ws_receive(comm) == {
+            "type": "order_update",
+            "order": order,
+            "order_id": order["id"],
+            "status": order["status"],
+            "previous_status": None,
+        }
         pnl = {"bot_id": bot_id, "total_profit": 5.0, "current_capital": 1005.0, "profit_percentage": 0.5}
         await publish(user.pk, "pnl_update", pnl)
         assert await ws_receive(comm) == {"type": "pnl_update", **pnl}

@@ -8,6 +8,7 @@
 - user B's list endpoints never contain anything of A's.
 """
 
+import json
 import re
 import uuid
 from datetime import timedelta
@@ -33,6 +34,8 @@ PUBLIC = {
     ("/api/schema/", "get"),
 }
 ADMIN_PREFIX = "/api/admin/"
+# Admin-only operations outside /api/admin/ (the issue names these paths): users get 403 as under the prefix.
+ADMIN_PATHS = {"/api/system/start", "/api/system/stop", "/api/system/restart"}
 
 
 def operations():
@@ -45,7 +48,10 @@ def operations():
 
 OPERATIONS = list(operations())
 PROTECTED = [(p, m) for p, m in OPERATIONS if (p, m) not in PUBLIC]
-WITH_PARAMS = [(p, m) for p, m in OPERATIONS if "{" in p]
+# Paths whose parameter is a name every user has (a configuration section), not an object id: each user reaches their
+# own copy (test_named_sections_are_per_user), so there is no other user's id to try.
+NAMED = {"/api/config/{section}"}
+WITH_PARAMS = [(p, m) for p, m in OPERATIONS if "{" in p and p not in NAMED]
 
 
 def _call(client, method, path, data=None):
@@ -230,7 +236,10 @@ def test_list_endpoints_show_nothing_of_other_users(user, other_user):
         amount="0.001",
         price="1000",
     )
+    client_for(user).put("/api/config/risk", {"daily_loss_limit": 98765.43}, format="json")
+    client_for(user).post("/api/trading/stop", {}, format="json")
     secrets = {str(pk) for pk in objects.values()} | {
+        "98765.43",
         str(trade.pk),
         user.email,
         str(transfer.pk),
@@ -253,7 +262,38 @@ def test_list_endpoints_show_nothing_of_other_users(user, other_user):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path, method", [(p, m) for p, m in OPERATIONS if p.startswith(ADMIN_PREFIX)])
+@pytest.mark.parametrize(
+    "path, method", [(p, m) for p, m in OPERATIONS if p.startswith(ADMIN_PREFIX) or p in ADMIN_PATHS]
+)
 def test_admin_operations_forbidden_to_users(auth_client, path, method):
     url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
     assert_error(_call(auth_client, method, url), 403, "PERMISSION_DENIED")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", sorted(NAMED))
+def test_named_sections_are_per_user(user, other_user, path):
+    """A configuration section named in the path is the caller's own: another user's write never shows, and writing
+    one's own never touches theirs."""
+    from bots.models import Bot
+
+    owner, intruder = client_for(user), client_for(other_user)
+    url = path.replace("{section}", "risk")
+    assert owner.put(url, {"daily_loss_limit": 4321, "max_exposure": 999}, format="json").status_code == 200
+    theirs = intruder.get(url).json()["values"]
+    assert theirs["daily_loss_limit"] is None and theirs["max_exposure"] is None
+    assert intruder.put(url, {"daily_loss_limit": 1}, format="json").status_code == 200
+    assert owner.get(url).json()["values"]["daily_loss_limit"] == 4321.0
+    # The kill switch and the export are per user as well.
+    bot = Bot.objects.create(
+        user=user,
+        name="Owned",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        status="active",
+        initial_capital=1000,
+        current_capital=1000,
+    )
+    assert intruder.post("/api/trading/stop", {}, format="json").json()["trading"]["paused_bots"] == []
+    assert Bot.objects.get(pk=bot.pk).status == "active"
+    assert "Owned" not in json.dumps(intruder.post("/api/config/export").json())

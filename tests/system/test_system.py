@@ -53,7 +53,10 @@ def test_status_real_checks(auth_client, user):
         "api": "operational",
         "bots_active": 1,
         "bots_total": 2,
+        "trading": "running",  # the platform's trading switch (POST /api/system/stop)
+        "user_trading": "running",  # the user's kill switch (POST /api/trading/stop)
     }
+    assert body["system"]["status"] == "running" and "changed_by" not in body["system"]
 
 
 @pytest.mark.django_db
