@@ -58,6 +58,15 @@ class Bot(models.Model):
     last_tick_at = models.DateTimeField(null=True, blank=True)
     # When the dispatcher should tick the bot next (bots.scheduling); null = due now (a bot that never ticked).
     next_tick_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Admin lock: a bot paused by a platform admin stays paused until an admin releases it (bots.admin_api); its owner
+    # cannot resume it meanwhile, and the engine never ticks it. ``paused_by`` is the admin (kept null if the admin
+    # account is deleted: the lock stays), ``pause_reason`` the reason the admin gave, shown to the owner.
+    paused_by_admin = models.BooleanField(default=False)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pause_reason = models.CharField(max_length=200, blank=True, default="")
+    paused_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

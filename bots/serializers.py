@@ -26,3 +26,13 @@ class BotUpdateSerializer(serializers.Serializer):
 class BotFilterSerializer(serializers.Serializer):
     platform = serializers.CharField(max_length=32, required=False)
     status = serializers.ChoiceField(choices=BotStatus.values, required=False)
+
+
+class PositionCloseResponse(serializers.Serializer):
+    """The answer to a manual exit: the closing order and the position as it stands after it (closed once filled)."""
+
+    success = serializers.BooleanField()
+    order = serializers.DictField(help_text="The closing market sell, as in GET /api/orders")
+    position = serializers.DictField(
+        help_text="id, bot_id, exchange, symbol, side, is_open, amount, entry_price, realised_pnl, opened_at, closed_at"
+    )

@@ -1,10 +1,13 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from amarktai.api import validated
 from bots import selectors, services
 from bots.payloads import bot_payload
-from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer
+from bots.serializers import BotCreateSerializer, BotFilterSerializer, BotUpdateSerializer, PositionCloseResponse
+from trading.payloads import order_payload, position_payload
 
 
 class BotListView(GenericAPIView):
@@ -59,3 +62,25 @@ class BotResumeView(GenericAPIView):
 class MetricsView(GenericAPIView):
     def get(self, request):
         return Response({"success": True, "metrics": selectors.metrics(request.user)})
+
+
+def _closed(order, position):
+    return Response({"success": True, "order": order_payload(order), "position": position_payload(position)})
+
+
+class PositionCloseView(GenericAPIView):
+    """Close one open position at market ("force exit"); a bot's position books the bot's P&L like a strategy exit."""
+
+    @extend_schema(request=None, responses=PositionCloseResponse, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
+    def post(self, request, position_id):
+        return _closed(*services.close_position(request.user, position_id))
+
+
+class BotExitView(GenericAPIView):
+    """Close the bot's open position at market ("force exit"); the bot keeps its status."""
+
+    @extend_schema(request=None, responses=PositionCloseResponse, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
+    def post(self, request, bot_id):
+        return _closed(*services.exit_bot(request.user, bot_id))

@@ -11,6 +11,8 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - pnl_update:      {"bot_id", "total_profit", "current_capital", "profit_percentage"}
 - overview_update: {"active_bots", "total_bots", "total_profit", "total_capital"}
 - trade_update:    {"trades": [<trade>, ...]}  (recent trades batch; the SSE stream's trade_update)
+- position_update: {"position": <the position as POST /api/positions/{id}/close answers it>, "reason"}  (a manual
+                   exit placed its closing order; the fills arrive as trade_executed)
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay
@@ -40,7 +42,17 @@ OVERVIEW_UPDATE = "overview_update"
 ALERT = "alert"
 ORDER_UPDATE = "order_update"
 PNL_UPDATE = "pnl_update"
-EVENT_TYPES = {BOT_UPDATE, TRADE_EXECUTED, TRADE_UPDATE, OVERVIEW_UPDATE, ALERT, ORDER_UPDATE, PNL_UPDATE}
+POSITION_UPDATE = "position_update"
+EVENT_TYPES = {
+    BOT_UPDATE,
+    TRADE_EXECUTED,
+    TRADE_UPDATE,
+    OVERVIEW_UPDATE,
+    ALERT,
+    ORDER_UPDATE,
+    PNL_UPDATE,
+    POSITION_UPDATE,
+}
 
 
 def user_group(user_id):

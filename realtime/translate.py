@@ -24,7 +24,7 @@ def ws_message(message):
         return {"type": "alert", "level": payload.get("level", "info"), "message": payload.get("message", "")}
     if event == ev.OVERVIEW_UPDATE:
         return {"type": "overview_update", **payload, "timestamp": message.get("timestamp") or iso_now()}
-    if event in (ev.ORDER_UPDATE, ev.PNL_UPDATE, ev.TRADE_UPDATE):
+    if event in (ev.ORDER_UPDATE, ev.PNL_UPDATE, ev.TRADE_UPDATE, ev.POSITION_UPDATE):
         return {"type": event, **payload}
     return None
 

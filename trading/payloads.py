@@ -1,7 +1,7 @@
 """Response shapes of the trading app (API, events, assistant)."""
 
 from amarktai.utils import iso, money
-from trading.models import Order, Trade
+from trading.models import Order, Position, Trade
 
 
 def trade_payload(trade: Trade) -> dict:
@@ -42,4 +42,21 @@ def order_payload(order: Order) -> dict:
         "reason": order.reason,
         "created_at": iso(order.created_at),
         "updated_at": iso(order.updated_at),
+    }
+
+
+def position_payload(position: Position) -> dict:
+    """A position as it stands (open or closed): what a manual exit answers and the position_update event carries."""
+    return {
+        "id": str(position.id),
+        "bot_id": str(position.bot_id) if position.bot_id else None,
+        "exchange": position.exchange,
+        "symbol": position.symbol,
+        "side": "long",
+        "is_open": position.is_open,
+        "amount": money(position.amount),
+        "entry_price": money(position.entry_price),
+        "realised_pnl": money(position.realised_pnl),
+        "opened_at": iso(position.opened_at),
+        "closed_at": iso(position.closed_at),
     }

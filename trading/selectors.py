@@ -55,6 +55,30 @@ def access_order(user: Any, order_id: Any, *, lock: bool = False) -> Order:
     return access(Order.objects, user, order_id, "Order", lock=lock)
 
 
+def access_position(user: Any, position_id: Any, *, lock: bool = False) -> Position:
+    """One of the user's positions (open or closed); 404 for a missing or another user's position alike."""
+    return access(Position.objects, user, position_id, "Position", lock=lock)
+
+
+def position_is_paper(position: Position) -> bool | None:
+    """Whether a position was opened on the paper account: from the order that opened it (its bot's, or the user's own
+    buy on that market), None when no filled buy is on record."""
+    opening = (
+        Order.objects.filter(
+            user_id=position.user_id,
+            exchange=position.exchange,
+            symbol=position.symbol,
+            bot_id=position.bot_id,
+            side="buy",
+            filled__gt=0,
+        )
+        .order_by("-created_at")
+        .only("is_paper")
+        .first()
+    )
+    return None if opening is None else opening.is_paper
+
+
 def trades_page(user: Any, *, bot_id: Any = None, offset: int = 0, limit: int = 100) -> tuple[list[Trade], int]:
     """The user's trades, newest first, and how many there are in all (optionally of one bot)."""
     trades = Trade.objects.owned_by(user)

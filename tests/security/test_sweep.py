@@ -86,7 +86,13 @@ def _owned_objects(owner):
     from wallets.services.transfers import request_transfer
 
     transfer = request_transfer(owner, "luno", "valr", Decimal("100"), "ZAR")
+    from trading.models import Position
+
+    position = Position.objects.create(
+        user=owner, bot=bot, exchange="luno", symbol="BTC/ZAR", amount="0.001", entry_price="1000"
+    )
     return {
+        "/api/positions/": position.pk,
         "/api/wallet/transfers/": transfer.pk,
         "/api/bots/": bot.pk,
         "/api/admin/bot/": bot.pk,
@@ -110,6 +116,10 @@ def _assert_owner_unchanged(owner, objects):
     assert order.status == "open" and order.amount == Decimal("0.001") and order.price == Decimal("1000")
     credential = ExchangeCredential.objects.get(pk=objects["/api/keys/"])
     assert credential.label == "main" and credential.keys_valid is None and credential.user_id == owner.pk
+    from trading.models import Position
+
+    assert Position.objects.get(pk=objects["/api/positions/"]).is_open
+    assert not Order.objects.filter(user=owner, side="sell").exists()
     from wallets.selectors import access_transfer
 
     assert access_transfer(owner, objects["/api/wallet/transfers/"]).current_status == "pending"
