@@ -36,7 +36,7 @@ from trading.exchanges import get_exchange
 from trading.models import Order, OrderStatus, Position
 from trading.payloads import position_payload
 from trading.platforms import get_platform
-from trading.selectors import access_position, position_is_paper
+from trading.selectors import access_position, position_is_paper, same_book
 from wallets.selectors import has_valid_credential
 
 MAX_CAPITAL = Decimal("1000000000")
@@ -328,15 +328,9 @@ def _sell_position(user: Any, position: Position, bot: Bot | None, reason: str) 
     if not position.is_open:
         raise PositionClosed("This position is already closed")
     working = Order.objects.filter(
-        user_id=position.user_id,
-        exchange=position.exchange,
-        symbol=position.symbol,
-        bot_id=position.bot_id,
-        side="sell",
-        status=OrderStatus.OPEN,
-        parent__isnull=True,
-    ).exists()
-    if working:
+        same_book(position), user_id=position.user_id, exchange=position.exchange, symbol=position.symbol
+    ).filter(side="sell", status=OrderStatus.OPEN, parent__isnull=True)
+    if working.exists():
         raise Conflict("A sell order for this position is still open; cancel it or wait for it to fill")
     if bot is not None:
         mode = bot.trading_mode
@@ -395,3 +389,37 @@ def exit_bot(user: Any, bot_id: Any, reason: str = "manual exit") -> tuple[Order
 
 def max_failures() -> int:
     return int(settings.BOT_MAX_FAILURES)
+
+
+def set_position_limits(
+    user: Any, bot_id: Any, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
+) -> Position:
+    """Change the stop loss and/or take profit (prices) of a bot's open position. The engine sells at market on the
+    first candle whose low reaches the stop loss or whose high reaches the take profit. New positions get theirs from
+    the bot's risk mode again. Raises PositionClosed when the bot has no open position."""
+    if stop_loss is None and take_profit is None:
+        raise ValidationFailed("Give a stop loss or a take profit")
+    for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit)):
+        if value is not None and (not value.is_finite() or value <= 0):
+            raise ValidationFailed(f"The {name.replace('_', ' ')} must be a positive price", details={name: ["> 0"]})
+    with transaction.atomic():
+        bot = access_bot(user, bot_id, lock=True)
+        position = Position.objects.select_for_update().filter(bot=bot, is_open=True).first()
+        if position is None:
+            raise PositionClosed(f"{bot.name} has no open position")
+        stop = stop_loss if stop_loss is not None else position.stop_loss
+        target = take_profit if take_profit is not None else position.take_profit
+        if stop is not None and target is not None and stop >= target:
+            raise ValidationFailed(
+                f"The stop loss ({stop.normalize():f}) must be below the take profit ({target.normalize():f})"
+            )
+        fields = []
+        if stop_loss is not None:
+            position.stop_loss = stop_loss.quantize(Decimal("0.00000001"))
+            fields.append("stop_loss")
+        if take_profit is not None:
+            position.take_profit = take_profit.quantize(Decimal("0.00000001"))
+            fields.append("take_profit")
+        position.save(update_fields=fields)
+        events.publish(user.pk, events.POSITION_UPDATE, {"position": position_payload(position), "reason": "limits"})
+    return position

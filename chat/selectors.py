@@ -13,7 +13,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from bots.models import Bot, BotStatus
-from chat.models import ChatMessage
+from chat.models import ChatMessage, CommandRecord
 from trading.models import Position, Trade
 
 ZERO = Decimal("0")
@@ -176,3 +176,15 @@ def history(user: Any, limit: int = HISTORY_DEFAULT) -> list[ChatMessage]:
     limit = max(1, min(int(limit), HISTORY_MAX))
     newest = list(ChatMessage.objects.owned_by(user).order_by("-id")[:limit])
     return list(reversed(newest))
+
+
+COMMANDS_DEFAULT = 50
+COMMANDS_MAX = 200
+
+
+def command_history(user: Any, *, limit: int = COMMANDS_DEFAULT, offset: int = 0) -> tuple[list[CommandRecord], int]:
+    """The user's commands (POST /api/commands), newest first, with their pending actions, and how many there are."""
+    records = CommandRecord.objects.owned_by(user)
+    limit = max(1, min(int(limit), COMMANDS_MAX))
+    page = list(records.select_related("action").order_by("-created_at", "-id")[offset : offset + limit])
+    return page, records.count()

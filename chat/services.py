@@ -12,10 +12,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from amarktai.errors import ValidationFailed
 from amarktai.utils import iso
 from bots.models import Bot, BotStatus
-from chat import actions, intents, selectors
-from chat.models import ChatMessage, PendingAction
+from chat import actions, commands, intents, selectors
+from chat.models import ChatMessage, CommandRecord, CommandStatus, PendingAction
 from chat.payloads import daily_report_payload, greeting_payload, reply_payload
 from wallets.services.balances import is_paper, provider_balances
 
@@ -373,3 +374,56 @@ def confirm_action(user: Any, token: str) -> dict:
 
 def clear_history(user: Any) -> None:
     ChatMessage.objects.owned_by(user).delete()
+
+
+# ---------------------------------------------------------------- dynamic commands (POST /api/commands)
+
+
+def submit_command(user: Any, prompt: str) -> dict:
+    """Parse and analyse a free-text command without applying it; record it in the user's command history.
+
+    Returns {"command_id", "analysis"}; an "apply" analysis carries the one-time confirmation token that
+    ``confirm_command`` (or the assistant's confirm) takes. A prompt that is no command, or names no bot, several or an
+    unknown one, raises ValidationFailed (recorded as "rejected")."""
+    prompt = prompt.strip()
+    bots = selectors.user_bots(user)
+    command = commands.parse(prompt, bots)
+    if command is None:
+        message = commands.not_understood()
+        CommandRecord.objects.create(user=user, prompt=prompt[:500], status=CommandStatus.REJECTED, outcome=message)
+        raise ValidationFailed(message, details={"prompt": [message]})
+    try:
+        analysis, targets = commands.analyse(user, command, bots)
+    except ValidationFailed as exc:
+        CommandRecord.objects.create(
+            user=user,
+            prompt=prompt[:500],
+            command_type=command.kind,
+            status=CommandStatus.REJECTED,
+            outcome=exc.message,
+        )
+        raise
+    with transaction.atomic():
+        pending = commands.propose(user, command, analysis, targets)
+        record = CommandRecord.objects.create(
+            user=user,
+            prompt=prompt[:500],
+            command_type=command.kind,
+            description=analysis["description"][:500],
+            status=CommandStatus.PROPOSED if pending is not None else CommandStatus.IGNORED,
+            outcome="" if pending is not None else analysis.get("reason", ""),
+            action=pending,
+        )
+    return {"command_id": str(record.id), "analysis": analysis}
+
+
+def confirm_command(user: Any, token: str) -> dict:
+    """Apply a proposed command once (the assistant's confirmed-action path). Returns {"command_id", "status",
+    "result"}; the history row records the outcome."""
+    pending, text = actions.confirm(user, token)
+    record = CommandRecord.objects.owned_by(user).filter(action=pending).first()
+    return {
+        "command_id": str(record.id) if record is not None else None,
+        "status": record.status if record is not None else CommandStatus.APPLIED,
+        "result": text,
+    }

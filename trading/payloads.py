@@ -46,7 +46,8 @@ def order_payload(order: Order) -> dict:
 
 
 def position_payload(position: Position) -> dict:
-    """A position as it stands (open or closed): what a manual exit answers and the position_update event carries."""
+    """A position as it stands (open or closed): what a manual exit answers and the position_update event carries
+    (``reason``: "manual exit", "bot deleted", "limits" when its stop loss or take profit changed, ...)."""
     return {
         "id": str(position.id),
         "bot_id": str(position.bot_id) if position.bot_id else None,
@@ -57,6 +58,8 @@ def position_payload(position: Position) -> dict:
         "amount": money(position.amount),
         "entry_price": money(position.entry_price),
         "realised_pnl": money(position.realised_pnl),
+        "stop_loss": money(position.stop_loss),
+        "take_profit": money(position.take_profit),
         "opened_at": iso(position.opened_at),
         "closed_at": iso(position.closed_at),
     }

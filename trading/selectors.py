@@ -3,6 +3,8 @@
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Q
+
 from amarktai.tenancy import access
 from amarktai.utils import iso, money
 from trading.models import Order, Position, Trade
@@ -60,18 +62,19 @@ def access_position(user: Any, position_id: Any, *, lock: bool = False) -> Posit
     return access(Position.objects, user, position_id, "Position", lock=lock)
 
 
+def same_book(position: Position) -> Q:
+    """Orders of the position's book: its bot's, or the user's own (no bot) for a manual position."""
+    return Q(bot__isnull=True) if position.bot_id is None else Q(bot_id=position.bot_id)
+
+
 def position_is_paper(position: Position) -> bool | None:
     """Whether a position was opened on the paper account: from the order that opened it (its bot's, or the user's own
     buy on that market), None when no filled buy is on record."""
     opening = (
         Order.objects.filter(
-            user_id=position.user_id,
-            exchange=position.exchange,
-            symbol=position.symbol,
-            bot_id=position.bot_id,
-            side="buy",
-            filled__gt=0,
+            same_book(position), user_id=position.user_id, exchange=position.exchange, symbol=position.symbol
         )
+        .filter(side="buy", filled__gt=0)
         .order_by("-created_at")
         .only("is_paper")
         .first()
