@@ -94,4 +94,4 @@ class CommandHistoryItemSerializer(serializers.Serializer):
 class CommandHistoryResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     commands = CommandHistoryItemSerializer(many=True)
-    total = serializers.IntegerField()
+    total = StrictIntegerField()

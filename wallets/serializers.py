@@ -48,3 +48,13 @@ class TransferSerializer(serializers.Serializer):
     )
     currency = serializers.CharField(max_length=16)
     reason = serializers.CharField(max_length=64, required=False, allow_blank=True, default="manual_allocation")
+
+
+# What the person filling in the transfer form calls each field (messages never show the field keys).
+TRANSFER_LABELS = {
+    "from_provider": "From",
+    "to_provider": "To",
+    "amount": "Amount",
+    "currency": "Currency",
+    "reason": "Reason",
+}

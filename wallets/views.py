@@ -94,7 +94,7 @@ class TransferCreateView(GenericAPIView):
     @extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @idempotent
     def post(self, request):
-        data = validated(s.TransferSerializer, request.data)
+        data = validated(s.TransferSerializer, request.data, labels=s.TRANSFER_LABELS)
         transfer = transfers.request_transfer(
             request.user,
             data["from_provider"],
