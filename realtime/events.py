@@ -12,7 +12,8 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - overview_update: {"active_bots", "total_bots", "total_profit", "total_capital"}
 - trade_update:    {"trades": [<trade>, ...]}  (recent trades batch; the SSE stream's trade_update)
 - position_update: {"position": <the position as POST /api/positions/{id}/close answers it>, "reason"}  (a manual
-                   exit placed its closing order; the fills arrive as trade_executed)
+                   exit placed its closing order, reason "manual exit"/"bot deleted"/...; the fills arrive as
+                   trade_executed; or its stop loss / take profit changed, reason "limits")
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay

@@ -175,6 +175,8 @@ def test_other_users_ids_in_bodies_are_not_found(user, other_user):
     key_test = _call(client, "post", "/api/keys/test", {"credential_id": str(objects["/api/keys/"])})
     assert_error(key_test, 404, "NOT_FOUND")
     assert_error(_call(client, "post", "/api/ai/chat", {"confirm": token}), 404, "NOT_FOUND")
+    confirm = _call(client, "post", "/api/commands/confirm", {"confirmation_token": token})
+    assert_error(confirm, 404, "NOT_FOUND")
 
     _assert_owner_unchanged(user, objects)
     assert PendingAction.objects.get(user=user).consumed_at is None
@@ -191,11 +193,15 @@ def test_list_endpoints_show_nothing_of_other_users(user, other_user):
     )
     TransferEvent.objects.create(transfer=transfer, status="pending", note="requested")
     ChatMessage.objects.create(user=user, role="user", content="owner-only chat message")
+    from chat.models import CommandRecord
+
+    CommandRecord.objects.create(user=user, prompt="owner-only command prompt", status="rejected")
     secrets = {str(pk) for pk in objects.values()} | {
         user.email,
         str(transfer.pk),
         str(transfer.correlation_id),
         "owner-only chat message",
+        "owner-only command prompt",
     }
     client = client_for(other_user)
     for path, method in OPERATIONS:
