@@ -198,3 +198,40 @@ def test_delete_keeps_a_bot_whose_sale_has_not_filled(user, opened, monkeypatch)
     bot = Bot.objects.get(pk=opened.bot_id)
     assert bot.status == "stopped"
     assert Position.objects.get(pk=opened.pk).bot_id == bot.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_position_closes_on_the_exchange(user, settings):
+    """A live bot's position is sold with a real order on its exchange (the fake Binance), booked to the bot."""
+    from tests.bots.test_market_data_source import make_bot
+    from tests.fake_exchange.server import DEFAULT_KEY, DEFAULT_SECRET, FakeBinance
+    from trading.exchanges import ccxt_adapter
+    from wallets.models import ExchangeCredential
+
+    with FakeBinance() as fake:
+        settings.EXCHANGE_URL_OVERRIDES = {"binance": fake.url}
+        settings.EXCHANGE_TIMEOUT_MS = 1500
+        settings.EXCHANGE_RETRY_BASE_SECONDS = 0.01
+        ccxt_adapter.reset_state()
+        try:
+            credential = ExchangeCredential(user=user, platform="binance", keys_valid=True)
+            credential.api_key, credential.api_secret = DEFAULT_KEY, DEFAULT_SECRET
+            credential.save()
+            bot = make_bot(user, "live")
+            fake.set_price("BTCUSDT", 50000)
+            fake.candles["BTCUSDT"] = [[1_700_000_000_000 + row[0], *row[1:]] for row in scaled(BUY, 500)]
+            assert engine.tick_group("binance", "BTC/USDT", "1m", [str(bot.pk)]) == {"traded": 1}
+            position = Position.objects.get(bot=bot, is_open=True)
+            fake.set_price("BTCUSDT", 51000)
+
+            order, after = exit_bot(user, bot.pk)
+
+            assert not order.is_paper and order.side == "sell" and order.status == "closed"
+            assert fake.count("POST", "/api/v3/order") == 2
+            assert after.pk == position.pk and not after.is_open
+            sell = Trade.objects.get(bot=bot, side="sell")
+            assert sell.price_source == "exchange" and sell.profit_loss > 0
+            bot.refresh_from_db()
+            assert bot.total_profit == sell.profit_loss
+        finally:
+            ccxt_adapter.reset_state()
