@@ -200,7 +200,7 @@ def locked_message(bot: Bot) -> str:
     """What the owner is told about an admin lock: who (a display name, never an email) and why."""
     text = f"{bot.name} was paused by {lock_holder(bot)}"
     if bot.pause_reason:
-        text += f" ({bot.pause_reason})"
+        text += f", reason: {bot.pause_reason}"
     return text + ". Only an administrator can release it; contact support to have it resumed."
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from amarktai.errors import AmarktaiError, ValidationFailed
 from amarktai.utils import iso
 from bots.models import Bot, BotStatus
+from bots.services import locked_message
 from chat import actions, commands, intents, selectors
 from chat.models import ChatMessage, CommandRecord, CommandStatus, PendingAction
 from chat.payloads import daily_report_payload, greeting_payload, reply_payload
@@ -286,6 +287,11 @@ def _command(user: Any, intent: intents.Intent, all_bots: list[Bot], confirmable
     if intent.kind in _DONE_STATES:
         done, already, wanted = _DONE_STATES[intent.kind]
         eligible = [b for b in targets if b.status not in done]
+        if intent.kind == intents.RESUME:
+            locked = [b for b in eligible if b.paused_by_admin]
+            eligible = [b for b in eligible if not b.paused_by_admin]
+            if locked and not eligible:
+                return reply_payload(" ".join(locked_message(b) for b in locked))
         if not eligible:
             if len(targets) == 1:
                 return reply_payload(f"{targets[0].name} {already} (status: {targets[0].status}).")

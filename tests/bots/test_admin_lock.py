@@ -30,8 +30,8 @@ def test_owner_cannot_resume_an_admin_locked_bot(auth_client, admin_client, bot)
     assert body == {"success": True, "bot_id": str(bot.pk), "status": "paused", "admin_locked": True}
     error = assert_error(auth_client.post(f"/api/bots/{bot.pk}/resume"), 409, "BOT_LOCKED_BY_ADMIN")
     assert error["error"] == (
-        "Alpha was paused by an administrator (Ada) (Unusual order volume). Only an administrator can release it; "
-        "contact support to have it resumed."
+        "Alpha was paused by an administrator (Ada), reason: Unusual order volume. "
+        "Only an administrator can release it; contact support to have it resumed."
     )
     assert error["details"] == {"paused_by": ["an administrator (Ada)"], "pause_reason": ["Unusual order volume"]}
     bot.refresh_from_db()

@@ -104,3 +104,13 @@ def test_stop_loss_is_not_mistaken_for_stopping_the_bot(auth_client, user):
     body = say(auth_client, "set stop loss of Alpha to 2%")
     assert body["actions"][0]["type"] == "set_stop_loss"
     assert "Set the stop loss of Alpha at 980,000.00" in body["response"]
+
+
+def test_resuming_an_admin_locked_bot_says_who_and_why(auth_client, user, admin_user):
+    make_bot(user, "Alpha", status="paused", paused_by_admin=True, paused_by=admin_user, pause_reason="Under review")
+    body = say(auth_client, "resume Alpha")
+    assert body["actions"] == []
+    assert body["response"] == (
+        "Alpha was paused by an administrator (Ada), reason: Under review. Only an administrator can release it; "
+        "contact support to have it resumed."
+    )
