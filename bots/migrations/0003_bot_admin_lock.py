@@ -6,31 +6,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('bots', '0002_bot_next_tick_at'),
+        ("bots", "0002_bot_next_tick_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='bot',
-            name='pause_reason',
-            field=models.CharField(blank=True, default='', max_length=200),
+            model_name="bot",
+            name="pause_reason",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
         migrations.AddField(
-            model_name='bot',
-            name='paused_at',
+            model_name="bot",
+            name="paused_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='bot',
-            name='paused_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="bot",
+            name="paused_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='bot',
-            name='paused_by_admin',
+            model_name="bot",
+            name="paused_by_admin",
             field=models.BooleanField(default=False),
         ),
     ]
