@@ -58,3 +58,13 @@ TRANSFER_LABELS = {
     "currency": "Currency",
     "reason": "Reason",
 }
+
+# The same for the stored-key forms.
+KEY_LABELS = {
+    "provider": "Exchange",
+    "api_key": "API key",
+    "api_secret": "API secret",
+    "passphrase": "Passphrase",
+    "label": "Label",
+    "credential_id": "Stored key",
+}

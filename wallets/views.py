@@ -24,7 +24,7 @@ class KeyListView(GenericAPIView):
         return Response({"success": True, "keys": [credential_payload(c) for c in keys]})
 
     def post(self, request):
-        data = validated(s.CredentialCreateSerializer, request.data)
+        data = validated(s.CredentialCreateSerializer, request.data, labels=s.KEY_LABELS)
         cred = credentials.create_credential(
             request.user,
             data["provider"],
@@ -46,7 +46,7 @@ class KeyDetailView(GenericAPIView):
 
     def patch(self, request, credential_id):
         selectors.access_credential(request.user, credential_id)  # 404 before validating a foreign id's payload
-        data = validated(s.CredentialUpdateSerializer, request.data)
+        data = validated(s.CredentialUpdateSerializer, request.data, labels=s.KEY_LABELS)
         cred = credentials.update_credential(request.user, credential_id, **data)
         return Response({"success": True, "key": credential_payload(cred)})
 
@@ -60,7 +60,7 @@ class KeyTestView(GenericAPIView):
     serializer_class = s.KeyTestSerializer
 
     def post(self, request):
-        data = validated(s.KeyTestSerializer, request.data)
+        data = validated(s.KeyTestSerializer, request.data, labels=s.KEY_LABELS)
         provider = credentials.test_keys(
             request.user,
             data.get("provider"),

@@ -95,3 +95,16 @@ def test_statuses_are_explained(auth_client):
     assert set(STATUS_DESCRIPTIONS) == {"pending", "completed", "failed", "canceled"}
     again = assert_error(auth_client.post(f"/api/wallet/transfers/{t_id}/complete"), 409, "CONFLICT")
     assert again["error"] == "This transfer is already canceled: only a pending transfer can be completed or canceled"
+
+
+def test_key_forms_speak_plainly_too(auth_client):
+    missing = assert_error(
+        auth_client.post("/api/keys", {"provider": "luno", "api_key": "k" * 20}, format="json"), 400, "VALIDATION_ERROR"
+    )
+    assert missing["error"] == "API secret: This field is required." and "api_secret" in missing["details"]
+    unknown = assert_error(
+        auth_client.post("/api/keys/test", {"provider": "luno", "api_key": "k" * 20}, format="json"),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert unknown["error"] == "Enter the API secret" and not INTERNAL.search(unknown["error"])
