@@ -253,7 +253,7 @@ def resume_bot(user: Any, bot_id: Any) -> Bot:
 
 
 def delete_bot(user: Any, bot_id: Any) -> Any:
-    """Delete a bot. An open position is sold at market first (``close_position``), so no position is ever left
+    """Delete a bot. An open position is sold at market first (``_sell_position``), so no position is ever left
     without its bot. If the sale cannot be placed the bot stays and the error says why. If it was placed but has not
     filled yet (a live exchange can take a moment), the bot is kept, stopped (it places nothing more), and the answer is
     a 409 asking to delete again once the sale has filled: deleting it now would leave the position and the late fill
@@ -359,7 +359,21 @@ def _sell_position(user: Any, position: Position, bot: Bot | None, reason: str) 
     return order
 
 
-def close_position(user: Any, position_id: Any, reason: str = "manual exit") -> tuple[Order, Position]:
+def close_position(bot: Bot, reason: str = "closed") -> Order | None:
+    """Sell a bot's open position at market, if it has one (the kill switch's "close positions", scripts). Takes the
+    bot's and then the position's row lock itself (the engine's order), in the caller's transaction if there is one.
+    Returns the closing order, None when the bot holds no position; raises Conflict when a sale of it is working."""
+    with transaction.atomic():
+        locked = Bot.objects.select_for_update().filter(pk=bot.pk).first()
+        if locked is None:
+            return None
+        position = Position.objects.select_for_update().filter(bot=locked, is_open=True).first()
+        if position is None:
+            return None
+        return _sell_position(locked.user, position, locked, reason)
+
+
+def close_position_by_id(user: Any, position_id: Any, reason: str = "manual exit") -> tuple[Order, Position]:
     """Sell one of the user's open positions at market, paper or live as it was opened. A bot's position books the
     bot's P&L through the fill like a strategy exit. Raises PositionClosed (409) when it is no longer open, Conflict
     when a sale of it is already working; NotFound for a missing or another user's position."""

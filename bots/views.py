@@ -74,7 +74,7 @@ class PositionCloseView(GenericAPIView):
     @extend_schema(request=None, responses=PositionCloseResponse, parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @idempotent
     def post(self, request, position_id):
-        return _closed(*services.close_position(request.user, position_id))
+        return _closed(*services.close_position_by_id(request.user, position_id))
 
 
 class BotExitView(GenericAPIView):

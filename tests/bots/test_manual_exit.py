@@ -9,7 +9,7 @@ from django.db import connection
 
 from bots import engine
 from bots.models import Bot
-from bots.services import close_position, create_bot, delete_bot, exit_bot
+from bots.services import close_position, close_position_by_id, create_bot, delete_bot, exit_bot
 from realtime import events
 from tests.bots.test_engine import BUY, scaled
 from tests.helpers import assert_error
@@ -106,7 +106,7 @@ def test_manual_position_closes_on_the_account_it_was_opened_on(auth_client, use
     )
     assert placed.status_code == 201, placed.content
     position = Position.objects.get(user=user, bot__isnull=True, is_open=True)
-    order, after = close_position(user, position.pk)
+    order, after = close_position_by_id(user, position.pk)
     assert order.is_paper and order.bot_id is None and order.amount == Decimal("0.01")
     assert after.is_open is False
     assert Trade.objects.filter(side="sell", bot__isnull=True).count() == 1
@@ -160,7 +160,7 @@ def test_concurrent_closes_sell_exactly_once(user):
 
     def close():
         try:
-            close_position(user, position.pk)
+            close_position_by_id(user, position.pk)
             outcomes.append("closed")
         except Exception as exc:  # noqa: BLE001 - the loser's error is the point
             outcomes.append(type(exc).__name__)
@@ -235,3 +235,11 @@ def test_live_position_closes_on_the_exchange(user, settings):
             assert bot.total_profit == sell.profit_loss
         finally:
             ccxt_adapter.reset_state()
+
+
+@pytest.mark.django_db
+def test_close_position_of_a_bot_for_the_kill_switch(user, bot, opened):
+    order = close_position(bot, reason="trading stopped")
+    assert order is not None and order.reason == "trading stopped" and order.bot_id == bot.pk
+    assert not Position.objects.get(pk=opened.pk).is_open
+    assert close_position(bot) is None  # nothing left to sell
