@@ -10,7 +10,7 @@ from accounts.permissions import PASSWORD_SESSION, PASSWORD_SESSION_FOR_CHANGES
 from amarktai.api import validated
 from wallets import selectors
 from wallets import serializers as s
-from wallets.payloads import credential_payload, transfer_payload, transfer_requested_payload
+from wallets.payloads import STATUS_DESCRIPTIONS, credential_payload, transfer_payload, transfer_requested_payload
 from wallets.services import balances, credentials, health, transfers
 
 
@@ -82,7 +82,14 @@ class BalancesView(GenericAPIView):
         return Response({"success": True, **balances.wallet_balances(request.user)})
 
 
+TRANSFER_STATUS_DOC = (
+    "A transfer is a ledger entry: Amarktai does not move money between exchanges. Statuses (each listed transfer "
+    "also carries them as `status_description`): " + " ".join(f"`{k}`: {v}" for k, v in STATUS_DESCRIPTIONS.items())
+)
+
+
 class TransferListView(GenericAPIView):
+    @extend_schema(description="The user's transfers, newest first. " + TRANSFER_STATUS_DOC)
     def get(self, request):
         items = [transfer_payload(t) for t in selectors.transfers(request.user)]
         return Response({"success": True, "transfers": items})
@@ -91,7 +98,14 @@ class TransferListView(GenericAPIView):
 class TransferCreateView(GenericAPIView):
     serializer_class = s.TransferSerializer
 
-    @extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        description=(
+            "Record a transfer between two of the user's exchanges (pending). Refused when an exchange cannot hold the "
+            "currency (ZAR to Binance; GET /api/system/platforms lists each exchange's `currencies`) or the amount is "
+            "not free on the source. " + TRANSFER_STATUS_DOC
+        ),
+    )
     @idempotent
     def post(self, request):
         data = validated(s.TransferSerializer, request.data, labels=s.TRANSFER_LABELS)
