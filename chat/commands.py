@@ -272,7 +272,8 @@ def _analyse_status(user: Any, command: Command, bots: list[Bot]) -> tuple[dict,
         elif len(targets) == 1:
             reason = f"{targets[0].name} is already {targets[0].status}."
         else:
-            reason = f"None of those bots can be {verb}d: they are already {'/'.join(sorted(done[command.kind]))}."
+            past = {PAUSE: "paused", RESUME: "resumed", STOP: "stopped"}[command.kind]
+            reason = f"None of those bots can be {past}: they are already {' or '.join(sorted(done[command.kind]))}."
         return _ignore(command.kind, f"{label} {actions.names(targets)}", reason, parameters), []
     description = f"{label} {actions.names(eligible)}"
     held = [b.name for b in eligible if str(b.id) in positions]

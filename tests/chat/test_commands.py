@@ -243,3 +243,11 @@ def test_history_is_per_user_and_paginated(auth_client, other_client, user):
     rest = auth_client.get("/api/commands/history?limit=2&offset=2").json()["commands"]
     assert [c["prompt"] for c in rest] == ["pause Alpha"] and rest[0]["status"] == "proposed"
     assert other_client.get("/api/commands/history").json()["total"] == 1
+
+
+def test_stop_of_bots_already_stopped_is_ignored_in_words(auth_client, user):
+    make_bot(user, "Alpha", status="stopped")
+    make_bot(user, "Beta", status="stopped")
+    analysis = analysed(auth_client, "stop all bots")
+    assert analysis["action"] == "ignore"
+    assert analysis["reason"] == "None of those bots can be stopped: they are already stopped."
