@@ -21,6 +21,7 @@ from accounts.services import LIVE_MODES
 from amarktai.errors import (
     BotLockedByAdmin,
     Conflict,
+    InsufficientFunds,
     PermissionDenied,
     PositionClosed,
     ProviderError,
@@ -270,7 +271,7 @@ def delete_bot(user: Any, bot_id: Any) -> Any:
             except Conflict as exc:  # a sale of this position is already working
                 pending = True
                 message = exc.message
-            except (ProviderError, ValidationFailed) as exc:
+            except (ProviderError, ValidationFailed, InsufficientFunds) as exc:
                 raise Conflict(
                     f"The bot's open position could not be closed ({exc.message}); the bot was not deleted. "
                     "Pause it and try again later."
