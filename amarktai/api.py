@@ -14,11 +14,24 @@ _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
-def validated(serializer_class, data):
+def validated(serializer_class, data, labels=None):
     """Validate ``data`` (request.data or request.query_params) with a DRF serializer;
-    errors become VALIDATION_ERROR."""
+    errors become VALIDATION_ERROR. ``labels`` ({field: "Words a person reads"}) keeps field keys out of the message
+    (they stay in ``details``): "Amount: A valid number is required." rather than "amount: ..."."""
     serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
+    if labels is None:
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+    if not serializer.is_valid():
+        from amarktai.errors import ValidationFailed
+
+        details = {
+            key: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            for key, msgs in serializer.errors.items()
+        }
+        field, messages = next(iter(details.items()))
+        label = labels.get(field)
+        raise ValidationFailed(f"{label}: {messages[0]}" if label else messages[0], details=details)
     return serializer.validated_data
 
 

@@ -28,6 +28,8 @@ METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 CONFLICT = "CONFLICT"
+BOT_LOCKED_BY_ADMIN = "BOT_LOCKED_BY_ADMIN"
+POSITION_CLOSED = "POSITION_CLOSED"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 TRADING_HALTED = "TRADING_HALTED"
 INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -94,6 +96,18 @@ class InsufficientFunds(AmarktaiError):
 
 class Conflict(AmarktaiError):
     error_code, status, default_message = CONFLICT, 409, "Conflict"
+
+
+class BotLockedByAdmin(Conflict):
+    """The owner tried to resume (or restart) a bot an administrator paused: only an administrator can release it."""
+
+    error_code, default_message = BOT_LOCKED_BY_ADMIN, "This bot was paused by an administrator"
+
+
+class PositionClosed(Conflict):
+    """A close was asked for a position that is no longer open (already closed, or closed meanwhile)."""
+
+    error_code, default_message = POSITION_CLOSED, "This position is already closed"
 
 
 class PayloadTooLarge(AmarktaiError):

@@ -17,10 +17,11 @@ class BotAdmin(admin.ModelAdmin):
         "current_capital",
         "total_profit",
         "failure_count",
+        "paused_by_admin",
         "last_tick_at",
         "created_at",
     ]
-    list_filter = ["status", "trading_mode", "risk_mode", "strategy", "exchange"]
+    list_filter = ["status", "paused_by_admin", "trading_mode", "risk_mode", "strategy", "exchange"]
     search_fields = ["name", "user__email", "symbol"]
     readonly_fields = [
         "id",
@@ -30,6 +31,8 @@ class BotAdmin(admin.ModelAdmin):
         "last_tick_at",
         "created_at",
         "updated_at",
+        "paused_by",
+        "paused_at",
     ]
     list_select_related = ["user"]
 

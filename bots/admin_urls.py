@@ -8,4 +8,5 @@ urlpatterns = [
     path("admin/bot/<uuid:bot_id>", admin_detail.AdminBotDetailView.as_view()),
     path("admin/bot/<uuid:bot_id>/round-trips", admin_detail.AdminBotRoundTripsView.as_view()),
     path("admin/bot/<uuid:bot_id>/equity", admin_detail.AdminBotEquityView.as_view()),
+    path("admin/bot/<uuid:bot_id>/unlock", admin_api.AdminBotUnlockView.as_view()),
 ]

@@ -107,8 +107,8 @@ def tick_bot(bot_id, candles, source=None):
 def _tick(bot_id, candles, source):
     with transaction.atomic():
         bot = Bot.objects.select_for_update().select_related("user").filter(pk=bot_id).first()
-        if bot is None or bot.status not in (BotStatus.ACTIVE, BotStatus.CREATED):
-            return "skipped"
+        if bot is None or bot.status not in (BotStatus.ACTIVE, BotStatus.CREATED) or bot.paused_by_admin:
+            return "skipped"  # an admin-locked bot never trades, whatever its status says
         if source is not None and source != source_for(bot.trading_mode):
             # A live bot decides only on its exchange's real data; never on candles from another source.
             raise ProviderError(

@@ -69,7 +69,7 @@ class Bot(models.Model):
     last_error = models.TextField(blank=True, default="")
     # Who paused the bot when that matters later: "kill_switch" (the user's POST /api/trading/stop, so that
     # /api/trading/start resumes it), else empty. Any other status change clears it.
-    paused_by = models.CharField(max_length=16, blank=True, default="")
+    pause_origin = models.CharField(max_length=16, blank=True, default="")
     # Why the bot may not open positions right now (a risk limit of the owner's risk section), else empty (bots.risk).
     risk_block = models.CharField(max_length=255, blank=True, default="")
     failure_count = models.PositiveIntegerField(default=0)
@@ -83,6 +83,15 @@ class Bot(models.Model):
     last_tick_at = models.DateTimeField(null=True, blank=True)
     # When the dispatcher should tick the bot next (bots.scheduling); null = due now (a bot that never ticked).
     next_tick_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Admin lock: a bot paused by a platform admin stays paused until an admin releases it (bots.admin_api); its owner
+    # cannot resume it meanwhile, and the engine never ticks it. ``paused_by`` is the admin (kept null if the admin
+    # account is deleted: the lock stays), ``pause_reason`` the reason the admin gave, shown to the owner.
+    paused_by_admin = models.BooleanField(default=False)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pause_reason = models.CharField(max_length=200, blank=True, default="")
+    paused_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -162,7 +171,7 @@ class StrategySignal(models.Model):
 
 class TradingSwitch(models.Model):
     """The user's kill switch (bots.trading_switch): stopped after POST /api/trading/stop until POST
-    /api/trading/start. The bots the stop paused carry paused_by="kill_switch"."""
+    /api/trading/start. The bots the stop paused carry pause_origin="kill_switch"."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trading_switch")
     stopped = models.BooleanField(default=False)

@@ -9,6 +9,21 @@ from bots.models import Bot, BotStatus, StrategySignal
 from bots.strategies import RISK_PROFILES, STRATEGIES
 
 
+def lock_holder(bot: Bot) -> str:
+    """Who paused an admin-locked bot, as its owner may see it: "an administrator", with the admin's first name when
+    they gave one. Never the admin's email address (an account identifier the owner has no need of)."""
+    admin = bot.paused_by if bot.paused_by_id else None
+    first = (admin.first_name or "").strip() if admin is not None else ""
+    return f"an administrator ({first})" if first else "an administrator"
+
+
+def admin_lock_payload(bot: Bot) -> dict | None:
+    """{"paused_by", "reason", "paused_at"} of an admin-locked bot, else None."""
+    if not bot.paused_by_admin:
+        return None
+    return {"paused_by": lock_holder(bot), "reason": bot.pause_reason, "paused_at": iso(bot.paused_at)}
+
+
 def bot_payload(bot: Bot) -> dict:
     return {
         "id": str(bot.id),
@@ -30,10 +45,11 @@ def bot_payload(bot: Bot) -> dict:
         "last_decision_reason": bot.last_decision_reason,
         "last_decision_at": iso(bot.last_decision_at),
         "last_signal": bot.last_signal,
-        "paused_by": bot.paused_by,
+        "pause_origin": bot.pause_origin,
         "risk_block": bot.risk_block,
         "last_tick_at": iso(bot.last_tick_at),
         "created_at": iso(bot.created_at),
+        "admin_lock": admin_lock_payload(bot),
     }
 
 

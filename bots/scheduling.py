@@ -67,8 +67,11 @@ def dispatch_limit(limit: int | None = None) -> int:
 
 
 def due_bots(now: dt.datetime) -> models.QuerySet:
-    """Active and created bots whose tick is due at `now` (never ticked, or next_tick_at reached)."""
-    return Bot.objects.filter(Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now), status__in=SCHEDULED_STATUSES)
+    """Active and created bots whose tick is due at `now` (never ticked, or next_tick_at reached); never an
+    admin-locked one."""
+    return Bot.objects.filter(
+        Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now), status__in=SCHEDULED_STATUSES, paused_by_admin=False
+    )
 
 
 def _most_overdue(queryset: models.QuerySet, limit: int) -> models.QuerySet:

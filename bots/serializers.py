@@ -86,3 +86,13 @@ class MetricsResponseSerializer(serializers.Serializer):
 class PageSerializer(serializers.Serializer):
     limit = StrictIntegerField(min_value=1, max_value=1000, default=100)
     offset = StrictIntegerField(min_value=0, max_value=QUERY_INT_MAX, default=0)
+
+
+class PositionCloseResponse(serializers.Serializer):
+    """The answer to a manual exit: the closing order and the position as it stands after it (closed once filled)."""
+
+    success = serializers.BooleanField()
+    order = serializers.DictField(help_text="The closing market sell, as in GET /api/orders")
+    position = serializers.DictField(
+        help_text="id, bot_id, exchange, symbol, side, is_open, amount, entry_price, realised_pnl, opened_at, closed_at"
+    )

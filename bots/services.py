@@ -23,16 +23,26 @@ from django.utils import timezone
 
 from accounts.selectors import config_section
 from accounts.services import LIVE_MODES
-from amarktai.errors import Conflict, PermissionDenied, ProviderError, ValidationFailed
+from amarktai.errors import (
+    BotLockedByAdmin,
+    Conflict,
+    InsufficientFunds,
+    PermissionDenied,
+    PositionClosed,
+    ProviderError,
+    ValidationFailed,
+)
 from bots.models import Bot, BotStatus, RiskMode, SignalOutcome, StrategySignal, TradingMode, TradingSwitch
-from bots.payloads import bot_payload, signal_payload
+from bots.payloads import bot_payload, lock_holder, signal_payload
 from bots.selectors import access_bot, bot_allocations
 from bots.strategies import STRATEGIES, Signal
 from realtime import events
 from trading import services as trading
 from trading.exchanges import get_exchange
-from trading.models import Order, Position
+from trading.models import Order, OrderStatus, Position
+from trading.payloads import position_payload
 from trading.platforms import get_platform
+from trading.selectors import access_position, position_is_paper, same_book
 from wallets.selectors import has_valid_credential
 
 MAX_CAPITAL = Decimal("1000000000")
@@ -90,7 +100,7 @@ def unallocated_capital(user: Any, exchange: str, trading_mode: str, quote: str)
     return free - (claim["allocated"] if claim else ZERO)
 
 
-KILL_SWITCH = "kill_switch"  # Bot.paused_by of the bots the user's kill switch paused (bots.trading_switch)
+KILL_SWITCH = "kill_switch"  # Bot.pause_origin of the bots the user's kill switch paused (bots.trading_switch)
 
 
 def trading_stopped(user: Any) -> bool:
@@ -149,7 +159,7 @@ def create_bot(
     bot = Bot.objects.create(
         user=user,
         status=BotStatus.PAUSED if stopped else BotStatus.CREATED,
-        paused_by=KILL_SWITCH if stopped else "",
+        pause_origin=KILL_SWITCH if stopped else "",
         name=name[:100],
         exchange=platform.id,
         symbol=symbol,
@@ -193,13 +203,32 @@ def update_bot(user: Any, bot_id: Any, changes: dict) -> Bot:
     return bot
 
 
+def locked_message(bot: Bot) -> str:
+    """What the owner is told about an admin lock: who (a display name, never an email) and why."""
+    text = f"{bot.name} was paused by {lock_holder(bot)}"
+    if bot.pause_reason:
+        text += f", reason: {bot.pause_reason}"
+    return text + ". Only an administrator can release it; contact support to have it resumed."
+
+
+def require_not_admin_locked(bot: Bot) -> None:
+    if bot.paused_by_admin:
+        raise BotLockedByAdmin(
+            locked_message(bot),
+            details={"paused_by": [lock_holder(bot)], "pause_reason": [bot.pause_reason or "none given"]},
+        )
+
+
 @transaction.atomic
-def set_status(bot: Bot, status: str, reason: str = "", paused_by: str = "") -> Bot:
-    """Change a (locked) bot's status and tell its owner. ``paused_by`` marks a pause made by the kill switch
-    (bots.trading_switch); every other change clears the mark."""
+def set_status(bot: Bot, status: str, reason: str = "", origin: str = "") -> Bot:
+    """Change a (locked) bot's status and tell its owner. ``origin`` marks a pause made by the kill switch
+    (bots.trading_switch); every other change clears the mark. An admin-locked bot never becomes active here (an admin
+    releases it first: bots.admin_api.unlock_bot)."""
+    if status == BotStatus.ACTIVE:
+        require_not_admin_locked(bot)
     bot.status = status
-    bot.paused_by = paused_by if status == BotStatus.PAUSED else ""
-    update = ["status", "paused_by", "updated_at"]
+    bot.pause_origin = origin if status == BotStatus.PAUSED else ""
+    update = ["status", "pause_origin", "updated_at"]
     if status == BotStatus.ACTIVE:
         # A resumed bot starts afresh: no failures, no back-off, due at the dispatcher's next round.
         bot.failure_count = 0
@@ -217,9 +246,9 @@ def pause_bot(user: Any, bot_id: Any, reason: str = "") -> Bot:
     with transaction.atomic():
         bot = access_bot(user, bot_id, lock=True)
         if bot.status == BotStatus.PAUSED:
-            if bot.paused_by:  # paused by the kill switch, now by the user: starting trading must not resume it
-                bot.paused_by = ""
-                bot.save(update_fields=["paused_by", "updated_at"])
+            if bot.pause_origin:  # paused by the kill switch, now by the user: starting trading must not resume it
+                bot.pause_origin = ""
+                bot.save(update_fields=["pause_origin", "updated_at"])
             return bot
         return set_status(bot, BotStatus.PAUSED, reason)
 
@@ -227,6 +256,7 @@ def pause_bot(user: Any, bot_id: Any, reason: str = "") -> Bot:
 def resume_bot(user: Any, bot_id: Any) -> Bot:
     with transaction.atomic():
         bot = access_bot(user, bot_id, lock=True)
+        require_not_admin_locked(bot)
         if bot.status == BotStatus.ACTIVE:
             return bot
         if trading_stopped(user):
@@ -237,18 +267,43 @@ def resume_bot(user: Any, bot_id: Any) -> Bot:
 
 
 def delete_bot(user: Any, bot_id: Any) -> Any:
-    """Delete a bot. An open position is closed at market first; if that fails the bot stays and the error says why."""
+    """Delete a bot. An open position is sold at market first (``_sell_position``), so no position is ever left
+    without its bot. If the sale cannot be placed the bot stays and the error says why. If it was placed but has not
+    filled yet (a live exchange can take a moment), the bot is kept, stopped (it places nothing more), and the answer is
+    a 409 asking to delete again once the sale has filled: deleting it now would leave the position and the late fill
+    without the bot whose P&L they belong to."""
+    pending = False
     with transaction.atomic():
         bot = access_bot(user, bot_id, lock=True)
-        try:
-            close_position(bot, reason="bot deleted")
-        except (ProviderError, ValidationFailed) as exc:
-            raise Conflict(
-                f"The bot's open position could not be closed ({exc.message}); the bot was not deleted. "
-                "Pause it and try again later."
-            ) from exc
-        user_id, bot_pk = bot.user_id, bot.pk
-        bot.delete()
+        position = Position.objects.select_for_update().filter(bot=bot, is_open=True).first()
+        if position is not None:
+            try:
+                _sell_position(user, position, bot, reason="bot deleted")
+            except PositionClosed:
+                pass
+            except Conflict as exc:  # a sale of this position is already working
+                pending = True
+                message = exc.message
+            except (ProviderError, ValidationFailed, InsufficientFunds) as exc:
+                raise Conflict(
+                    f"The bot's open position could not be closed ({exc.message}); the bot was not deleted. "
+                    "Pause it and try again later."
+                ) from exc
+            position.refresh_from_db()
+            if position.is_open and not pending:
+                pending = True
+                message = "The sale of the bot's open position was placed and has not filled yet"
+        if pending:
+            if bot.status != BotStatus.STOPPED:
+                set_status(bot, BotStatus.STOPPED)
+        else:
+            user_id, bot_pk = bot.user_id, bot.pk
+            bot.delete()
+    if pending:
+        raise Conflict(
+            f"{message}: the bot was stopped, not deleted, so the position keeps its bot. "
+            "Delete it again once the sale has filled."
+        )
     events.publish(
         user_id,
         events.BOT_UPDATE,
@@ -257,24 +312,107 @@ def delete_bot(user: Any, bot_id: Any) -> Any:
     return bot_pk
 
 
-def close_position(bot: Bot, reason: str = "closed") -> Order | None:
-    """Sell a bot's open position at market (used when deleting a bot). Must run inside a transaction."""
-    position = Position.objects.filter(bot=bot, is_open=True).first()
-    if position is None:
-        return None
-    exchange = get_exchange(bot.user, bot.exchange, bot.trading_mode)
-    return trading.place_order(
-        bot.user,
+# --- manual exit ("force exit") -------------------------------------------------------------------------------
+# One path for every close: POST /api/positions/{id}/close, POST /api/bots/{id}/exit, deleting a bot, the assistant's
+# and the commands' "close position", and the kill switch. Locks are taken in the engine's order (bot, then position),
+# so a close and a tick of the same bot run one after the other: the tick then sees no position, the close then sees
+# the position the tick left.
+
+MAX_CLOSE_ATTEMPTS = 50
+
+
+def close_order_id(position: Position) -> str:
+    """The client order id of the next sale closing ``position``: deterministic per (position, attempt). Attempts whose
+    order was canceled or rejected are skipped; an attempt whose order is working (or filled) raises Conflict, so one
+    position is never sold twice, whichever path asked."""
+    for attempt in range(MAX_CLOSE_ATTEMPTS):
+        cid = trading.client_order_id("close", position.pk, attempt)
+        order = Order.objects.filter(client_order_id=cid).only("status").first()
+        if order is None:
+            return cid
+        if order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED):
+            continue
+        raise Conflict("A sale closing this position is already working; wait for it to fill")
+    raise Conflict("This position could not be closed after many attempts; contact support")
+
+
+def _sell_position(user: Any, position: Position, bot: Bot | None, reason: str) -> Order:
+    """Sell the whole of a locked, open position at market. Must run inside a transaction holding the bot's lock (if it
+    has one) and the position's."""
+    if not position.is_open:
+        raise PositionClosed("This position is already closed")
+    working = Order.objects.filter(
+        same_book(position), user_id=position.user_id, exchange=position.exchange, symbol=position.symbol
+    ).filter(side="sell", status=OrderStatus.OPEN, parent__isnull=True)
+    if working.exists():
+        raise Conflict("A sell order for this position is still open; cancel it or wait for it to fill")
+    if bot is not None:
+        mode = bot.trading_mode
+    else:
+        paper = position_is_paper(position)
+        mode = (
+            ("paper" if user.system_mode not in LIVE_MODES else "live")
+            if paper is None
+            else ("paper" if paper else "live")
+        )
+    exchange = get_exchange(user, position.exchange, mode)
+    order = trading.place_order(
+        user,
         exchange,
-        symbol=bot.symbol,
+        symbol=position.symbol,
         side="sell",
         type="market",
         amount=position.amount,
         bot=bot,
-        cid=trading.client_order_id(bot.pk, "close", position.pk),
+        cid=close_order_id(position),
         reason=reason,
-        is_paper=bot.trading_mode == TradingMode.PAPER,
+        is_paper=mode == TradingMode.PAPER,
     )
+    position.refresh_from_db()
+    events.publish(user.pk, events.POSITION_UPDATE, {"position": position_payload(position), "reason": reason})
+    return order
+
+
+def close_position(bot: Bot, reason: str = "closed") -> Order | None:
+    """Sell a bot's open position at market, if it has one (the kill switch's "close positions", scripts). Takes the
+    bot's and then the position's row lock itself (the engine's order), in the caller's transaction if there is one.
+    Returns the closing order, None when the bot holds no position; raises Conflict when a sale of it is working."""
+    with transaction.atomic():
+        locked = Bot.objects.select_for_update().filter(pk=bot.pk).first()
+        if locked is None:
+            return None
+        position = Position.objects.select_for_update().filter(bot=locked, is_open=True).first()
+        if position is None:
+            return None
+        return _sell_position(locked.user, position, locked, reason)
+
+
+def close_position_by_id(user: Any, position_id: Any, reason: str = "manual exit") -> tuple[Order, Position]:
+    """Sell one of the user's open positions at market, paper or live as it was opened. A bot's position books the
+    bot's P&L through the fill like a strategy exit. Raises PositionClosed (409) when it is no longer open, Conflict
+    when a sale of it is already working; NotFound for a missing or another user's position."""
+    position = access_position(user, position_id)
+    with transaction.atomic():
+        bot = None
+        if position.bot_id:
+            bot = Bot.objects.owned_by(user).select_for_update().filter(pk=position.bot_id).first()
+        position = access_position(user, position.pk, lock=True)
+        order = _sell_position(user, position, bot, reason)
+    position.refresh_from_db()
+    return order, position
+
+
+def exit_bot(user: Any, bot_id: Any, reason: str = "manual exit") -> tuple[Order, Position]:
+    """Close a bot's open position at market ("force exit"). The bot keeps its status: an active bot may open a new
+    position on its next buy signal (pause it first to stop that). Raises PositionClosed (409) when it has none."""
+    with transaction.atomic():
+        bot = access_bot(user, bot_id, lock=True)
+        position = Position.objects.select_for_update().filter(bot=bot, is_open=True).first()
+        if position is None:
+            raise PositionClosed(f"{bot.name} has no open position")
+        order = _sell_position(user, position, bot, reason)
+    position.refresh_from_db()
+    return order, position
 
 
 def max_failures() -> int:
@@ -349,3 +487,37 @@ def prune_signals(now: datetime | None = None, batch: int = PRUNE_BATCH) -> int:
         deleted += count
         if count < batch:
             return deleted
+
+
+def set_position_limits(
+    user: Any, bot_id: Any, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
+) -> Position:
+    """Change the stop loss and/or take profit (prices) of a bot's open position. The engine sells at market on the
+    first candle whose low reaches the stop loss or whose high reaches the take profit. New positions get theirs from
+    the bot's risk mode again. Raises PositionClosed when the bot has no open position."""
+    if stop_loss is None and take_profit is None:
+        raise ValidationFailed("Give a stop loss or a take profit")
+    for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit)):
+        if value is not None and (not value.is_finite() or value <= 0):
+            raise ValidationFailed(f"The {name.replace('_', ' ')} must be a positive price", details={name: ["> 0"]})
+    with transaction.atomic():
+        bot = access_bot(user, bot_id, lock=True)
+        position = Position.objects.select_for_update().filter(bot=bot, is_open=True).first()
+        if position is None:
+            raise PositionClosed(f"{bot.name} has no open position")
+        stop = stop_loss if stop_loss is not None else position.stop_loss
+        target = take_profit if take_profit is not None else position.take_profit
+        if stop is not None and target is not None and stop >= target:
+            raise ValidationFailed(
+                f"The stop loss ({stop.normalize():f}) must be below the take profit ({target.normalize():f})"
+            )
+        fields = []
+        if stop_loss is not None:
+            position.stop_loss = stop_loss.quantize(Decimal("0.00000001"))
+            fields.append("stop_loss")
+        if take_profit is not None:
+            position.take_profit = take_profit.quantize(Decimal("0.00000001"))
+            fields.append("take_profit")
+        position.save(update_fields=fields)
+        events.publish(user.pk, events.POSITION_UPDATE, {"position": position_payload(position), "reason": "limits"})
+    return position

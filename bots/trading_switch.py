@@ -1,9 +1,10 @@
 """The user's kill switch: stop all of their trading with one call, start it again with another.
 
 ``stop_trading(user, close_positions=False)``
-    pauses every active (or created) bot of the user, marking it ``paused_by="kill_switch"``; cancels every open order
-    of the user (bot orders and manual ones); with ``close_positions`` also sells every open bot position at market
-    (``close_bot_position``: the engine's exit path). The switch stays "stopped" until ``start_trading``.
+    pauses every active (or created) bot of the user, marking it ``pause_origin="kill_switch"``; cancels every open
+    order of the user (bot orders and manual ones); with ``close_positions`` also sells every open position, a bot's or
+    the user's own, at market (bots.services.close_position_by_id: the manual exit's one path).
+    The switch stays "stopped" until ``start_trading``.
 ``start_trading(user)``
     resumes the bots the stop paused, and only those: a bot the user or an admin paused (before or after the stop) keeps
     its pause (bots.services.pause_bot and the admin pause clear the mark).
@@ -26,7 +27,7 @@ from accounts.services import LIVE_MODES
 from amarktai.errors import AmarktaiError
 from amarktai.utils import iso
 from bots.models import Bot, BotStatus, TradingMode, TradingSwitch
-from bots.services import KILL_SWITCH, close_position, set_status
+from bots.services import KILL_SWITCH, close_position_by_id, set_status
 from realtime import events
 from trading import services as trading
 from trading.exchanges import get_exchange
@@ -47,14 +48,6 @@ def _message(exc: Exception) -> str:
     return exc.message if isinstance(exc, AmarktaiError) else f"{exc.__class__.__name__}: {exc}"
 
 
-def close_bot_position(bot: Bot) -> Order | None:
-    """Sell one bot's open position at market, the way the engine exits (bots.services.close_position). One small
-    function so a shared position-close service can take its place."""
-    with transaction.atomic():
-        locked = Bot.objects.select_for_update().get(pk=bot.pk)
-        return close_position(locked, reason="trading stopped (kill switch)")
-
-
 def _cancel_open_orders(user: Any, errors: list[dict]) -> list[str]:
     canceled = []
     for order in (
@@ -72,11 +65,10 @@ def _cancel_open_orders(user: Any, errors: list[dict]) -> list[str]:
 
 def _close_positions(user: Any, errors: list[dict]) -> list[str]:
     closed = []
-    positions = Position.objects.owned_by(user).filter(is_open=True, bot__isnull=False).select_related("bot")
-    for position in positions:
+    for position in Position.objects.owned_by(user).filter(is_open=True).order_by("opened_at"):
         try:
-            if close_bot_position(position.bot) is not None:
-                closed.append(str(position.pk))
+            close_position_by_id(user, position.pk, reason="trading stopped (kill switch)")
+            closed.append(str(position.pk))
         except Exception as exc:
             logger.warning("kill switch: could not close position %s", position.pk, exc_info=True)
             errors.append({"position_id": str(position.pk), "bot_id": str(position.bot_id), "error": _message(exc)})
@@ -93,7 +85,7 @@ def stop_trading(user: Any, close_positions: bool = False, actor: Any = None) ->
         for bot in (
             Bot.objects.owned_by(user).select_for_update().filter(status__in=(BotStatus.ACTIVE, BotStatus.CREATED))
         ):
-            set_status(bot, BotStatus.PAUSED, paused_by=KILL_SWITCH)
+            set_status(bot, BotStatus.PAUSED, origin=KILL_SWITCH)
             paused.append(str(bot.pk))
         switch.stopped = True
         switch.close_positions = close_positions
@@ -122,7 +114,7 @@ def start_trading(user: Any, actor: Any = None) -> dict:
         already = not switch.stopped
         resumed, skipped = [], []
         for bot in (
-            Bot.objects.owned_by(user).select_for_update().filter(status=BotStatus.PAUSED, paused_by=KILL_SWITCH)
+            Bot.objects.owned_by(user).select_for_update().filter(status=BotStatus.PAUSED, pause_origin=KILL_SWITCH)
         ):
             if bot.trading_mode == TradingMode.LIVE and user.system_mode not in LIVE_MODES:
                 skipped.append({"bot_id": str(bot.pk), "error": "live trading is off: switch the system mode first"})
@@ -168,6 +160,6 @@ def status(user: Any) -> dict:
         "stopped_at": iso(switch.stopped_at) if switch else None,
         "started_at": iso(switch.started_at) if switch else None,
         "close_positions": bool(switch and switch.close_positions),
-        "paused_by_stop": bots.filter(status=BotStatus.PAUSED, paused_by=KILL_SWITCH).count(),
+        "paused_by_stop": bots.filter(status=BotStatus.PAUSED, pause_origin=KILL_SWITCH).count(),
         "active_bots": bots.filter(status__in=(BotStatus.ACTIVE, BotStatus.CREATED)).count(),
     }

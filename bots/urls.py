@@ -9,6 +9,8 @@ urlpatterns = [
     path("bots/<uuid:bot_id>/round-trips", views.BotRoundTripsView.as_view()),
     path("bots/<uuid:bot_id>/equity", views.BotEquityView.as_view()),
     path("bots/<uuid:bot_id>/resume", views.BotResumeView.as_view()),
+    path("bots/<uuid:bot_id>/exit", views.BotExitView.as_view()),
+    path("positions/<uuid:position_id>/close", views.PositionCloseView.as_view()),
     path("metrics", views.MetricsView.as_view()),
     path("signals", views.SignalListView.as_view()),
     path("signals/filter", views.SignalFilterView.as_view()),

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from accounts.permissions import READ_ONLY_QUERY
 from amarktai.api import validated
 from bots import selectors, services
@@ -12,8 +13,10 @@ from bots.serializers import (
     BotUpdateSerializer,
     MetricsResponseSerializer,
     PageSerializer,
+    PositionCloseResponse,
     SignalFilterSerializer,
 )
+from trading.payloads import order_payload, position_payload
 
 
 class BotListView(GenericAPIView):
@@ -118,3 +121,25 @@ class SignalFilterView(GenericAPIView):
 class SignalDetailView(GenericAPIView):
     def get(self, request, signal_id):
         return Response({"success": True, "signal": signal_payload(selectors.access_signal(request.user, signal_id))})
+
+
+def _closed(order, position):
+    return Response({"success": True, "order": order_payload(order), "position": position_payload(position)})
+
+
+class PositionCloseView(GenericAPIView):
+    """Close one open position at market ("force exit"); a bot's position books the bot's P&L like a strategy exit."""
+
+    @extend_schema(request=None, responses=PositionCloseResponse, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
+    def post(self, request, position_id):
+        return _closed(*services.close_position_by_id(request.user, position_id))
+
+
+class BotExitView(GenericAPIView):
+    """Close the bot's open position at market ("force exit"); the bot keeps its status."""
+
+    @extend_schema(request=None, responses=PositionCloseResponse, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
+    def post(self, request, bot_id):
+        return _closed(*services.exit_bot(request.user, bot_id))

@@ -20,7 +20,8 @@ from bots import services as bot_services
 from bots.models import Bot, BotStatus
 from bots.selectors import access_bot
 from bots.strategies import RISK_PROFILES
-from chat.models import PendingAction
+from bots.trading_switch import stop_trading
+from chat.models import CommandRecord, CommandStatus, PendingAction
 from chat.payloads import action_payload
 
 MIN_POSITION_PCT = Decimal("1")
@@ -65,6 +66,12 @@ def new_position_pct(bot, params):
 
 def propose(user, action_type, bots, description, params=None):
     """Store a pending action; returns the contract's action item (the raw token appears only here)."""
+    pending, token = create_pending(user, action_type, bots, description, params)
+    return action_payload(pending, token)
+
+
+def create_pending(user, action_type, bots, description, params=None):
+    """Store a pending action; returns (PendingAction, raw token). Only the token's SHA-256 is kept."""
     token = secrets.token_urlsafe(32)
     pending = PendingAction.objects.create(
         user=user,
@@ -75,7 +82,7 @@ def propose(user, action_type, bots, description, params=None):
         params=params or {},
         expires_at=timezone.now() + token_ttl(),
     )
-    return action_payload(pending, token)
+    return pending, token
 
 
 def _consume(user, token):
@@ -99,16 +106,32 @@ def _consume(user, token):
 
 
 def confirm(user, token):
-    """Run the user's pending action once. Returns (PendingAction, reply text)."""
+    """Run the user's pending action once (whether the assistant or POST /api/commands proposed it). Returns
+    (PendingAction, reply text); a command's history row records the outcome."""
     with transaction.atomic():
         pending = _consume(user, token)
-        reply = _execute(user, pending)
+        reply, status = _execute(user, pending)
         pending.result = reply
         pending.save(update_fields=["result"])
+        CommandRecord.objects.owned_by(user).filter(action=pending).update(
+            status=status, outcome=reply, applied_at=timezone.now()
+        )
     return pending, reply
 
 
+def _stop_trading(user, pending):
+    close = bool(pending.params.get("close_positions"))
+    stop_trading(user, close_positions=close)
+    text = "Trading stopped: your bots are paused and their open orders canceled."
+    if close:
+        text += " Their open positions are being closed at market."
+    return text, CommandStatus.APPLIED
+
+
 def _execute(user, pending):
+    """Apply the action; returns (reply text, CommandStatus)."""
+    if pending.action_type == PendingAction.TRADING_STOP:
+        return _stop_trading(user, pending)
     bots = {str(b.id): b for b in Bot.objects.owned_by(user).filter(id__in=pending.bot_ids)}
     ordered = [bots[i] for i in pending.bot_ids if i in bots]
     gone = len(pending.bot_ids) - len(ordered)
@@ -127,6 +150,9 @@ def _execute(user, pending):
         PendingAction.STOP: "Stopped",
         PendingAction.RISK_MODE: f"Switched to {pending.params.get('risk_mode')} mode:",
         PendingAction.POSITION_SIZE: "Position size updated:",
+        PendingAction.CLOSE_POSITION: "Closed the open position of",
+        PendingAction.STOP_LOSS: "Stop loss set:",
+        PendingAction.TAKE_PROFIT: "Take profit set:",
     }[pending.action_type]
     if done:
         parts.append(f"{verb} {', '.join(done)}.")
@@ -136,7 +162,15 @@ def _execute(user, pending):
         parts.append(f"Could not update {', '.join(failed)}.")
     if gone:
         parts.append(f"{gone} bot(s) no longer exist.")
-    return " ".join(parts) or "Nothing to do."
+    if done and (failed or gone):
+        status = CommandStatus.PARTIAL
+    elif done:
+        status = CommandStatus.APPLIED
+    elif failed or gone:
+        status = CommandStatus.FAILED
+    else:
+        status = CommandStatus.NO_CHANGE
+    return " ".join(parts) or "Nothing to do.", status
 
 
 def _apply(user, pending, bot):
@@ -178,4 +212,20 @@ def _apply(user, pending, bot):
             locked.save(update_fields=["params", "updated_at"])
             bot_services.publish_bot(locked)
         return f"{bot.name} {before.normalize():f}% → {after.normalize():f}% of capital"
+    if kind == PendingAction.CLOSE_POSITION:
+        try:
+            order, _position = bot_services.exit_bot(user, bot.id)
+        except AmarktaiError as exc:
+            if exc.error_code == "POSITION_CLOSED":
+                return ""  # closed meanwhile (by its strategy or by hand): nothing left to do
+            raise
+        return f"{bot.name} (sold {order.amount.normalize():f} {bot.symbol.split('/')[0]} at market)"
+    if kind in (PendingAction.STOP_LOSS, PendingAction.TAKE_PROFIT):
+        field = "stop_loss" if kind == PendingAction.STOP_LOSS else "take_profit"
+        prices = pending.params.get("prices") or {}
+        if str(bot.id) not in prices:
+            return ""
+        price = Decimal(prices[str(bot.id)])
+        bot_services.set_position_limits(user, bot.id, **{field: price})
+        return f"{bot.name} at {price:,.2f}"
     raise ValidationFailed(f"Unknown action {kind}")  # pragma: no cover

@@ -24,7 +24,11 @@ STOP = "stop"
 RISK_MODE = "risk_mode"
 POSITION_SIZE = "position_size"
 GREETING = "greeting"
+UNREALISED = "unrealised"
+RANKING = "ranking"  # "which bot performs best?": not answered yet, said honestly
+CREATE_BOT = "create_bot"  # "create a momentum bot": not done by the assistant, said honestly
 UNKNOWN = "unknown"
+UNSUPPORTED = {RANKING, CREATE_BOT, UNKNOWN}
 
 ACTION_KINDS = {PAUSE, RESUME, STOP, RISK_MODE, POSITION_SIZE}
 
@@ -134,6 +138,23 @@ _SIZE = re.compile(
 _SIZE_SET = re.compile(
     r"\b(position|trade|order)\s*(size|sizing)\b[^%\d]*?\bto\s+(\d+(?:\.\d+)?)\s*(%|percent|pct)",
 )
+
+
+_UNREALISED = re.compile(
+    r"\bunreali[sz]ed\b|\bfloating\b|\bunbooked\b|\bopen\s+(p&l|pnl|profits?|loss(es)?|gains?)\b|"
+    r"\bpaper\s+(profits?|loss(es)?|gains?)\b|\bmark[\s-]to[\s-]market\b"
+)
+_RANKING = re.compile(
+    r"\b(best|worst|top|most|least|better|worse|compare|comparison|rank|ranking|ranked|outperforms?|"
+    r"strongest|weakest|highest|lowest)\b"
+)
+_CREATE = re.compile(
+    r"\b(create|build|deploy|design|setup|set\s+up|add|make)\s+(me\s+)?(?:(?:a|an|another|one|some)\s+)?(new\s+)?"
+    r"(?!(?:all|my|every|each|the|these|those|both)\b)([a-z_-]+\s+){0,2}(bot|bots|strategy|strategies)\b|"
+    r"\bnew\s+(bot|strategy)\b"
+)
+# Words that make a question about the bots as a list ("check my bots", "list bots"): only then the list is the answer.
+_BOTS_LIST = {"bots", "list", "check", "overview"}
 
 
 def words(text):
@@ -269,6 +290,10 @@ def parse(text, bots):
         ignore = {"size", "sizing", "percent", "pct", "position", "trade", "order", "to"}
         return with_bots(POSITION_SIZE, {"target_pct": m.group(3)}, ignore)
 
+    # "create a momentum bot": not something the assistant does (said honestly, never mistaken for a command)
+    if _CREATE.search(lower):
+        return Intent(CREATE_BOT)
+
     # Risk mode: "switch bot Beta to safe mode", "make all bots aggressive"
     risk = next((_RISK_WORDS[w] for w in words(lower) if w in _RISK_WORDS), None)
     if risk and (
@@ -284,6 +309,10 @@ def parse(text, bots):
 
     if _has(ws, "help", "commands", "capabilities") or "what can you do" in lower:
         return Intent(HELP)
+    if _UNREALISED.search(lower):
+        return Intent(UNREALISED)
+    if _RANKING.search(re.sub(r"\bmost\s+recent\b", "recent", lower)):
+        return Intent(RANKING)
     if _has(ws, "hi", "hello", "hey", "morning", "afternoon", "evening") and len(ws) <= 4:
         return Intent(GREETING)
     if (
@@ -308,7 +337,7 @@ def parse(text, bots):
     matched, ambiguous, _ = resolve_bots(lower, bots)
     if matched or ambiguous:
         return Intent(BOT_DETAIL, bots=matched, ambiguous=ambiguous)
-    if _has(ws, "bots", "bot", "check", "list"):
+    if ws & _BOTS_LIST or ws <= _FILLER | {"bot", "check", "list"}:
         return Intent(BOTS)
     if _has(ws, "profit", "profits", "earn", "earned", "made", "performance", "doing", "status"):
         return Intent(PORTFOLIO)

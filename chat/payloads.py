@@ -1,8 +1,10 @@
 """Response shapes of the chat app (contract: AI Chat): the assistant's reply, a proposed action, a history message,
 the greeting and its daily report."""
 
+from django.utils import timezone
+
 from amarktai.utils import iso
-from chat.models import ChatMessage, PendingAction
+from chat.models import ChatMessage, CommandRecord, CommandStatus, PendingAction
 
 
 def message_payload(message: ChatMessage) -> dict:
@@ -31,3 +33,31 @@ def daily_report_payload(summary: str, highlights: list[str]) -> dict:
 
 def greeting_payload(greeting: str, daily_report: dict) -> dict:
     return {"greeting": greeting, "daily_report": daily_report}
+
+
+def command_status(record: CommandRecord) -> str:
+    """A proposed command whose token has expired unconfirmed is "expired"."""
+    action = record.action
+    if (
+        record.status == CommandStatus.PROPOSED
+        and action is not None
+        and action.consumed_at is None
+        and action.expires_at <= timezone.now()
+    ):
+        return "expired"
+    return record.status
+
+
+def command_payload(record: CommandRecord) -> dict:
+    """One entry of GET /api/commands/history."""
+    return {
+        "id": str(record.id),
+        "prompt": record.prompt,
+        "command_type": record.command_type or None,
+        "description": record.description,
+        "status": command_status(record),
+        "outcome": record.outcome,
+        "timestamp": iso(record.created_at),
+        "expires_at": iso(record.action.expires_at) if record.action is not None else None,
+        "applied_at": iso(record.applied_at),
+    }

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from bots.models import Bot, BotStatus
-from chat.models import ChatMessage
+from chat.models import ChatMessage, CommandRecord
 from trading.models import Position, Trade
 from trading.valuation import Valuation, bag_of, quote_of
 
@@ -23,6 +23,8 @@ HISTORY_MAX = 500
 
 # Trades that realised P&L (closed or reduced a position): they count for the win rate.
 CLOSING = ~Q(profit_loss=0)
+# Trades that closed or reduced a position, whatever their P&L (a sell: the engine is long-only). A buy opens.
+CLOSING_SIDE = Q(side="sell")
 
 
 def day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -139,6 +141,7 @@ class BotDay:
     bot: Bot
     profit: Decimal
     trades: int
+    closed: int = 0  # of those trades, the ones that closed (or reduced) a position: only they book profit or loss
 
     @property
     def percentage(self) -> Decimal:
@@ -157,6 +160,7 @@ class DailyReport:
     paused: list = field(default_factory=list)  # paused bots
     active_bots: int = 0
     total_bots: int = 0
+    closed_trades: int = 0  # today's trades that closed or reduced a position (sells); the rest opened positions
 
     @property
     def best(self) -> BotDay | None:
@@ -171,7 +175,7 @@ def daily_report(user: Any, now: datetime | None = None) -> DailyReport:
     """Today's realised profit, trade count and per-bot results, straight from the Trade rows."""
     start, end = day_bounds(now)
     today = Trade.objects.owned_by(user).filter(created_at__gte=start, created_at__lt=end)
-    agg = today.aggregate(count=Count("id"))
+    agg = today.aggregate(count=Count("id"), closed=Count("id", filter=CLOSING_SIDE))
     by_market = today.values("symbol").annotate(p=Sum("profit_loss")).order_by()
     # Today's profit in the base currency: each market's P&L is in its quote currency (trading.valuation).
     agg["profit"] = Valuation.for_user(user).convert(bag_of((quote_of(r["symbol"]), r["p"]) for r in by_market)).total
@@ -179,14 +183,28 @@ def daily_report(user: Any, now: datetime | None = None) -> DailyReport:
     outcome = closing.aggregate(
         wins=Count("id", filter=Q(profit_loss__gt=0)), losses=Count("id", filter=Q(profit_loss__lt=0))
     )
-    rows = today.filter(bot__isnull=False).values("bot_id").annotate(profit=Sum("profit_loss"), trades=Count("id"))
+    rows = (
+        today.filter(bot__isnull=False)
+        .values("bot_id")
+        .annotate(profit=Sum("profit_loss"), trades=Count("id"), closed=Count("id", filter=CLOSING_SIDE))
+    )
     bots = {b.id: b for b in Bot.objects.owned_by(user)}
-    per_bot = [BotDay(bots[r["bot_id"]], r["profit"] or ZERO, r["trades"]) for r in rows if r["bot_id"] in bots]
+    per_bot = [
+        BotDay(bots[r["bot_id"]], r["profit"] or ZERO, r["trades"], r["closed"]) for r in rows if r["bot_id"] in bots
+    ]
     per_bot.sort(key=lambda d: (-d.profit, d.bot.name))
     paused = sorted((b for b in bots.values() if b.status == BotStatus.PAUSED), key=lambda b: b.name)
     active = sum(1 for b in bots.values() if b.status == BotStatus.ACTIVE)
     return DailyReport(
-        agg["profit"] or ZERO, agg["count"], outcome["wins"], outcome["losses"], per_bot, paused, active, len(bots)
+        agg["profit"] or ZERO,
+        agg["count"],
+        outcome["wins"],
+        outcome["losses"],
+        per_bot,
+        paused,
+        active,
+        len(bots),
+        agg["closed"],
     )
 
 
@@ -195,3 +213,15 @@ def history(user: Any, limit: int = HISTORY_DEFAULT) -> list[ChatMessage]:
     limit = max(1, min(int(limit), HISTORY_MAX))
     newest = list(ChatMessage.objects.owned_by(user).order_by("-id")[:limit])
     return list(reversed(newest))
+
+
+COMMANDS_DEFAULT = 50
+COMMANDS_MAX = 200
+
+
+def command_history(user: Any, *, limit: int = COMMANDS_DEFAULT, offset: int = 0) -> tuple[list[CommandRecord], int]:
+    """The user's commands (POST /api/commands), newest first, with their pending actions, and how many there are."""
+    records = CommandRecord.objects.owned_by(user)
+    limit = max(1, min(int(limit), COMMANDS_MAX))
+    page = list(records.select_related("action").order_by("-created_at", "-id")[offset : offset + limit])
+    return page, records.count()

@@ -12,11 +12,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from amarktai.errors import AmarktaiError, ValidationFailed
 from amarktai.utils import iso
 from bots.models import Bot, BotStatus
-from chat import actions, intents, selectors
-from chat.models import ChatMessage, PendingAction
+from bots.services import locked_message
+from chat import actions, commands, intents, selectors
+from chat.models import ChatMessage, CommandRecord, CommandStatus, PendingAction
 from chat.payloads import daily_report_payload, greeting_payload, reply_payload
+from trading.selectors import open_positions
 from trading.valuation import quote_of
 from wallets.services.balances import is_paper, provider_balances
 
@@ -24,12 +27,22 @@ CURRENCY_SYMBOLS = {"ZAR": "R", "USD": "$", "USDT": "$", "EUR": "€", "GBP": "�
 
 CAPABILITIES = (
     "Here is what I can do:\n"
-    '• Portfolio: "What is my portfolio status?", "How much profit today?"\n'
+    '• Portfolio: "What is my portfolio status?", "How much profit today?", "What is my unrealised P&L?"\n'
     '• Bots: "Check my bots", "How is Alpha Trader doing?"\n'
     '• Trades and risk: "Show recent trades", "What is my win rate?", "What is my exposure?", "Show my balances"\n'
     '• Commands (you confirm each one first): "Pause Alpha Trader", "Resume all bots", "Stop Beta", '
-    '"Switch bot Beta to safe mode", "Increase position size by 20%"'
+    '"Switch bot Beta to safe mode", "Increase position size by 20%", "Close Alpha Trader\'s position", '
+    '"Set stop loss of Alpha Trader to 3%"'
 )
+CANT_RANK = (
+    "I can't compare or rank your bots yet, so I won't guess which one is best. You can ask about one bot at a time "
+    '("How is Alpha Trader doing?") and compare their profit and win rate yourself.'
+)
+CANT_CREATE = (
+    "I can't create bots yet. Create one on the Bots page (Create a bot) or through the API (POST /api/bots): "
+    "you choose the exchange, pair, strategy, risk mode and capital there."
+)
+CANT_ANSWER = "I can't answer that yet."
 
 
 # ---------------------------------------------------------------- formatting
@@ -74,7 +87,13 @@ def _bot_list(user: Any, bots: list[Bot]) -> str:
 def daily_report(user: Any, now: datetime | None = None) -> dict:
     """{"summary", "highlights"} from today's Trade rows and the user's bots."""
     report = selectors.daily_report(user, now)
-    if report.trade_count:
+    if report.trade_count and not report.closed_trades:
+        # Only buys today: positions were opened, nothing was booked. Never "generated R0.00" or "broke even".
+        summary = (
+            f"Today your bots opened positions in {report.trade_count} trade{'s' if report.trade_count != 1 else ''}; "
+            "no profit or loss is booked until they close."
+        )
+    elif report.trade_count:
         verb = "generated" if report.profit >= 0 else "lost"
         amount = fmt_money(user, abs(report.profit))
         summary = (
@@ -90,6 +109,12 @@ def daily_report(user: Any, now: datetime | None = None) -> dict:
     highlights = []
     for day in (report.best, report.worst):
         if day is None:
+            continue
+        if not day.closed:
+            highlights.append(
+                f"{day.bot.name} opened a position today ({day.trades} trade{'s' if day.trades != 1 else ''}); "
+                "it is still open, so no profit or loss is booked yet"
+            )
             continue
         if day.profit > 0:
             what = (
@@ -269,6 +294,11 @@ def _command(user: Any, intent: intents.Intent, all_bots: list[Bot], confirmable
     if intent.kind in _DONE_STATES:
         done, already, wanted = _DONE_STATES[intent.kind]
         eligible = [b for b in targets if b.status not in done]
+        if intent.kind == intents.RESUME:
+            locked = [b for b in eligible if b.paused_by_admin]
+            eligible = [b for b in eligible if not b.paused_by_admin]
+            if locked and not eligible:
+                return reply_payload(" ".join(locked_message(b) for b in locked))
         if not eligible:
             if len(targets) == 1:
                 return reply_payload(f"{targets[0].name} {already} (status: {targets[0].status}).")
@@ -317,9 +347,68 @@ def _command(user: Any, intent: intents.Intent, all_bots: list[Bot], confirmable
     )
 
 
+# Commands the assistant takes from chat.commands (the same parser and analysis as POST /api/commands).
+_COMMAND_KINDS = {commands.CLOSE_POSITION, commands.STOP_LOSS, commands.TAKE_PROFIT, commands.TRADING_STOP}
+
+
+def _dynamic_command(user: Any, command: commands.Command, bots: list[Bot], confirmable: bool) -> dict:
+    try:
+        analysis, targets = commands.analyse(user, command, bots)
+    except ValidationFailed as exc:
+        return reply_payload(exc.message)
+    if analysis["action"] != "apply":
+        return reply_payload(analysis.get("reason") or "Nothing to do.")
+    text = f"{analysis['description']}. {analysis['impact']}"
+    if not confirmable:
+        return reply_payload(
+            f"{text} Commands that change your bots need a confirmation, so send them to the assistant "
+            "(POST /api/ai/chat), which returns a confirmation token."
+        )
+    item = actions.propose(user, commands.ACTION_TYPES[command.kind], targets, analysis["description"], command.params)
+    minutes = int(actions.token_ttl().total_seconds() // 60) or 1
+    return reply_payload(f"{text} Please confirm it within {minutes} minute{'s' if minutes != 1 else ''}.", [item])
+
+
+def _unrealised(user: Any, bots: list[Bot]) -> str:
+    """Open positions at the current price (after entry fees), per quote currency: nothing is booked until sold."""
+    try:
+        rows = open_positions(user)
+    except AmarktaiError as exc:
+        return f"I could not price your open positions right now ({exc.message}). Try again in a moment."
+    if not rows:
+        return "You have no open positions, so there is no unrealised profit or loss."
+    names = {str(b.id): b.name for b in bots}
+    totals: dict[str, Decimal] = {}
+    lines = []
+    for row in rows:
+        quote = row["symbol"].split("/")[-1]
+        pnl = Decimal(str(row["unrealised_pnl"]))
+        totals[quote] = totals.get(quote, Decimal("0")) + pnl
+        lines.append(
+            f"• {names.get(row['bot_id'] or '', 'manual')}: {fmt_amount(Decimal(str(row['amount'])))} {row['symbol']} "
+            f"bought at {Decimal(str(row['entry_price'])):,.2f}, now {Decimal(str(row['current_price'])):,.2f}: "
+            f"{_quoted(pnl, quote)} ({fmt_pct(row['unrealised_pnl_pct'])})"
+        )
+    total = ", ".join(_quoted(v, q) for q, v in sorted(totals.items()))
+    count = len(rows)
+    return (
+        f"Your unrealised P&L is {total} on {count} open position{'s' if count != 1 else ''} at current prices "
+        "(entry fees included; nothing is booked until a position is sold):\n" + "\n".join(lines)
+    )
+
+
+def _quoted(value: Decimal, currency: str) -> str:
+    value = value.quantize(Decimal("0.01"))
+    symbol = CURRENCY_SYMBOLS.get(currency.upper(), f"{currency} ")
+    return f"{'-' if value < 0 else '+' if value > 0 else ''}{symbol}{abs(value):,.2f}"
+
+
 def answer(user: Any, text: str, confirmable: bool = True) -> dict:
     """The assistant's reply (no history written): {"response", "requires_confirmation", "actions"}."""
     bots = selectors.user_bots(user)
+    command = commands.parse(text, bots)
+    if command is not None and command.kind in _COMMAND_KINDS:
+        return _dynamic_command(user, command, bots, confirmable)  # "stop all trading" is the kill switch
     intent = intents.parse(text, bots)
     kind = intent.kind
     if kind in intents.ACTION_KINDS:
@@ -350,7 +439,13 @@ def answer(user: Any, text: str, confirmable: bool = True) -> dict:
         )
     if kind == intents.HELP:
         return reply_payload(CAPABILITIES)
-    return reply_payload("Sorry, I didn't understand that. " + CAPABILITIES)
+    if kind == intents.UNREALISED:
+        return reply_payload(_unrealised(user, bots))
+    if kind == intents.RANKING:
+        return reply_payload(CANT_RANK + "\n" + CAPABILITIES)
+    if kind == intents.CREATE_BOT:
+        return reply_payload(CANT_CREATE + "\n" + CAPABILITIES)
+    return reply_payload(CANT_ANSWER + " " + CAPABILITIES)
 
 
 def _store(user: Any, question: str, reply_text: str) -> None:
@@ -380,3 +475,56 @@ def confirm_action(user: Any, token: str) -> dict:
 
 def clear_history(user: Any) -> None:
     ChatMessage.objects.owned_by(user).delete()
+
+
+# ---------------------------------------------------------------- dynamic commands (POST /api/commands)
+
+
+def submit_command(user: Any, prompt: str) -> dict:
+    """Parse and analyse a free-text command without applying it; record it in the user's command history.
+
+    Returns {"command_id", "analysis"}; an "apply" analysis carries the one-time confirmation token that
+    ``confirm_command`` (or the assistant's confirm) takes. A prompt that is no command, or names no bot, several or an
+    unknown one, raises ValidationFailed (recorded as "rejected")."""
+    prompt = prompt.strip()
+    bots = selectors.user_bots(user)
+    command = commands.parse(prompt, bots)
+    if command is None:
+        message = commands.not_understood()
+        CommandRecord.objects.create(user=user, prompt=prompt[:500], status=CommandStatus.REJECTED, outcome=message)
+        raise ValidationFailed(message, details={"prompt": [message]})
+    try:
+        analysis, targets = commands.analyse(user, command, bots)
+    except ValidationFailed as exc:
+        CommandRecord.objects.create(
+            user=user,
+            prompt=prompt[:500],
+            command_type=command.kind,
+            status=CommandStatus.REJECTED,
+            outcome=exc.message,
+        )
+        raise
+    with transaction.atomic():
+        pending = commands.propose(user, command, analysis, targets)
+        record = CommandRecord.objects.create(
+            user=user,
+            prompt=prompt[:500],
+            command_type=command.kind,
+            description=analysis["description"][:500],
+            status=CommandStatus.PROPOSED if pending is not None else CommandStatus.IGNORED,
+            outcome="" if pending is not None else analysis.get("reason", ""),
+            action=pending,
+        )
+    return {"command_id": str(record.id), "analysis": analysis}
+
+
+def confirm_command(user: Any, token: str) -> dict:
+    """Apply a proposed command once (the assistant's confirmed-action path). Returns {"command_id", "status",
+    "result"}; the history row records the outcome."""
+    pending, text = actions.confirm(user, token)
+    record = CommandRecord.objects.owned_by(user).filter(action=pending).first()
+    return {
+        "command_id": str(record.id) if record is not None else None,
+        "status": record.status if record is not None else CommandStatus.APPLIED,
+        "result": text,
+    }

@@ -196,7 +196,7 @@ def _apply_bots(user: Any, clean: list[dict]) -> list[dict]:
         try:
             if found is None:
                 bot = create_bot(user, **data)
-                if bot.status != BotStatus.PAUSED or bot.paused_by:
+                if bot.status != BotStatus.PAUSED or bot.pause_origin:
                     set_status(bot, BotStatus.PAUSED)  # imported bots wait, paused, for their owner
                 items.append({"kind": "bot", "key": data["name"], "action": "created", "changes": []})
                 continue

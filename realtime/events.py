@@ -28,6 +28,9 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - config_update:   {"section", "values"}  (a configuration section of the user changed, control app)
 - system_status:   {"status": "running"|"stopped", "reason", "changed_at", "restarts"}  (the platform's
                    trading switch, trading.system; sent to everyone with broadcast(), not to one user)
+- position_update: {"position": <the position as POST /api/positions/{id}/close answers it>, "reason"}  (a manual
+                   exit placed its closing order, reason "manual exit"/"bot deleted"/...; the fills arrive as
+                   trade_executed; or its stop loss / take profit changed, reason "limits")
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay
@@ -62,6 +65,7 @@ ALERT = "alert"
 ORDER_UPDATE = "order_update"
 PNL_UPDATE = "pnl_update"
 SIGNAL = "signal"
+POSITION_UPDATE = "position_update"
 TRADING_STATUS = "trading_status"
 CONFIG_UPDATE = "config_update"
 SYSTEM_STATUS = "system_status"
@@ -77,6 +81,7 @@ EVENT_TYPES = {
     CONFIG_UPDATE,
     SYSTEM_STATUS,
     SIGNAL,
+    POSITION_UPDATE,
 }
 # Every WebSocket and SSE connection also joins this group: platform-wide events (system_status) reach everyone once.
 BROADCAST_GROUP = "broadcast"

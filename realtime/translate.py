@@ -26,7 +26,7 @@ def ws_message(message):
         return {"type": "overview_update", **payload, "timestamp": message.get("timestamp") or iso_now()}
     if event == ev.ORDER_UPDATE:
         return order_update(payload)
-    if event in (ev.PNL_UPDATE, ev.TRADE_UPDATE):
+    if event in (ev.PNL_UPDATE, ev.TRADE_UPDATE, ev.POSITION_UPDATE):
         return {"type": event, **payload}
     if event == ev.SIGNAL:
         return signal_message(payload)

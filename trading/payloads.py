@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from amarktai.utils import iso, money
-from trading.models import Order, Trade
+from trading.models import Order, Position, Trade
 
 
 def trade_payload(trade: Trade) -> dict:
@@ -100,3 +100,23 @@ def _plain(value: Decimal) -> str:
     """A decimal without exponent or trailing zeros ("0.001", "-12.5", "0")."""
     text = format(value.normalize(), "f")
     return "0" if text in {"-0", ""} else text
+
+
+def position_payload(position: Position) -> dict:
+    """A position as it stands (open or closed): what a manual exit answers and the position_update event carries
+    (``reason``: "manual exit", "bot deleted", "limits" when its stop loss or take profit changed, ...)."""
+    return {
+        "id": str(position.id),
+        "bot_id": str(position.bot_id) if position.bot_id else None,
+        "exchange": position.exchange,
+        "symbol": position.symbol,
+        "side": "long",
+        "is_open": position.is_open,
+        "amount": money(position.amount),
+        "entry_price": money(position.entry_price),
+        "realised_pnl": money(position.realised_pnl),
+        "stop_loss": money(position.stop_loss),
+        "take_profit": money(position.take_profit),
+        "opened_at": iso(position.opened_at),
+        "closed_at": iso(position.closed_at),
+    }

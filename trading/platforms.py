@@ -19,6 +19,15 @@ class Platform:
     supports_live: bool = True
     enabled: bool = True
     symbols: tuple = field(default_factory=tuple)
+    # Currencies the exchange holds besides those of its pairs (stablecoins and fiat it takes deposits in).
+    extra_currencies: tuple = field(default_factory=tuple)
+
+    @property
+    def currencies(self):
+        """Every currency an account on this exchange can hold: the bases and quotes of its pairs, and the extras.
+        What a transfer to or from it may carry (ZAR to Binance cannot work: Binance holds no ZAR)."""
+        held = {part for symbol in self.symbols for part in symbol.split("/")} | set(self.extra_currencies)
+        return tuple(sorted(held))
 
     @property
     def required_fields(self):
@@ -41,6 +50,7 @@ class Platform:
             "region": self.region,
             "quote_currency": self.quote,
             "symbols": list(self.symbols),
+            "currencies": list(self.currencies),
         }
 
     def provider_entry(self):
@@ -68,6 +78,7 @@ PLATFORMS = {
             "ZAR",
             "BTC/ZAR",
             symbols=("BTC/ZAR", "ETH/ZAR", "XRP/ZAR", "SOL/ZAR"),
+            extra_currencies=("USDT", "USDC"),
         ),
         Platform(
             "binance",
@@ -80,6 +91,7 @@ PLATFORMS = {
             "USDT",
             "BTC/USDT",
             symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "BNB/USDT"),
+            extra_currencies=("USDC",),
         ),
         Platform(
             "kucoin",
@@ -93,6 +105,7 @@ PLATFORMS = {
             "BTC/USDT",
             requires_passphrase=True,
             symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"),
+            extra_currencies=("USDC",),
         ),
         Platform(
             "kraken",
@@ -105,6 +118,7 @@ PLATFORMS = {
             "USD",
             "BTC/USD",
             symbols=("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD"),
+            extra_currencies=("USDT", "USDC", "EUR"),
         ),
         Platform(
             "valr",
@@ -117,6 +131,7 @@ PLATFORMS = {
             "ZAR",
             "BTC/ZAR",
             symbols=("BTC/ZAR", "ETH/ZAR", "XRP/ZAR", "SOL/ZAR"),
+            extra_currencies=("USDT", "USDC"),
         ),
     ]
 }

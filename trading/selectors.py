@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from amarktai.tenancy import access
@@ -171,6 +171,31 @@ def positions_report(user: Any, valuation: Valuation | None = None) -> dict:
 def access_order(user: Any, order_id: Any, *, lock: bool = False) -> Order:
     """One of the user's orders; 404 for a missing or another user's order alike."""
     return access(Order.objects, user, order_id, "Order", lock=lock)
+
+
+def access_position(user: Any, position_id: Any, *, lock: bool = False) -> Position:
+    """One of the user's positions (open or closed); 404 for a missing or another user's position alike."""
+    return access(Position.objects, user, position_id, "Position", lock=lock)
+
+
+def same_book(position: Position) -> Q:
+    """Orders of the position's book: its bot's, or the user's own (no bot) for a manual position."""
+    return Q(bot__isnull=True) if position.bot_id is None else Q(bot_id=position.bot_id)
+
+
+def position_is_paper(position: Position) -> bool | None:
+    """Whether a position was opened on the paper account: from the order that opened it (its bot's, or the user's own
+    buy on that market), None when no filled buy is on record."""
+    opening = (
+        Order.objects.filter(
+            same_book(position), user_id=position.user_id, exchange=position.exchange, symbol=position.symbol
+        )
+        .filter(side="buy", filled__gt=0)
+        .order_by("-created_at")
+        .only("is_paper")
+        .first()
+    )
+    return None if opening is None else opening.is_paper
 
 
 def filtered_trades(

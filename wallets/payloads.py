@@ -1,10 +1,44 @@
 """Response shapes of the wallets app (stored exchange keys and the transfer ledger)."""
 
 from amarktai.utils import iso, money
+from trading.platforms import get_platform
 from wallets.models import ExchangeCredential, Transfer
 from wallets.selectors import TransferWithStatus
 
-TRANSFER_MESSAGE = "Transfer recorded. Manual action required for real exchange transfer."
+# What each status means, for people (the portal's wallet page and the API docs say the same).
+STATUS_DESCRIPTIONS = {
+    "pending": (
+        "Recorded, not yet carried out. Amarktai does not move money between exchanges: withdraw it from the first "
+        "exchange and deposit it on the second yourself, then mark the transfer completed (or cancel it). On paper "
+        "accounts the amount is set aside until then."
+    ),
+    "completed": (
+        "Marked as carried out. On paper accounts the amount has moved to the destination; for real accounts it "
+        "records that you moved the money."
+    ),
+    "failed": "Did not happen. Any amount set aside for it is free again.",
+    "canceled": "Withdrawn before it was carried out. Any amount set aside for it is free again.",
+}
+
+
+def transfer_message(transfer: Transfer) -> str:
+    """What a new transfer means and what the user has to do next, in plain words."""
+    amount = f"{transfer.amount.normalize():f} {transfer.currency}"
+    src, dst = _name(transfer.from_provider), _name(transfer.to_provider)
+    if transfer.held:
+        return (
+            f"Transfer recorded as pending: {amount} is set aside on your {src} paper account. Mark it completed to "
+            f"move it to {dst} (or cancel it to free it again)."
+        )
+    return (
+        f"Transfer recorded as pending. Amarktai does not move real money between exchanges: withdraw {amount} from "
+        f"{src} and deposit it on {dst} yourself, then mark this transfer completed (or cancel it)."
+    )
+
+
+def _name(platform_id: str) -> str:
+    platform = get_platform(platform_id)
+    return platform.name if platform is not None else platform_id
 
 
 def credential_payload(cred: ExchangeCredential) -> dict:
@@ -30,6 +64,7 @@ def transfer_payload(transfer: TransferWithStatus) -> dict:
         "amount": money(transfer.amount),
         "currency": transfer.currency,
         "status": transfer.current_status,
+        "status_description": STATUS_DESCRIPTIONS.get(transfer.current_status or "", ""),
         "reason": transfer.reason,
         "correlation_id": str(transfer.correlation_id),
         "timestamp": iso(transfer.created_at),
@@ -41,6 +76,6 @@ def transfer_requested_payload(transfer: Transfer) -> dict:
     return {
         "id": str(transfer.id),
         "status": "pending",
-        "message": TRANSFER_MESSAGE,
+        "message": transfer_message(transfer),
         "correlation_id": str(transfer.correlation_id),
     }

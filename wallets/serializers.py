@@ -76,3 +76,23 @@ class BalancesResponseSerializer(ValuationSerializer):
     )
     mode = serializers.CharField(help_text="paper (testing mode) or live")
     errors = serializers.DictField(child=serializers.CharField(), help_text="{provider: why it could not be read}")
+
+
+# What the person filling in the transfer form calls each field (messages never show the field keys).
+TRANSFER_LABELS = {
+    "from_provider": "From",
+    "to_provider": "To",
+    "amount": "Amount",
+    "currency": "Currency",
+    "reason": "Reason",
+}
+
+# The same for the stored-key forms.
+KEY_LABELS = {
+    "provider": "Exchange",
+    "api_key": "API key",
+    "api_secret": "API secret",
+    "passphrase": "Passphrase",
+    "label": "Label",
+    "credential_id": "Stored key",
+}

@@ -10,7 +10,7 @@ from accounts.permissions import PASSWORD_SESSION, PASSWORD_SESSION_FOR_CHANGES
 from amarktai.api import validated
 from wallets import selectors
 from wallets import serializers as s
-from wallets.payloads import credential_payload, transfer_payload, transfer_requested_payload
+from wallets.payloads import STATUS_DESCRIPTIONS, credential_payload, transfer_payload, transfer_requested_payload
 from wallets.services import balances, credentials, health, transfers
 
 
@@ -24,7 +24,7 @@ class KeyListView(GenericAPIView):
         return Response({"success": True, "keys": [credential_payload(c) for c in keys]})
 
     def post(self, request):
-        data = validated(s.CredentialCreateSerializer, request.data)
+        data = validated(s.CredentialCreateSerializer, request.data, labels=s.KEY_LABELS)
         cred = credentials.create_credential(
             request.user,
             data["provider"],
@@ -46,7 +46,7 @@ class KeyDetailView(GenericAPIView):
 
     def patch(self, request, credential_id):
         selectors.access_credential(request.user, credential_id)  # 404 before validating a foreign id's payload
-        data = validated(s.CredentialUpdateSerializer, request.data)
+        data = validated(s.CredentialUpdateSerializer, request.data, labels=s.KEY_LABELS)
         cred = credentials.update_credential(request.user, credential_id, **data)
         return Response({"success": True, "key": credential_payload(cred)})
 
@@ -60,7 +60,7 @@ class KeyTestView(GenericAPIView):
     serializer_class = s.KeyTestSerializer
 
     def post(self, request):
-        data = validated(s.KeyTestSerializer, request.data)
+        data = validated(s.KeyTestSerializer, request.data, labels=s.KEY_LABELS)
         provider = credentials.test_keys(
             request.user,
             data.get("provider"),
@@ -83,7 +83,14 @@ class BalancesView(GenericAPIView):
         return Response({"success": True, **balances.wallet_balances(request.user)})
 
 
+TRANSFER_STATUS_DOC = (
+    "A transfer is a ledger entry: Amarktai does not move money between exchanges. Statuses (each listed transfer "
+    "also carries them as `status_description`): " + " ".join(f"`{k}`: {v}" for k, v in STATUS_DESCRIPTIONS.items())
+)
+
+
 class TransferListView(GenericAPIView):
+    @extend_schema(description="The user's transfers, newest first. " + TRANSFER_STATUS_DOC)
     def get(self, request):
         items = [transfer_payload(t) for t in selectors.transfers(request.user)]
         return Response({"success": True, "transfers": items})
@@ -92,10 +99,17 @@ class TransferListView(GenericAPIView):
 class TransferCreateView(GenericAPIView):
     serializer_class = s.TransferSerializer
 
-    @extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        description=(
+            "Record a transfer between two of the user's exchanges (pending). Refused when an exchange cannot hold the "
+            "currency (ZAR to Binance; GET /api/system/platforms lists each exchange's `currencies`) or the amount is "
+            "not free on the source. " + TRANSFER_STATUS_DOC
+        ),
+    )
     @idempotent
     def post(self, request):
-        data = validated(s.TransferSerializer, request.data)
+        data = validated(s.TransferSerializer, request.data, labels=s.TRANSFER_LABELS)
         transfer = transfers.request_transfer(
             request.user,
             data["from_provider"],

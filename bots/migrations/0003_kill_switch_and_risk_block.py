@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='bot',
-            name='paused_by',
+            name='pause_origin',
             field=models.CharField(blank=True, default='', max_length=16),
         ),
         migrations.AddField(

@@ -10,7 +10,6 @@ Commands work only in a linked chat, and only on the linked account: ``/status``
 
 import hashlib
 import hmac
-import importlib
 import logging
 import secrets
 from datetime import timedelta
@@ -23,7 +22,8 @@ from django.utils import timezone
 
 from bots import selectors as bot_selectors
 from bots import services as bot_services
-from bots.models import Bot, BotStatus
+from bots.models import Bot
+from bots.trading_switch import stop_trading
 from notifications import selectors, transport
 from notifications.kinds import ChannelKind, EventKind
 from notifications.models import Channel, Subscription, TelegramCursor, TelegramLinkCode
@@ -123,20 +123,13 @@ def _pause(user: Any, name: str) -> str:
 
 
 def _stop(user: Any) -> str:
-    """The kill switch: bots.trading_switch.stop_trading when the platform has it, else pause every running bot."""
-    try:
-        switch = importlib.import_module("bots.trading_switch")
-    except ImportError:
-        switch = None
-    if switch is not None and hasattr(switch, "stop_trading"):
-        switch.stop_trading(user, close_positions=False)
-        return "Trading stopped: every bot of your account is stopped. Resume them in the portal."
-    running = list(
-        Bot.objects.owned_by(user).filter(status__in=[BotStatus.ACTIVE, BotStatus.CREATED]).values_list("pk", flat=True)
+    """The kill switch (bots.trading_switch): every bot paused, every open order canceled."""
+    result = stop_trading(user, close_positions=False)
+    paused = len(result.get("paused_bots") or [])
+    return (
+        f"Trading stopped: {paused} bot(s) paused and their open orders canceled. "
+        "Start trading again in the portal (the button in the top bar)."
     )
-    for pk in running:
-        bot_services.pause_bot(user, pk, reason="Trading stopped from Telegram")
-    return f"Trading stopped: {len(running)} bot(s) paused. Resume them in the portal."
 
 
 def handle_message(chat_id: str, text: str, chat_title: str = "") -> str | None:

@@ -347,6 +347,78 @@
   live.on('alert', (m) => toast(m.message, m.level === 'error' ? 'error' : m.level === 'warning' ? 'warning' : 'info'));
 
   // ---------------------------------------------------------------------------------------------------------------
+  // Confirmations and the manual exit (shared by every page that shows open positions)
+
+  /** A modal confirmation (a <dialog>): resolves true when the user confirms, false on Cancel or Escape. `body` is a
+   * string or a list of paragraphs; everything is text (no HTML). */
+  function confirmDialog({ title, body, confirmLabel = 'Confirm', cancelLabel = 'Cancel', danger = true, testid = 'confirm-dialog', input = null }) {
+    // With `input` ({ label, maxlength }) it asks for a line of text too and resolves to it (a string), or null.
+    return new Promise((resolve) => {
+      const heading = h('h2', { id: `${testid}-title` }, title);
+      const paragraphs = (Array.isArray(body) ? body : [body]).filter(Boolean).map((t) => h('p', { testid: `${testid}-text` }, t));
+      const field = input ? h('input', { type: 'text', maxlength: input.maxlength || 200, testid: `${testid}-input` }) : null;
+      if (field) paragraphs.push(h('label', { class: 'form-stack' }, input.label, field));
+      const ok = h('button', { type: 'button', class: danger ? 'btn btn-danger' : 'btn btn-primary', testid: `${testid}-confirm` }, confirmLabel);
+      const cancel = h('button', { type: 'button', class: 'btn btn-ghost', testid: `${testid}-cancel` }, cancelLabel);
+      const dlg = h('dialog', { class: 'confirm-dialog', testid, 'aria-labelledby': `${testid}-title` },
+        heading, ...paragraphs, h('div', { class: 'confirm-actions' }, cancel, ok));
+      let settled = false;
+      const done = (value) => {
+        if (settled) return;
+        settled = true;
+        if (dlg.open) dlg.close();
+        dlg.remove();
+        resolve(value);
+      };
+      ok.addEventListener('click', () => done(field ? field.value.trim() : true));
+      cancel.addEventListener('click', () => done(field ? null : false));
+      dlg.addEventListener('cancel', (ev) => { ev.preventDefault(); done(field ? null : false); });
+      document.body.append(dlg);
+      if (typeof dlg.showModal === 'function') dlg.showModal(); else dlg.setAttribute('open', '');
+      (field || cancel).focus();
+    });
+  }
+
+  /** "0.0012 BTC (BTC/ZAR on luno)" for a position from GET /api/positions. */
+  function positionLabel(p) {
+    const base = (p.symbol || '').split('/')[0];
+    return `${number(p.amount, 0, 8)} ${base} (${p.symbol} on ${p.exchange})`;
+  }
+
+  /** What closing a position does, in the words the confirmation shows. */
+  function closePositionText(p, botName) {
+    const ccy = quoteOf(p.symbol);
+    const lines = [`Sell ${positionLabel(p)} at market now.`];
+    if (p.current_price !== undefined && p.current_price !== null) {
+      lines.push(`Bought at ${money(p.entry_price, ccy)}, now about ${money(p.current_price, ccy)}: ${signedMoney(p.unrealised_pnl, ccy)} unrealised (the sale price decides the final result).`);
+    }
+    if (botName) {
+      lines.push(`The profit or loss is booked to ${botName}. The bot keeps running and may buy again on its next signal: pause it as well if you want it to stay out.`);
+    }
+    return lines;
+  }
+
+  /** A "Close" button for an open position: asks for confirmation, then sells it at market
+   * (POST /api/positions/{id}/close). `onClosed(response)` runs after a successful close; errors go to `slot`. */
+  function closePositionButton(p, { botName, onClosed, slot } = {}) {
+    return h('button', {
+      type: 'button', class: 'btn btn-danger btn-sm', testid: 'position-close', dataset: { id: p.id },
+      onclick: async (ev) => {
+        const btn = ev.currentTarget;
+        const yes = await confirmDialog({ title: `Close this position${botName ? ` of ${botName}` : ''}?`,
+          body: closePositionText(p, botName), confirmLabel: 'Close at market', testid: 'close-dialog' });
+        if (!yes) return;
+        await act(btn, slot, async () => {
+          const res = await POST(`positions/${p.id}/close`);
+          const pos = res.position || {};
+          toast(pos.is_open ? 'Sale placed: the position closes when it fills.' : `Position closed: ${signedMoney(pos.realised_pnl, quoteOf(p.symbol))} realised.`, 'success');
+          if (onClosed) onClosed(res);
+        });
+      },
+    }, 'Close');
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
   // Shared renderers
   const PRICE_SOURCES = { simulated: 'Simulated feed', live: 'Live data (paper)', exchange: 'Exchange fill' };
 
@@ -552,33 +624,63 @@
     }).catch(() => {});
 
     const bots = new Map();
+    const positions = new Map(); // bot id -> its open position (GET /api/positions)
     function row(b) {
       const ccy = quoteOf(b.symbol) || (list.find((p) => p.id === b.exchange) || {}).quote_currency;
       const err = h('span', { class: 'field-error', testid: 'bot-row-error' });
       const actions = h('span', { class: 'actions' });
+      const pos = positions.get(b.id);
+      const lock = b.admin_lock;
       const tr = h('tr', { testid: 'bot-row', dataset: { id: b.id, status: b.status } },
         h('td', {}, h('a', { href: `/bots/${encodeURIComponent(b.id)}`, testid: 'bot-row-link' }, h('b', { testid: 'bot-row-name' }, b.name)),
           h('span', { class: 'sub' }, [b.symbol, b.strategy, b.risk_mode].filter(Boolean).join(' · ')),
+          pos ? h('span', { class: 'sub', testid: 'bot-position' }, `Open position: ${positionLabel(pos)} · `,
+            h('span', { class: cls(pos.unrealised_pnl) }, `${signedMoney(pos.unrealised_pnl, ccy)} unrealised`)) : null,
+          lock ? h('span', { class: 'sub lock-note', testid: 'bot-lock' },
+            `Paused by ${lock.paused_by}${lock.reason ? `: ${lock.reason}` : ''}. Only an administrator can resume it.`) : null,
           b.last_error ? h('span', { class: 'sub down' }, b.last_error) : null,
           b.risk_block ? h('span', { class: 'sub down', testid: 'bot-risk-block' }, b.risk_block) : null, err),
         h('td', {}, (list.find((p) => p.id === b.exchange) || {}).display_name || b.exchange),
-        h('td', {}, badge(b.status, b.status, 'bot-row-status'), ' ', badge(b.trading_mode || 'paper')),
+        h('td', {}, badge(b.status, b.status, 'bot-row-status'), ' ', badge(b.trading_mode || 'paper'),
+          lock ? [' ', badge('locked by admin', 'stopped', 'bot-locked')] : null),
         h('td', { class: 'r' }, money(b.current_capital, ccy)),
         h('td', { class: `r ${cls(b.total_profit)}` }, signedMoney(b.total_profit, ccy), h('span', { class: 'sub' }, pct(b.profit_percentage))),
         h('td', { class: 'r' }, actions));
+      if (pos) {
+        actions.append(closePositionButton(pos, { botName: b.name, slot: err, onClosed: () => loadPositions().then(render).catch(() => {}) }));
+      }
       if (b.status === 'active' || b.status === 'created') {
         actions.append(h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'bot-pause',
-          onclick: (ev) => act(ev.currentTarget, err, async () => { const r = await POST(`bots/${b.id}/pause`); update(b.id, { status: r.status }); }) }, 'Pause'));
-      } else {
+          onclick: async (ev) => {
+            const btn = ev.currentTarget;
+            const held = positions.get(b.id);
+            if (held && !(await confirmDialog({ title: `Pause ${b.name}?`, confirmLabel: 'Pause bot', danger: false, testid: 'pause-dialog',
+              body: [`${b.name} places no new orders while paused.`,
+                `Its open position, ${positionLabel(held)}, stays open, and its stop loss and take profit are not watched while the bot is paused. Close the position as well if you want out.`] }))) return;
+            await act(btn, err, async () => { const r = await POST(`bots/${b.id}/pause`); update(b.id, { status: r.status }); });
+          } }, 'Pause'));
+      } else if (!lock) {
         actions.append(h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'bot-resume',
           onclick: (ev) => act(ev.currentTarget, err, async () => { const r = await POST(`bots/${b.id}/resume`); update(b.id, { status: r.status }); }) }, 'Resume'));
       }
-      actions.append(armedButton('Delete', 'Confirm delete', 'bot-delete', (btn) => act(btn, err, async () => {
-        await DEL(`bots/${b.id}`);
-        bots.delete(b.id);
-        render();
-        toast(`Bot “${b.name}” deleted.`, 'success');
-      })));
+      actions.append(h('button', { type: 'button', class: 'btn btn-danger btn-sm', testid: 'bot-delete',
+        onclick: async (ev) => {
+          const btn = ev.currentTarget;
+          const held = positions.get(b.id);
+          const body = held
+            ? [`${b.name} first sells its open position, ${positionLabel(held)}, at market; the profit or loss is booked to the bot. Then the bot is deleted.`,
+              'If the sale cannot be placed, nothing is deleted. If it has not filled yet, the bot is stopped instead: delete it again once the sale has filled.',
+              'Its trades stay in your history.']
+            : [`${b.name} holds no open position. The bot is deleted; its trades stay in your history.`];
+          if (!(await confirmDialog({ title: `Delete ${b.name}?`, body, confirmLabel: 'Delete bot', testid: 'delete-dialog' }))) return;
+          await act(btn, err, async () => {
+            await DEL(`bots/${b.id}`);
+            bots.delete(b.id);
+            positions.delete(b.id);
+            render();
+            toast(`Bot “${b.name}” deleted.`, 'success');
+          });
+        } }, 'Delete'));
       return tr;
     }
     function render() {
@@ -595,8 +697,13 @@
       if (old) old.replaceWith(row(bots.get(id))); else render();
       T('bots-count').textContent = `${Array.from(bots.values()).filter((x) => x.status === 'active').length} active of ${bots.size}`;
     }
+    async function loadPositions() {
+      const data = await GET('positions');
+      positions.clear();
+      (data.positions || []).forEach((p) => { if (p.bot_id) positions.set(p.bot_id, p); });
+    }
     async function load() {
-      const data = await GET('bots');
+      const [data] = await Promise.all([GET('bots'), loadPositions().catch(failedTo('your open positions'))]);
       bots.clear();
       (data.bots || []).forEach((b) => bots.set(b.id, b));
       render();
@@ -621,6 +728,9 @@
     live.on('pnl_update', (m) => {
       if (bots.has(m.bot_id)) update(m.bot_id, { total_profit: m.total_profit, current_capital: m.current_capital, profit_percentage: m.profit_percentage });
     });
+    const refreshPositions = debounce(() => loadPositions().then(render).catch(() => {}), 400);
+    live.on('trade_executed', (m) => { if (m.trade && bots.has(m.trade.bot_id)) refreshPositions(); });
+    live.on('position_update', refreshPositions);
     live.on('reconnect', () => load().catch(() => {}));
   };
 
@@ -671,13 +781,33 @@
     }
     async function loadTransfers() {
       const transfers = (await GET('wallet/transfers')).transfers || [];
-      T('transfers-list').replaceChildren(...transfers.map((t) => h('tr', { testid: 'transfer-row' },
-        h('td', {}, when(t.timestamp || t.created_at)),
-        h('td', {}, `${name(t.from_provider)} → ${name(t.to_provider)}`, t.reason ? h('span', { class: 'sub' }, t.reason.replace(/_/g, ' ')) : null),
-        h('td', { class: 'r' }, money(t.amount, t.currency)),
-        h('td', {}, badge(t.status, t.status)))));
+      T('transfers-list').replaceChildren(...transfers.map((t) => {
+        const err = h('span', { class: 'field-error', testid: 'transfer-row-error' });
+        const step = (label, path, testid, cls) => h('button', { type: 'button', class: cls, testid,
+          onclick: (ev) => act(ev.currentTarget, err, async () => { await POST(`wallet/transfers/${t.id}/${path}`); await Promise.allSettled([loadTransfers(), loadBalances()]); }) }, label);
+        return h('tr', { testid: 'transfer-row', dataset: { id: t.id, status: t.status } },
+          h('td', {}, when(t.timestamp || t.created_at)),
+          h('td', {}, `${name(t.from_provider)} → ${name(t.to_provider)}`, t.reason ? h('span', { class: 'sub' }, t.reason.replace(/_/g, ' ')) : null),
+          h('td', { class: 'r' }, /^(ZAR|USD|EUR|GBP|USDT|USDC)$/.test(t.currency) ? money(t.amount, t.currency) : `${number(t.amount, 0, 8)} ${t.currency}`),
+          h('td', { class: 'wrap' }, badge(t.status, t.status), t.status_description ? h('span', { class: 'sub', testid: 'transfer-status-text' }, t.status_description) : null, err),
+          h('td', { class: 'r' }, t.status === 'pending' ? h('span', { class: 'actions' },
+            step('Mark completed', 'complete', 'transfer-complete', 'btn btn-ghost btn-sm'),
+            step('Cancel', 'cancel', 'transfer-cancel', 'btn btn-danger btn-sm')) : ''));
+      }));
       T('transfers-empty').hidden = transfers.length > 0;
     }
+    function showPair() {
+      const from = list.find((p) => p.id === T('transfer-from').value) || {};
+      const to = list.find((p) => p.id === T('transfer-to').value) || {};
+      const both = (from.currencies || []).filter((c) => (to.currencies || []).includes(c));
+      T('transfer-currencies').replaceChildren(...both.map((c) => h('option', { value: c })));
+      T('transfer-pair-hint').textContent = from.id && to.id && from.id !== to.id
+        ? (both.length ? `${from.display_name} and ${to.display_name} both hold: ${both.join(', ')}.` : `${from.display_name} and ${to.display_name} hold no currency in common.`)
+        : '';
+    }
+    T('transfer-from').addEventListener('change', showPair);
+    T('transfer-to').addEventListener('change', showPair);
+    showPair();
     await Promise.all([loadBalances().catch(failedTo('balances')), loadTransfers().catch(failedTo('transfers'))]);
     const refreshBalances = debounce(() => loadBalances().catch(() => {}), 800);
     live.on('trade_executed', refreshBalances);
@@ -897,13 +1027,27 @@
           h('td', {}, b.exchange),
           h('td', {}, badge(b.status, b.status, 'admin-bot-status'), ' ', badge(b.trading_mode || 'paper')),
           h('td', { class: `r ${cls(b.total_profit)}` }, signedMoney(b.total_profit, quoteOf(b.symbol))),
-          h('td', { class: 'r' }, b.status === 'active' || b.status === 'created'
-            ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-bot-pause',
+          h('td', { class: 'r' }, b.admin_lock
+            ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-bot-unlock',
               onclick: (ev) => act(ev.currentTarget, err, async () => {
-                const r = await POST(`admin/bot/${b.id}/pause`);
-                bots.set(b.id, { ...b, status: r.status });
+                const r = await POST(`admin/bot/${b.id}/unlock`, { resume: false });
+                bots.set(b.id, { ...b, status: r.status, admin_lock: null });
                 renderBots();
-              }) }, 'Pause') : ''));
+              }) }, 'Release')
+            : b.status === 'active' || b.status === 'created'
+              ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-bot-pause',
+                onclick: async (ev) => {
+                  const btn = ev.currentTarget;
+                  const reason = await confirmDialog({ title: `Pause and lock ${b.name}?`, confirmLabel: 'Pause and lock', testid: 'admin-pause-dialog',
+                    body: 'The owner cannot resume it until an administrator releases it. They see the reason you give.',
+                    input: { label: 'Reason (shown to the owner)', maxlength: 200 } });
+                  if (reason === null) return;
+                  await act(btn, err, async () => {
+                    const r = await POST(`admin/bot/${b.id}/pause`, { reason });
+                    bots.set(b.id, { ...b, status: r.status, admin_lock: { reason } });
+                    renderBots();
+                  });
+                } }, 'Pause') : ''));
       }));
       T('admin-bots-empty').hidden = all.length > 0;
       T('admin-bots-count').textContent = `${all.length} bots`;
@@ -976,7 +1120,7 @@
   Object.assign(window.amarktai, {
     api, GET, POST, DEL, $, $$, T, h, toast, pageError, failedTo, formData, clearErrors, showErrors, onSubmit, armedButton,
     act, debounce, money, number, signedMoney, pct, when, platforms, platformQuote, fillPlatformSelect, tradeRow,
-    drawPnlChart, live, session,
+    drawPnlChart, live, session, confirmDialog, positionLabel, closePositionText, closePositionButton,
   });
   document.addEventListener('DOMContentLoaded', boot);
 })();

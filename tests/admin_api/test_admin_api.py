@@ -81,7 +81,7 @@ def test_admin_pause_notifies_owner_and_is_audited(admin_client, admin_user, use
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"/api/admin/bot/{bot.id}/pause")
     assert response.status_code == 200
-    assert response.json() == {"success": True, "bot_id": str(bot.id), "status": "paused"}
+    assert response.json() == {"success": True, "bot_id": str(bot.id), "status": "paused", "admin_locked": True}
     bot.refresh_from_db()
     assert bot.status == "paused"
 

@@ -83,6 +83,17 @@ def shot(page, path):
     page.screenshot(path=path, full_page=True)
 
 
+def pause_from_the_page(page, row, bot_id):
+    """Click Pause; if the bot holds an open position (it may have bought while active) the page first says what happens
+    to it: confirm."""
+    row.locator('[data-testid="bot-pause"]').click()
+    paused = f'[data-testid="bot-row"][data-id="{bot_id}"][data-status="paused"]'
+    page.wait_for_selector(f'[data-testid="pause-dialog"], {paused}')
+    if tid(page, "pause-dialog").count():
+        tid(page, "pause-dialog-confirm").click()
+    page.wait_for_selector(paused)
+
+
 def signup(page, name, email):
     page.goto("/signup")
     tid(page, "signup-first-name").fill(name)
@@ -182,15 +193,13 @@ def test_user_journey(new_page, portal_server, screenshot_dir):
     page.wait_for_selector("body[data-ready='1']")
     wait_live(page)
     row = page.locator(f'[data-testid="bot-row"][data-id="{bot_id}"]')
-    row.locator('[data-testid="bot-pause"]').click()
-    page.wait_for_selector(f'[data-testid="bot-row"][data-id="{bot_id}"][data-status="paused"]')
+    pause_from_the_page(page, row, bot_id)
     page.evaluate("window.__sameDocument = true")
     resp = api(portal_server, token, "POST", f"bots/{bot_id}/resume")
     assert resp.status_code == 200, resp.text
     page.wait_for_selector(f'[data-testid="bot-row"][data-id="{bot_id}"][data-status="active"]')
     assert page.evaluate("window.__sameDocument === true")
-    row.locator('[data-testid="bot-pause"]').click()
-    page.wait_for_selector(f'[data-testid="bot-row"][data-id="{bot_id}"][data-status="paused"]')
+    pause_from_the_page(page, row, bot_id)
     assert api(portal_server, token, "GET", "bots").json()["bots"][0]["status"] == "paused"
     shot(page, screenshot_dir / "05-bots.png")
 
@@ -424,7 +433,10 @@ def test_admin_console(new_page, portal_server, screenshot_dir):
     row = page.locator(f'[data-testid="admin-bot-row"][data-id="{bot_id}"]')
     expect(row).to_contain_text("Frank Bot")
     row.locator('[data-testid="admin-bot-pause"]').click()
+    tid(page, "admin-pause-dialog-input").fill("Checking unusual volume")
+    tid(page, "admin-pause-dialog-confirm").click()
     expect(row.locator('[data-testid="admin-bot-status"]')).to_have_text("paused")
+    expect(row.locator('[data-testid="admin-bot-unlock"]')).to_be_visible()
     bots = api(portal_server, owner["token"], "GET", "bots").json()["bots"]
     assert [b["status"] for b in bots] == ["paused"]
     shot(page, screenshot_dir / "12-admin-console.png")

@@ -145,7 +145,7 @@ def test_answers_never_include_other_users_data(auth_client, user, other_user):
 def test_unknown_command_lists_capabilities(auth_client):
     body = say(auth_client, "make me a sandwich")
     assert body["requires_confirmation"] is False
-    assert "didn't understand" in body["response"] and "Pause Alpha Trader" in body["response"]
+    assert body["response"].startswith("I can't answer that yet.") and "Pause Alpha Trader" in body["response"]
 
 
 # ------------------------------------------------------------------ confirmed actions

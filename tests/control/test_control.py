@@ -70,7 +70,7 @@ def test_stop_trading_pauses_every_bot_cancels_every_order_and_is_reported(user,
     assert result["canceled_orders"] == [order["id"]] and len(result["closed_positions"]) == 1 and not result["errors"]
     assert message["status"] == "stopped" and sorted(message["paused_bots"]) == sorted(result["paused_bots"])
     assert message["canceled_orders"] == [order["id"]] and message["timestamp"].endswith("Z")
-    assert {b.name: (b.status, b.paused_by) for b in Bot.objects.filter(user=user)} == {
+    assert {b.name: (b.status, b.pause_origin) for b in Bot.objects.filter(user=user)} == {
         "Alpha": ("paused", "kill_switch"),
         "Beta": ("paused", "kill_switch"),
         "Held": ("paused", ""),
@@ -94,7 +94,7 @@ def test_stop_trading_pauses_every_bot_cancels_every_order_and_is_reported(user,
     # While stopped, a bot cannot be resumed on its own and a new bot waits, paused.
     assert_error(client.post(f"/api/bots/{beta.pk}/resume"), 409, "CONFLICT")
     late = _bot(user, "Late")
-    assert (late.status, late.paused_by) == ("paused", "kill_switch")
+    assert (late.status, late.pause_origin) == ("paused", "kill_switch")
     # The user now pauses Beta on purpose: starting must not resume it.
     client.post(f"/api/bots/{beta.pk}/pause")
 

@@ -92,6 +92,11 @@ def _owned_objects(owner):
     from wallets.services.transfers import request_transfer
 
     transfer = request_transfer(owner, "luno", "valr", Decimal("100"), "ZAR")
+    from trading.models import Position
+
+    position = Position.objects.create(
+        user=owner, bot=bot, exchange="luno", symbol="BTC/ZAR", amount="0.001", entry_price="1000"
+    )
     from bots.models import StrategySignal
     from market.services import create_instrument
 
@@ -115,6 +120,7 @@ def _owned_objects(owner):
 
     channel, _secret = create_channel(owner, "webhook", "https://example.com/owner-hook", "owner hook")
     return {
+        "/api/positions/": position.pk,
         "/api/instruments/": instrument.pk,
         "/api/signals/": signal.pk,
         "/api/notifications/channels/": channel.pk,
@@ -141,6 +147,10 @@ def _assert_owner_unchanged(owner, objects):
     assert order.status == "open" and order.amount == Decimal("0.001") and order.price == Decimal("1000")
     credential = ExchangeCredential.objects.get(pk=objects["/api/keys/"])
     assert credential.label == "main" and credential.keys_valid is None and credential.user_id == owner.pk
+    from trading.models import Position
+
+    assert Position.objects.get(pk=objects["/api/positions/"]).is_open
+    assert not Order.objects.filter(user=owner, side="sell").exists()
     from wallets.selectors import access_transfer
 
     assert access_transfer(owner, objects["/api/wallet/transfers/"]).current_status == "pending"
@@ -207,6 +217,8 @@ def test_other_users_ids_in_bodies_are_not_found(user, other_user):
     assert_error(_call(client, "post", "/api/ai/chat", {"confirm": token}), 404, "NOT_FOUND")
     choice = {"preferences": {"trade_executed": [str(objects["/api/notifications/channels/"])]}}
     assert_error(_call(client, "patch", "/api/notifications/preferences", choice), 404, "NOT_FOUND")
+    confirm = _call(client, "post", "/api/commands/confirm", {"confirmation_token": token})
+    assert_error(confirm, 404, "NOT_FOUND")
 
     _assert_owner_unchanged(user, objects)
     assert PendingAction.objects.get(user=user).consumed_at is None
@@ -238,6 +250,9 @@ def test_list_endpoints_show_nothing_of_other_users(user, other_user):
     )
     client_for(user).put("/api/config/risk", {"daily_loss_limit": 98765.43}, format="json")
     client_for(user).post("/api/trading/stop", {}, format="json")
+    from chat.models import CommandRecord
+
+    CommandRecord.objects.create(user=user, prompt="owner-only command prompt", status="rejected")
     secrets = {str(pk) for pk in objects.values()} | {
         "98765.43",
         str(trade.pk),
@@ -247,6 +262,7 @@ def test_list_endpoints_show_nothing_of_other_users(user, other_user):
         "owner-only chat message",
         "owner-only watch note",
         "owner-only signal reason",
+        "owner-only command prompt",
     }
     client = client_for(other_user)
     for path, method in OPERATIONS:

@@ -123,7 +123,7 @@ def test_live_balances_report_provider_errors(auth_client, user, binance_via_fak
 def transfer(client, **over):
     body = {
         "from_provider": "luno",
-        "to_provider": "binance",
+        "to_provider": "valr",
         "amount": 1000.0,
         "currency": "ZAR",
         "reason": "manual_allocation",
@@ -137,7 +137,10 @@ def test_transfer_recorded_and_listed(auth_client):
     assert resp.status_code == 200, resp.content
     t = resp.json()["transfer"]
     assert t["status"] == "pending"
-    assert t["message"] == "Transfer recorded. Manual action required for real exchange transfer."
+    assert t["message"] == (
+        "Transfer recorded as pending: 1000 ZAR is set aside on your Luno paper account. Mark it completed to move it "
+        "to VALR (or cancel it to free it again)."
+    )
     listing = auth_client.get("/api/wallet/transfers").json()
     assert listing["success"] is True
     item = listing["transfers"][0]
@@ -148,11 +151,13 @@ def test_transfer_recorded_and_listed(auth_client):
         "amount",
         "currency",
         "status",
+        "status_description",
         "reason",
         "correlation_id",
         "timestamp",
     }
     assert item["id"] == t["id"] and item["amount"] == 1000.0 and item["status"] == "pending"
+    assert item["status_description"].startswith("Recorded, not yet carried out.")
     assert item["correlation_id"] == t["correlation_id"]
 
 

@@ -101,7 +101,11 @@ def test_keys(
         cred = access_credential(user, credential_id)
         named = get_platform(provider) if provider else None
         if named is not None and named.id != cred.platform:
-            raise ValidationFailed("provider does not match the stored key", details={"provider": ["mismatch"]})
+            stored = get_platform(cred.platform)
+            raise ValidationFailed(
+                f"The stored key is for {stored.name if stored else cred.platform}, not {named.name}",
+                details={"provider": ["mismatch"]},
+            )
         try:
             validate_keys(cred.platform, cred.api_key, cred.api_secret, cred.passphrase)
             valid = True
@@ -117,7 +121,8 @@ def test_keys(
     platform = platform_or_error(provider)
     missing = {name: ["required"] for name, value in (("api_key", api_key), ("api_secret", api_secret)) if not value}
     if missing:
-        raise ValidationFailed(f"{', '.join(missing)} required", details=missing)
+        words = {"api_key": "the API key", "api_secret": "the API secret"}
+        raise ValidationFailed(f"Enter {' and '.join(words[name] for name in missing)}", details=missing)
     _check_passphrase(platform, passphrase)
     validate_keys(platform.id, api_key or "", api_secret or "", passphrase)
     return platform.id
