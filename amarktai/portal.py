@@ -5,8 +5,11 @@ JWT in sessionStorage and reads everything (bots, trades, metrics, wallet, chat,
 endpoints and the /api/ws feed that every other client uses, so the portal is not a second code path into the domain.
 """
 
+from django.contrib.staticfiles import finders
+from django.http import FileResponse, Http404
 from django.urls import path
 from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_safe
 from django.views.generic import RedirectView, TemplateView
 
 
@@ -58,8 +61,23 @@ PAGES = [
     ("admin_panel", "console", "Admin console", False),
 ]
 
+
+@require_safe
+def favicon(request):
+    """/favicon.ico, which browsers ask for on their own (the pages link to the SVG). nginx serves the same file."""
+    found = finders.find("portal/favicon.ico")
+    if not found:
+        raise Http404("no favicon")
+    response = FileResponse(open(found, "rb"), content_type="image/x-icon")
+    patch_cache_control(response, public=True, max_age=86400)
+    return response
+
+
 app_name = "portal"
-urlpatterns = [path("", RedirectView.as_view(url="/dashboard", permanent=False), name="home")] + [
+urlpatterns = [
+    path("", RedirectView.as_view(url="/dashboard", permanent=False), name="home"),
+    path("favicon.ico", favicon, name="favicon"),
+] + [
     path(url, PortalPage.as_view(page=page, title=title, public=public), name=page)
     for page, url, title, public in PAGES
 ]
