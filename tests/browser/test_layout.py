@@ -1,4 +1,4 @@
-"""The portal's layout in headless Chromium, on a phone (390 px), a small tablet or a narrow window (536 px) and a
+"""The portal's layout in headless Chromium, on a phone (390 px), a narrow window (536 px), a tablet (820 px) and a
 desktop (1360 px), for every page of amarktai.portal.PAGES (pages added later are covered without touching this file),
 filled with a realistic account: bots with long names, big numbers, trades, positions, transfers, keys and a chat.
 
@@ -23,7 +23,7 @@ from tests.servers import ROOT
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
-SIZES = {"phone": (390, 844), "small": (536, 900), "desktop": (1360, 900)}
+SIZES = {"phone": (390, 844), "small": (536, 900), "tablet": (820, 1180), "desktop": (1360, 900)}
 BUTTONS = 'button, .btn, [role="button"], input[type="submit"], input[type="button"]'
 
 
