@@ -360,3 +360,48 @@ def test_favicon_ico(new_page, portal_server):
     assert resp.status == 200
     assert resp.headers["content-type"] == "image/x-icon"
     assert resp.body()[:4] == b"\x00\x00\x01\x00"
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_new_user_walks_in(new_page, portal_server, screenshot_dir, size):
+    """As a new trader would: sign up, meet the two-factor page, an empty dashboard, create a first bot, browse every
+    page of the menu; nothing sticks out at any step, empty states included."""
+    width, height = SIZES[size]
+    page = new_page(viewport={"width": width, "height": height})
+    page.goto("/signup")
+    assert_nothing_sticks_out(page, f"signup at {size}")
+    tid(page, "signup-first-name").fill("Lindiwe")
+    tid(page, "signup-email").fill(demo_data.unique_email("lindiwe"))
+    tid(page, "signup-password").fill(demo_data.PASSWORD)
+    tid(page, "signup-submit").click()
+    page.wait_for_url(re.compile(r"/security/two-factor"))
+    page.wait_for_selector("body[data-ready='1']")
+    tid(page, "2fa-enroll").click()
+    expect(tid(page, "2fa-qr")).to_be_visible()
+    assert_nothing_sticks_out(page, f"two-factor set-up at {size}")
+    page.goto("/dashboard")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(tid(page, "dash-bots-empty")).to_be_visible()
+    assert_nothing_sticks_out(page, f"empty dashboard at {size}")
+    tid(page, "dash-new-bot").click()
+    page.wait_for_url(re.compile(r"/bots#new"))
+    page.wait_for_selector("body[data-ready='1']")
+    expect(tid(page, "bots-empty")).to_be_visible()
+    expect(tid(page, "bot-name")).to_be_focused()
+    expect(tid(page, "bot-name")).to_be_in_viewport()
+    assert_nothing_sticks_out(page, f"empty bots page at {size}")
+    tid(page, "bot-name").fill("My first bot")
+    tid(page, "bot-capital").fill("1000")
+    tid(page, "bot-create").click()
+    expect(tid(page, "bot-row")).to_have_count(1)
+    expect(tid(page, "bot-name")).to_have_value("")
+    assert_nothing_sticks_out(page, f"first bot at {size}")
+    page.screenshot(path=screenshot_dir / f"layout-new-user-bots-{size}.png", full_page=True)
+    for name in ("trades", "wallet", "assistant", "settings"):
+        if size == "phone":
+            tid(page, "menu-toggle").click()
+        tid(page, f"nav-{name}").click()
+        page.wait_for_url(re.compile(f"/{name}$"))
+        page.wait_for_selector("body[data-ready='1']")
+        assert_nothing_sticks_out(page, f"{name} of a new user at {size}")
+    assert not page.errors, page.errors
