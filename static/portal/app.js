@@ -995,7 +995,7 @@
     pill.title = `System mode: ${u.system_mode.replace('_', ' ')}`;
     pill.hidden = false;
   }
-  /** Below 960 px the nav and the account are a panel behind the Menu button (app.css). */
+  /** Up to 1100 px the nav and the account are a panel behind the Menu button (app.css). */
   function setupMenu() {
     const btn = T('menu-toggle');
     const menu = document.getElementById('main-menu');
@@ -1021,12 +1021,14 @@
       if (ev.relatedTarget && !menu.contains(ev.relatedTarget) && ev.relatedTarget !== btn) setOpen(false);
     });
     window.addEventListener('pageshow', () => setOpen(false)); // back/forward cache: come back with it closed
-    window.matchMedia('(min-width: 961px)').addEventListener('change', (m) => { if (m.matches) setOpen(false); });
+    window.matchMedia('(min-width: 1101px)').addEventListener('change', (m) => { if (m.matches) setOpen(false); });
   }
   function showChrome() {
     const u = session.user || {};
     const who = T('user-name');
     if (who) who.textContent = u.first_name || u.email || '';
+    const out = T('logout');
+    if (out && u.email) out.title = `Signed in as ${u.email}`;
     $$('.admin-only').forEach((el) => { el.hidden = !u.is_admin; });
     showModePill();
   }
@@ -1046,7 +1048,7 @@
       live.start();
     }
     const init = pages[page];
-    if (!init) return;
+    if (!init) { document.body.dataset.ready = '1'; return; } // a page without a controller is ready as it is
     try {
       await init();
     } catch (err) {

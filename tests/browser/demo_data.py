@@ -4,6 +4,7 @@ long names and big numbers, trades, open positions, transfers, exchange keys, AP
 Used by the layout test (tests/browser/test_layout.py) and the README's screenshots (docs/screenshots/take.py)."""
 
 import itertools
+import re
 import time
 
 import httpx
@@ -29,7 +30,8 @@ CHAT = ["What is my portfolio status?", "Show my bots"]
 
 
 def unique_email(name):
-    return f"{name.lower()}.{int(time.time() * 1000)}.{next(_seq)}@example.com"
+    local = re.sub(r"[^a-z0-9-]+", "-", name.lower())
+    return f"{local}.{int(time.time() * 1000)}.{next(_seq)}@example.com"
 
 
 class Client:

@@ -21,7 +21,8 @@ from tests.browser import demo_data
 from tests.servers import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+expect, PlaywrightTimeout = playwright.expect, playwright.TimeoutError
 
 SIZES = {"phone": (390, 844), "small": (536, 900), "tablet": (820, 1180), "desktop": (1360, 900)}
 BUTTONS = 'button, .btn, [role="button"], input[type="submit"], input[type="button"]'
@@ -73,7 +74,10 @@ def open_page(new_page, size, path, client=None):
     page.wait_for_selector("body[data-ready='1']")
     if client is not None:
         page.wait_for_selector('[data-testid="live-status"][data-state="live"]', timeout=20000)
-    page.wait_for_load_state("networkidle")
+    try:
+        page.wait_for_load_state("networkidle", timeout=5000)
+    except PlaywrightTimeout:
+        pass  # a page that polls all the time: its first answers are in by now
     return page
 
 
