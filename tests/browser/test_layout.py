@@ -201,9 +201,8 @@ def test_page_fits_and_toasts_cover_nothing(new_page, trader, screenshot_dir, en
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=screenshot_dir / f"layout-{name}-{size}.png", full_page=True)
     if not public:
-        for where in ("top", "middle"):
-            if where == "middle":
-                page.evaluate("window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) / 2)")
+        for where, fraction in (("top", 0), ("middle", 0.5), ("bottom", 1)):
+            page.evaluate("(f) => scrollTo(0, (document.documentElement.scrollHeight - innerHeight) * f)", fraction)
             assert_toasts_cover_no_button(page, lambda: show_toasts(page), f"{name} at {size}, scrolled to the {where}")
             assert_nothing_sticks_out(page, f"{name} at {size} with toasts")
             clear_toasts(page)
