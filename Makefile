@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install bench lint
+.PHONY: run test install bench lint screenshots
 
 run: install
 	$(PY) manage.py migrate --noinput
@@ -23,6 +23,10 @@ lint: install
 	$(VENV)/bin/ruff format --check . || rc=1; \
 	$(VENV)/bin/mypy || rc=1; \
 	exit $$rc
+
+# The README's screenshots (docs/screenshots/*.png) of every main page, desktop and phone, from a throwaway server.
+screenshots: install
+	$(PY) docs/screenshots/take.py
 
 bench: install
 	$(PY) bench/run_all.py

@@ -5,8 +5,11 @@ JWT in sessionStorage and reads everything (bots, trades, metrics, wallet, chat,
 endpoints and the /api/ws feed that every other client uses, so the portal is not a second code path into the domain.
 """
 
+from django.contrib.staticfiles import finders
+from django.http import FileResponse, Http404
 from django.urls import path
 from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_safe
 from django.views.generic import RedirectView, TemplateView
 
 
@@ -32,7 +35,11 @@ class PortalPage(TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(
-            page=self.page, title=self.title, public=self.public, nav=NAV, nav_active=self.nav_active or self.page
+            page=self.page,
+            title=self.title,
+            public=self.public,
+            nav=NAV,
+            nav_active=self.nav_active or NAV_PARENT.get(self.page, self.page),
         )
         return context
 
@@ -68,15 +75,33 @@ PAGES = [
     ("admin_control", "console/control", "System control", False),
 ]
 
+# Sub-pages highlight their section's navigation entry.
+NAV_PARENT = {"settings_trading": "settings", "notifications": "settings", "admin_control": "admin_panel"}
+
 # Pages of one object: (page, url with its converter, title, public, the navigation entry they belong to). The object
 # id in the URL is read by the page's JS, which asks the API for it (404 for another user's id, shown on the page).
 DETAIL_PAGES = [
     ("bot_detail", "bots/<uuid:bot_id>", "Bot", False, "bots"),
 ]
 
+
+@require_safe
+def favicon(request):
+    """/favicon.ico, which browsers ask for on their own (the pages link to the SVG). nginx serves the same file."""
+    found = finders.find("portal/favicon.ico")
+    if not found:
+        raise Http404("no favicon")
+    response = FileResponse(open(found, "rb"), content_type="image/x-icon")
+    patch_cache_control(response, public=True, max_age=86400)
+    return response
+
+
 app_name = "portal"
 urlpatterns = (
-    [path("", RedirectView.as_view(url="/dashboard", permanent=False), name="home")]
+    [
+        path("", RedirectView.as_view(url="/dashboard", permanent=False), name="home"),
+        path("favicon.ico", favicon, name="favicon"),
+    ]
     + [
         path(url, PortalPage.as_view(page=page, title=title, public=public), name=page)
         for page, url, title, public in PAGES

@@ -117,12 +117,50 @@
     return el;
   }
 
+  /** Toasts sit in the sticky header, under the top bar, and take their own room: the page keeps its scroll position,
+   * so what was on screen moves down by the toast's height instead of being covered (and back when it goes). */
+  function keepingScroll(change) {
+    const x = window.scrollX; const y = window.scrollY;
+    change();
+    window.scrollTo(x, y);
+  }
   function toast(message, level = 'info') {
     const box = T('toasts');
     if (!box) return;
     const t = h('div', { class: `toast toast-${level}`, role: 'status', testid: 'toast' }, message);
-    box.append(t);
-    setTimeout(() => t.remove(), 6000);
+    keepingScroll(() => {
+      box.append(t);
+      while (box.children.length > 3) box.firstElementChild.remove();
+    });
+    setTimeout(() => { if (t.isConnected) keepingScroll(() => t.remove()); }, 6000);
+  }
+
+  /** Tables become cards on narrow screens (app.css): each cell is labelled by its column's <thead> text through
+   * data-label, unless the page set one itself. Runs on every change under <main> (see watchTables). */
+  function labelTable(table) {
+    const heads = $$('thead th', table).map((th) => th.textContent.trim());
+    if (!heads.length) return;
+    for (const tr of table.tBodies ? Array.from(table.tBodies).flatMap((b) => Array.from(b.rows)) : []) {
+      let col = 0;
+      for (const cell of Array.from(tr.cells)) {
+        if (cell.tagName === 'TD' && !cell.hasAttribute('data-label')) cell.dataset.label = heads[col] || '';
+        col += cell.colSpan || 1;
+      }
+    }
+  }
+  function watchTables(root) {
+    if (!root) return;
+    $$('table', root).forEach(labelTable);
+    new MutationObserver((records) => {
+      const tables = new Set();
+      for (const r of records) {
+        const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+        const t = el && el.closest('table');
+        if (t) tables.add(t);
+        r.addedNodes.forEach((n) => { if (n.nodeType === 1) $$('table', n).forEach((x) => tables.add(x)); });
+      }
+      tables.forEach(labelTable);
+    }).observe(root, { childList: true, subtree: true });
   }
 
   function pageError(err, what) {
@@ -319,7 +357,7 @@
       this.setState('connecting', this.connectedOnce ? 'Reconnecting…' : 'Connecting…');
       ws.onopen = () => {
         this.attempt = 0;
-        this.setState('live', 'Live');
+        this.setState('live', 'Connected'); // the feed, not the trading mode (the PAPER/LIVE pill says that)
         if (this.connectedOnce) this.emit('reconnect', {});
         this.connectedOnce = true;
         clearInterval(this.pingTimer);
@@ -717,7 +755,8 @@
       if (!(Number(data.initial_capital) > 0)) { showErrors(form, new ApiError(400, { error: 'Capital must be more than 0', details: { initial_capital: ['Enter an amount greater than 0.'] } })); return; }
       const res = await POST('bots', body);
       toast(`Bot “${res.bot ? res.bot.name : data.name}” created.`, 'success');
-      form.elements.name.value = '';
+      form.reset();
+      onExchange();
       await load();
     });
 
@@ -1083,10 +1122,40 @@
     pill.title = `System mode: ${u.system_mode.replace('_', ' ')}`;
     pill.hidden = false;
   }
+  /** Up to 1100 px the nav and the account are a panel behind the Menu button (app.css). */
+  function setupMenu() {
+    const btn = T('menu-toggle');
+    const menu = document.getElementById('main-menu');
+    if (!btn || !menu) return;
+    const setOpen = (open, focusButton) => {
+      btn.setAttribute('aria-expanded', String(open));
+      menu.classList.toggle('open', open);
+      if (!open && focusButton) btn.focus();
+    };
+    btn.addEventListener('click', () => {
+      const open = btn.getAttribute('aria-expanded') !== 'true';
+      setOpen(open);
+      if (open) { const first = $('a:not([hidden]), button', menu); if (first) first.focus(); }
+    });
+    document.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && menu.classList.contains('open')) { setOpen(false, true); }
+    });
+    document.addEventListener('click', (ev) => {
+      if (menu.classList.contains('open') && !menu.contains(ev.target) && !btn.contains(ev.target)) setOpen(false);
+    });
+    menu.addEventListener('click', (ev) => { if (ev.target.closest('a')) setOpen(false); });
+    menu.addEventListener('focusout', (ev) => { // tabbing out of the panel closes it
+      if (ev.relatedTarget && !menu.contains(ev.relatedTarget) && ev.relatedTarget !== btn) setOpen(false);
+    });
+    window.addEventListener('pageshow', () => setOpen(false)); // back/forward cache: come back with it closed
+    window.matchMedia('(min-width: 1101px)').addEventListener('change', (m) => { if (m.matches) setOpen(false); });
+  }
   function showChrome() {
     const u = session.user || {};
     const who = T('user-name');
     if (who) who.textContent = u.first_name || u.email || '';
+    const out = T('logout');
+    if (out && u.email) out.title = `Signed in as ${u.email}`;
     $$('.admin-only').forEach((el) => { el.hidden = !u.is_admin; });
     showModePill();
   }
@@ -1099,12 +1168,14 @@
     } else {
       if (!session.token) { location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`); return; }
       T('logout').addEventListener('click', () => logout());
+      setupMenu();
+      watchTables($('main.content'));
       showChrome();
       GET('auth/me').then((r) => { session.save({ user: r.user }); showChrome(); }).catch(() => {});
       live.start();
     }
     const init = pages[page];
-    if (!init) return;
+    if (!init) { document.body.dataset.ready = '1'; return; } // a page without a controller is ready as it is
     try {
       await init();
     } catch (err) {
@@ -1119,8 +1190,8 @@
   // deferred like this file, so they register in `amarktai.pages` before boot runs on DOMContentLoaded).
   Object.assign(window.amarktai, {
     api, GET, POST, DEL, $, $$, T, h, toast, pageError, failedTo, formData, clearErrors, showErrors, onSubmit, armedButton,
-    act, debounce, money, number, signedMoney, pct, when, platforms, platformQuote, fillPlatformSelect, tradeRow,
-    drawPnlChart, live, session, confirmDialog, positionLabel, closePositionText, closePositionButton,
+    act, debounce, labelTable, money, number, signedMoney, pct, when, platforms, platformQuote, fillPlatformSelect,
+    tradeRow, drawPnlChart, live, session, confirmDialog, positionLabel, closePositionText, closePositionButton,
   });
   document.addEventListener('DOMContentLoaded', boot);
 })();

@@ -35,11 +35,22 @@ def test_pages_hold_no_user_data(client, user):
     assert user.email not in html and str(user.id) not in html
 
 
-@pytest.mark.parametrize("name", ["app.js", "app.css", "favicon.svg"])
+@pytest.mark.parametrize("name", ["app.js", "app.css", "favicon.svg", "favicon.ico"])
 def test_static_files_are_served(client, name):
     resp = client.get(f"/static/portal/{name}")
     assert resp.status_code == 200
     assert b"".join(resp.streaming_content if resp.streaming else [resp.content])
+
+
+def test_favicon_ico_is_served(client):
+    # Browsers ask for /favicon.ico by themselves (API docs, a JSON response, a bookmark): a real icon, not a 404.
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 200
+    assert resp["Content-Type"] == "image/x-icon"
+    body = b"".join(resp.streaming_content)
+    assert body[:4] == b"\x00\x00\x01\x00"  # the ICO header
+    assert "max-age=86400" in resp["Cache-Control"]
+    assert client.post("/favicon.ico").status_code == 405
 
 
 def test_api_paths_are_not_shadowed(client):

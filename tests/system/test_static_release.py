@@ -111,6 +111,8 @@ def test_nginx_caches_hashed_names_for_long_and_the_rest_not(collected):
     )
     text = conf.read_text()
     assert "alias var/staticfiles/;" in text
+    assert "alias var/staticfiles/portal/favicon.ico;" in text
+    text = text.replace("alias var/staticfiles/portal/favicon.ico;", f"alias {collected}/portal/favicon.ico;")
     conf.write_text(text.replace("alias var/staticfiles/;", f"alias {collected}/;"))
     log = open(directory / "nginx.out", "w+")
     proc = subprocess.Popen(servers.nginx_command(conf, directory, "daemon off;"), stdout=log, stderr=subprocess.STDOUT)
@@ -140,6 +142,12 @@ def test_nginx_caches_hashed_names_for_long_and_the_rest_not(collected):
                 assert plain.status_code == 200, name
                 assert plain.headers.get_list("cache-control") == ["no-cache"], name
                 assert plain.headers.get_list("strict-transport-security") == [HSTS], name
+
+            icon = client.get("/favicon.ico")  # browsers ask for it on their own
+            assert icon.status_code == 200
+            assert icon.headers["content-type"] == "image/x-icon"
+            assert icon.content == (collected / "portal" / "favicon.ico").read_bytes()
+            assert icon.headers.get_list("strict-transport-security") == [HSTS]
 
             missing = client.get("/static/portal/nothing.0123456789ab.js")
             assert missing.status_code == 404
