@@ -4,8 +4,8 @@
 
 The document is built from parts registered here (``register``); each part says how to export itself, how to validate
 an incoming copy without touching the database, and how to apply it. Built in: ``config`` (the user sections) and
-``bots`` (name, market, mode, strategy, params, capital: never ids, status, P&L or keys). Another app adds its own
-part (instruments, account groups) from its AppConfig.ready() with ``register(Part(...))``.
+``bots`` (name, market, mode, strategy, params, capital: never ids, status, P&L or keys) and ``instruments`` (the watch
+list: market, notes, alert levels). Another part (e.g. account groups) is added with ``register(Part(...))``.
 
 Import: (1) the whole document is validated first, every part, no database access beyond reads; every fault is
 reported at once with its path (``bots[1].initial_capital``) and nothing changes; (2) every part is applied in one
@@ -220,9 +220,92 @@ def _apply_bots(user: Any, clean: list[dict]) -> list[dict]:
     return items
 
 
+class InstrumentDocument(StrictSectionSerializer):
+    exchange = serializers.CharField(max_length=32)
+    symbol = serializers.CharField(max_length=32)
+    notes = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    alert_above = StrictDecimalField(max_digits=24, decimal_places=8, required=False, allow_null=True, default=None)
+    alert_below = StrictDecimalField(max_digits=24, decimal_places=8, required=False, allow_null=True, default=None)
+
+
+INSTRUMENT_FIELDS = ("notes", "alert_above", "alert_below")
+
+
+def _export_instruments(user: Any) -> list[dict]:
+    from market.models import Instrument
+
+    return [
+        {
+            "exchange": item.exchange,
+            "symbol": item.symbol,
+            "notes": item.notes,
+            "alert_above": None if item.alert_above is None else str(item.alert_above),
+            "alert_below": None if item.alert_below is None else str(item.alert_below),
+        }
+        for item in Instrument.objects.owned_by(user).order_by("exchange", "symbol")
+    ]
+
+
+def _validate_instruments(user: Any, data: Any) -> tuple[Any, dict]:
+    from market.services import MAX_INSTRUMENTS, _check_levels, _market
+
+    if not isinstance(data, list):
+        return None, {"instruments": ["Expected a list of instruments."]}
+    if len(data) > MAX_INSTRUMENTS:
+        return None, {"instruments": [f"At most {MAX_INSTRUMENTS} instruments."]}
+    errors: dict = {}
+    clean = []
+    seen: set[tuple[str, str]] = set()
+    for index, item in enumerate(data):
+        path = f"instruments[{index}]"
+        serializer = InstrumentDocument(data=item)
+        if not serializer.is_valid():
+            errors.update(_drf_errors(path, serializer.errors))
+            continue
+        row = dict(serializer.validated_data)
+        try:  # reads only: the platform's markets and the levels' rules, the same checks as POST /api/instruments
+            row["exchange"], row["symbol"] = _market(user, row["exchange"], row["symbol"])
+            _check_levels(row["alert_above"], row["alert_below"])
+        except ValidationFailed as exc:
+            fields = exc.details if isinstance(exc.details, dict) else {}
+            errors.update({f"{path}.{k}": v if isinstance(v, list) else [str(v)] for k, v in fields.items()})
+            continue
+        if (row["exchange"], row["symbol"]) in seen:
+            errors[f"{path}.symbol"] = ["Two instruments in the document are the same market."]
+        seen.add((row["exchange"], row["symbol"]))
+        clean.append(row)
+    return clean, errors
+
+
+def _apply_instruments(user: Any, clean: list[dict]) -> list[dict]:
+    from market.models import Instrument
+    from market.services import create_instrument, update_instrument
+
+    existing = {(i.exchange, i.symbol): i for i in Instrument.objects.owned_by(user)}
+    items = []
+    for index, row in enumerate(clean):
+        key = f"{row['exchange']} {row['symbol']}"
+        found = existing.get((row["exchange"], row["symbol"]))
+        try:
+            if found is None:
+                create_instrument(user, **row)
+                items.append({"kind": "instrument", "key": key, "action": "created", "changes": []})
+                continue
+            changes = [f for f in INSTRUMENT_FIELDS if getattr(found, f) != row[f]]
+            if changes:
+                update_instrument(user, found.pk, {f: row[f] for f in changes})
+            action = "updated" if changes else "unchanged"
+            items.append({"kind": "instrument", "key": key, "action": action, "changes": changes})
+        except AmarktaiError as exc:
+            path = f"instruments[{index}]"
+            raise ValidationFailed(f"{path}: {exc.message}", details={path: [exc.message]}) from exc
+    return items
+
+
 def register_builtin_parts() -> None:
     register(Part("config", _export_config, _validate_config, _apply_config))
     register(Part("bots", _export_bots, _validate_bots, _apply_bots))
+    register(Part("instruments", _export_instruments, _validate_instruments, _apply_instruments))
 
 
 # ------------------------------------------------------------------ export / import
