@@ -16,9 +16,13 @@
       const halted = state.system === 'stopped';
       btn.dataset.state = stopped ? 'stopped' : 'running';
       btn.dataset.system = state.system;
-      btn.textContent = halted ? 'System stopped' : stopped ? 'Trading stopped' : 'Trading on';
+      const label = halted ? 'System stopped' : stopped ? 'Trading stopped' : 'Trading on';
+      // The full label; on a phone the bar shows the short one (data-short, app.css) after a stop/running sign.
+      btn.replaceChildren(A.h('span', { class: 'ks-label' }, label));
+      btn.dataset.short = halted || stopped ? 'Stopped' : 'Trading';
       btn.title = halted ? 'An administrator stopped trading platform-wide'
         : stopped ? 'Your trading is stopped: click to start it again' : 'Click to stop all your trading';
+      btn.setAttribute('aria-label', `${label}. ${btn.title}`);
       btn.hidden = false;
     }
 
