@@ -121,8 +121,19 @@
    * so what was on screen moves down by the toast's height instead of being covered (and back when it goes). */
   function keepingScroll(change) {
     const x = window.scrollX; const y = window.scrollY;
+    // A control the sticky header already hid in part (its top under the header's bottom edge, as when a page is
+    // scrolled to where a button straddles that edge) would end up under the new toast: bring it whole into view.
+    const chrome = $('.chrome');
+    const edge = chrome && y > 0 ? chrome.getBoundingClientRect().bottom : 0;
+    let hidden = 0;
+    if (edge) {
+      for (const el of $$('main button, main .btn, main [role="button"], main input, main select, main textarea, main a[href]')) {
+        const r = el.getBoundingClientRect();
+        if (r.height && r.top < edge && r.bottom > edge) hidden = Math.max(hidden, edge - r.top);
+      }
+    }
     change();
-    window.scrollTo(x, y);
+    window.scrollTo(x, Math.max(0, y - Math.ceil(hidden)));
   }
   function toast(message, level = 'info') {
     const box = T('toasts');
@@ -829,7 +840,7 @@
           h('td', {}, `${name(t.from_provider)} → ${name(t.to_provider)}`, t.reason ? h('span', { class: 'sub' }, t.reason.replace(/_/g, ' ')) : null),
           h('td', { class: 'r' }, /^(ZAR|USD|EUR|GBP|USDT|USDC)$/.test(t.currency) ? money(t.amount, t.currency) : `${number(t.amount, 0, 8)} ${t.currency}`),
           h('td', { class: 'wrap' }, badge(t.status, t.status), t.status_description ? h('span', { class: 'sub', testid: 'transfer-status-text' }, t.status_description) : null, err),
-          h('td', { class: 'r' }, t.status === 'pending' ? h('span', { class: 'actions' },
+          h('td', { class: 'r' }, t.status === 'pending' ? h('span', { class: 'actions actions-stack' },
             step('Mark completed', 'complete', 'transfer-complete', 'btn btn-ghost btn-sm'),
             step('Cancel', 'cancel', 'transfer-cancel', 'btn btn-danger btn-sm')) : ''));
       }));
