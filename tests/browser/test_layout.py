@@ -346,17 +346,33 @@ def test_tables_become_labelled_cards_on_a_phone(new_page, trader):
     page = open_page(new_page, "phone", "/trades", client)
     row = tid(page, "trade-row").first
     cells = row.locator("td")
-    labels = [cells.nth(i).get_attribute("data-label") for i in range(cells.count())]
-    heads = page.evaluate("Array.from(document.querySelectorAll('thead th')).map((th) => th.textContent.trim())")
+    labels, heads = labels_and_heads(row)
     assert labels == heads, (labels, heads)
     # One card per row, as wide as the list, each line "LABEL value".
     box = row.bounding_box()
     assert box["width"] > 300 and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     pair = cells.nth(heads.index("Pair"))
     assert page.evaluate("(el) => getComputedStyle(el, '::before').content", pair.element_handle()) == '"Pair"'
+    # The page's second table, the round trips, is labelled by its own head, every row of it.
+    tid(page, "view-round-trips").click()
+    trips = tid(page, "round-trip-row")
+    expect(trips.first).to_be_visible()
+    for i in range(trips.count()):
+        labels, heads = labels_and_heads(trips.nth(i))
+        assert labels == heads and "Entry price" in heads, (labels, heads)
+    box = trips.first.bounding_box()
+    assert box["width"] > 300 and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     # On a desktop the same table is a table.
     desk = open_page(new_page, "desktop", "/trades", client)
     assert desk.evaluate("getComputedStyle(document.querySelector('[data-testid=trade-row]')).display") == "table-row"
+
+
+def labels_and_heads(row):
+    """A row's cell labels (data-label) and the column heads of the row's own table (a page may hold several)."""
+    return row.evaluate(
+        "(tr) => [Array.from(tr.cells).map((td) => td.dataset.label),"
+        " Array.from(tr.closest('table').querySelectorAll(':scope > thead th')).map((th) => th.textContent.trim())]"
+    )
 
 
 def test_favicon_ico(new_page, portal_server):
