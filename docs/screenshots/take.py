@@ -3,8 +3,9 @@
 Starts the portal on a free port with a throwaway database (as the browser tests do: tests/browser/server.py), signs
 up a trader whose account is filled through the public API (tests/browser/demo_data.py: bots, trades, positions,
 transfers, keys, a chat), and writes one PNG per main page, on a desktop (1280x800) and on a phone (390x844), into this
-folder: desktop-<page>.png and phone-<page>.png, plus phone-menu.png (the menu open). The pages are the login page and
-every entry of amarktai.portal.NAV, so pages added to the navigation are photographed too. The PNGs are reduced to a
+folder: desktop-<page>.png and phone-<page>.png, plus phone-menu.png (the menu open). The pages are the login page,
+every entry of amarktai.portal.NAV (so pages added to the navigation are photographed too) and the page of one bot
+(bot: /bots/<id>). The PNGs are reduced to a
 256-colour palette to keep them small. Needs Debian's chromium and playwright (requirements.txt), like the browser
 tests.
 """
@@ -48,12 +49,15 @@ def main():
     from tests.browser import demo_data
     from tests.browser.server import PortalServer
 
-    pages = [("login", "/login", True)] + [(name, url, False) for name, url, _label in NAV]
     server = PortalServer().start()
     written = []
     try:
         trader = demo_data.register(server.base, "Thandiwe")
-        demo_data.seed_portfolio(trader)
+        seeded = demo_data.seed_portfolio(trader)
+        pages = [("login", "/login", True)] + [(name, url, False) for name, url, _label in NAV]
+        # The bot page (amarktai.portal.DETAIL_PAGES), after the bots list: the demo account's first bot.
+        at = [name for name, _url, _public in pages].index("bots") + 1
+        pages.insert(at, ("bot", f"/bots/{seeded['bots'][0]}", False))
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
             for size, viewport in SIZES.items():
