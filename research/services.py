@@ -197,6 +197,7 @@ def run(backtest_id: str) -> str:
             candles,
             progress=lambda f: report(0.3 + f * 0.65),
             should_cancel=should_cancel,
+            chunk=max(100, min(5000, len(candles) // 40)),  # progress and the cancel check: ~40 times a run
             **options,
         )
         body = result.as_dict()
