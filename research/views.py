@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from amarktai.api import validated
 from research import selectors, services
 from research import serializers as s
@@ -20,6 +21,9 @@ class BacktestListView(GenericAPIView):
         rows = selectors.backtests(request.user, filters["limit"])
         return Response({"success": True, "backtests": [backtest_payload(b, with_result=False) for b in rows]})
 
+    # A retried POST with the same Idempotency-Key answers the first run instead of starting (and counting) another.
+    @extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
     def post(self, request):
         data = validated(s.BacktestCreateSerializer, request.data)
         backtest = services.create_backtest(request.user, data)

@@ -132,6 +132,15 @@ def test_concurrency_cap_and_daily_quota(auth_client, user, settings):
 
 
 @pytest.mark.django_db
+def test_a_retried_post_with_the_same_idempotency_key_starts_one_run(auth_client):
+    first = auth_client.post("/api/backtests", BODY, format="json", HTTP_IDEMPOTENCY_KEY="bt-retry-1")
+    again = auth_client.post("/api/backtests", BODY, format="json", HTTP_IDEMPOTENCY_KEY="bt-retry-1")
+    assert first.status_code == again.status_code == 202
+    assert first.json()["backtest"]["id"] == again.json()["backtest"]["id"]
+    assert Backtest.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_delete_cancels_a_running_backtest(auth_client, user, monkeypatch):
     r = auth_client.post("/api/backtests", {**BODY, "timeframe": "1m"}, format="json")  # 1,440 candles
     backtest = Backtest.objects.get(pk=r.json()["backtest"]["id"])
