@@ -51,7 +51,8 @@ def create_backtest(user: Any, data: dict[str, Any]) -> Backtest:
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()  # one start at a time per user: the caps hold
         mine = Backtest.objects.owned_by(user)
-        running = mine.filter(status__in=ACTIVE_STATUSES).count()
+        # A run its owner canceled no longer counts, even before its worker notices (or if its worker died with it).
+        running = mine.filter(status__in=ACTIVE_STATUSES, cancel_requested=False).count()
         if running >= settings.BACKTEST_MAX_CONCURRENT:
             raise RateLimited(
                 f"{running} backtests are already running (at most {settings.BACKTEST_MAX_CONCURRENT} at once): "
