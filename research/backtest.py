@@ -76,6 +76,7 @@ def run_backtest(
     progress: Callable[[float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     chunk: int = 5000,
+    trade_from: int = 0,
 ) -> BacktestResult:
     """Replay ``candles`` (rows [ts_ms, open, high, low, close, volume], oldest first) through strategy
     ``strategy_id`` with ``params``.
@@ -83,6 +84,8 @@ def run_backtest(
     fee_rate: taker fee per fill (default: the ``exchange`` paper exchange's taker fee). slippage: None = the paper
     exchange's synthetic-book model (size dependent), else a fixed fraction of the touch price. ``progress(fraction)``
     is called every ``chunk`` candles; ``should_cancel()`` is checked at the same points and raises Canceled.
+    ``trade_from``: the candles before this index only warm the strategy up (no decision, not in the equity curve or
+    the metrics), e.g. the out-of-sample part of a walk-forward.
     """
     strategy = get_strategy(strategy_id)  # KeyError for an unknown strategy
     data = np.ascontiguousarray(np.asarray(candles, dtype=float))
@@ -117,7 +120,7 @@ def run_backtest(
             remaining -= part
         return out
 
-    for i in range(n):
+    for i in range(trade_from, n):
         if should_cancel is not None and i % chunk == 0 and i and should_cancel():
             raise Canceled()
         if progress is not None and i % chunk == 0 and i:
@@ -177,7 +180,8 @@ def run_backtest(
             changes.append((i, float(cash), 0.0))
     if progress is not None:
         progress(1.0)
-    return _result(data, trades, changes, float(start_capital), fees_paid, points)
+    shifted = [(i - trade_from, c, a) for i, c, a in changes]
+    return _result(data[trade_from:], trades, shifted, float(start_capital), fees_paid, points)
 
 
 def _trade(data, i, side, amount, price, cost, fee, profit, reason) -> dict:

@@ -19,8 +19,7 @@ def walk_forward(
     cut = int(n * split)
     in_sample = run_backtest(strategy_id, params, candles[:cut], **options)
     warm = max(0, cut - WINDOW + 1)
-    out = run_backtest(strategy_id, params, candles[warm:], **options)
-    # Trades on the warm-up candles belong to the in-sample period: the out-of-sample run starts flat at the cut.
+    out = run_backtest(strategy_id, params, candles[warm:], trade_from=cut - warm, **options)
     return {
         "split": split,
         "split_ts": int(candles[cut][0]) if cut < n else None,

@@ -114,6 +114,10 @@ def test_walk_forward_and_monte_carlo():
     wf = walk_forward("momentum", {}, candles, **options)
     assert wf["split_ts"] == int(candles[560][0])
     assert wf["in_sample"]["trades"] > 0 and wf["out_of_sample"]["trades"] > 0
+    # The out-of-sample run starts flat at the cut: the same as a backtest of the rest warmed up on the cut's window.
+    rest = run_backtest("momentum", {}, candles[461:], trade_from=99, **options)
+    assert wf["out_of_sample"] == rest.metrics and rest.candles == 240
+    assert all(t["index"] >= 99 for t in rest.trades)
     result = run_backtest("momentum", {}, candles, **options)
     mc = monte_carlo(result.trades, Decimal("10000"), runs=300, seed=1)
     profits = [float(t["profit_loss"]) for t in result.trades if t["side"] == "sell"]
