@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 INLINE = False
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_submitted: set[str] = set()  # backtests handed to this process's research thread (embedded mode)
 
 
 def create_backtest(user: Any, data: dict[str, Any]) -> Backtest:
@@ -102,6 +103,7 @@ def dispatch(backtest_id: str) -> None:
         with _pool_lock:
             if _pool is None:
                 _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amarktai-research")
+        _submitted.add(str(backtest_id))
         _pool.submit(_run_closing, backtest_id)
         return
     current_app.send_task("research.run_backtest", args=[backtest_id], queue="research")
@@ -113,7 +115,35 @@ def _run_closing(backtest_id: str) -> None:
     except Exception:
         logger.exception("backtest %s failed", backtest_id)
     finally:
+        _submitted.discard(str(backtest_id))
         close_old_connections()
+
+
+def resume_orphans(min_age_seconds: float = 10.0) -> int:
+    """Embedded mode (one process runs every backtest, on its research thread): after a restart, queued backtests are
+    handed to the thread again and the ones that were running are marked failed ("interrupted"), so none stays queued
+    or running for ever. Run periodically by the embedded scheduler. Returns how many it touched."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER or INLINE:
+        return 0
+    cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
+    touched = 0
+    for backtest in Backtest.objects.filter(status__in=ACTIVE_STATUSES, created_at__lt=cutoff).only(
+        "id", "user_id", "status", "progress", "error"
+    ):
+        if str(backtest.pk) in _submitted:
+            continue
+        if backtest.status == BacktestStatus.QUEUED:
+            dispatch(str(backtest.pk))
+        else:
+            _set(
+                backtest,
+                status=BacktestStatus.FAILED,
+                error="Interrupted by a restart of the server; run it again",
+                finished_at=timezone.now(),
+            )
+            _progress_event(backtest)
+        touched += 1
+    return touched
 
 
 def cancel_backtest(user: Any, backtest_id: Any) -> Backtest:

@@ -268,3 +268,16 @@ def test_bots_tick_on_time_while_backtests_run(user, settings):
         Backtest.objects.filter(pk__in=ids).update(cancel_requested=True)
         time.sleep(2)
     connection.close()
+
+
+@pytest.mark.django_db
+def test_backtests_left_behind_by_a_restart_are_resumed_or_failed(auth_client, monkeypatch):
+    """Embedded mode: after a restart nothing in this process runs the queued or running backtests any more."""
+    ids = [auth_client.post("/api/backtests", BODY, format="json").json()["backtest"]["id"] for _ in range(2)]
+    Backtest.objects.filter(pk=ids[1]).update(status="running")
+    dispatched = []
+    monkeypatch.setattr(services, "dispatch", dispatched.append)
+    assert services.resume_orphans(min_age_seconds=0) == 2
+    assert dispatched == [ids[0]]
+    stale = Backtest.objects.get(pk=ids[1])
+    assert stale.status == "failed" and "restart" in stale.error
