@@ -10,7 +10,7 @@ BOT_MAX_FAILURES in a row the bot is paused and an alert is published. One bot n
 import logging
 import math
 import time
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import transaction
@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from amarktai.errors import AmarktaiError, ProviderError
 from amarktai.utils import iso
-from bots import risk, scheduling
+from bots import risk, scheduling, sizing
 from bots.models import Bot, BotStatus, Decision, TradingMode
 from bots.services import max_failures, record_signal, set_status
-from bots.strategies import RISK_PROFILES, get_strategy
+from bots.strategies import get_strategy
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
 from trading import services as trading
 from trading import system
@@ -76,12 +76,11 @@ def _signal_view(signal, now):
 
 
 def _order_amount(bot, price):
-    """Position size: the bot's position_pct parameter (a fraction of capital, set e.g. through the assistant) or else
-    its risk mode's share of capital, never more than the owner's max position % (bots.risk)."""
-    profile = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
-    size_pct = Decimal(str((bot.params or {}).get("position_pct", profile.position_pct)))
-    budget = bot.current_capital * min(size_pct, risk.max_position_fraction(bot.user_id))
-    return (budget / price).quantize(STEP, rounding=ROUND_DOWN)
+    """Position size (bots.sizing.order_amount) from the bot's capital, risk mode and params, capped by the owner's
+    max position % (bots.risk)."""
+    return sizing.order_amount(
+        bot.current_capital, price, bot.risk_mode, bot.params, risk.max_position_fraction(bot.user_id)
+    )
 
 
 def tick_bot(bot_id, candles, source=None):

@@ -30,6 +30,7 @@ LAYERS = [
     "market",
     "wallets",
     "bots",
+    "research",
     "chat",
     "control",
     "notifications",

@@ -19,7 +19,7 @@ from accounts.services import LIVE_MODES
 from amarktai.errors import Conflict, NotFound, ValidationFailed
 from realtime import events
 from realtime.metrics import ORDERS
-from trading import fills, system
+from trading import fillmodel, fills, system
 from trading.exchanges import get_exchange, market_data
 from trading.exchanges.base import Exchange
 from trading.exchanges.paper import PaperExchange
@@ -226,17 +226,15 @@ def record_fill(
                     take_profit=take_profit,
                 )
             else:
-                total = position.amount + amount
-                position.entry_price = ((position.entry_price * position.amount + price * amount) / total).quantize(
-                    STEP
-                )
-                position.amount = total
+                position.entry_price = fillmodel.average_entry(position.entry_price, position.amount, price, amount)
+                position.amount += amount
                 position.entry_fee += fee
                 position.save(update_fields=["entry_price", "amount", "entry_fee"])
         elif position is not None:
             closing = min(amount, position.amount)
-            fee_share = (position.entry_fee * closing / position.amount).quantize(STEP)
-            profit = (price * closing - fee - position.entry_price * closing - fee_share).quantize(STEP)
+            profit, fee_share = fillmodel.close_profit(
+                position.entry_price, position.entry_fee, position.amount, closing, price, fee
+            )
             position.amount -= closing
             position.entry_fee -= fee_share
             position.realised_pnl += profit

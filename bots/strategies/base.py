@@ -11,6 +11,7 @@ level was crossed, nothing is estimated.
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -61,14 +62,26 @@ def as_array(candles):
     return array
 
 
-def ema(values, period):
-    values = np.asarray(values, dtype=float)
-    out = np.empty_like(values)
+@lru_cache(maxsize=512)
+def _ema_weights(period, n):
+    """The n x n lower-triangular matrix W with (W @ (x - x[0]))[i] + x[0] = the EMA of x at i."""
     alpha = 2.0 / (period + 1)
-    out[0] = values[0]
-    for i in range(1, len(values)):
-        out[i] = alpha * values[i] + (1 - alpha) * out[i - 1]
-    return out
+    index = np.arange(n)
+    lag = index[:, None] - index[None, :]
+    weights = np.where((lag >= 0) & (index[None, :] >= 1), alpha * (1 - alpha) ** np.clip(lag, 0, None), 0.0)
+    weights.setflags(write=False)
+    return weights
+
+
+def ema(values, period):
+    """Exponential moving average seeded with the first value: ema[0] = x[0], ema[i] = a x[i] + (1 - a) ema[i-1],
+    a = 2 / (period + 1), computed in closed form as one matrix product over the deviations from x[0] (a flat series
+    stays exactly flat). A backtest calls this once per candle (research.backtest): the loop was its hot spot."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return values.copy()
+    first = values[0]
+    return _ema_weights(int(period), len(values)) @ (values - first) + first
 
 
 class Strategy:

@@ -24,24 +24,16 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from amarktai.errors import InsufficientFunds, NotFound, ValidationFailed
 from amarktai.utils import money
+from trading import fillmodel
 from trading.exchanges import simfeed
 from trading.exchanges.base import Exchange, Number
+from trading.fillmodel import DEPTH_USD_PER_PCT, FEES  # noqa: F401 - re-exported
 from trading.models import PaperBalance, PaperOrder
 from trading.platforms import get_platform
 
 ZERO = Decimal("0")
 AMOUNT_STEP = Decimal("0.00000001")
 
-# (maker, taker) fee rates per platform, from their public spot fee schedules' entry tiers.
-FEES = {
-    "luno": (Decimal("0"), Decimal("0.001")),
-    "binance": (Decimal("0.001"), Decimal("0.001")),
-    "kucoin": (Decimal("0.001"), Decimal("0.001")),
-    "kraken": (Decimal("0.0016"), Decimal("0.0026")),
-    "valr": (Decimal("0"), Decimal("0.001")),
-}
-# Synthetic book depth: notional in USD available within 1 % of the touch, per base asset.
-DEPTH_USD_PER_PCT = {"BTC": 2_000_000, "ETH": 1_000_000, "SOL": 300_000, "XRP": 200_000, "BNB": 250_000}
 # Smallest order and largest single market order (freeze quantity) per base asset.
 MIN_AMOUNT = {"BTC": "0.0001", "ETH": "0.001", "SOL": "0.01", "XRP": "1", "BNB": "0.001"}
 MAX_MARKET_AMOUNT = {"BTC": "5", "ETH": "100", "SOL": "2000", "XRP": "500000", "BNB": "500"}
@@ -109,7 +101,7 @@ class PaperExchange(Exchange):
         self.platform_id = platform.id
         self.feed = feed
         self.price_source = feed.source
-        self.maker_fee, self.taker_fee = FEES.get(platform.id, (Decimal("0.001"), Decimal("0.001")))
+        self.maker_fee, self.taker_fee = fillmodel.fee_rates(platform.id)
 
     # --- market data -----------------------------------------------------------------------------------------
     def load_markets(self):
@@ -165,13 +157,7 @@ class PaperExchange(Exchange):
     # --- orders ----------------------------------------------------------------------------------------------
     def _fill_price(self, market, side, amount, book):
         """Average price for a market order of ``amount`` walking a linear synthetic book from the touch."""
-        touch = book["ask"] if side == "buy" else book["bid"]
-        usd_per_quote = Decimal(str(1 / simfeed.QUOTES_PER_USD[market["quote"]]))
-        notional_usd = amount * touch * usd_per_quote
-        depth = Decimal(DEPTH_USD_PER_PCT[market["base"]])
-        impact = Decimal("0.01") * notional_usd / (2 * depth)
-        price = touch * (1 + impact) if side == "buy" else touch * (1 - impact)
-        return price.quantize(market["price_precision"] / 100, rounding=ROUND_HALF_UP)
+        return fillmodel.market_fill_price(market, side, amount, book)
 
     def create_order(
         self,
@@ -237,8 +223,7 @@ class PaperExchange(Exchange):
         """Settle a whole fill. ``from_reserved`` is what an open order had set aside in ``used``."""
         base, quote = balances[market["base"]], balances[market["quote"]]
         amount = order.amount
-        cost = (amount * fill_price).quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP)
-        fee = (cost * fee_rate).quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP)
+        cost, fee = fillmodel.settle(amount, fill_price, fee_rate)
         if order.side == "buy":
             needed = cost + fee
             if from_reserved:

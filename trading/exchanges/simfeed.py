@@ -132,15 +132,19 @@ def to_decimal(value, price_hint=None):
 def ticker(symbol, now=None):
     """{"symbol","bid","ask","last","timestamp"} with Decimal prices."""
     now = time.time() if now is None else now
-    base, _quote = split_symbol(symbol)
     mid = price_at(symbol, now)
+    return {**quote(symbol, mid), "timestamp": int(now * 1000)}
+
+
+def quote(symbol, mid):
+    """{"symbol","bid","ask","last"} around ``mid``: the asset's spread, prices rounded like every feed price."""
+    base, _quote = split_symbol(symbol)
     half = mid * SPREAD[base] / 2
     return {
         "symbol": symbol.upper(),
         "bid": to_decimal(mid - half, mid),
         "ask": to_decimal(mid + half, mid),
         "last": to_decimal(mid, mid),
-        "timestamp": int(now * 1000),
     }
 
 
