@@ -111,9 +111,11 @@ class ManagedStrategy:
     PARAMS: dict = {}
     REQUIRED: tuple = ()
 
-    @property
-    def defaults(self) -> dict:
-        return {k: spec["default"] for k, spec in self.PARAMS.items() if "default" in spec}
+    defaults: dict = {}  # from PARAMS, set for each subclass
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.defaults = {k: spec["default"] for k, spec in cls.PARAMS.items() if "default" in spec}
 
     def params(self, params: dict | None) -> dict:
         merged = dict(self.defaults)
