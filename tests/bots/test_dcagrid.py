@@ -248,7 +248,9 @@ def test_grid_lifecycle(user, price):
     state = managed_payload(bot)
     assert state["completed_grids"] == 1
     sell = Order.objects.get(bot=bot, side="sell", status="closed")
-    assert state["grid_profit"] == pytest.approx(float(sell.filled * 50000 - sell.fee - sell.fee * 950 / 1000), abs=1e-6)
+    assert state["grid_profit"] == pytest.approx(
+        float(sell.filled * 50000 - sell.fee - sell.fee * 950 / 1000), abs=1e-6
+    )
     assert state["range_state"] == "in_range"
     assert [row["price"] for row in state["levels"]] == [1100000, 1050000, 1000000, 950000, 900000]
 
@@ -365,7 +367,10 @@ prices = st.decimals(min_value=Decimal("100"), max_value=Decimal("100000"), plac
 def test_dca_average_is_the_volume_weighted_average_of_the_fills(fills):
     p = DCA().params({**DCA_PARAMS, "max_safety_orders": 5})
     keys = [(1, "base")] + [(1, "so", k) for k in range(1, 6)]
-    orders = {key: Seen("closed", amount, amount, price, Decimal("0")) for key, (price, amount) in zip(keys, fills)}
+    orders = {
+        key: Seen("closed", amount, amount, price, Decimal("0"))
+        for key, (price, amount) in zip(keys[: len(fills)], fills, strict=True)
+    }
     view = DCA().deal_view(p, 1, orders)
     expected = sum(a * pr for pr, a in fills) / sum(a for _, a in fills)
     assert view["average"] == expected
