@@ -411,3 +411,16 @@ def test_a_grid_never_holds_two_orders_on_one_level(grids, spacing, path):
         sells = [pr for _, side, pr in limits if side == "sell"]
         if buys and sells:
             assert max(buys) < min(sells)
+
+
+@pytest.mark.django_db
+def test_manual_exit_of_a_grid_cancels_its_orders_and_stops_it(user, auth_client, price):
+    bot = grid_bot(user)
+    tick(bot)
+    tick(bot)
+    response = auth_client.post(f"/api/bots/{bot.pk}/exit", {}, format="json")
+    assert response.status_code == 200, response.content
+    bot.refresh_from_db()
+    assert bot.status == "stopped" and not open_orders(bot)
+    assert not Position.objects.filter(bot=bot, is_open=True).exists()
+    assert not PaperOrder.objects.filter(user=user, status="open").exists()
