@@ -359,10 +359,10 @@ def _sell_position(user: Any, position: Position, bot: Bot | None, reason: str) 
     has one) and the position's."""
     if not position.is_open:
         raise PositionClosed("This position is already closed")
-    managed = bot is not None and bot.strategy in MANAGED
-    if managed:  # a DCA / grid bot's resting orders hold the coins and cash: they go first, and so does the bot
-        own = get_exchange(user, bot.exchange, bot.trading_mode)
-        for resting in Order.objects.filter(bot=bot, status=OrderStatus.OPEN, parent__isnull=True):
+    managed = bot if bot is not None and bot.strategy in MANAGED else None
+    if managed is not None:  # a DCA / grid bot's resting orders hold its coins and cash: they go first
+        own = get_exchange(user, managed.exchange, managed.trading_mode)
+        for resting in Order.objects.filter(bot=managed, status=OrderStatus.OPEN, parent__isnull=True):
             trading.cancel_order(resting, own)
     working = Order.objects.filter(
         same_book(position), user_id=position.user_id, exchange=position.exchange, symbol=position.symbol
@@ -393,8 +393,8 @@ def _sell_position(user: Any, position: Position, bot: Bot | None, reason: str) 
     )
     position.refresh_from_db()
     events.publish(user.pk, events.POSITION_UPDATE, {"position": position_payload(position), "reason": reason})
-    if managed and bot.status != BotStatus.STOPPED:
-        set_status(bot, BotStatus.STOPPED)  # its deal or grid cannot go on without the coins it just sold
+    if managed is not None and managed.status != BotStatus.STOPPED:
+        set_status(managed, BotStatus.STOPPED)  # its deal or grid cannot go on without the coins it just sold
     return order
 
 
