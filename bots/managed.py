@@ -46,6 +46,9 @@ def tick(bot: Bot, exchange: Exchange) -> tuple[str, str, bool]:
         blocked = risk.entry_block(bot)
         state, desired, what = strategy.plan(params, bot.managed_state, seen, price, time.time(), may_open=not blocked)
     else:
+        blocked = "" if (bot.managed_state or {}).get("run") else risk.entry_block(bot)
+        if blocked:  # a grid not yet started opens nothing while one of the owner's risk limits is reached
+            return Decision.RISK_LIMIT, f"Grid not started: {blocked}"[:255], False
         position = Position.objects.filter(bot=bot, is_open=True).first()
         held = position.amount if position is not None else Decimal("0")
         state, desired, what = strategy.plan(params, bot.managed_state, seen, price, position_amount=held)
