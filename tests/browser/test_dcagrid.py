@@ -6,11 +6,13 @@ orders, a completed grid)."""
 
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
 from tests.browser.test_portal import api, open_signed_in, register_via_api, shot, tid
 from tests.servers import ROOT
+from trading.exchanges import simfeed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -70,8 +72,17 @@ def bot_id_named(server, token, name):
     return next(b["id"] for b in bots if b["name"] == name)
 
 
+def scale():
+    """The server's paper exchange also matches resting orders against its own simulated price (the periodic order
+    sync), so the scripted path is laid around that price: px(1_000_000) is the simulated BTC/ZAR price now (the feed
+    is a deterministic function of time, the same in every process), the other points in proportion."""
+    factor = Decimal(str(simfeed.ticker("BTC/ZAR")["last"])) / Decimal(1_000_000)
+    return lambda value: str((Decimal(value) * factor).quantize(Decimal("1")))
+
+
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 def test_dca_and_grid_bots_from_form_to_page(new_page, portal_server, screenshot_dir, size):
+    px = scale()
     account = register_via_api(portal_server, f"dcagrid{size}")
     token = account["token"]
     # The kill switch first: new bots are created paused, so the embedded scheduler never ticks them on its own prices;
@@ -89,7 +100,7 @@ def test_dca_and_grid_bots_from_form_to_page(new_page, portal_server, screenshot
         "max_safety_orders": 3,
         "price_deviation": 0.02,
         "volume_multiplier": 2,
-        "take_profit": 0.01,
+        "take_profit": 0.03,
     }
     fill_form(page, "DCA Bot", "dca", 5000, dca)
     expect(tid(page, "params-dca")).to_be_visible()
@@ -111,19 +122,22 @@ def test_dca_and_grid_bots_from_form_to_page(new_page, portal_server, screenshot
     expect(tid(page, "params-grid")).to_be_visible()
     tid(page, "bot-create").click()
     expect(page.locator('[data-error-for="params.upper_price"]')).to_contain_text("above lower_price")
-    fill_form(page, "Grid Bot", "grid", 30000, {"lower_price": 900000, "upper_price": 1100000})
+    fill_form(page, "Grid Bot", "grid", 30000, {"lower_price": px(900000), "upper_price": px(1100000)})
     tid(page, "bot-create").click()
     expect(tid(page, "bot-row-name").filter(has_text="Grid Bot")).to_be_visible()
 
     dca_id, grid_id = bot_id_named(portal_server, token, "DCA Bot"), bot_id_named(portal_server, token, "Grid Bot")
     for bot_id in (dca_id, grid_id):
         assert api(portal_server, token, "GET", f"bots/{bot_id}").json()["bot"]["status"] == "paused"
-    run_ticks(portal_server, dca_id, ["1000000", "1000000", "975000"])  # base, then safety order 1 fills
-    run_ticks(portal_server, grid_id, ["1000000", "1000000", "945000", "1004000"])  # one grid completed
+    # One user, one market: each path runs against the other bot's resting orders too, so the grid goes first and the
+    # DCA path (1M, 975k) crosses none of the grid's levels.
+    run_ticks(portal_server, grid_id, [px(1000000), px(1000000), px(945000), px(1004000)])  # one grid completed
+    run_ticks(portal_server, dca_id, [px(1000000), px(1000000), px(975000)])  # base, then safety order 1 fills
 
     page.goto(f"/bots/{dca_id}")
     expect(tid(page, "bot-managed")).to_be_visible()
     expect(tid(page, "bot-managed-title")).to_have_text("DCA deal 1")
+    expect(tid(page, "bot-managed-state")).to_have_text("Deal open")
     expect(tid(page, "dca-filled")).to_have_text("1 of 3")
     steps = tid(page, "dca-step")
     expect(steps).to_have_count(4)
@@ -143,11 +157,12 @@ def test_dca_and_grid_bots_from_form_to_page(new_page, portal_server, screenshot
     expect(page.locator('[data-testid="grid-level"][data-status="open"]')).to_have_count(4)
     expect(page.locator('[data-testid="grid-level"][data-side="buy"]')).to_have_count(2)
     expect(tid(page, "dca-ladder-wrap")).to_be_hidden()
+    expect(tid(page, "bot-param").filter(has_text="arithmetic")).to_have_count(1)
     shot(page, screenshot_dir / f"dcagrid-grid-{size}.png")
 
     # Live: the price falls through the 950k buy; the open page shows the new sell without a reload (the ticks run in
     # another process, so the page's quiet refresh picks it up rather than the feed).
-    run_ticks(portal_server, grid_id, ["945000"])
+    run_ticks(portal_server, grid_id, [px(945000)])
     managed = api(portal_server, token, "GET", f"bots/{grid_id}").json()["bot"]["managed"]
     assert [level["side"] for level in managed["levels"]] == ["sell", "sell", "sell", None, "buy"]
     expect(page.locator('[data-testid="grid-level"][data-side="buy"]')).to_have_count(1, timeout=40000)

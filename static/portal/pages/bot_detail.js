@@ -94,7 +94,8 @@
       const params = Object.entries(b.effective_params || own);
       const isPct = (k) => k.endsWith('_pct');
       T('bot-params').replaceChildren(...params.flatMap(([k, v]) => fact(PARAM_LABELS[k] || k.replace(/_/g, ' '),
-        h('span', {}, isPct(k) ? pct(Number(v) * 100) : number(v, 0, 8),
+        h('span', {}, typeof v === 'boolean' ? (v ? 'yes' : 'no') : typeof v === 'string' ? v.replace(/_/g, ' ')
+          : isPct(k) ? pct(Number(v) * 100) : number(v, 0, 8),
           h('span', { class: 'muted small' }, k in own ? ' (set)' : ' (default)')), 'bot-param')));
       T('bot-detail').hidden = false;
     }
