@@ -424,3 +424,20 @@ def test_manual_exit_of_a_grid_cancels_its_orders_and_stops_it(user, auth_client
     assert bot.status == "stopped" and not open_orders(bot)
     assert not Position.objects.filter(bot=bot, is_open=True).exists()
     assert not PaperOrder.objects.filter(user=user, status="open").exists()
+
+
+@pytest.mark.django_db
+def test_update_validates_params_and_guards_a_running_grid(user, auth_client, price):
+    bot = grid_bot(user)
+    response = auth_client.patch(f"/api/bots/{bot.pk}", {"params": {**GRID_PARAMS, "grids": 1}}, format="json")
+    assert response.status_code == 400 and response.json()["details"] == {"params.grids": ["must be at least 2"]}
+    response = auth_client.patch(f"/api/bots/{bot.pk}", {"params": {**GRID_PARAMS, "investment": 40000}}, format="json")
+    assert response.status_code == 400 and "params.investment" in response.json()["details"]
+    tick(bot)
+    tick(bot)
+    # Its resting orders belong to the grid: no switching strategy under them.
+    response = auth_client.patch(f"/api/bots/{bot.pk}", {"strategy": "momentum"}, format="json")
+    assert response.status_code == 409
+    # Never two orders (so never two buys) resting on one level, on the exchange either.
+    prices = [o.price for o in open_orders(bot)]
+    assert len(prices) == len(set(prices)) == 4
