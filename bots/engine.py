@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from amarktai.errors import AmarktaiError, ProviderError
 from amarktai.utils import iso
-from bots import risk, scheduling, sizing
+from bots import managed, risk, scheduling, sizing
+from bots.managed_view import is_managed
 from bots.models import Bot, BotStatus, Decision, TradingMode
 from bots.services import max_failures, record_signal, set_status
 from bots.strategies import get_strategy
@@ -117,6 +118,19 @@ def _tick(bot_id, candles, source):
             set_status(bot, BotStatus.ACTIVE)
         exchange = get_exchange(bot.user, bot.exchange, bot.trading_mode)
         exchange.match_open_orders(bot.symbol)
+        if is_managed(bot.strategy):  # DCA / grid: reconcile the orders that should exist (bots.managed)
+            decision, why, traded = managed.tick(bot, exchange)
+            now = timezone.now()
+            Bot.objects.filter(pk=bot.pk).update(
+                last_tick_at=now,
+                failure_count=0,
+                last_error="",
+                next_tick_at=scheduling.next_tick_at(now, 0),
+                last_decision=decision,
+                last_decision_reason=why[:255],
+                last_decision_at=now,
+            )
+            return "traded" if traded else "ok"
         position = Position.objects.filter(bot=bot, is_open=True).first()
         signal = get_strategy(bot.strategy).decide(candles, _position_view(position), bot.params, bot.risk_mode)
         traded = False

@@ -38,6 +38,8 @@ class Decision(models.TextChoices):
     BELOW_MIN_SIZE = "below_min_size"  # the order would be smaller than the exchange's minimum
     ALREADY_PLACED = "already_placed"  # this signal's order exists already (a repeated candle or a retried tick)
     RISK_LIMIT = "risk_limit"  # a buy signal while one of the owner's risk limits is reached (bots.risk)
+    ORDERS_PLACED = "orders_placed"  # an order-managing bot (DCA, grid) placed orders this tick
+    ORDERS_IN_PLACE = "orders_in_place"  # an order-managing bot's orders are as they should be
 
 
 class BotQuerySet(OwnedQuerySet):
@@ -80,6 +82,10 @@ class Bot(models.Model):
     last_decision_at = models.DateTimeField(null=True, blank=True)
     # The last signal the strategy gave: {"side", "reason", "confidence", "price", "candle_ts", "at"}; null if none yet.
     last_signal = models.JSONField(null=True, blank=True)
+    # Order-managing strategies (DCA, grid: bots.strategies.managed) keep the little state their orders cannot tell
+    # (the DCA deal number; the grid's run, levels and which side rests on each level) here, written by the engine's
+    # tick under the bot's row lock. Everything else is rebuilt from the bot's orders each tick. Empty for the others.
+    managed_state = models.JSONField(default=dict, blank=True)
     last_tick_at = models.DateTimeField(null=True, blank=True)
     # When the dispatcher should tick the bot next (bots.scheduling); null = due now (a bot that never ticked).
     next_tick_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from amarktai.utils import iso, money
+from bots.managed_view import is_managed, managed_payload
 from bots.models import Bot, BotStatus, StrategySignal
 from bots.strategies import RISK_PROFILES, STRATEGIES
 
@@ -117,6 +118,8 @@ def effective_params(bot: Bot) -> dict:
     stop loss and take profit (fractions) its params or its risk mode give."""
     strategy = STRATEGIES.get(bot.strategy)
     params = bot.params or {}
+    if is_managed(bot.strategy):  # DCA / grid: their own declared params, no position size or risk exits
+        return strategy().params(params)
     risk = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
     merged = strategy().params(params) if strategy else {}
     return {
@@ -135,4 +138,5 @@ def bot_detail_payload(bot: Bot) -> dict:
         "effective_params": effective_params(bot),
         "next_tick_at": iso(bot.next_tick_at),
         "activity": activity(bot),
+        "managed": managed_payload(bot),
     }

@@ -36,6 +36,7 @@ from bots.models import Bot, BotStatus, RiskMode, SignalOutcome, StrategySignal,
 from bots.payloads import bot_payload, lock_holder, signal_payload
 from bots.selectors import access_bot, bot_allocations
 from bots.strategies import STRATEGIES, Signal
+from bots.strategies.managed import MANAGED
 from realtime import events
 from trading import services as trading
 from trading.exchanges import get_exchange
@@ -57,7 +58,19 @@ def publish_bot(bot: Bot) -> None:
     )
 
 
-def _validate_params(strategy: str, params: Any) -> dict:
+def _validate_managed_params(strategy: str, params: Any, capital: Decimal) -> dict:
+    """An order-managing strategy's params (DCA, grid) against its declared PARAMS, with field-level errors; its
+    orders must fit the bot's capital (DCA: the base and every safety order at full size; grid: the investment)."""
+    clean, errors = MANAGED[strategy]().validate(params if params is not None else {}, capital)
+    if errors:
+        first = next(iter(errors))
+        raise ValidationFailed(f"{first}: {errors[first][0]}", details=errors)
+    return clean
+
+
+def _validate_params(strategy: str, params: Any, capital: Decimal | None = None) -> dict:
+    if strategy in MANAGED:
+        return _validate_managed_params(strategy, params, capital if capital is not None else MAX_CAPITAL)
     if params is None:
         return {}
     if not isinstance(params, dict):
@@ -136,7 +149,7 @@ def create_bot(
         raise ValidationFailed(
             f"{platform.name} bots can trade: {', '.join(platform.symbols)}", details={"symbol": ["unsupported"]}
         )
-    clean_params = _validate_params(strategy, params)
+    clean_params = _validate_params(strategy, params, capital)
     risk_mode = risk_mode or config_section(user.pk, "risk").get("default_risk_mode") or RiskMode.BALANCED
     if trading_mode == TradingMode.LIVE:
         _require_live_allowed(user, platform.id)
@@ -189,13 +202,18 @@ def update_bot(user: Any, bot_id: Any, changes: dict) -> Bot:
         bot.risk_mode = changes["risk_mode"]
         fields.append("risk_mode")
     if "strategy" in changes:
+        if changes["strategy"] != bot.strategy and (bot.strategy in MANAGED or changes["strategy"] in MANAGED):
+            if Order.objects.filter(bot=bot, status=OrderStatus.OPEN).exists():
+                raise Conflict("Pause the bot and let its open orders finish (or cancel them) before changing strategy")
+            bot.managed_state = {}  # a DCA deal or a grid belongs to the strategy that started it
+            fields.append("managed_state")
         bot.strategy = changes["strategy"]
         fields.append("strategy")
         if "params" not in changes:
-            bot.params = {}
+            bot.params = _validate_params(bot.strategy, {}, bot.current_capital) if bot.strategy in MANAGED else {}
             fields.append("params")
     if "params" in changes:
-        bot.params = _validate_params(bot.strategy, changes["params"])
+        bot.params = _validate_params(bot.strategy, changes["params"], bot.current_capital)
         fields.append("params")
     if fields:
         bot.save(update_fields=[*set(fields), "updated_at"])
@@ -341,6 +359,11 @@ def _sell_position(user: Any, position: Position, bot: Bot | None, reason: str) 
     has one) and the position's."""
     if not position.is_open:
         raise PositionClosed("This position is already closed")
+    managed = bot if bot is not None and bot.strategy in MANAGED else None
+    if managed is not None:  # a DCA / grid bot's resting orders hold its coins and cash: they go first
+        own = get_exchange(user, managed.exchange, managed.trading_mode)
+        for resting in Order.objects.filter(bot=managed, status=OrderStatus.OPEN, parent__isnull=True):
+            trading.cancel_order(resting, own)
     working = Order.objects.filter(
         same_book(position), user_id=position.user_id, exchange=position.exchange, symbol=position.symbol
     ).filter(side="sell", status=OrderStatus.OPEN, parent__isnull=True)
@@ -370,6 +393,8 @@ def _sell_position(user: Any, position: Position, bot: Bot | None, reason: str) 
     )
     position.refresh_from_db()
     events.publish(user.pk, events.POSITION_UPDATE, {"position": position_payload(position), "reason": reason})
+    if managed is not None and managed.status != BotStatus.STOPPED:
+        set_status(managed, BotStatus.STOPPED)  # its deal or grid cannot go on without the coins it just sold
     return order
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from bots.strategies.base import CLOSE, HIGH, LOW, VOLUME, Strategy, ema, scaled_confidence
+from bots.strategies.managed import MANAGED
 
 
 class Momentum(Strategy):
@@ -167,7 +168,7 @@ class SupertrendStrategy(Strategy):
         return None
 
 
-STRATEGIES = {cls.name: cls for cls in (Momentum, Breakout, MeanReversion, SupertrendStrategy)}
+STRATEGIES = {cls.name: cls for cls in (Momentum, Breakout, MeanReversion, SupertrendStrategy, *MANAGED.values())}
 
 
 def get_strategy(name):

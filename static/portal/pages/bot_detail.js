@@ -18,7 +18,12 @@
     no_position_to_sell: 'No position to sell',
     below_min_size: 'Below the minimum order size',
     already_placed: 'Order already placed',
+    orders_placed: 'Placed orders',
+    orders_in_place: 'Orders in place',
   };
+  const ORDER_STATES = { open: 'Resting', closed: 'Filled', canceled: 'Cancelled', rejected: 'Rejected', pending: 'Not placed yet', waiting: 'To be placed', empty: 'Empty' };
+  const DCA_STATES = { waiting: 'No deal yet', buying: 'Base order working', open: 'Deal open', cooldown: 'Deal closed, cooling down' };
+  const GRID_STATES = { waiting: 'Not started', buying: 'Buying its coins', in_range: 'In range', ended_keep: 'Ended at range exit (coins kept)', ended_stop: 'Ended at range exit (coins sold)' };
   const STATES = {
     stopped: 'Stopped', paused: 'Paused', backing_off: 'Backing off after failures', waiting: 'Waiting for its first tick',
   };
@@ -89,13 +94,59 @@
       const params = Object.entries(b.effective_params || own);
       const isPct = (k) => k.endsWith('_pct');
       T('bot-params').replaceChildren(...params.flatMap(([k, v]) => fact(PARAM_LABELS[k] || k.replace(/_/g, ' '),
-        h('span', {}, isPct(k) ? pct(Number(v) * 100) : number(v, 0, 8),
+        h('span', {}, typeof v === 'boolean' ? (v ? 'yes' : 'no') : typeof v === 'string' ? v.replace(/_/g, ' ')
+          : isPct(k) ? pct(Number(v) * 100) : number(v, 0, 8),
           h('span', { class: 'muted small' }, k in own ? ' (set)' : ' (default)')), 'bot-param')));
       T('bot-detail').hidden = false;
     }
 
+    /** DCA: the deal, its average and triggers, the safety-order ladder. Grid: the range, profit, every level. */
+    function renderManaged(b) {
+      const m = b.managed;
+      T('bot-managed').hidden = !m;
+      if (!m) return;
+      const ccy = A.quoteOf(b.symbol);
+      const px = (v) => (v == null ? '—' : money(v, ccy));
+      const status = (s) => A.badge(ORDER_STATES[s] || s, s === 'closed' ? 'active' : s === 'open' ? 'created' : 'paused');
+      const isDca = m.kind === 'dca';
+      T('bot-managed-title').textContent = isDca ? (m.deal ? `DCA deal ${m.deal}` : 'DCA') : `Grid${m.run > 1 ? ` (range ${m.run})` : ''}`;
+      T('bot-managed-state').textContent = isDca ? (DCA_STATES[m.status] || m.status) + (m.close_reason ? ` · closed by ${m.close_reason}` : '')
+        : (GRID_STATES[m.range_state] || m.range_state);
+      T('bot-managed-facts').replaceChildren(...(isDca ? [
+        ...fact('Average price', px(m.average_price), 'dca-average'),
+        ...fact('Safety orders filled', `${m.filled_safety_orders ?? 0} of ${m.max_safety_orders}`, 'dca-filled'),
+        ...fact('Next safety order at', px(m.next_safety_price), 'dca-next'),
+        ...fact('Take profit at', px(m.take_profit_price), 'dca-tp'),
+        ...fact('Stop loss at', m.stop_loss_price == null ? 'None' : px(m.stop_loss_price), 'dca-sl'),
+      ] : [
+        ...fact('Range', m.lower_price == null ? '—' : `${px(m.lower_price)} – ${px(m.upper_price)}`, 'grid-range'),
+        ...fact('Per grid', m.per_grid_amount == null ? '—' : `${number(m.per_grid_amount, 0, 8)} ${String(b.symbol).split('/')[0]}`),
+        ...fact('Completed grids', number(m.completed_grids), 'grid-completed'),
+        ...fact('Grid profit', h('span', { class: A.cls(m.grid_profit) }, signedMoney(m.grid_profit, ccy)), 'grid-profit'),
+      ]));
+      T('dca-ladder-wrap').hidden = !isDca;
+      T('grid-levels-wrap').hidden = isDca;
+      if (isDca) {
+        T('dca-ladder').replaceChildren(...(m.ladder || []).map((r) => h('tr', { testid: 'dca-step', dataset: { status: r.status } },
+          h('td', { 'data-label': 'Order' }, r.step === 'base' ? 'Base order' : r.step.replace('safety', 'Safety order')),
+          h('td', { class: 'r', 'data-label': 'Trigger price' }, px(r.trigger_price)),
+          h('td', { class: 'r', 'data-label': 'Size' }, px(r.quote)),
+          h('td', { class: 'r', 'data-label': 'Amount' }, r.amount == null ? '—' : number(r.amount, 0, 8)),
+          h('td', { 'data-label': 'Status' }, status(r.status)),
+          h('td', { class: 'r', 'data-label': 'Fill price' }, px(r.fill_price)))));
+      } else {
+        T('grid-levels').replaceChildren(...(m.levels || []).map((r) => h('tr', { testid: 'grid-level', dataset: { side: r.side || '', status: r.status } },
+          h('td', { 'data-label': 'Level' }, String(r.level)),
+          h('td', { class: 'r', 'data-label': 'Price' }, px(r.price)),
+          h('td', { 'data-label': 'Order', class: r.side === 'buy' ? 'up' : r.side === 'sell' ? 'down' : 'muted' }, r.side ? (r.side === 'buy' ? 'Buy' : 'Sell') : '—'),
+          h('td', { 'data-label': 'Status' }, status(r.status)))));
+      }
+    }
+
     async function loadBot() {
-      renderBot((await GET(base)).bot);
+      const b = (await GET(base)).bot;
+      renderBot(b);
+      renderManaged(b);
     }
 
     async function loadEquity() {
@@ -143,6 +194,7 @@
       refreshTrades();
     });
     live.on('pnl_update', (m) => { if (m.bot_id === id) refreshBot(); });
+    live.on('order_update', ({ order }) => { if (order && order.bot_id === id) refreshBot(); }); // DCA / grid orders
     live.on('reconnect', () => { refreshBot(); refreshTrades(); });
     // The engine decides every tick without publishing an event: look again now and then while the page is seen.
     setInterval(() => { if (document.visibilityState === 'visible') refreshBot(); }, REFRESH_MS);
