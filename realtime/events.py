@@ -31,6 +31,9 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - position_update: {"position": <the position as POST /api/positions/{id}/close answers it>, "reason"}  (a manual
                    exit placed its closing order, reason "manual exit"/"bot deleted"/...; the fills arrive as
                    trade_executed; or its stop loss / take profit changed, reason "limits")
+- model_training_progress: {"kind": "ranking"|"optimization", "run_id", "progress" (0..1), "status"
+                   ("running"|"completed"|"failed"), "error"?, "scored"?, "total"?, "evaluated"?, "strategy"?,
+                   "exchange"?, "symbol"?}  (a ranking run or parameter search the user started, ranking app)
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay
@@ -69,6 +72,7 @@ POSITION_UPDATE = "position_update"
 TRADING_STATUS = "trading_status"
 CONFIG_UPDATE = "config_update"
 SYSTEM_STATUS = "system_status"
+MODEL_TRAINING_PROGRESS = "model_training_progress"
 EVENT_TYPES = {
     BOT_UPDATE,
     TRADE_EXECUTED,
@@ -82,6 +86,7 @@ EVENT_TYPES = {
     SYSTEM_STATUS,
     SIGNAL,
     POSITION_UPDATE,
+    MODEL_TRAINING_PROGRESS,
 }
 # Every WebSocket and SSE connection also joins this group: platform-wide events (system_status) reach everyone once.
 BROADCAST_GROUP = "broadcast"

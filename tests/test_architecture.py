@@ -33,6 +33,8 @@ LAYERS = [
     "chat",
     "control",
     "notifications",
+    "research",
+    "ranking",
 ]
 LAYER = {app: height for height, app in enumerate(LAYERS)}
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "chat",
     "control",
     "notifications",
+    "ranking",
 ]
 
 MIDDLEWARE = [
