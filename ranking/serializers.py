@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from amarktai.api import StrictDecimalField, StrictIntegerField
@@ -16,9 +18,13 @@ class OptimizationCreateSerializer(serializers.Serializer):
     trials = StrictIntegerField(min_value=1, max_value=1000, default=30)
     top_n = StrictIntegerField(min_value=1, max_value=20, default=5)
     candles = StrictIntegerField(min_value=100, max_value=1000, default=500)
-    in_sample_ratio = StrictDecimalField(max_digits=4, decimal_places=3, min_value=0.5, max_value=0.9, default="0.7")
+    in_sample_ratio = StrictDecimalField(
+        max_digits=4, decimal_places=3, min_value=Decimal("0.5"), max_value=Decimal("0.9"), default=Decimal("0.7")
+    )
     risk_mode = serializers.ChoiceField(choices=RiskMode.values, default=RiskMode.BALANCED)
-    initial_capital = StrictDecimalField(max_digits=20, decimal_places=8, min_value=1, default="10000")
+    initial_capital = StrictDecimalField(
+        max_digits=20, decimal_places=8, min_value=Decimal("1"), default=Decimal("10000")
+    )
     seed = StrictIntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
     # Narrower ranges than the strategy's declared space: {"fast": {"low": 3, "high": 8, "step": 1}}
     space = serializers.DictField(child=serializers.DictField(), required=False)
