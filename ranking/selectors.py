@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from amarktai.errors import NotFound
 from amarktai.tenancy import access
+from bots.models import Bot
 from ranking.models import Optimization, RankedModel, TrainingRun
 
 
@@ -39,6 +40,21 @@ def access_model(model_id: Any) -> RankedModel:
     if row is None:
         raise NotFound("Model not found")
     return row
+
+
+def deployed_counts(user: Any, models: list) -> dict[str, int]:
+    """{model id: how many of the user's bots trade it now} (same market, strategy and parameters; the bot's own
+    position_pct aside)."""
+    bots = list(Bot.objects.owned_by(user).values_list("exchange", "symbol", "strategy", "params"))
+    counts = {}
+    for model in models:
+        counts[str(model.id)] = sum(
+            1
+            for exchange, symbol, strategy, params in bots
+            if (exchange, symbol, strategy) == (model.exchange, model.symbol, model.strategy)
+            and {k: v for k, v in (params or {}).items() if k != "position_pct"} == model.params
+        )
+    return counts
 
 
 def training_runs(limit: int = 20) -> QuerySet:

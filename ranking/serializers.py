@@ -81,6 +81,7 @@ class MetricsBlock(serializers.Serializer):
 
 class OptimizationResultSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
+    model_id = serializers.UUIDField(required=False, help_text="the best set only: its row in GET /api/models")
     params = serializers.DictField()
     in_sample = MetricsBlock()
     out_of_sample = MetricsBlock()
@@ -153,9 +154,13 @@ class TrainingRunSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
+class RankedModelListItem(RankedModelSerializer):
+    your_bots = serializers.IntegerField(help_text="how many of your bots trade this model now")
+
+
 class ModelListResponse(serializers.Serializer):
     success = serializers.BooleanField()
-    models = RankedModelSerializer(many=True)
+    models = RankedModelListItem(many=True)
     total = serializers.IntegerField()
     runs = TrainingRunSerializer(many=True)
 

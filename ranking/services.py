@@ -227,7 +227,12 @@ def _search(opt: Optimization) -> None:
         raise ValidationFailed(f"the market returned only {len(candles)} candles")
     in_sample, out_of_sample = candles[:split], candles[split:]
     combos = spaces.candidates(opt.strategy, opt.space, opt.method, opt.trials, opt.seed)
-    kw = {"capital": opt.initial_capital, "risk_mode": opt.risk_mode, "exchange": opt.exchange, "symbol": opt.symbol}
+    kw: dict[str, Any] = {
+        "capital": opt.initial_capital,
+        "risk_mode": opt.risk_mode,
+        "exchange": opt.exchange,
+        "symbol": opt.symbol,
+    }
     half_life = settings.RANKING_HALF_LIFE_CANDLES
     total = len(combos) + min(opt.top_n, len(combos))
     scored = []
@@ -237,10 +242,13 @@ def _search(opt: Optimization) -> None:
         if index % 5 == 0 or index == len(combos):
             _save_progress(opt, index / total, index)
     scored.sort(key=lambda item: _objective(item[1]), reverse=True)
-    results = []
+    results: list[dict[str, Any]] = []
     for rank, (params, metrics) in enumerate(scored[: opt.top_n], start=1):
         oos = _metrics(_replay(opt.strategy, params, out_of_sample, **kw), half_life, opt.timeframe)
         results.append({"rank": rank, "params": params, "in_sample": metrics, "out_of_sample": oos})
+    if results:  # the best parameter set joins the ranking table (and every ranking run after it)
+        best = _rank_one(opt.exchange, opt.symbol, opt.timeframe, opt.strategy, results[0]["params"])
+        results[0]["model_id"] = str(best.id)
     opt.results = results
     opt.ranges = {
         "in_sample": [int(in_sample[0][0]), int(in_sample[-1][0])],
@@ -268,6 +276,12 @@ def _save_progress(opt: Optimization, progress: float, evaluated: int) -> None:
 
 
 # ---------------------------------------------------------------- ranking
+
+
+def full_params(strategy: str, preset: dict) -> dict:
+    """The strategy's defaults with ``preset`` applied, without zero values: those are defaults (momentum.min_roc,
+    mean_reversion.exit_z) a bot's params cannot hold (bots.services accepts positive numbers only)."""
+    return {k: v for k, v in STRATEGIES[strategy]().params(preset).items() if v != 0}
 
 
 def params_key(params: dict) -> str:
@@ -335,31 +349,51 @@ def run_training(run_id: Any) -> TrainingRun | None:
     return run
 
 
-def _train(run: TrainingRun) -> None:
-    jobs = [
-        (market, strategy, preset)
-        for market in run.markets
-        for strategy in STRATEGIES
-        for preset in spaces.PRESETS.get(strategy, [{}])
-    ]
+def _rank_one(exchange: str, symbol: str, timeframe: str, strategy: str, preset: dict) -> RankedModel:
+    """Score one strategy x parameter set on one market over the rolling window and store it as a ranked model."""
     window, half_life = settings.RANKING_WINDOW_CANDLES, settings.RANKING_HALF_LIFE_CANDLES
+    candles = load_candles(exchange, symbol, timeframe, min(window, MAX_CANDLES))
+    params = full_params(strategy, preset)
+    result = _replay(
+        strategy, params, candles, capital=Decimal("10000"), risk_mode="balanced", exchange=exchange, symbol=symbol
+    )
+    metrics = _metrics(result, half_life, timeframe)
+    model, _ = RankedModel.objects.update_or_create(
+        strategy=strategy,
+        params_key=params_key(params),
+        exchange=exchange,
+        symbol=symbol,
+        timeframe=timeframe,
+        defaults={**metrics, "params": params, "window_candles": len(candles), "trained_at": timezone.now()},
+    )
+    return model
+
+
+def _jobs(markets: list) -> list[tuple[list, str, dict]]:
+    """(market, strategy, params) to score: every strategy's presets, plus every parameter set already ranked on that
+    market (the best sets of parameter searches stay ranked)."""
+    jobs = []
+    for exchange, symbol, timeframe in markets:
+        for strategy in STRATEGIES:
+            presets = [full_params(strategy, p) for p in spaces.PRESETS.get(strategy, [{}])]
+            known = RankedModel.objects.filter(
+                strategy=strategy, exchange=exchange, symbol=symbol, timeframe=timeframe
+            ).values_list("params", flat=True)
+            seen = set()
+            for params in [*presets, *known]:
+                key = params_key(params)
+                if key not in seen:
+                    seen.add(key)
+                    jobs.append(([exchange, symbol, timeframe], strategy, params))
+    return jobs
+
+
+def _train(run: TrainingRun) -> None:
+    jobs = _jobs(run.markets)
     rows = []
     for index, ((exchange, symbol, timeframe), strategy, preset) in enumerate(jobs, start=1):
-        candles = load_candles(exchange, symbol, timeframe, min(window, MAX_CANDLES))
-        params = STRATEGIES[strategy]().params(preset)
-        result = _replay(
-            strategy, params, candles, capital=Decimal("10000"), risk_mode="balanced", exchange=exchange, symbol=symbol
-        )
-        metrics = _metrics(result, half_life, timeframe)
-        RankedModel.objects.update_or_create(
-            strategy=strategy,
-            params_key=params_key(params),
-            exchange=exchange,
-            symbol=symbol,
-            timeframe=timeframe,
-            defaults={**metrics, "params": params, "window_candles": len(candles), "trained_at": timezone.now()},
-        )
-        rows.append((strategy, metrics))
+        model = _rank_one(exchange, symbol, timeframe, strategy, preset)
+        rows.append((strategy, {name: getattr(model, name) for name in tracking.METRICS}))
         run.progress, run.scored = round(index / len(jobs), 4), index
         run.save(update_fields=["progress", "scored"])
         _progress(

@@ -65,7 +65,9 @@ class ModelListView(GenericAPIView):
             strategy=filters.get("strategy"),
             limit=filters["limit"],
         )
-        models = [model_payload(m, rank) for rank, m in enumerate(rows, start=1)]
+        rows = list(rows)
+        yours = selectors.deployed_counts(request.user, rows)
+        models = [{**model_payload(m, rank), "your_bots": yours[str(m.id)]} for rank, m in enumerate(rows, start=1)]
         runs = [run_payload(r, request.user) for r in selectors.training_runs(10)]
         return Response({"success": True, "models": models, "total": len(models), "runs": runs})
 

@@ -84,8 +84,8 @@ def test_out_of_sample_is_a_real_replay(auth_client, user, monkeypatch):
 
     monkeypatch.setattr(services, "run_backtest", spy)
     auth_client.post("/api/optimizations", {**SEARCH, "top_n": 2}, format="json")
-    assert len(seen) == 6 + 2
-    in_sample, oos = seen[:6], seen[6:]
+    assert len(seen) == 6 + 2 + 1  # the grid in-sample, the top 2 out-of-sample, the best on the ranking window
+    in_sample, oos = seen[:6], seen[6:8]
     assert {n for _, _, n in in_sample} == {140} and {n for _, _, n in oos} == {60}
     assert oos[0][1] > in_sample[0][1]
 
@@ -310,3 +310,30 @@ def test_expired_confirmation(auth_client, user, settings):
     assert_error(
         auth_client.post("/api/models/deploy/confirm", {"confirmation_token": token}, format="json"), 404, "NOT_FOUND"
     )
+
+
+def test_optimize_deploy_and_the_ranking_table_updates(auth_client, user):
+    """The issue's "done when": run an optimization, deploy its best parameters to a bot, see the ranking table update."""
+    bot = make_bot(user)
+    opt = auth_client.post("/api/optimizations", SEARCH, format="json").json()["optimization"]
+    best = auth_client.get(f"/api/optimizations/{opt['id']}").json()["optimization"]["results"][0]
+    table = {m["id"]: m for m in auth_client.get("/api/models").json()["models"]}
+    assert best["model_id"] in table  # the best set joined the ranking table
+    row = table[best["model_id"]]
+    assert (row["strategy"], row["symbol"], row["your_bots"]) == ("momentum", "BTC/USDT", 0)
+    assert {k: row["params"][k] for k in best["params"]} == best["params"]
+
+    token = auth_client.post(
+        "/api/models/deploy", {"model_id": best["model_id"], "bot_ids": [str(bot.id)]}, format="json"
+    ).json()["confirmation_token"]
+    assert (
+        auth_client.post("/api/models/deploy/confirm", {"confirmation_token": token}, format="json").status_code == 200
+    )
+    after = {m["id"]: m for m in auth_client.get("/api/models").json()["models"]}
+    assert after[best["model_id"]]["your_bots"] == 1
+
+    # The next ranking run scores the optimized set again, next to the presets.
+    before = after[best["model_id"]]["last_trained"]
+    auth_client.post("/api/models/train", {}, format="json")  # the bot is active on BTC/USDT
+    again = {m["id"]: m for m in auth_client.get("/api/models").json()["models"]}
+    assert again[best["model_id"]]["last_trained"] > before
