@@ -64,6 +64,18 @@ def dispatch(task_name: str, fn: Any, run_id: str) -> None:
     current_app.send_task(task_name, args=[run_id], queue=RESEARCH_QUEUE)
 
 
+def in_background(fn: Any) -> None:
+    """Run ``fn()`` on the research thread (embedded mode: the scheduler's periodic ranking must not hold up ticks)."""
+    global _pool
+    if INLINE:
+        fn()
+        return
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amarktai-research")
+    _pool.submit(_run_closing, lambda _id: fn(), "periodic ranking")
+
+
 def _run_closing(fn: Any, run_id: str) -> None:
     try:
         fn(run_id)

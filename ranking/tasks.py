@@ -23,5 +23,6 @@ def rank_models() -> None:
 
 
 def rank_models_periodic() -> None:
-    """What the embedded scheduler calls (same work as the beat entry)."""
-    services.rank_periodic()
+    """What the embedded scheduler calls (same work as the beat entry), on the research thread so the scheduler's
+    round (bot ticks) is not held up."""
+    services.in_background(services.rank_periodic)
