@@ -119,7 +119,15 @@ def _owned_objects(owner):
     from notifications.services.channels import create_channel
 
     channel, _secret = create_channel(owner, "webhook", "https://example.com/owner-hook", "owner hook")
+    from ranking.models import Optimization
+
+    optimization = Optimization.objects.create(
+        user=owner, strategy="momentum", exchange="luno", symbol="BTC/ZAR", timeframe="1h", method="random",
+        space={}, trials=5, top_n=3, candles=200, in_sample_ratio=0.7, risk_mode="balanced", initial_capital=1000,
+        status="completed",
+    )
     return {
+        "/api/optimizations/": optimization.pk,
         "/api/positions/": position.pk,
         "/api/instruments/": instrument.pk,
         "/api/signals/": signal.pk,
