@@ -20,6 +20,7 @@ SCRIPTS = {
     "memory": ["bench_memory.py"],
     "paper": ["bench_paper_orders.py"],
     "signals": ["bench_signals.py"],
+    "backtest": ["bench_backtest.py"],
 }
 
 

@@ -31,6 +31,8 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - position_update: {"position": <the position as POST /api/positions/{id}/close answers it>, "reason"}  (a manual
                    exit placed its closing order, reason "manual exit"/"bot deleted"/...; the fills arrive as
                    trade_executed; or its stop loss / take profit changed, reason "limits")
+- backtest_progress: {"backtest_id", "status" ("queued"|"running"|"done"|"failed"|"canceled"), "progress" (0..1),
+                   "error"}  (a backtest of the user moved on, at most every 5 %; research app)
 - model_training_progress: {"kind": "ranking"|"optimization", "run_id", "progress" (0..1), "status"
                    ("running"|"completed"|"failed"), "error"?, "scored"?, "total"?, "evaluated"?, "strategy"?,
                    "exchange"?, "symbol"?}  (a ranking run or parameter search the user started, ranking app)
@@ -72,6 +74,7 @@ POSITION_UPDATE = "position_update"
 TRADING_STATUS = "trading_status"
 CONFIG_UPDATE = "config_update"
 SYSTEM_STATUS = "system_status"
+BACKTEST_PROGRESS = "backtest_progress"
 MODEL_TRAINING_PROGRESS = "model_training_progress"
 EVENT_TYPES = {
     BOT_UPDATE,
@@ -86,6 +89,7 @@ EVENT_TYPES = {
     SYSTEM_STATUS,
     SIGNAL,
     POSITION_UPDATE,
+    BACKTEST_PROGRESS,
     MODEL_TRAINING_PROGRESS,
 }
 # Every WebSocket and SSE connection also joins this group: platform-wide events (system_status) reach everyone once.

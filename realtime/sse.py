@@ -153,7 +153,13 @@ class EventStreamConsumer(AsyncHttpConsumer):
             return [self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk)), event_id)]
         if kind == events.SIGNAL:
             return [self._frame("signal", translate.signal_message(payload), event_id)]
-        if kind in (events.ORDER_UPDATE, events.CONFIG_UPDATE, events.SYSTEM_STATUS, events.TRADING_STATUS):
+        if kind in (
+            events.ORDER_UPDATE,
+            events.CONFIG_UPDATE,
+            events.SYSTEM_STATUS,
+            events.TRADING_STATUS,
+            events.BACKTEST_PROGRESS,
+        ):
             # The same shape as the WebSocket message (event name = its type).
             return [self._frame(kind, translate.ws_message(message), event_id)]
         return []

@@ -30,11 +30,11 @@ LAYERS = [
     "market",
     "wallets",
     "bots",
+    "research",
+    "ranking",
     "chat",
     "control",
     "notifications",
-    "research",
-    "ranking",
 ]
 LAYER = {app: height for height, app in enumerate(LAYERS)}
 

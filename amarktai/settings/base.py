@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "market",
     "wallets",
     "bots",
+    "research",
     "chat",
     "control",
     "notifications",

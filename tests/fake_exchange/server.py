@@ -338,9 +338,16 @@ def klines(fake, q, account):
     if interval not in TIMEFRAME_MS:
         raise ApiError(400, -1120, "Invalid interval.")
     limit = min(int(q.get("limit") or 500), 1000)
-    rows = fake.candles.get(sid) or simfeed.ohlcv(fake._unified(sid), interval, limit)
-    rows = rows[-limit:]
     span = TIMEFRAME_MS[interval]
+    start = q.get("startTime")
+    if start is not None and not fake.candles.get(sid):
+        # Paged history (research backtests): ``limit`` candles from startTime on, as Binance answers.
+        first = int(start) // span * span
+        rows = simfeed.ohlcv(fake._unified(sid), interval, limit, now=(first + limit * span) / 1000)
+        rows = [row for row in rows if int(row[0]) >= first]
+    else:
+        rows = fake.candles.get(sid) or simfeed.ohlcv(fake._unified(sid), interval, limit)
+        rows = rows[-limit:]
     return [
         [int(ts), _s(o), _s(h), _s(lo), _s(c), _s(v), int(ts) + span - 1, _s(v * c), 10, "0", "0", "0"]
         for ts, o, h, lo, c, v in rows

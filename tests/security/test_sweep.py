@@ -119,14 +119,39 @@ def _owned_objects(owner):
     from notifications.services.channels import create_channel
 
     channel, _secret = create_channel(owner, "webhook", "https://example.com/owner-hook", "owner hook")
+    from research.models import Backtest
+
+    backtest = Backtest.objects.create(
+        user=owner,
+        strategy="momentum",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        timeframe="1h",
+        start="2026-01-01T00:00:00Z",
+        end="2026-01-02T00:00:00Z",
+        initial_capital=Decimal("1000"),
+        fee_rate=Decimal("0.001"),
+    )
     from ranking.models import Optimization
 
     optimization = Optimization.objects.create(
-        user=owner, strategy="momentum", exchange="luno", symbol="BTC/ZAR", timeframe="1h", method="random",
-        space={}, trials=5, top_n=3, candles=200, in_sample_ratio=0.7, risk_mode="balanced", initial_capital=1000,
+        user=owner,
+        strategy="momentum",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        timeframe="1h",
+        method="random",
+        space={},
+        trials=5,
+        top_n=3,
+        candles=200,
+        in_sample_ratio=0.7,
+        risk_mode="balanced",
+        initial_capital=1000,
         status="completed",
     )
     return {
+        "/api/backtests/": backtest.pk,
         "/api/optimizations/": optimization.pk,
         "/api/positions/": position.pk,
         "/api/instruments/": instrument.pk,
@@ -171,6 +196,10 @@ def _assert_owner_unchanged(owner, objects):
     channel = Channel.objects.get(pk=objects["/api/notifications/channels/"])
     assert channel.enabled and channel.name == "owner hook" and channel.user_id == owner.pk
     assert channel.target == "https://example.com/owner-hook" and not channel.deliveries.exists()
+    from research.models import Backtest
+
+    backtest = Backtest.objects.get(pk=objects["/api/backtests/"])
+    assert backtest.status == "queued" and not backtest.cancel_requested and backtest.user_id == owner.pk
 
 
 def _fill(path, objects):

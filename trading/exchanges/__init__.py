@@ -3,7 +3,8 @@
 - get_exchange(user, platform_id, trading_mode="paper", credential=None) -> Exchange
     paper: PaperExchange (simulated balances, prices from market_data); live: CcxtExchange with the user's stored,
     decrypted credential for that platform (the only place ccxt is used is ccxt_adapter.py).
-- market_data(platform_id) -> object with fetch_ticker(symbol) and fetch_ohlcv(symbol, timeframe, limit)
+- market_data(platform_id) -> object with fetch_ticker(symbol), fetch_ohlcv(symbol, timeframe, limit) and
+    fetch_ohlcv_since(symbol, timeframe, since_ms, limit) (paged history for backtests)
     source "simulated": the deterministic simulated feed (simfeed); "live": the exchange's public API through the ccxt
     adapter, never replaced by the feed when it fails. Paper trading uses settings.MARKET_DATA_SOURCE; live trading
     always "live" (source_for(trading_mode)).
@@ -34,6 +35,14 @@ class SimulatedMarketData:
     def fetch_ohlcv(self, symbol, timeframe="1m", limit=100):
         return simfeed.ohlcv(symbol, timeframe, limit)
 
+    def fetch_ohlcv_since(self, symbol, timeframe, since_ms, limit=1000):
+        """Up to ``limit`` closed candles from ``since_ms`` (a candle's open time) on: paged history (research)."""
+        step_ms = simfeed.TIMEFRAMES[timeframe] * 60_000
+        first = int(since_ms) // step_ms * step_ms
+        limit = max(1, min(int(limit), 1000))
+        now = (first + limit * step_ms) / 1000  # the candle after the page's last one is the one forming "now"
+        return [row for row in simfeed.ohlcv(symbol, timeframe, limit, now=now) if int(row[0]) >= first]
+
     # The paper exchange calls the feed with these names.
     def ticker(self, symbol, now=None):
         return self.fetch_ticker(symbol)
@@ -58,6 +67,9 @@ class LiveMarketData(SimulatedMarketData):
 
     def fetch_ohlcv(self, symbol, timeframe="1m", limit=100):
         return self._public().fetch_ohlcv(symbol, timeframe, limit)
+
+    def fetch_ohlcv_since(self, symbol, timeframe, since_ms, limit=1000):
+        return self._public().fetch_ohlcv(symbol, timeframe, limit, since=int(since_ms))
 
 
 SOURCES = {"simulated": SimulatedMarketData, "live": LiveMarketData}

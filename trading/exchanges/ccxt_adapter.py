@@ -286,9 +286,10 @@ class CcxtExchange(Exchange):
             "timestamp": t.get("timestamp") or int(time.time() * 1000),
         }
 
-    def fetch_ohlcv(self, symbol, timeframe="1m", limit=100):
+    def fetch_ohlcv(self, symbol, timeframe="1m", limit=100, since=None):
+        """Candles, the latest ``limit`` (or ``limit`` from ``since`` ms, for paged history)."""
         market = self.market(symbol)
-        rows = self._call("fetch_ohlcv", self.client.fetch_ohlcv, market["symbol"], timeframe, None, int(limit))
+        rows = self._call("fetch_ohlcv", self.client.fetch_ohlcv, market["symbol"], timeframe, since, int(limit))
         return [[int(r[0]), D(r[1]), D(r[2]), D(r[3]), D(r[4]), D(r[5]) or Decimal(0)] for r in rows]
 
     def ping(self):
