@@ -313,7 +313,8 @@ def test_expired_confirmation(auth_client, user, settings):
 
 
 def test_optimize_deploy_and_the_ranking_table_updates(auth_client, user):
-    """The issue's "done when": run an optimization, deploy its best parameters to a bot, see the ranking table update."""
+    """The issue's "done when": run an optimization, deploy its best parameters to a bot, see the ranking table
+    update."""
     bot = make_bot(user)
     opt = auth_client.post("/api/optimizations", SEARCH, format="json").json()["optimization"]
     best = auth_client.get(f"/api/optimizations/{opt['id']}").json()["optimization"]["results"][0]

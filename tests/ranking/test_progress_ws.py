@@ -41,3 +41,15 @@ def test_train_progress_over_websocket(user, other_user):
             await theirs.receive_from(timeout=0.3)
 
     run(scenario)
+
+
+def test_progress_message_shape():
+    from realtime import translate
+
+    payload = {"kind": "optimization", "run_id": "r1", "progress": 0.5, "status": "running", "evaluated": 3}
+    message = {"event": "model_training_progress", "payload": payload, "timestamp": "2026-01-01T00:00:00Z"}
+    assert translate.ws_message(message) == {
+        "type": "model_training_progress",
+        **payload,
+        "timestamp": "2026-01-01T00:00:00Z",
+    }
