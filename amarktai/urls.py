@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/", include("chat.urls")),
     path("api/", include("control.urls")),
     path("api/", include("notifications.urls")),
+    path("api/", include("ranking.urls")),
     path("api/", include("accounts.admin_urls")),
     path("api/", include("bots.admin_urls")),
     path("metrics", metrics_view, name="metrics"),

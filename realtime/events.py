@@ -33,6 +33,9 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
                    trade_executed; or its stop loss / take profit changed, reason "limits")
 - backtest_progress: {"backtest_id", "status" ("queued"|"running"|"done"|"failed"|"canceled"), "progress" (0..1),
                    "error"}  (a backtest of the user moved on, at most every 5 %; research app)
+- model_training_progress: {"kind": "ranking"|"optimization", "run_id", "progress" (0..1), "status"
+                   ("running"|"completed"|"failed"), "error"?, "scored"?, "total"?, "evaluated"?, "strategy"?,
+                   "exchange"?, "symbol"?}  (a ranking run or parameter search the user started, ranking app)
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay
@@ -72,6 +75,7 @@ TRADING_STATUS = "trading_status"
 CONFIG_UPDATE = "config_update"
 SYSTEM_STATUS = "system_status"
 BACKTEST_PROGRESS = "backtest_progress"
+MODEL_TRAINING_PROGRESS = "model_training_progress"
 EVENT_TYPES = {
     BOT_UPDATE,
     TRADE_EXECUTED,
@@ -86,6 +90,7 @@ EVENT_TYPES = {
     SIGNAL,
     POSITION_UPDATE,
     BACKTEST_PROGRESS,
+    MODEL_TRAINING_PROGRESS,
 }
 # Every WebSocket and SSE connection also joins this group: platform-wide events (system_status) reach everyone once.
 BROADCAST_GROUP = "broadcast"

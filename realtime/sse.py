@@ -159,6 +159,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
             events.SYSTEM_STATUS,
             events.TRADING_STATUS,
             events.BACKTEST_PROGRESS,
+            events.MODEL_TRAINING_PROGRESS,
         ):
             # The same shape as the WebSocket message (event name = its type).
             return [self._frame(kind, translate.ws_message(message), event_id)]

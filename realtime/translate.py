@@ -30,7 +30,13 @@ def ws_message(message):
         return {"type": event, **payload}
     if event == ev.SIGNAL:
         return signal_message(payload)
-    if event in (ev.TRADING_STATUS, ev.CONFIG_UPDATE, ev.SYSTEM_STATUS, ev.BACKTEST_PROGRESS):
+    if event in (
+        ev.TRADING_STATUS,
+        ev.CONFIG_UPDATE,
+        ev.SYSTEM_STATUS,
+        ev.BACKTEST_PROGRESS,
+        ev.MODEL_TRAINING_PROGRESS,
+    ):
         return {"type": event, **payload, "timestamp": message.get("timestamp") or iso_now()}
     return None
 

@@ -31,6 +31,7 @@ LAYERS = [
     "wallets",
     "bots",
     "research",
+    "ranking",
     "chat",
     "control",
     "notifications",

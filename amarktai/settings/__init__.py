@@ -13,6 +13,7 @@ from amarktai.settings.database import *  # noqa: F403
 from amarktai.settings.email import *  # noqa: F403
 from amarktai.settings.exchanges import *  # noqa: F403
 from amarktai.settings.notifications import *  # noqa: F403
+from amarktai.settings.ranking import *  # noqa: F403
 from amarktai.settings.realtime import *  # noqa: F403
 from amarktai.settings.research import *  # noqa: F403
 from amarktai.settings.security import *  # noqa: F403

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "chat",
     "control",
     "notifications",
+    "ranking",
 ]
 
 MIDDLEWARE = [

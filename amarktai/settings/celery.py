@@ -4,6 +4,7 @@ scheduler (bots.scheduler) does beat's work inside the web process."""
 from amarktai.settings.base import REDIS_URL, VAR_DIR
 from amarktai.settings.env import env_float, env_int
 from amarktai.settings.notifications import TELEGRAM_POLL_SECONDS
+from amarktai.settings.ranking import RANKING_SECONDS
 
 __all__ = [
     "BOT_TICK_SECONDS",
@@ -57,4 +58,5 @@ CELERY_BEAT_SCHEDULE = {
     "prune-signals": {"task": "bots.prune_signals", "schedule": SIGNAL_PRUNE_SECONDS},
     "notifications-periodic": {"task": "notifications.periodic", "schedule": 300.0},
     "notifications-telegram-updates": {"task": "notifications.poll_telegram", "schedule": TELEGRAM_POLL_SECONDS},
+    "rank-models": {"task": "ranking.rank_models", "schedule": RANKING_SECONDS, "options": {"queue": "research"}},
 }

@@ -132,8 +132,27 @@ def _owned_objects(owner):
         initial_capital=Decimal("1000"),
         fee_rate=Decimal("0.001"),
     )
+    from ranking.models import Optimization
+
+    optimization = Optimization.objects.create(
+        user=owner,
+        strategy="momentum",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        timeframe="1h",
+        method="random",
+        space={},
+        trials=5,
+        top_n=3,
+        candles=200,
+        in_sample_ratio=0.7,
+        risk_mode="balanced",
+        initial_capital=1000,
+        status="completed",
+    )
     return {
         "/api/backtests/": backtest.pk,
+        "/api/optimizations/": optimization.pk,
         "/api/positions/": position.pk,
         "/api/instruments/": instrument.pk,
         "/api/signals/": signal.pk,
