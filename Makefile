@@ -33,7 +33,9 @@ bench: install
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+# requirements-wandb.txt: the optional Weights & Biases tracking (ranking/tracking.py imports it only when configured);
+# installed here so the test suite exercises it in offline mode. A production image may leave it out.
+$(VENV)/.installed: requirements.txt requirements-wandb.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-wandb.txt
 	touch $@
