@@ -26,7 +26,7 @@ from amarktai.errors import Conflict, NotFound, ValidationFailed
 from bots import services as bot_services
 from bots.models import Bot, BotStatus
 from bots.selectors import access_bot
-from bots.strategies import STRATEGIES
+from bots.strategies import INDICATOR_STRATEGIES, STRATEGIES
 from ranking import scoring, spaces, tracking
 from ranking.models import ACTIVE_STATUSES, DeployRequest, Optimization, RankedModel, RunStatus, TrainingRun
 from ranking.selectors import access_model
@@ -386,7 +386,7 @@ def _jobs(markets: list) -> list[tuple[list, str, dict]]:
     market (the best sets of parameter searches stay ranked)."""
     jobs = []
     for exchange, symbol, timeframe in markets:
-        for strategy in STRATEGIES:
+        for strategy in INDICATOR_STRATEGIES:
             presets = [full_params(strategy, p) for p in spaces.PRESETS.get(strategy, [{}])]
             known = RankedModel.objects.filter(
                 strategy=strategy, exchange=exchange, symbol=symbol, timeframe=timeframe

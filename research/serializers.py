@@ -6,13 +6,15 @@ from rest_framework import serializers
 
 from amarktai.api import StrictDecimalField, StrictIntegerField
 from bots.models import RiskMode
-from bots.strategies import STRATEGIES
+from bots.strategies import INDICATOR_STRATEGIES
 from trading.exchanges.simfeed import TIMEFRAMES
 from trading.platforms import PLATFORMS
 
 
 class BacktestCreateSerializer(serializers.Serializer):
-    strategy = serializers.ChoiceField(choices=sorted(STRATEGIES), help_text="The strategy, as a bot would run it")
+    strategy = serializers.ChoiceField(
+        choices=sorted(INDICATOR_STRATEGIES), help_text="The strategy, as a bot would run it"
+    )
     params = serializers.DictField(required=False, help_text="The strategy's parameters (as on a bot)")
     exchange = serializers.ChoiceField(choices=sorted(PLATFORMS), default="binance")
     symbol = serializers.CharField(max_length=32, default="BTC/USDT")

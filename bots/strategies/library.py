@@ -169,6 +169,9 @@ class SupertrendStrategy(Strategy):
 
 
 STRATEGIES = {cls.name: cls for cls in (Momentum, Breakout, MeanReversion, SupertrendStrategy, *MANAGED.values())}
+# The strategies that decide on candles alone (decide(candles, position, params, risk_mode)): what backtests and the
+# strategy ranking run. DCA and grid manage resting orders instead (bots.strategies.managed).
+INDICATOR_STRATEGIES = {name: cls for name, cls in STRATEGIES.items() if name not in MANAGED}
 
 
 def get_strategy(name):

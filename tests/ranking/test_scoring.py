@@ -5,7 +5,7 @@ import math
 import pytest
 
 from bots.services import _validate_params
-from bots.strategies import STRATEGIES
+from bots.strategies import INDICATOR_STRATEGIES as STRATEGIES
 from ranking import scoring, spaces
 
 
