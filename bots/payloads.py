@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from amarktai.utils import iso, money
-from bots.models import Bot, BotStatus, StrategySignal
+from bots.models import Bot, BotStatus, StrategySignal, WebhookEvent
 from bots.strategies import RISK_PROFILES, STRATEGIES
 
 
@@ -50,6 +50,25 @@ def bot_payload(bot: Bot) -> dict:
         "last_tick_at": iso(bot.last_tick_at),
         "created_at": iso(bot.created_at),
         "admin_lock": admin_lock_payload(bot),
+        "webhook_enabled": bool(bot.webhook_token_hash),  # a signal bot with a secret URL (never shown again)
+    }
+
+
+def webhook_event_payload(event: WebhookEvent) -> dict:
+    """One received alert as in GET /api/bots/{id}/webhooks."""
+    return {
+        "id": str(event.id),
+        "received_at": iso(event.received_at),
+        "source": event.source,
+        "action": event.action or None,
+        "symbol": event.symbol,
+        "price": money(event.price),
+        "size": money(event.size),
+        "outcome": event.outcome,
+        "code": event.code,
+        "reason": event.reason,
+        "order_id": str(event.order_id) if event.order_id else None,
+        "payload": event.payload,
     }
 
 
