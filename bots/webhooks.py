@@ -274,7 +274,7 @@ def receive(token: str, raw: bytes) -> Received:
                 bot, exc.alert, _alert_key(bot, exc.alert, data), WebhookOutcome.REJECTED, "invalid", exc.reason, data
             )
             return Received(event, ValidationFailed(f"Alert refused: {exc.reason}", details={"body": [exc.reason]}))
-        key = _alert_key(bot, alert, repr(raw[:1000]))
+        key = _alert_key(bot, alert, data)
         since = timezone.now() - timezone.timedelta(seconds=int(settings.WEBHOOK_REPLAY_WINDOW_SECONDS))
         seen = (
             WebhookEvent.objects.filter(bot=bot, alert_key=key, received_at__gte=since)
