@@ -43,7 +43,9 @@ class TestWebhookSecurity:
         bot_id, path = make_signal_bot(auth_client)
         token = path.rsplit("/", 1)[1]
         bot = Bot.objects.get(pk=bot_id)
-        assert bot.webhook_token_hash == token_hash(token) and token not in json.dumps(list(Bot.objects.values()), default=str)
+        assert bot.webhook_token_hash == token_hash(token) and token not in json.dumps(
+            list(Bot.objects.values()), default=str
+        )
         detail = auth_client.get(f"/api/bots/{bot_id}").json()["bot"]
         assert detail["webhook_enabled"] is True and token not in json.dumps(detail)
         assert token not in json.dumps(auth_client.get("/api/bots").json())
