@@ -95,6 +95,8 @@ class Bot(models.Model):
     # A signal bot's webhook secret (bots.webhooks): SHA-256 of the token in its URL, never the token itself (shown to
     # the owner once, at creation and on rotation). Null for bots without a webhook.
     webhook_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    # Not a column: the token itself, set on the instance only when bots.services just issued it (shown once).
+    webhook_token: str | None = None
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
