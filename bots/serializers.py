@@ -121,8 +121,8 @@ class WebhookAlertSerializer(serializers.Serializer):
 
     action = serializers.ChoiceField(choices=["buy", "sell", "close"], help_text="Case-insensitive")
     ticker = serializers.CharField(required=False, help_text="The bot's symbol, e.g. BTCZAR or BTC/ZAR")
-    price = serializers.DecimalField(max_digits=24, decimal_places=8, required=False)
-    size = serializers.DecimalField(max_digits=24, decimal_places=8, required=False, help_text="Or quantity")
+    price = Number(required=False, help_text="Recorded with the alert (orders are market orders)")
+    size = Number(required=False, help_text="Or quantity: the buy's amount in the base currency")
     id = serializers.CharField(required=False, help_text="Alert id: a repeat within the replay window is refused")
 
 
