@@ -138,12 +138,10 @@ def effective_params(bot: Bot) -> dict:
     params = bot.params or {}
     risk = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
     merged = strategy().params(params) if strategy else {}
-    return {
-        **merged,
-        "position_pct": params.get("position_pct", risk.position_pct),
-        "stop_loss_pct": risk.stop_loss_pct,
-        "take_profit_pct": risk.take_profit_pct,
-    }
+    sized = {**merged, "position_pct": params.get("position_pct", risk.position_pct)}
+    if strategy is not None and getattr(strategy, "kind", "") == "webhook":
+        return sized  # a signal bot's alerts open and close its positions: no stop loss or take profit of its own
+    return {**sized, "stop_loss_pct": risk.stop_loss_pct, "take_profit_pct": risk.take_profit_pct}
 
 
 def bot_detail_payload(bot: Bot) -> dict:

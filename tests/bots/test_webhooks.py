@@ -202,3 +202,14 @@ def test_duplicate_concurrent_alerts_place_one_order(auth_client):
         t.join()
     assert Order.objects.filter(bot_id=bot_id).count() == 1
     assert sorted(results).count(200) == 1 and all(code in (200, 409) for code in results), results
+
+
+@pytest.mark.django_db
+def test_signal_bot_parameters_are_only_its_size(auth_client):
+    bot_id, _ = make_signal_bot(auth_client, params={"position_pct": 0.1})
+    assert auth_client.get(f"/api/bots/{bot_id}").json()["bot"]["effective_params"] == {"position_pct": 0.1}
+    assert_error(
+        auth_client.post("/api/bots", {**SIGNAL_BOT, "name": "X", "params": {"fast": 5}}, format="json"),
+        400,
+        "VALIDATION_ERROR",
+    )
