@@ -119,7 +119,7 @@ class TestWebhookSecurity:
         assert r.status_code == 200 and r.json()["webhook"]["outcome"] == "traded"
 
     def test_chartink_scan_for_the_bots_symbol_trades(self, auth_client):
-        bot_id, path = make_signal_bot(auth_client)
+        _, path = make_signal_bot(auth_client)
         scan = {
             "stocks": "ETHZAR,BTCZAR",
             "trigger_prices": "40000,1000000",

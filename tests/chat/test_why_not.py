@@ -48,5 +48,5 @@ def test_signal_bot_explained_by_its_last_alert(auth_client):
     APIClient().generic(
         "POST", path, json.dumps({"action": "buy", "ticker": "ETHZAR"}), content_type="application/json"
     )
-    text = say(auth_client, "Why didn’t Signal Sam buy?")
+    text = say(auth_client, "Why didn’t Signal Sam buy?")  # noqa: RUF001 - a phone's apostrophe
     assert "rejected" in text and "this bot trades BTC/ZAR" in text

@@ -81,7 +81,8 @@ def webhook_token(db, make_user):
 @schema.include(path_regex=r"^/api/webhooks/").parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_signal_bot_webhook_fuzzed_with_a_real_token(case, webhook_token):
-    """The public write path: any body on a real token is answered in the contract (200, 400, 409, 413 or 429; 405 for another method)."""
+    """The public write path: any body on a real token is answered in the contract (200, 400, 409, 413 or 429; 405
+    for another method)."""
     case.path_parameters["token"] = webhook_token
     response = case.call()
     assert response.status_code in {200, 400, 405, 409, 413, 415, 429}, (response.status_code, response.text[:300])

@@ -32,8 +32,8 @@ PUBLIC = {
     ("/api/auth/password/reset/confirm", "post"),
     ("/api/health", "get"),
     ("/api/schema/", "get"),
-    # A signal bot's webhook (bots.webhooks): TradingView and ChartInk cannot log in; the secret token in the path is the
-    # credential (unknown token: 404). Its own security tests: tests/bots/test_webhooks.py.
+    # A signal bot's webhook (bots.webhooks): TradingView and ChartInk cannot log in; the secret token in the path is
+    # the credential (unknown token: 404). Its own security tests: tests/bots/test_webhooks.py.
     ("/api/webhooks/{token}", "post"),
 }
 ADMIN_PREFIX = "/api/admin/"
