@@ -254,7 +254,9 @@ def receive(token: str, raw: bytes) -> Received:
     except (ValueError, RecursionError):
         data = _UNREADABLE
     with transaction.atomic():
-        bot = Bot.objects.select_for_update().select_related("user").get(pk=bot.pk)
+        bot = Bot.objects.select_for_update().select_related("user").filter(pk=bot.pk).first()
+        if bot is None:  # deleted meanwhile
+            raise NotFound("Unknown webhook")
         if data is _UNREADABLE or data is None:
             alert, why = Alert("unknown"), "the body is not valid JSON" if data is _UNREADABLE else "the body is empty"
             event = _log(
