@@ -23,7 +23,7 @@ from bots import managed, risk, scheduling, sizing
 from bots.managed_view import is_managed
 from bots.models import Bot, BotStatus, Decision, TradingMode
 from bots.services import max_failures, record_signal, set_status
-from bots.strategies import get_strategy
+from bots.strategies import get_strategy, ticks
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
 from trading import services as trading
 from trading import system
@@ -109,6 +109,8 @@ def _tick(bot_id, candles, source):
         bot = Bot.objects.select_for_update().select_related("user").filter(pk=bot_id).first()
         if bot is None or bot.status not in (BotStatus.ACTIVE, BotStatus.CREATED) or bot.paused_by_admin:
             return "skipped"  # an admin-locked bot never trades, whatever its status says
+        if not ticks(bot.strategy):
+            return "skipped"  # a signal bot trades on its webhook's alerts only (bots.webhooks)
         if source is not None and source != source_for(bot.trading_mode):
             # A live bot decides only on its exchange's real data; never on candles from another source.
             raise ProviderError(

@@ -98,6 +98,11 @@ class Bot(models.Model):
     )
     pause_reason = models.CharField(max_length=200, blank=True, default="")
     paused_at = models.DateTimeField(null=True, blank=True)
+    # A signal bot's webhook secret (bots.webhooks): SHA-256 of the token in its URL, never the token itself (shown to
+    # the owner once, at creation and on rotation). Null for bots without a webhook.
+    webhook_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    # Not a column: the token itself, set on the instance only when bots.services just issued it (shown once).
+    webhook_token: str | None = None
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -173,6 +178,47 @@ class StrategySignal(models.Model):
 
     def __str__(self):
         return f"{self.side} {self.symbol} ({self.strategy}, {self.outcome})"
+
+
+class WebhookOutcome(models.TextChoices):
+    TRADED = "traded"  # an order was placed on it
+    IGNORED = "ignored"  # valid, but nothing to do (a buy with a position open, a sell with none, bot paused, ...)
+    REJECTED = "rejected"  # refused: malformed, unknown action, another symbol, a replay, or the order failed
+
+
+class WebhookEvent(models.Model):
+    """One alert received on a signal bot's webhook URL and what became of it (GET /api/bots/{id}/webhooks), so the
+    owner can see why an alert did or did not trade. ``code`` is the machine-readable reason (bots.webhooks)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_events")
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="webhook_events", db_index=False)
+    received_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=16)  # "tradingview", "chartink" or "unknown"
+    action = models.CharField(max_length=8, blank=True)  # buy, sell, close; empty when it could not be read
+    symbol = models.CharField(max_length=32, blank=True)
+    price = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    size = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    alert_key = models.CharField(max_length=64)  # SHA-256 of the alert's id, else of its body (the replay check)
+    outcome = models.CharField(max_length=8, choices=WebhookOutcome.choices)
+    code = models.CharField(max_length=24)
+    reason = models.CharField(max_length=255, blank=True)
+    order = models.ForeignKey(
+        "trading.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    payload = models.JSONField(default=dict, blank=True)  # the alert as received (bounded in size)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["bot", "-received_at"], name="webhook_bot_time"),
+            models.Index(fields=["bot", "alert_key", "received_at"], name="webhook_bot_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.source} {self.action or '?'} ({self.outcome}: {self.code})"
 
 
 class TradingSwitch(models.Model):

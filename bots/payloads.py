@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from amarktai.utils import iso, money
 from bots.managed_view import is_managed, managed_payload
-from bots.models import Bot, BotStatus, StrategySignal
+from bots.models import Bot, BotStatus, StrategySignal, WebhookEvent
 from bots.strategies import RISK_PROFILES, STRATEGIES
 
 
@@ -51,6 +51,25 @@ def bot_payload(bot: Bot) -> dict:
         "last_tick_at": iso(bot.last_tick_at),
         "created_at": iso(bot.created_at),
         "admin_lock": admin_lock_payload(bot),
+        "webhook_enabled": bool(bot.webhook_token_hash),  # a signal bot with a secret URL (never shown again)
+    }
+
+
+def webhook_event_payload(event: WebhookEvent) -> dict:
+    """One received alert as in GET /api/bots/{id}/webhooks."""
+    return {
+        "id": str(event.id),
+        "received_at": iso(event.received_at),
+        "source": event.source,
+        "action": event.action or None,
+        "symbol": event.symbol,
+        "price": money(event.price),
+        "size": money(event.size),
+        "outcome": event.outcome,
+        "code": event.code,
+        "reason": event.reason,
+        "order_id": str(event.order_id) if event.order_id else None,
+        "payload": event.payload,
     }
 
 
@@ -122,12 +141,10 @@ def effective_params(bot: Bot) -> dict:
         return strategy().params(params)
     risk = RISK_PROFILES.get(bot.risk_mode, RISK_PROFILES["balanced"])
     merged = strategy().params(params) if strategy else {}
-    return {
-        **merged,
-        "position_pct": params.get("position_pct", risk.position_pct),
-        "stop_loss_pct": risk.stop_loss_pct,
-        "take_profit_pct": risk.take_profit_pct,
-    }
+    sized = {**merged, "position_pct": params.get("position_pct", risk.position_pct)}
+    if strategy is not None and getattr(strategy, "kind", "") == "webhook":
+        return sized  # a signal bot's alerts open and close its positions: no stop loss or take profit of its own
+    return {**sized, "stop_loss_pct": risk.stop_loss_pct, "take_profit_pct": risk.take_profit_pct}
 
 
 def bot_detail_payload(bot: Bot) -> dict:

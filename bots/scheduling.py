@@ -43,6 +43,7 @@ from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from bots.models import Bot, BotStatus
+from bots.strategies import WEBHOOK_STRATEGIES
 
 Market = tuple[str, str, str]  # (exchange, symbol, timeframe)
 Groups = dict[Market, list[str]]
@@ -68,10 +69,10 @@ def dispatch_limit(limit: int | None = None) -> int:
 
 def due_bots(now: dt.datetime) -> models.QuerySet:
     """Active and created bots whose tick is due at `now` (never ticked, or next_tick_at reached); never an
-    admin-locked one."""
+    admin-locked one, never a signal bot (it trades on its webhook's alerts, bots.webhooks)."""
     return Bot.objects.filter(
         Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now), status__in=SCHEDULED_STATUSES, paused_by_admin=False
-    )
+    ).exclude(strategy__in=WEBHOOK_STRATEGIES)
 
 
 def _most_overdue(queryset: models.QuerySet, limit: int) -> models.QuerySet:

@@ -24,7 +24,7 @@ from amarktai.tenancy import access
 from amarktai.utils import iso, money
 from bots.listcache import invalidate_bot_list
 from bots.listcache import version_key as _version_key
-from bots.models import Bot, BotStatus, StrategySignal
+from bots.models import Bot, BotStatus, StrategySignal, WebhookEvent
 from bots.payloads import bot_payload
 from trading.models import Position, Trade
 from trading.selectors import round_trips_page, valued_positions
@@ -42,6 +42,17 @@ _local_lock = threading.Lock()
 def access_bot(user: Any, bot_id: Any, *, lock: bool = False) -> Bot:
     """One of the user's bots; 404 for a missing or another user's bot alike. ``lock``: SELECT ... FOR UPDATE."""
     return access(Bot.objects, user, bot_id, "Bot", lock=lock)
+
+
+def webhook_events(user: Any, bot_id: Any, *, offset: int = 0, limit: int = 50) -> tuple[Bot, list, int]:
+    """A bot's received alerts (bots.webhooks), newest first: (bot, page, total)."""
+    bot = access_bot(user, bot_id)
+    rows = WebhookEvent.objects.owned_by(user).filter(bot=bot).order_by("-received_at", "-id")
+    return bot, list(rows[offset : offset + limit]), rows.count()
+
+
+def last_webhook_event(bot: Bot) -> WebhookEvent | None:
+    return WebhookEvent.objects.filter(bot=bot, user_id=bot.user_id).order_by("-received_at", "-id").first()
 
 
 def day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from amarktai.api import QUERY_INT_MAX, StrictDecimalField, StrictIntegerField
-from bots.models import BotStatus, RiskMode, SignalOutcome, TradingMode
+from bots.models import BotStatus, RiskMode, SignalOutcome, TradingMode, WebhookOutcome
 from bots.selectors import decode_signal_cursor
 from bots.strategies import STRATEGIES
 from trading.serializers import Count, Number, ValuationSerializer
@@ -96,3 +96,64 @@ class PositionCloseResponse(serializers.Serializer):
     position = serializers.DictField(
         help_text="id, bot_id, exchange, symbol, side, is_open, amount, entry_price, realised_pnl, opened_at, closed_at"
     )
+
+
+class StrategySerializer(serializers.Serializer):
+    """One entry of GET /api/strategies: enough for a client to build the strategy's parameter form."""
+
+    id = serializers.CharField(help_text="The value of a bot's ``strategy``")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    kind = serializers.CharField(help_text='"indicator" (decides on candles) or "webhook" (trades on received alerts)')
+    params_schema = serializers.DictField(help_text="JSON Schema (an object) of the strategy's ``params``")
+    defaults = serializers.DictField(help_text="The values used for the params a bot leaves out")
+
+
+class StrategyListResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    strategies = StrategySerializer(many=True)
+
+
+class WebhookAlertSerializer(serializers.Serializer):
+    """The body of POST /api/webhooks/{token}, for the schema: a TradingView alert (below) or ChartInk's scan payload
+    (``stocks``, ``trigger_prices``, ``triggered_at``, ``scan_name``, ``scan_url``, ``alert_name``; the action is a
+    word of the scan's name). Parsed by bots.webhooks, which refuses anything else with 400."""
+
+    action = serializers.ChoiceField(choices=["buy", "sell", "close"], help_text="Case-insensitive")
+    ticker = serializers.CharField(required=False, help_text="The bot's symbol, e.g. BTCZAR or BTC/ZAR")
+    price = Number(required=False, help_text="Recorded with the alert (orders are market orders)")
+    size = Number(required=False, help_text="Or quantity: the buy's amount in the base currency")
+    id = serializers.CharField(required=False, help_text="Alert id: a repeat within the replay window is refused")
+
+
+class WebhookEventSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    received_at = serializers.DateTimeField()
+    source = serializers.CharField(help_text="tradingview, chartink or unknown")
+    action = serializers.CharField(allow_null=True)
+    symbol = serializers.CharField()
+    price = Number(allow_null=True)
+    size = Number(allow_null=True)
+    outcome = serializers.ChoiceField(choices=WebhookOutcome.values)
+    code = serializers.CharField(help_text="traded, invalid, replay, paused, position_open, no_position_to_sell, ...")
+    reason = serializers.CharField()
+    order_id = serializers.UUIDField(allow_null=True)
+    payload = serializers.DictField(help_text="The alert as received (bounded)")
+
+
+class WebhookReceivedResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    webhook = WebhookEventSerializer()
+
+
+class WebhookHistoryResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    bot_id = serializers.UUIDField()
+    webhooks = WebhookEventSerializer(many=True)
+    total = Count()
+
+
+class WebhookRotateResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    bot_id = serializers.UUIDField()
+    webhook_url = serializers.CharField(help_text="The new secret URL: shown this once; the old one stops working")

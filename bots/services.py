@@ -36,7 +36,9 @@ from bots.models import Bot, BotStatus, RiskMode, SignalOutcome, StrategySignal,
 from bots.payloads import bot_payload, lock_holder, signal_payload
 from bots.selectors import access_bot, bot_allocations
 from bots.strategies import STRATEGIES, Signal
+from bots.strategies import params as strategy_params
 from bots.strategies.managed import MANAGED
+from bots.tokens import is_webhook_strategy, new_token
 from realtime import events
 from trading import services as trading
 from trading.exchanges import get_exchange
@@ -69,28 +71,14 @@ def _validate_managed_params(strategy: str, params: Any, capital: Decimal) -> di
 
 
 def _validate_params(strategy: str, params: Any, capital: Decimal | None = None) -> dict:
+    """The bot's params checked against its strategy's declarations (bots.strategies.params; DCA and grid: their own
+    PARAMS and capital rules): field-level errors keyed ``params.<name>``."""
     if strategy in MANAGED:
         return _validate_managed_params(strategy, params, capital if capital is not None else MAX_CAPITAL)
-    if params is None:
-        return {}
-    if not isinstance(params, dict):
-        raise ValidationFailed("params must be an object", details={"params": ["must be an object"]})
-    known = {**STRATEGIES[strategy].defaults, "position_pct": 0.2}
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise ValidationFailed(
-            f"unknown parameter(s) for {strategy}: {', '.join(unknown)}",
-            details={"params": [f"allowed: {', '.join(sorted(known))}"]},
-        )
-    clean = {}
-    for key, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or value > 10_000:
-            raise ValidationFailed(f"params.{key} must be a positive number", details={"params": [key]})
-        if key == "position_pct" and not 0.001 <= value <= 1:
-            raise ValidationFailed(
-                "params.position_pct is a fraction of capital between 0.001 and 1", details={"params": [key]}
-            )
-        clean[key] = value
+    clean, errors = strategy_params.validate(STRATEGIES[strategy], params)
+    if errors:
+        first = next(iter(errors))
+        raise ValidationFailed(f"{first}: {errors[first][0]}", details=errors)
     return clean
 
 
@@ -184,6 +172,9 @@ def create_bot(
         initial_capital=capital,
         current_capital=capital,
     )
+    if is_webhook_strategy(strategy):  # a signal bot: its secret URL, shown once (the view reads bot.webhook_token)
+        bot.webhook_token, bot.webhook_token_hash = new_token()
+        bot.save(update_fields=["webhook_token_hash"])
     publish_bot(bot)
     return bot
 
@@ -212,6 +203,12 @@ def update_bot(user: Any, bot_id: Any, changes: dict) -> Bot:
         if "params" not in changes:
             bot.params = _validate_params(bot.strategy, {}, bot.current_capital) if bot.strategy in MANAGED else {}
             fields.append("params")
+        if is_webhook_strategy(bot.strategy) and not bot.webhook_token_hash:
+            bot.webhook_token, bot.webhook_token_hash = new_token()  # shown once in the answer
+            fields.append("webhook_token_hash")
+        elif not is_webhook_strategy(bot.strategy) and bot.webhook_token_hash:
+            bot.webhook_token_hash = None  # no longer a signal bot: its URL stops working
+            fields.append("webhook_token_hash")
     if "params" in changes:
         bot.params = _validate_params(bot.strategy, changes["params"], bot.current_capital)
         fields.append("params")

@@ -1,12 +1,15 @@
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from accounts.permissions import READ_ONLY_QUERY
 from amarktai.api import validated
-from bots import selectors, services
-from bots.payloads import bot_detail_payload, bot_payload, signal_payload
+from amarktai.errors import PayloadTooLarge
+from bots import selectors, services, webhooks
+from bots.payloads import bot_detail_payload, bot_payload, signal_payload, webhook_event_payload
 from bots.serializers import (
     BotCreateSerializer,
     BotFilterSerializer,
@@ -15,7 +18,14 @@ from bots.serializers import (
     PageSerializer,
     PositionCloseResponse,
     SignalFilterSerializer,
+    StrategyListResponse,
+    WebhookAlertSerializer,
+    WebhookHistoryResponse,
+    WebhookReceivedResponse,
+    WebhookRotateResponse,
 )
+from bots.strategies import STRATEGIES
+from bots.strategies.params import describe
 from trading.payloads import order_payload, position_payload
 
 
@@ -35,9 +45,8 @@ class BotListView(GenericAPIView):
     def post(self, request):
         data = validated(BotCreateSerializer, request.data)
         bot = services.create_bot(request.user, **data)
-        return Response(
-            {"success": True, "bot": {"id": str(bot.id), "name": bot.name, "status": bot.status}}, status=201
-        )
+        body = {"id": str(bot.id), "name": bot.name, "status": bot.status}
+        return Response({"success": True, "bot": body, **_webhook_url(request, bot)}, status=201)
 
 
 class BotDetailView(GenericAPIView):
@@ -49,7 +58,7 @@ class BotDetailView(GenericAPIView):
     def patch(self, request, bot_id):
         changes = validated(BotUpdateSerializer, request.data)
         bot = services.update_bot(request.user, bot_id, changes)
-        return Response({"success": True, "bot": bot_payload(bot)})
+        return Response({"success": True, "bot": bot_payload(bot), **_webhook_url(request, bot)})
 
     def delete(self, request, bot_id):
         services.delete_bot(request.user, bot_id)
@@ -143,3 +152,73 @@ class BotExitView(GenericAPIView):
     @idempotent
     def post(self, request, bot_id):
         return _closed(*services.exit_bot(request.user, bot_id))
+
+
+def _webhook_url(request, bot):
+    """{"webhook_url"} when the service just issued the bot's webhook token (the only time it is shown), else {}."""
+    token = getattr(bot, "webhook_token", None)
+    return {"webhook_url": request.build_absolute_uri(f"/api/webhooks/{token}")} if token else {}
+
+
+class StrategyListView(GenericAPIView):
+    """Every strategy a bot can run, with its parameters as JSON Schema and their defaults: clients build the
+    create-bot form from it."""
+
+    @extend_schema(responses=StrategyListResponse)
+    def get(self, request):
+        return Response({"success": True, "strategies": [describe(cls) for cls in STRATEGIES.values()]})
+
+
+class WebhookReceiveView(GenericAPIView):
+    """A signal bot's webhook: a TradingView alert or a ChartInk scan payload, sent to the bot's secret URL. No login:
+    the token in the path is the credential. 404 unknown token, 429 the bot's rate limit, 400 a body that is not an
+    alert for this bot, 409 a replay of an alert already received; every alert that reaches the bot is in its history
+    (GET /api/bots/{id}/webhooks) with what became of it."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    parser_classes = []  # the raw body is read here (TradingView may send JSON as text/plain)
+
+    @extend_schema(
+        request={"application/json": WebhookAlertSerializer, "text/plain": WebhookAlertSerializer},
+        responses=WebhookReceivedResponse,
+        auth=[],
+    )
+    def post(self, request, token):
+        limit = settings.API_MAX_BODY_BYTES
+        stream = request.stream
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"Request body too large (at most {limit} bytes)")
+        received = webhooks.receive(token, raw)
+        if received.error is not None:
+            received.error.details = {**(received.error.details or {}), "webhook_id": [str(received.event.id)]}
+            raise received.error
+        return Response({"success": True, "webhook": webhook_event_payload(received.event)})
+
+
+class BotWebhookHistoryView(GenericAPIView):
+    """The alerts a signal bot received, newest first, with their outcome and reason."""
+
+    @extend_schema(parameters=[PageSerializer], responses=WebhookHistoryResponse)
+    def get(self, request, bot_id):
+        page = validated(PageSerializer, request.query_params)
+        bot, rows, total = selectors.webhook_events(request.user, bot_id, **page)
+        return Response(
+            {
+                "success": True,
+                "bot_id": str(bot.pk),
+                "webhooks": [webhook_event_payload(e) for e in rows],
+                "total": total,
+            }
+        )
+
+
+class BotWebhookRotateView(GenericAPIView):
+    """A new secret webhook URL for a signal bot, shown this once; the old URL stops working at once."""
+
+    @extend_schema(request=None, responses=WebhookRotateResponse)
+    def post(self, request, bot_id):
+        bot, token = webhooks.rotate_token(request.user, bot_id)
+        url = request.build_absolute_uri(f"/api/webhooks/{token}")
+        return Response({"success": True, "bot_id": str(bot.pk), "webhook_url": url})

@@ -27,6 +27,7 @@ GREETING = "greeting"
 UNREALISED = "unrealised"
 RANKING = "ranking"  # "which bot performs best?": not answered yet, said honestly
 CREATE_BOT = "create_bot"  # "create a momentum bot": not done by the assistant, said honestly
+WHY_NOT = "why_not"  # "why didn't my DCA bot buy?": the bot's last decision, its reason, and its last alert
 UNKNOWN = "unknown"
 UNSUPPORTED = {RANKING, CREATE_BOT, UNKNOWN}
 
@@ -148,6 +149,45 @@ _RANKING = re.compile(
     r"\b(best|worst|top|most|least|better|worse|compare|comparison|rank|ranking|ranked|outperforms?|"
     r"strongest|weakest|highest|lowest)\b"
 )
+_WHY_NOT = re.compile(
+    r"\bwhy\b.*\b(?:not|no|didn'?t|didn’t|did\s+not|isn'?t|isn’t|hasn'?t|hasn’t|won'?t|doesn'?t|never)\b"  # noqa: RUF001
+    r".*\b(?:buy|bought|buying|trade|traded|trading|sell|sold|selling|enter|entered|order|react)"
+)
+_WHY_WORDS = {
+    "why",
+    "not",
+    "no",
+    "didn't",
+    "didnt",
+    "did",
+    "isn't",
+    "isnt",
+    "hasn't",
+    "hasnt",
+    "won't",
+    "wont",
+    "doesn't",
+    "doesnt",
+    "never",
+    "buy",
+    "bought",
+    "buying",
+    "trade",
+    "traded",
+    "trading",
+    "sell",
+    "sold",
+    "selling",
+    "enter",
+    "entered",
+    "order",
+    "react",
+    "yet",
+    "today",
+    "dca",
+    "grid",
+    "signal",
+}
 _CREATE = re.compile(
     r"\b(create|build|deploy|design|setup|set\s+up|add|make)\s+(me\s+)?(?:(?:a|an|another|one|some)\s+)?(new\s+)?"
     r"(?!(?:all|my|every|each|the|these|those|both)\b)([a-z_-]+\s+){0,2}(bot|bots|strategy|strategies)\b|"
@@ -289,6 +329,13 @@ def parse(text, bots):
     if m:
         ignore = {"size", "sizing", "percent", "pct", "position", "trade", "order", "to"}
         return with_bots(POSITION_SIZE, {"target_pct": m.group(3)}, ignore)
+
+    # "why didn't my DCA bot buy?": explained from the bot's last decision (before the action words: "buy", "trade")
+    if _WHY_NOT.search(lower):
+        intent = with_bots(WHY_NOT, ignore=_WHY_WORDS | {w.replace("'", "’") for w in _WHY_WORDS})  # noqa: RUF001
+        if not intent.bots and not intent.ambiguous and len(bots) == 1:
+            intent.bots, intent.unresolved = list(bots), ""  # the user's only bot
+        return intent
 
     # "create a momentum bot": not something the assistant does (said honestly, never mistaken for a command)
     if _CREATE.search(lower):

@@ -15,7 +15,10 @@ from django.utils import timezone
 from amarktai.errors import AmarktaiError, ValidationFailed
 from amarktai.utils import iso
 from bots.models import Bot, BotStatus
+from bots.payloads import activity
+from bots.selectors import last_webhook_event
 from bots.services import locked_message
+from bots.tokens import is_webhook_strategy
 from chat import actions, commands, intents, selectors
 from chat.models import ChatMessage, CommandRecord, CommandStatus, PendingAction
 from chat.payloads import daily_report_payload, greeting_payload, reply_payload
@@ -174,6 +177,38 @@ def _bot_detail(user: Any, bot: Bot) -> str:
         text += " No closed trades yet."
     if bot.last_error:
         text += f" Last error: {bot.last_error[:200]}"
+    return text
+
+
+def _why_not(bot: Bot) -> str:
+    """Why a bot did (not) trade: its activity (bots.payloads.activity: status, failures, the engine's last decision and
+    reason) and, for a signal bot, what became of its last alert."""
+    state = activity(bot)
+    text = f"{bot.name} ({bot.strategy}, {bot.status})"
+    if bot.paused_by_admin:
+        text += f": {locked_message(bot)}"
+    elif state["state"] == "waiting":
+        text += (
+            ": it has received no alert yet. Point your TradingView or ChartInk alert at its webhook URL."
+            if is_webhook_strategy(bot.strategy)
+            else ": the engine has not decided anything for it yet (it ticks every few seconds once active)."
+        )
+    else:
+        label = state["state"].replace("_", " ")
+        text += f": {label}. {state['message']}".rstrip()
+        if state.get("at"):
+            text += f" (at {state['at']})"
+    if bot.risk_block:
+        text += f" A risk limit blocks new positions: {bot.risk_block}."
+    if is_webhook_strategy(bot.strategy):
+        event = last_webhook_event(bot)
+        if event is None:
+            text += " No alert has reached its webhook yet."
+        else:
+            text += (
+                f" Its last alert ({event.source} {event.action or 'unreadable'}, {iso(event.received_at)}) was "
+                f"{event.outcome}: {event.reason}."
+            )
     return text
 
 
@@ -422,6 +457,14 @@ def answer(user: Any, text: str, confirmable: bool = True) -> dict:
         return reply_payload(_bots(user, bots))
     if kind == intents.BOT_DETAIL and single is not None:  # a detail question names exactly one bot
         return reply_payload(_bot_detail(user, single))
+    if kind == intents.WHY_NOT:
+        if single is not None:
+            return reply_payload(_why_not(single))
+        if intent.ambiguous:
+            return reply_payload(f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean?")
+        if not bots:
+            return reply_payload("You have no bots yet.")
+        return reply_payload(f"Which bot do you mean? Your bots: {actions.names(bots)}.")
     if kind == intents.TRADES:
         return reply_payload(_trades(user, single))
     if kind == intents.WIN_RATE:

@@ -11,6 +11,9 @@ __all__ = [
     "DEMO_PASSWORD_CHOSEN",
     "SIGNAL_RETENTION_DAYS",
     "SYSTEM_STATE_CACHE_SECONDS",
+    "WEBHOOK_RATE_LIMIT",
+    "WEBHOOK_RATE_WINDOW_SECONDS",
+    "WEBHOOK_REPLAY_WINDOW_SECONDS",
 ]
 
 # Failed ticks in a row before a bot is paused and an alert is sent.
@@ -29,3 +32,9 @@ CHAT_CONFIRMATION_TTL_SECONDS = env_int("CHAT_CONFIRMATION_TTL_SECONDS", 300)
 DEMO_EMAIL = env("DEMO_EMAIL", "demo@amarktai.local")
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo-Trader-2026")
 DEMO_PASSWORD_CHOSEN = DEMO_PASSWORD != "demo-Trader-2026"
+
+# Signal bots' webhooks (bots.webhooks): alerts one bot accepts per window (429 beyond), the window's length, and how
+# long an alert's id (or, without one, its body) is remembered so a repeat is refused as a replay (409).
+WEBHOOK_RATE_LIMIT = env_int("WEBHOOK_RATE_LIMIT", 30)
+WEBHOOK_RATE_WINDOW_SECONDS = env_int("WEBHOOK_RATE_WINDOW_SECONDS", 60)
+WEBHOOK_REPLAY_WINDOW_SECONDS = env_int("WEBHOOK_REPLAY_WINDOW_SECONDS", 600)

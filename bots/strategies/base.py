@@ -88,8 +88,19 @@ class Strategy:
     """Subclasses implement entry() and exit_signal(); risk exits (stop loss, take profit) are shared."""
 
     name = "base"
+    title = ""  # shown in GET /api/strategies and the portal's form; else derived from name
+    description = ""  # else the class docstring's first paragraph
+    kind = "indicator"  # "indicator": decides on candles each tick; "webhook": trades only on received alerts
+    # Parameter declarations (bots.strategies.params): {"name": {"type", "minimum", "maximum", "default", "title",
+    # "description"}}. ``defaults`` is derived from them; a class without PARAMS may set ``defaults`` alone.
+    PARAMS: dict = {}
     defaults: dict = {}
     min_candles = 2
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("PARAMS"):
+            cls.defaults = {name: spec["default"] for name, spec in cls.PARAMS.items() if "default" in spec}
 
     def params(self, params):
         merged = dict(self.defaults)

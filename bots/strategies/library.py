@@ -12,7 +12,33 @@ class Momentum(Strategy):
     Confidence: 0.5 + 100 x the gap between the EMAs as a fraction of the slow EMA (at most 1.0), entry and exit."""
 
     name = "momentum"
-    defaults = {"fast": 5, "slow": 20, "min_roc": 0.0}
+    title = "Momentum"
+    PARAMS = {
+        "fast": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 97,
+            "default": 5,
+            "title": "Fast EMA",
+            "description": "Candles of the fast moving average",
+        },
+        "slow": {
+            "type": "integer",
+            "minimum": 3,
+            "maximum": 98,
+            "default": 20,
+            "title": "Slow EMA",
+            "description": "Candles of the slow moving average",
+        },
+        "min_roc": {
+            "type": "number",
+            "minimum": -1,
+            "maximum": 1,
+            "default": 0.0,
+            "title": "Minimum rate of change",
+            "description": "Least price change over the fast window to enter (0.01 = 1%)",
+        },
+    }
 
     def required_candles(self, p):
         return int(p["slow"]) + 2
@@ -43,7 +69,25 @@ class Breakout(Strategy):
     fraction) the close fell below the exit low."""
 
     name = "breakout"
-    defaults = {"lookback": 20, "volume_threshold": 1.5}
+    title = "Breakout"
+    PARAMS = {
+        "lookback": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 99,
+            "default": 20,
+            "title": "Lookback",
+            "description": "Candles whose highest high the close must break",
+        },
+        "volume_threshold": {
+            "type": "number",
+            "minimum": 0.1,
+            "maximum": 20,
+            "default": 1.5,
+            "title": "Volume threshold",
+            "description": "Volume needed, as a multiple of the average volume",
+        },
+    }
 
     def required_candles(self, p):
         return int(p["lookback"]) + 1
@@ -76,7 +120,33 @@ class MeanReversion(Strategy):
     Confidence: 0.5 + 0.25 per standard deviation beyond the entry (or exit) z-score."""
 
     name = "mean_reversion"
-    defaults = {"period": 20, "entry_z": 2.0, "exit_z": 0.0}
+    title = "Mean reversion"
+    PARAMS = {
+        "period": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 99,
+            "default": 20,
+            "title": "Period",
+            "description": "Candles of the moving average and standard deviation",
+        },
+        "entry_z": {
+            "type": "number",
+            "minimum": 0.1,
+            "maximum": 10,
+            "default": 2.0,
+            "title": "Entry z-score",
+            "description": "Standard deviations below the mean to buy",
+        },
+        "exit_z": {
+            "type": "number",
+            "minimum": -10,
+            "maximum": 10,
+            "default": 0.0,
+            "title": "Exit z-score",
+            "description": "Z-score at or above which the position is sold",
+        },
+    }
 
     def required_candles(self, p):
         return int(p["period"]) + 1
@@ -141,7 +211,25 @@ class SupertrendStrategy(Strategy):
     candle's midpoint to the line): 0.5 at one band width, + 0.5 per band width beyond it, at most 1.0."""
 
     name = "supertrend"
-    defaults = {"period": 10, "multiplier": 3.0}
+    title = "Supertrend"
+    PARAMS = {
+        "period": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 98,
+            "default": 10,
+            "title": "ATR period",
+            "description": "Candles of the average true range",
+        },
+        "multiplier": {
+            "type": "number",
+            "minimum": 0.1,
+            "maximum": 20,
+            "default": 3.0,
+            "title": "Multiplier",
+            "description": "Band width in ATRs",
+        },
+    }
 
     def required_candles(self, p):
         return int(p["period"]) + 2

@@ -661,19 +661,14 @@
     };
     exSel.addEventListener('change', onExchange);
     onExchange();
-    // DCA / grid bots: the chosen strategy's params section (fieldset data-params-for) shows; the others hide.
-    const paramSets = $$('[data-params-for]', form);
-    const onStrategy = () => paramSets.forEach((f) => { f.hidden = f.dataset.paramsFor !== T('bot-strategy').value; });
-    T('bot-strategy').addEventListener('change', onStrategy);
-    const strategyParams = (set) => Object.fromEntries($$('[name^="params."]', set)
-      .filter((el) => el.type === 'checkbox' || el.value.trim() !== '')
-      .map((el) => [el.name.slice(7), el.type === 'checkbox' ? el.checked : el.type === 'number' ? Number(el.value) : el.value]));
+    // Strategies and their parameter inputs come from GET /api/strategies (static/portal/pages/bot_form.js).
+    const strategyForm = await window.amarktai.botForm.setup(form).catch((e) => { pageError(e, 'the strategies'); return null; });
     if (location.hash === '#new') T('bot-name').focus();
     // New-bot defaults from the user's settings (Settings → Trading and risk).
     await GET('config').then(({ config }) => {
       const d = config.user.trading || {};
       if (list.some((p) => p.id === d.default_exchange)) { exSel.value = d.default_exchange; onExchange(); }
-      if (d.default_strategy) { T('bot-strategy').value = d.default_strategy; onStrategy(); }
+      if (d.default_strategy && strategyForm && strategyForm.strategy(d.default_strategy)) { T('bot-strategy').value = d.default_strategy; strategyForm.render(); }
       if (d.default_trading_mode) T('bot-mode').value = d.default_trading_mode;
       if (d.default_capital) T('bot-capital').value = String(d.default_capital);
       if ((config.user.risk || {}).default_risk_mode) T('bot-risk').value = config.user.risk.default_risk_mode;
@@ -770,13 +765,18 @@
       const body = { name: data.name, exchange: data.exchange, symbol: data.symbol, strategy: data.strategy,
         risk_mode: data.risk_mode, trading_mode: data.trading_mode, initial_capital: data.initial_capital === '' ? null : Number(data.initial_capital) };
       if (!data.name) { showErrors(form, new ApiError(400, { error: 'Give your bot a name', details: { name: ['Required.'] } })); return; }
-      const paramSet = paramSets.find((f) => !f.hidden);
-      if (paramSet) body.params = strategyParams(paramSet);
       if (!(Number(data.initial_capital) > 0)) { showErrors(form, new ApiError(400, { error: 'Capital must be more than 0', details: { initial_capital: ['Enter an amount greater than 0.'] } })); return; }
+      if (strategyForm) {
+        const { params, errors } = strategyForm.read();
+        if (Object.keys(errors).length) { showErrors(form, new ApiError(400, { error: 'Check the strategy parameters', details: errors })); return; }
+        if (Object.keys(params).length) body.params = params;
+      }
       const res = await POST('bots', body);
       toast(`Bot “${res.bot ? res.bot.name : data.name}” created.`, 'success');
+      if (res.webhook_url) window.amarktai.botForm.showWebhook(res.webhook_url, data.symbol);
       form.reset();
       onExchange();
+      if (strategyForm) strategyForm.render();
       await load();
     });
 

@@ -56,3 +56,36 @@ def test_auth_endpoints_fuzzed_anonymously(case):
     if response.status_code >= 400:
         body = response.json()
         assert ERROR_KEYS <= set(body) and body["success"] is False
+
+
+@pytest.fixture
+def webhook_token(db, make_user):
+    """A signal bot's real webhook token, so the fuzz reaches the alert parsing (a random token is only ever 404)."""
+    from bots.models import Bot
+    from bots.webhooks import issue_token
+
+    owner = make_user(email="hook-owner@example.com")
+    bot = Bot.objects.create(
+        user=owner,
+        name="Hook",
+        exchange="luno",
+        symbol="BTC/ZAR",
+        strategy="signal",
+        initial_capital=1000,
+        current_capital=1000,
+    )
+    return issue_token(bot)
+
+
+@pytest.mark.django_db
+@schema.include(path_regex=r"^/api/webhooks/").parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_signal_bot_webhook_fuzzed_with_a_real_token(case, webhook_token):
+    """The public write path: any body on a real token is answered in the contract (200, 400, 409, 413 or 429; 405
+    for another method)."""
+    case.path_parameters["token"] = webhook_token
+    response = case.call()
+    assert response.status_code in {200, 400, 405, 409, 413, 415, 429}, (response.status_code, response.text[:300])
+    if response.status_code >= 400:
+        body = response.json()
+        assert ERROR_KEYS <= set(body) and body["success"] is False

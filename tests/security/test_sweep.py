@@ -32,6 +32,9 @@ PUBLIC = {
     ("/api/auth/password/reset/confirm", "post"),
     ("/api/health", "get"),
     ("/api/schema/", "get"),
+    # A signal bot's webhook (bots.webhooks): TradingView and ChartInk cannot log in; the secret token in the path is
+    # the credential (unknown token: 404). Its own security tests: tests/bots/test_webhooks.py.
+    ("/api/webhooks/{token}", "post"),
 }
 ADMIN_PREFIX = "/api/admin/"
 # Admin-only operations outside /api/admin/ (the issue names these paths): users get 403 as under the prefix.
@@ -51,7 +54,9 @@ PROTECTED = [(p, m) for p, m in OPERATIONS if (p, m) not in PUBLIC]
 # Paths whose parameter is a name every user has (a configuration section), not an object id: each user reaches their
 # own copy (test_named_sections_are_per_user), so there is no other user's id to try.
 NAMED = {"/api/config/{section}"}
-WITH_PARAMS = [(p, m) for p, m in OPERATIONS if "{" in p and p not in NAMED]
+# A path whose parameter is a credential (a signal bot's webhook token), not an object id: no other user's id to try.
+CREDENTIALS = {"/api/webhooks/{token}"}
+WITH_PARAMS = [(p, m) for p, m in OPERATIONS if "{" in p and p not in NAMED | CREDENTIALS]
 
 
 def _call(client, method, path, data=None):
@@ -149,6 +154,12 @@ def _owned_objects(owner):
         risk_mode="balanced",
         initial_capital=1000,
         status="completed",
+    )
+    from bots.models import WebhookEvent
+
+    # A received alert, so GET /api/bots/{id}/webhooks has something of the owner's to (not) show another user.
+    WebhookEvent.objects.create(
+        user=owner, bot=bot, source="tradingview", action="buy", alert_key="k" * 64, outcome="ignored", code="paused"
     )
     return {
         "/api/backtests/": backtest.pk,
