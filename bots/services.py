@@ -15,7 +15,7 @@ import logging
 import math
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -37,6 +37,7 @@ from bots.payloads import bot_payload, lock_holder, signal_payload
 from bots.selectors import access_bot, bot_allocations
 from bots.strategies import STRATEGIES, Signal
 from bots.strategies import params as strategy_params
+from bots.strategies.base import Strategy
 from bots.strategies.managed import MANAGED
 from bots.tokens import is_webhook_strategy, new_token
 from realtime import events
@@ -75,7 +76,8 @@ def _validate_params(strategy: str, params: Any, capital: Decimal | None = None)
     PARAMS and capital rules): field-level errors keyed ``params.<name>``."""
     if strategy in MANAGED:
         return _validate_managed_params(strategy, params, capital if capital is not None else MAX_CAPITAL)
-    clean, errors = strategy_params.validate(STRATEGIES[strategy], params)
+    declared = cast("type[Strategy]", STRATEGIES[strategy])  # every strategy but the managed ones above
+    clean, errors = strategy_params.validate(declared, params)
     if errors:
         first = next(iter(errors))
         raise ValidationFailed(f"{first}: {errors[first][0]}", details=errors)
