@@ -95,7 +95,7 @@ def test_history_is_fetched_once_for_all_tenants(
         ({"end": "2025-12-31T00:00:00Z"}, "end"),
         ({"days": 3}, "days"),
         ({"monte_carlo": 5000}, "monte_carlo"),
-        ({"params": {"nope": 1}}, "params"),
+        ({"params": {"nope": 1}}, "params.nope"),
         ({"timeframe": "1m", "start": "2020-01-01T00:00:00Z"}, "start"),
     ],
 )
