@@ -6,15 +6,20 @@ from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from accounts.permissions import READ_ONLY_QUERY
 from amarktai.api import validated
 from bots import selectors, services
+from bots.exits import exits_payload
 from bots.payloads import bot_detail_payload, bot_payload, signal_payload
 from bots.serializers import (
     BotCreateSerializer,
     BotFilterSerializer,
+    BotHistoryResponse,
     BotUpdateSerializer,
+    ExitPlanSerializer,
     MetricsResponseSerializer,
     PageSerializer,
     PositionCloseResponse,
+    PositionExitsResponse,
     SignalFilterSerializer,
+    exit_plan_from,
 )
 from trading.payloads import order_payload, position_payload
 
@@ -44,7 +49,10 @@ class BotDetailView(GenericAPIView):
     serializer_class = BotUpdateSerializer
 
     def get(self, request, bot_id):
-        return Response({"success": True, "bot": bot_detail_payload(selectors.access_bot(request.user, bot_id))})
+        bot = selectors.access_bot(request.user, bot_id)
+        return Response(
+            {"success": True, "bot": {**bot_detail_payload(bot), **selectors.bot_exits_and_protections(bot)}}
+        )
 
     def patch(self, request, bot_id):
         changes = validated(BotUpdateSerializer, request.data)
@@ -143,3 +151,31 @@ class BotExitView(GenericAPIView):
     @idempotent
     def post(self, request, bot_id):
         return _closed(*services.exit_bot(request.user, bot_id))
+
+
+class PositionExitsView(GenericAPIView):
+    """A bot position's exit plan (take-profit steps, trailing take profit, trailing stop, breakeven, time stop) and
+    its live state; PUT replaces the plan. The engine runs it on every tick (engine-side)."""
+
+    serializer_class = ExitPlanSerializer
+
+    @extend_schema(responses=PositionExitsResponse)
+    def get(self, request, position_id):
+        return Response({"success": True, "exits": selectors.position_exits(request.user, position_id)})
+
+    @extend_schema(request=ExitPlanSerializer, responses=PositionExitsResponse, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
+    def put(self, request, position_id):
+        plan = exit_plan_from(validated(ExitPlanSerializer, request.data))
+        position, exit_plan = services.set_exits(request.user, position_id, plan)
+        return Response({"success": True, "exits": exits_payload(position, exit_plan)})
+
+
+class BotHistoryView(GenericAPIView):
+    """The bot's history: exits that fired (which, engine-side), protections that blocked entries, exit-plan edits."""
+
+    @extend_schema(parameters=[PageSerializer], responses=BotHistoryResponse)
+    def get(self, request, bot_id):
+        page = validated(PageSerializer, request.query_params)
+        bot, rows, total = selectors.bot_history(request.user, bot_id, **page)
+        return Response({"success": True, "bot_id": str(bot.pk), "events": rows, "total": total})
