@@ -404,3 +404,22 @@ def test_exits_never_sell_more_than_the_position(plan, amount, path):
         if action["kind"] == "take_profit":
             state["targets_filled"] = sorted({*state["targets_filled"], action["index"]})
     assert sold <= amount and held >= 0
+
+
+# --- the assistant --------------------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_assistant_explains_exits_and_protections(user, price):
+    from chat.services import answer
+
+    bot = make_bot(user, tp1_at_pct=2, tp1_size_pct=50, trailing_stop_pct=2, cooldown_minutes=60)
+    Bot.objects.filter(pk=bot.pk).update(name="Alpha Trader")
+    reply = answer(user, "What are my exits on Alpha Trader?")["response"]
+    assert "Exits for its next position: take profit 1: 50% of the position at +2%" in reply
+    assert "trailing stop 2% below the high since entry" in reply and "cooldown after exit" in reply
+    position = open_position(bot, price)
+    assert at(price, bot, position, -2.5) == "traded"  # the trailing stop
+    price.set(ENTRY)
+    engine.tick_bot(bot.pk, AGAIN)
+    reply = answer(user, "why didn't alpha trader buy?")["response"]
+    assert "Entries are blocked now: Cooldown: 60 min after the last exit" in reply
+    assert "Which bot?" in answer(user, "what are my exits?")["response"]
