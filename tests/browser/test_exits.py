@@ -1,0 +1,96 @@
+"""The bot page's exits and protections in headless Chromium at 1360x900 and 390x844: the open position's exit plan and
+live state, putting a trailing stop on it from the form and seeing the stop follow the price (the engine's exit check
+run beside the server with a rising price), the protections in force, and the bot's history."""
+
+import re
+
+import pytest
+
+from tests.browser.test_botdetail import VIEWPORTS, create_bot, manage_shell, no_sideways_scroll
+from tests.browser.test_portal import api, open_signed_in, register_via_api, shot, tid
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
+
+SEED = """
+import uuid
+from decimal import Decimal
+from accounts.models import User
+from bots.models import Bot, BotEventKind
+from bots.exits import record_event
+from trading import services
+from trading.models import Order
+
+user = User.objects.get(email={email!r})
+bot = Bot.objects.get(pk={bot_id!r})
+order = Order.objects.create(user=user, bot=bot, exchange="luno", symbol="BTC/ZAR", side="buy", type="market",
+    amount=Decimal("0.01"), status="closed", client_order_id="seed-" + uuid.uuid4().hex, is_paper=True)
+services.record_fill(order, Decimal("0.01"), Decimal("1000000"), Decimal("1"), "ZAR", price_source="simulated")
+record_event(bot, BotEventKind.PROTECTION, "cooldown", "Cooldown: 30 min after the last exit", "seed-cooldown")
+"""
+
+# One engine exit check of the bot's position at ``price`` (the ticker a paused bot's tick would read).
+TICK = """
+from decimal import Decimal
+from bots.models import Bot
+from bots.exits import run_exits
+from trading.models import Position
+
+class Ticker:
+    def fetch_ticker(self, symbol):
+        return {{"bid": Decimal({price!r}), "ask": Decimal({price!r}), "last": Decimal({price!r})}}
+
+bot = Bot.objects.get(pk={bot_id!r})
+run_exits(bot, Position.objects.get(bot=bot, is_open=True), Ticker())
+"""
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_trailing_stop_follows_the_price_on_the_bot_page(new_page, portal_server, screenshot_dir, size):
+    account = register_via_api(portal_server, f"exits{size}")
+    token = account["token"]
+    bot_id = create_bot(
+        portal_server, token, "Trail Bot", params={"cooldown_minutes": 30, "tp1_at_pct": 20, "tp1_size_pct": 50}
+    )
+    assert api(portal_server, token, "POST", f"bots/{bot_id}/pause").status_code == 200  # the engine leaves it be
+    manage_shell(portal_server, SEED.format(email=account["email"], bot_id=bot_id))
+
+    page = new_page(viewport=VIEWPORTS[size])
+    open_signed_in(page, account, f"/bots/{bot_id}")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(tid(page, "bot-exits-live")).to_be_visible()
+    expect(tid(page, "bot-exits-execution")).to_contain_text("engine-side")
+    expect(tid(page, "bot-exits-trailing-stop")).to_have_text("Off")
+    expect(tid(page, "bot-exits-target")).to_have_count(1)  # from the bot's tp1 params
+    expect(tid(page, "bot-protection")).to_contain_text("30")
+    expect(tid(page, "bot-protections-blocking")).to_contain_text("No protection is blocking")
+    expect(tid(page, "bot-history-row")).to_have_count(1)
+    expect(tid(page, "bot-history-row")).to_contain_text("Cooldown: 30 min")
+
+    # A bad value: the field error sits next to the input, nothing is saved.
+    tid(page, "exits-trailing_stop").fill("0")
+    tid(page, "bot-exits-save").click()
+    expect(page.locator('[data-error-for="trailing_stop"]')).not_to_have_text("")
+    # Put a 2 % trailing stop on the position.
+    tid(page, "exits-trailing_stop").fill("2")
+    tid(page, "bot-exits-save").click()
+    expect(tid(page, "bot-exits-ok")).to_contain_text("Saved")
+    # 2 % under the entry (the high so far)
+    expect(tid(page, "bot-exits-trailing-stop")).to_contain_text(re.compile(r"980\s?000\.00"))
+    expect(tid(page, "bot-history-row").first).to_contain_text("Exit plan")
+
+    # The price rises: the engine's check moves the stop up, and the page follows it.
+    manage_shell(portal_server, TICK.format(bot_id=bot_id, price="1050000"))
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    expect(tid(page, "bot-exits-high")).to_contain_text(re.compile(r"1\s?050\s?000\.00"))
+    expect(tid(page, "bot-exits-trailing-stop")).to_contain_text(re.compile(r"1\s?029\s?000\.00"))
+    manage_shell(portal_server, TICK.format(bot_id=bot_id, price="1100000"))
+    # No reload: the page's quiet refresh shows it.
+    expect(tid(page, "bot-exits-trailing-stop")).to_contain_text(re.compile(r"1\s?078\s?000\.00"), timeout=25000)
+    assert page.eval_on_selector_all(
+        "[data-testid=bot-exits-target] td, [data-testid=bot-history-row] td",
+        "cells => cells.every(c => c.dataset.label)",
+    )
+    no_sideways_scroll(page)
+    shot(page, screenshot_dir / f"40-bot-exits-{size}.png")
