@@ -120,14 +120,14 @@ def _tick(bot_id, candles, source):
         exchange.match_open_orders(bot.symbol)
         position = Position.objects.filter(bot=bot, is_open=True).first()
         # The position's exit plan (bots.exits) first, from the latest price; an exit is this tick's one order.
-        exited, plan = exits.run_exits(bot, position, exchange) if position is not None else ("", None)
-        if exited:
+        exited, plan, sold = exits.run_exits(bot, position, exchange) if position is not None else ("", None, False)
+        if sold:
             position = Position.objects.filter(bot=bot, is_open=True).first()
         view = _position_view(position)
         if view is not None and exits.manages_take_profit(plan):
             view["take_profit"] = None  # the plan's targets / trailing take profit replace the single take profit
         signal = None if exited else get_strategy(bot.strategy).decide(candles, view, bot.params, bot.risk_mode)
-        traded = bool(exited)
+        traded = sold
         # The owner's risk limits (bots.risk): a flat bot opens nothing while one is reached; exits always run.
         blocked = risk.entry_block(bot) if position is None else bot.risk_block
         protected = ""  # bots.protections: asked only when a flat bot would buy

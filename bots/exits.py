@@ -32,7 +32,7 @@ from bots.strategies.base import EXIT_PARAMS
 from realtime import events
 from trading import services as trading
 from trading.exchanges import source_for
-from trading.models import Order, Position
+from trading.models import Order, OrderStatus, Position
 from trading.payloads import position_payload
 
 STEP = Decimal("0.00000001")
@@ -214,17 +214,27 @@ def plan_for(bot: Bot, position: Position) -> ExitPlan | None:
     )
 
 
-def run_exits(bot: Bot, position: Position, exchange: Any, now: datetime | None = None) -> tuple[str, dict | None]:
+def _working_sell(bot: Bot, position: Position) -> bool:
+    return Order.objects.filter(
+        bot=bot, symbol=position.symbol, side="sell", status=OrderStatus.OPEN, parent__isnull=True
+    ).exists()
+
+
+def run_exits(
+    bot: Bot, position: Position, exchange: Any, now: datetime | None = None
+) -> tuple[str, dict | None, bool]:
     """Check the exit plan of the bot's open position (the engine, bot row locked). Returns (what was sold and why,
-    or "", the plan)."""
+    or "", the plan, whether an order was placed). While a sell of the position is still working nothing more is sold
+    and the message says so (the engine then places no strategy order either)."""
     exit_plan = plan_for(bot, position)
     if exit_plan is None or not has_exits(exit_plan.plan):
-        return "", exit_plan.plan if exit_plan else None
+        return "", exit_plan.plan if exit_plan else None, False
     now = now or timezone.now()
     price = latest_price(bot, exchange)
     minutes = (now - position.opened_at).total_seconds() / 60
+    plan = exit_plan.plan
     state, action = evaluate(
-        exit_plan.plan,
+        plan,
         exit_plan.state,
         entry=position.entry_price,
         open_amount=position.amount,
@@ -232,6 +242,14 @@ def run_exits(bot: Bot, position: Position, exchange: Any, now: datetime | None 
         minutes_open=minutes,
     )
     sold = ""
+    if action is not None and _working_sell(bot, position):
+        # A sell of this position (an exit on a live exchange that has not filled yet) is still working: sell nothing
+        # more until it fills, so the sells never add up to more than the position.
+        return (
+            f"Waiting for the working sell of {bot.symbol} to fill before the {KIND_LABELS[action['kind']]}",
+            plan,
+            False,
+        )
     if action is not None:
         cid = trading.client_order_id("exit", position.pk, action["kind"], action["index"])
         if not Order.objects.filter(client_order_id=cid).exists():
@@ -270,7 +288,7 @@ def run_exits(bot: Bot, position: Position, exchange: Any, now: datetime | None 
         events.publish(
             bot.user_id, events.POSITION_UPDATE, {"position": position_payload(position), "reason": action["reason"]}
         )
-    return sold, exit_plan.plan
+    return sold, exit_plan.plan, bool(sold)
 
 
 def exits_payload(position: Position, exit_plan: ExitPlan | None) -> dict:

@@ -208,6 +208,32 @@ def test_retried_tick_places_an_exit_once(user, price):
     assert BotEvent.objects.filter(bot=bot, kind="exit").count() == 1
 
 
+@pytest.mark.django_db
+def test_no_exit_while_a_sell_of_the_position_is_working(user, price):
+    """On a live exchange a sale may take a moment to fill: until it does, no exit (and no strategy sell) adds
+    another, so the sells never exceed the position."""
+    bot = make_bot(user, tp1_at_pct=2, tp1_size_pct=50, tp2_at_pct=3, tp2_size_pct=50)
+    position = open_position(bot, price)
+    Order.objects.create(
+        user=user,
+        bot=bot,
+        exchange="luno",
+        symbol="BTC/ZAR",
+        side="sell",
+        type="market",
+        amount=position.amount,
+        status="open",
+        client_order_id="working-sell",
+        is_paper=True,
+    )
+    assert at(price, bot, position, 3.5) == "ok"
+    bot.refresh_from_db()
+    assert bot.last_decision == "exit" and bot.last_decision_reason.startswith("Waiting for the working sell")
+    assert Order.objects.filter(bot=bot, side="sell").count() == 1
+    Order.objects.filter(client_order_id="working-sell").update(status="canceled")
+    assert at(price, bot, position, 3.5) == "traded"
+
+
 # --- protections -------------------------------------------------------------------------------------------------
 def buy_blocked(bot, price, published, name):
     """A buy signal on a flat bot is refused by protection ``name``: one alert and one history line, however often."""
