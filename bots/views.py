@@ -155,9 +155,8 @@ class BotExitView(GenericAPIView):
 
 class PositionExitsView(GenericAPIView):
     """A bot position's exit plan (take-profit steps, trailing take profit, trailing stop, breakeven, time stop) and
-    its live state; PUT replaces the plan. The engine runs it on every tick (engine-side)."""
-
-    serializer_class = ExitPlanSerializer
+    its live state; PUT replaces the plan. The engine runs it on every tick (engine-side). (No serializer_class: an
+    OPTIONS on PUT would look the object up without the tenancy selector; the schema names the body below.)"""
 
     @extend_schema(responses=PositionExitsResponse)
     def get(self, request, position_id):

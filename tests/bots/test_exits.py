@@ -91,7 +91,7 @@ def sells(bot):
 
 
 @pytest.mark.django_db
-def test_take_profit_in_two_steps(user, price):
+def test_take_profit_in_two_steps(user, auth_client, price):
     bot = make_bot(user, tp1_at_pct=2, tp1_size_pct=50, tp2_at_pct=4, tp2_size_pct=50)
     position = open_position(bot, price)
     bought = position.amount
@@ -115,6 +115,10 @@ def test_take_profit_in_two_steps(user, price):
     assert all(p > 0 for p in pnl) and bot.total_profit == sum(pnl)
     assert bot.last_decision == "exit" and "take profit 2 of 2" in bot.last_decision_reason
     assert list(BotEvent.objects.filter(bot=bot, kind="exit").values_list("name", flat=True)) == ["take_profit"] * 2
+    # The trade history says which exit fired, and where.
+    listed = auth_client.get(f"/api/trades?bot={bot.pk}&side=sell").json()["trades"]
+    assert [t["reason"].split(":")[0] for t in listed] == ["take profit 2 of 2", "take profit 1 of 2"]
+    assert all(t["reason"].endswith("(engine-side)") for t in listed)
 
 
 @pytest.mark.django_db
