@@ -278,6 +278,18 @@ def test_stoploss_guard(user, price, published):
 
 
 @pytest.mark.django_db
+def test_stoploss_guard_counts_the_strategys_stop_loss(user, price, published):
+    bot = make_bot(user, sl_guard_count=1)
+    open_position(bot, price)
+    price.set(Decimal("965000"))
+    drop = scaled(candles_from([100.0] * 29 + [96.5]), LEVEL)  # the candle's low is under the risk mode's stop
+    assert engine.tick_bot(bot.pk, drop) == "traded"
+    assert Order.objects.get(bot=bot, side="sell").reason.startswith("stop loss hit")
+    assert BotEvent.objects.get(bot=bot, kind="exit").name == "stop_loss"
+    buy_blocked(bot, price, published, "stoploss_guard")
+
+
+@pytest.mark.django_db
 def test_max_drawdown(user, price, published):
     bot = make_bot(user, max_drawdown_pct=10)
     Bot.objects.filter(pk=bot.pk).update(peak_capital=Decimal("60000"), current_capital=Decimal("53000"))
