@@ -162,6 +162,8 @@
           fillExitsForm(plan);
         }
       }
+      T('bot-exits-card').hidden = !('exits' in b); // the admin view of another user's bot has neither
+      T('bot-protections-card').hidden = !b.protections;
       const pr = b.protections || { settings: {}, per_user: [], blocking: null };
       const blocking = T('bot-protections-blocking');
       blocking.textContent = pr.blocking ? `New entries blocked: ${pr.blocking.reason}` : 'No protection is blocking new entries.';
