@@ -94,3 +94,22 @@ def test_trailing_stop_follows_the_price_on_the_bot_page(new_page, portal_server
     )
     no_sideways_scroll(page)
     shot(page, screenshot_dir / f"40-bot-exits-{size}.png")
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_protections_for_every_bot_on_the_settings_page(new_page, portal_server, screenshot_dir, size):
+    account = register_via_api(portal_server, f"protect{size}")
+    page = new_page(viewport=VIEWPORTS[size])
+    open_signed_in(page, account, "/settings/trading")
+    page.wait_for_selector("body[data-ready='1']")
+    tid(page, "risk-cooldown_minutes").fill("-5")
+    tid(page, "risk-save").click()
+    expect(page.locator('[data-error-for="cooldown_minutes"]')).not_to_have_text("")
+    tid(page, "risk-cooldown_minutes").fill("15")
+    tid(page, "risk-sl_guard_count").fill("3")
+    tid(page, "risk-save").click()
+    expect(tid(page, "risk-ok")).to_have_text("Saved.")
+    values = api(portal_server, account["token"], "GET", "config/risk").json()["values"]
+    assert values["cooldown_minutes"] == 15 and values["sl_guard_count"] == 3
+    no_sideways_scroll(page)
+    shot(page, screenshot_dir / f"41-protections-settings-{size}.png")
