@@ -267,7 +267,7 @@ def run_exits(
                     reason=action["reason"],
                     is_paper=bot.trading_mode == TradingMode.PAPER,
                 )
-                sold = f"Sold {amount} {bot.symbol}: {action['reason']}"
+                sold = f"Sold {amount.normalize():f} {bot.symbol}: {action['reason']}"
                 record_event(
                     bot,
                     BotEventKind.EXIT,

@@ -3,11 +3,14 @@ live state, putting a trailing stop on it from the form and seeing the stop foll
 run beside the server with a rising price), the protections in force, and the bot's history."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 
 from tests.browser.test_botdetail import VIEWPORTS, create_bot, manage_shell, no_sideways_scroll
 from tests.browser.test_portal import api, open_signed_in, register_via_api, shot, tid
+from tests.servers import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -19,7 +22,7 @@ from accounts.models import User
 from bots.models import Bot, BotEventKind
 from bots.exits import record_event
 from trading import services
-from trading.models import Order
+from trading.models import Order, PaperBalance
 
 user = User.objects.get(email={email!r})
 bot = Bot.objects.get(pk={bot_id!r})
@@ -27,6 +30,10 @@ order = Order.objects.create(user=user, bot=bot, exchange="luno", symbol="BTC/ZA
     amount=Decimal("0.01"), status="closed", client_order_id="seed-" + uuid.uuid4().hex, is_paper=True)
 services.record_fill(order, Decimal("0.01"), Decimal("1000000"), Decimal("1"), "ZAR", price_source="simulated")
 record_event(bot, BotEventKind.PROTECTION, "cooldown", "Cooldown: 30 min after the last exit", "seed-cooldown")
+# The bought BTC in the paper account (the fill above was booked directly, not through the paper exchange).
+PaperBalance.objects.update_or_create(
+    user=user, platform="luno", currency="BTC", defaults={{"free": Decimal("0.01"), "used": Decimal("0")}}
+)
 """
 
 # One engine exit check of the bot's position at ``price`` (the ticker a paused bot's tick would read).
@@ -42,6 +49,26 @@ class Ticker:
 
 bot = Bot.objects.get(pk={bot_id!r})
 run_exits(bot, Position.objects.get(bot=bot, is_open=True), Ticker())
+"""
+
+# The price falls under the stop: the engine's exit check sells on the paper exchange at that price.
+FIRE = """
+from decimal import Decimal
+from django.core.cache import cache
+from django.db import transaction
+from bots.models import Bot
+from bots.exits import run_exits
+from trading.exchanges import get_exchange, simfeed
+from trading.models import Position
+
+price = Decimal({price!r})
+quote = {{"bid": price, "ask": price, "last": price, "timestamp": 0}}
+simfeed.ticker = lambda symbol, now=None, q=quote: {{"symbol": symbol, **q}}  # (shell -c: no closures)
+cache.clear()
+bot = Bot.objects.get(pk={bot_id!r})
+with transaction.atomic():  # as in the engine's tick
+    position = Position.objects.select_for_update().get(bot=bot, is_open=True)
+    print(run_exits(bot, position, get_exchange(bot.user, "luno", "paper")))
 """
 
 
@@ -94,6 +121,26 @@ def test_trailing_stop_follows_the_price_on_the_bot_page(new_page, portal_server
     )
     no_sideways_scroll(page)
     shot(page, screenshot_dir / f"40-bot-exits-{size}.png")
+
+    # The price falls under the stop: it sells, the page and its history say so, and the trade says which exit.
+    fired = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", FIRE.format(bot_id=bot_id, price="1070000")],
+        cwd=ROOT,
+        env=portal_server.env,
+        capture_output=True,
+        text=True,
+    )
+    assert fired.returncode == 0 and "Sold 0.01" in fired.stdout, fired.stderr[-2000:]
+    expect(tid(page, "bot-exits-empty")).to_be_visible(timeout=25000)  # the quiet refresh: the position is gone
+    page.reload()  # (the check ran in another process: the embedded server's feed did not carry its events)
+    page.wait_for_selector("body[data-ready='1']")
+    expect(tid(page, "bot-history-row").first).to_contain_text("Trailing stop: Sold 0.01 BTC/ZAR: trailing stop at")
+    page.goto("/trades")
+    page.wait_for_selector("body[data-ready='1']")
+    sell = tid(page, "trade-row").filter(has=page.locator(".badge-sell"))
+    expect(sell).to_have_count(1)
+    title = sell.locator("td[data-label=Side]").get_attribute("title")
+    assert title.startswith("trailing stop at 1078000") and title.endswith("(engine-side)"), title
 
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))

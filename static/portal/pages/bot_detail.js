@@ -216,8 +216,15 @@
     }
     let historyOffset = 0;
 
+    let seenDecision = null;
     async function loadBot() {
-      renderBot((await GET(base)).bot);
+      const b = (await GET(base)).bot;
+      renderBot(b);
+      // An exit or a protection is a new line in the history: show it with the decision (also without a feed event).
+      const decided = `${b.last_decision}|${b.last_decision_at}`;
+      if (seenDecision !== null && decided !== seenDecision && ['exit', 'protection'].includes(b.last_decision)
+        && !asAdmin && historyOffset === 0) loadHistory().catch(() => {});
+      seenDecision = decided;
     }
 
     async function loadEquity() {
