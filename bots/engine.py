@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from amarktai.errors import AmarktaiError, ProviderError
 from amarktai.utils import iso
-from bots import managed, risk, scheduling, sizing
+from bots import exits, managed, protections, risk, scheduling, sizing
 from bots.managed_view import is_managed
-from bots.models import Bot, BotStatus, Decision, TradingMode
+from bots.models import Bot, BotEventKind, BotStatus, Decision, TradingMode
 from bots.services import max_failures, record_signal, set_status
 from bots.strategies import get_strategy, ticks
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
@@ -134,17 +134,31 @@ def _tick(bot_id, candles, source):
             )
             return "traded" if traded else "ok"
         position = Position.objects.filter(bot=bot, is_open=True).first()
-        signal = get_strategy(bot.strategy).decide(candles, _position_view(position), bot.params, bot.risk_mode)
-        traded = False
+        # The position's exit plan (bots.exits) first, from the latest price; an exit is this tick's one order.
+        exited, plan, sold = exits.run_exits(bot, position, exchange) if position is not None else ("", None, False)
+        if sold:
+            position = Position.objects.filter(bot=bot, is_open=True).first()
+        view = _position_view(position)
+        if view is not None and exits.manages_take_profit(plan):
+            view["take_profit"] = None  # the plan's targets / trailing take profit replace the single take profit
+        signal = None if exited else get_strategy(bot.strategy).decide(candles, view, bot.params, bot.risk_mode)
+        traded = sold
         # The owner's risk limits (bots.risk): a flat bot opens nothing while one is reached; exits always run.
         blocked = risk.entry_block(bot) if position is None else bot.risk_block
+        protected = ""  # bots.protections: asked only when a flat bot would buy
+        if not blocked and position is None and signal is not None and signal.side == "buy":
+            protected = protections.entry_block(bot)
         decision, why = Decision.NO_SIGNAL, f"The {bot.strategy} strategy saw no entry or exit on the latest candle"
-        if signal is not None and signal.side == "buy" and position is not None:
+        if exited:
+            decision, why = Decision.EXIT, exited
+        elif signal is not None and signal.side == "buy" and position is not None:
             decision, why = Decision.POSITION_OPEN, f"Buy signal ignored: a position of {position.amount} is open"
         elif signal is not None and signal.side != "buy" and position is None:
             decision, why = Decision.NO_POSITION_TO_SELL, "Sell signal ignored: no open position to sell"
         elif signal is not None and signal.side == "buy" and blocked:
             decision, why = Decision.RISK_LIMIT, f"Buy signal ignored: {blocked}"
+        elif signal is not None and signal.side == "buy" and protected:
+            decision, why = Decision.PROTECTION, f"Buy signal ignored: {protected}"
         elif signal is not None:
             cid = trading.client_order_id(bot.pk, signal.candle_ts, signal.side)
             decision, why = Decision.ALREADY_PLACED, f"The {signal.side} order for this candle was already placed"
@@ -177,6 +191,10 @@ def _tick(bot_id, candles, source):
                     )
                     traded = True
                     decision = Decision.TRADED_BUY if signal.side == "buy" else Decision.TRADED_SELL
+                    if signal.side == "sell" and signal.reason.startswith("stop loss"):  # the stop-loss guard counts it
+                        exits.record_event(
+                            bot, BotEventKind.EXIT, "stop_loss", f"Sold {amount} {bot.symbol}: {signal.reason}", cid
+                        )
                     why = f"{'Bought' if signal.side == 'buy' else 'Sold'} {amount} {bot.symbol}: {signal.reason}"
         if signal is not None:  # every decision is kept, traded or not (bots.services.record_signal)
             record_signal(bot, signal, position_open=position is not None, traded=traded)
@@ -189,7 +207,7 @@ def _tick(bot_id, candles, source):
             failure_count=0,
             last_error="",
             next_tick_at=scheduling.next_tick_at(now, 0),
-            risk_block=blocked[:255],
+            risk_block=(blocked or protected)[:255],
             **decided,
         )
     return "traded" if traded else "ok"

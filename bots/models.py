@@ -40,6 +40,8 @@ class Decision(models.TextChoices):
     RISK_LIMIT = "risk_limit"  # a buy signal while one of the owner's risk limits is reached (bots.risk)
     ORDERS_PLACED = "orders_placed"  # an order-managing bot (DCA, grid) placed orders this tick
     ORDERS_IN_PLACE = "orders_in_place"  # an order-managing bot's orders are as they should be
+    PROTECTION = "protection"  # a buy signal while a protection blocks entries (bots.protections)
+    EXIT = "exit"  # an exit of the position's exit plan sold part or all of it (bots.exits)
 
 
 class BotQuerySet(OwnedQuerySet):
@@ -103,6 +105,8 @@ class Bot(models.Model):
     webhook_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     # Not a column: the token itself, set on the instance only when bots.services just issued it (shown once).
     webhook_token: str | None = None
+    # The highest capital the bot has had (bots.protections: the max-drawdown pause measures from it).
+    peak_capital = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -235,3 +239,52 @@ class TradingSwitch(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {'stopped' if self.stopped else 'running'}"
+
+
+class ExitPlan(models.Model):
+    """How one open position is exited (bots.exits): take-profit targets, trailing take profit, trailing stop, move to
+    breakeven, time stop (``plan``), and where that stands (``state``: the high since entry, the trailing stop price,
+    targets filled, exits fired). Made from the bot's exit parameters when the engine first sees the position; edited
+    per position through PUT /api/positions/{id}/exits. Engine-side: the engine checks it on every tick."""
+
+    position = models.OneToOneField("trading.Position", on_delete=models.CASCADE, related_name="exit_plan")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exit_plans")
+    plan = models.JSONField(default=dict)
+    state = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    def __str__(self):
+        return f"exits of {self.position_id}"
+
+
+class BotEventKind(models.TextChoices):
+    EXIT = "exit"  # an exit of the exit plan fired (a partial or whole sale)
+    PROTECTION = "protection"  # a protection blocked new entries
+    EXIT_PLAN = "exit_plan"  # the owner changed a position's exit plan
+
+
+class BotEvent(models.Model):
+    """One line of a bot's history (GET /api/bots/{id}/history). ``key`` makes a repeated record (a retried tick, the
+    same protection seen on every tick) one row."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bot_events")
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=BotEventKind.choices)
+    name = models.CharField(max_length=32)  # which exit or protection: "take_profit", "stoploss_guard", ...
+    message = models.CharField(max_length=255)
+    data = models.JSONField(default=dict, blank=True)
+    key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["bot", "kind", "-created_at"], name="botevent_bot_kind_time")]
+        constraints = [models.UniqueConstraint(fields=["bot", "key"], name="botevent_one_per_key")]
+
+    def __str__(self):
+        return f"{self.kind} {self.name}: {self.message}"

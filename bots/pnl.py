@@ -9,6 +9,7 @@ import logging
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce, Greatest
 
 from amarktai.utils import money
 from bots.models import Bot
@@ -33,6 +34,10 @@ class BotFillListener:
                     total_profit=F("total_profit") + trade.profit_loss,
                     current_capital=F("current_capital") + trade.profit_loss,
                 )
+                if trade.profit_loss > 0:  # the max-drawdown protection measures from the highest capital
+                    Bot.objects.filter(pk=trade.bot_id).update(
+                        peak_capital=Greatest(Coalesce(F("peak_capital"), F("initial_capital")), F("current_capital"))
+                    )
             bot = (
                 Bot.objects.filter(pk=trade.bot_id)
                 .only("id", "user_id", "total_profit", "current_capital", "initial_capital")

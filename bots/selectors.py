@@ -22,12 +22,13 @@ from accounts.models import User
 from amarktai import cache
 from amarktai.tenancy import access
 from amarktai.utils import iso, money
+from bots import exits, protections
 from bots.listcache import invalidate_bot_list
 from bots.listcache import version_key as _version_key
-from bots.models import Bot, BotStatus, StrategySignal, WebhookEvent
+from bots.models import Bot, BotEvent, BotStatus, ExitPlan, StrategySignal, WebhookEvent
 from bots.payloads import bot_payload
 from trading.models import Position, Trade
-from trading.selectors import round_trips_page, valued_positions
+from trading.selectors import access_position, round_trips_page, valued_positions
 from trading.valuation import Bag, Valuation, add, bag_of, quote_of
 
 LIST_TTL = 300
@@ -410,3 +411,64 @@ def trading_state(user_id: Any) -> dict:
 
     stopped = TradingSwitch.objects.owned_by(user_id).filter(stopped=True).exists()
     return {"system": system.current().public(), "user": "stopped" if stopped else "running"}
+
+
+# --- exits, protections, history (bots.exits, bots.protections) ----------------------------------------------------
+def position_exits(user: Any, position_id: Any) -> dict:
+    """GET /api/positions/{id}/exits: one of the user's positions' exit plan and its live state (404 otherwise). A bot
+    position the engine has not planned yet shows the plan its bot's parameters give."""
+    position = access_position(user, position_id)
+    exit_plan = ExitPlan.objects.owned_by(user).filter(position=position).first()
+    if exit_plan is None and position.bot_id and position.is_open:
+        bot = Bot.objects.owned_by(user).filter(pk=position.bot_id).only("params").first()
+        plan = exits.plan_from_params(bot.params if bot else {})
+        if exits.has_exits(plan):
+            exit_plan = ExitPlan(
+                position=position, user=user, plan=plan, state=exits.new_state(position.amount, position.entry_price)
+            )
+    return exits.exits_payload(position, exit_plan)
+
+
+def bot_exits_and_protections(bot: Bot) -> dict:
+    """The bot detail's ``exits`` (its open position's plan and live state, null when flat) and ``protections`` (the
+    settings in force, and the one blocking entries now, if any)."""
+    position = Position.objects.filter(bot=bot, is_open=True).first()
+    found = None
+    if position is not None:
+        exit_plan = ExitPlan.objects.filter(position=position).first()
+        if exit_plan is None:
+            plan = exits.plan_from_params(bot.params)
+            exit_plan = (
+                ExitPlan(position=position, plan=plan, state=exits.new_state(position.amount, position.entry_price))
+                if exits.has_exits(plan)
+                else None
+            )
+        found = exits.exits_payload(position, exit_plan)
+    settings_, per_user = protections.settings_for(bot)
+    blocking = protections.check(bot)
+    return {
+        "exits": found,
+        "protections": {
+            "settings": settings_,
+            "per_user": sorted(per_user),
+            "blocking": {"name": blocking[0], "reason": blocking[1]} if blocking else None,
+        },
+    }
+
+
+def bot_history(user: Any, bot_id: Any, *, offset: int = 0, limit: int = 100) -> tuple[Bot, list[dict], int]:
+    """GET /api/bots/{id}/history: the bot's exits, protection events and exit-plan changes, newest first."""
+    bot = access_bot(user, bot_id)
+    rows = BotEvent.objects.owned_by(user).filter(bot=bot)
+    page = [
+        {
+            "id": str(e.id),
+            "kind": e.kind,
+            "name": e.name,
+            "message": e.message,
+            "data": e.data,
+            "created_at": iso(e.created_at),
+        }
+        for e in rows[offset : offset + limit]
+    ]
+    return bot, page, rows.count()

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from amarktai.api import QUERY_INT_MAX, StrictDecimalField, StrictIntegerField
@@ -157,3 +159,105 @@ class WebhookRotateResponse(serializers.Serializer):
     success = serializers.BooleanField()
     bot_id = serializers.UUIDField()
     webhook_url = serializers.CharField(help_text="The new secret URL: shown this once; the old one stops working")
+
+
+# --- exit plans (PUT /api/positions/{id}/exits) and the bot's history --------------------------------------------
+def _pct(low: str, high: int, **kwargs) -> StrictDecimalField:
+    return StrictDecimalField(max_digits=12, decimal_places=4, min_value=Decimal(low), max_value=high, **kwargs)
+
+
+class ExitTargetSerializer(serializers.Serializer):
+    at_profit_pct = _pct("0.0001", 1000, help_text="Profit % above the entry price that fills this target")
+    pct_of_position = _pct("0.0001", 100, help_text="Share (%) of the position, as it was at the start, to sell")
+
+
+class TrailingTakeProfitSerializer(serializers.Serializer):
+    activate_at_pct = _pct("0", 1000, help_text="Arms once the profit reaches this %")
+    callback_pct = _pct("0.0001", 99, help_text="Then sells all when the price falls this % from its high")
+
+
+class TrailingStopSerializer(serializers.Serializer):
+    distance_pct = _pct("0.0001", 99, help_text="The stop follows the high since entry this % below it")
+
+
+class ExitPlanSerializer(serializers.Serializer):
+    """A position's exit plan. Every part is optional; an empty body removes every exit."""
+
+    targets = ExitTargetSerializer(many=True, required=False, max_length=10)
+    trailing_take_profit = TrailingTakeProfitSerializer(required=False, allow_null=True)
+    trailing_stop = TrailingStopSerializer(required=False, allow_null=True)
+    breakeven_after_first_target = serializers.BooleanField(required=False, default=False)
+    time_stop_minutes = StrictIntegerField(min_value=1, max_value=525600, required=False, allow_null=True)
+
+    def validate_targets(self, targets):
+        levels = [t["at_profit_pct"] for t in targets]
+        if levels != sorted(set(levels)) or len(set(levels)) != len(levels):
+            raise serializers.ValidationError("targets must be in ascending at_profit_pct order, each level once")
+        if sum(t["pct_of_position"] for t in targets) > 100:
+            raise serializers.ValidationError("the targets' pct_of_position add up to more than 100")
+        return targets
+
+    def validate(self, attrs):
+        if attrs.get("breakeven_after_first_target") and not attrs.get("targets"):
+            raise serializers.ValidationError({"breakeven_after_first_target": ["needs at least one target"]})
+        return attrs
+
+
+def exit_plan_from(data: dict) -> dict:
+    """A validated ExitPlanSerializer body as stored (JSON numbers)."""
+
+    def floats(part):
+        return {k: float(v) for k, v in part.items()} if part else None
+
+    return {
+        "targets": [floats(t) for t in data.get("targets") or []],
+        "trailing_take_profit": floats(data.get("trailing_take_profit")),
+        "trailing_stop": floats(data.get("trailing_stop")),
+        "breakeven_after_first_target": bool(data.get("breakeven_after_first_target")),
+        "time_stop_minutes": data.get("time_stop_minutes"),
+    }
+
+
+class ExitStateSerializer(serializers.Serializer):
+    initial_amount = Number()
+    highest_price = Number(allow_null=True, help_text="The highest price since the plan started")
+    trailing_stop_price = Number(allow_null=True, help_text="Where the trailing (or breakeven) stop is now")
+    trailing_take_profit_armed = serializers.BooleanField()
+    targets_filled = serializers.ListField(child=serializers.IntegerField(), help_text="Indexes of the filled targets")
+    fired = serializers.ListField(child=serializers.CharField(), help_text="The exits that fired")
+
+
+class PositionExitsSerializer(serializers.Serializer):
+    position_id = serializers.UUIDField()
+    bot_id = serializers.UUIDField(allow_null=True)
+    symbol = serializers.CharField()
+    is_open = serializers.BooleanField()
+    amount = Number()
+    entry_price = Number()
+    stop_loss = Number(allow_null=True)
+    take_profit = Number(allow_null=True, help_text="null when the plan takes profit itself")
+    execution = serializers.CharField(help_text="engine-side: the engine sells at market when a level is crossed")
+    plan = ExitPlanSerializer()
+    state = ExitStateSerializer()
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class PositionExitsResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    exits = PositionExitsSerializer()
+
+
+class BotEventSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=["exit", "protection", "exit_plan"])
+    name = serializers.CharField(help_text="take_profit, trailing_stop, stoploss_guard, cooldown, ...")
+    message = serializers.CharField()
+    data = serializers.DictField()
+    created_at = serializers.DateTimeField()
+
+
+class BotHistoryResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    bot_id = serializers.UUIDField()
+    events = BotEventSerializer(many=True)
+    total = Count()

@@ -32,7 +32,18 @@ from amarktai.errors import (
     ProviderError,
     ValidationFailed,
 )
-from bots.models import Bot, BotStatus, RiskMode, SignalOutcome, StrategySignal, TradingMode, TradingSwitch
+from bots import exits
+from bots.models import (
+    Bot,
+    BotEventKind,
+    BotStatus,
+    ExitPlan,
+    RiskMode,
+    SignalOutcome,
+    StrategySignal,
+    TradingMode,
+    TradingSwitch,
+)
 from bots.payloads import bot_payload, lock_holder, signal_payload
 from bots.selectors import access_bot, bot_allocations
 from bots.strategies import STRATEGIES, Signal
@@ -545,3 +556,45 @@ def set_position_limits(
         position.save(update_fields=fields)
         events.publish(user.pk, events.POSITION_UPDATE, {"position": position_payload(position), "reason": "limits"})
     return position
+
+
+# --- exit plans (bots.exits) and the bot's history -------------------------------------------------------------------
+def set_exits(user: Any, position_id: Any, plan: dict) -> tuple[Position, ExitPlan]:
+    """Replace the exit plan of one of the user's open bot positions (PUT /api/positions/{id}/exits; ``plan`` arrives
+    checked by ExitPlanSerializer). The live state (the high since entry, targets filled) is kept; the engine applies
+    the new plan on the bot's next tick. NotFound for another user's position, PositionClosed when it is closed."""
+    position = access_position(user, position_id)
+    if position.bot_id is None:
+        raise Conflict("Exit plans run on bot positions; this position has no bot (close it with a manual exit)")
+    with transaction.atomic():
+        bot = Bot.objects.owned_by(user).select_for_update().filter(pk=position.bot_id).first()
+        position = access_position(user, position.pk, lock=True)
+        if not position.is_open:
+            raise PositionClosed("This position is already closed")
+        exit_plan = ExitPlan.objects.owned_by(user).filter(position=position).first()
+        if exit_plan is None:
+            exit_plan = ExitPlan(
+                position=position, user=user, state=exits.new_state(position.amount, position.entry_price)
+            )
+        exit_plan.plan = {**exits.empty_plan(), **plan}
+        # The trailing stop shown at once (the engine moves it from here on every tick).
+        exit_plan.state, _ = exits.evaluate(
+            exit_plan.plan,
+            exit_plan.state,
+            entry=position.entry_price,
+            open_amount=Decimal("0"),
+            price=Decimal(str(exit_plan.state.get("highest_price") or position.entry_price)),
+            minutes_open=0,
+        )
+        exit_plan.save()
+        if bot is not None:
+            exits.record_event(
+                bot,
+                BotEventKind.EXIT_PLAN,
+                "exit_plan",
+                f"Exit plan of the {position.symbol} position changed",
+                key=f"plan:{position.pk}:{timezone.now().timestamp()}",
+                data={"position_id": str(position.pk), "plan": exit_plan.plan},
+            )
+        events.publish(user.pk, events.POSITION_UPDATE, {"position": position_payload(position), "reason": "exits"})
+    return position, exit_plan

@@ -9,20 +9,25 @@ from accounts.permissions import READ_ONLY_QUERY
 from amarktai.api import validated
 from amarktai.errors import PayloadTooLarge
 from bots import selectors, services, webhooks
+from bots.exits import exits_payload
 from bots.payloads import bot_detail_payload, bot_payload, signal_payload, webhook_event_payload
 from bots.serializers import (
     BotCreateSerializer,
     BotFilterSerializer,
+    BotHistoryResponse,
     BotUpdateSerializer,
+    ExitPlanSerializer,
     MetricsResponseSerializer,
     PageSerializer,
     PositionCloseResponse,
+    PositionExitsResponse,
     SignalFilterSerializer,
     StrategyListResponse,
     WebhookAlertSerializer,
     WebhookHistoryResponse,
     WebhookReceivedResponse,
     WebhookRotateResponse,
+    exit_plan_from,
 )
 from bots.strategies import STRATEGIES
 from bots.strategies.params import describe
@@ -53,7 +58,10 @@ class BotDetailView(GenericAPIView):
     serializer_class = BotUpdateSerializer
 
     def get(self, request, bot_id):
-        return Response({"success": True, "bot": bot_detail_payload(selectors.access_bot(request.user, bot_id))})
+        bot = selectors.access_bot(request.user, bot_id)
+        return Response(
+            {"success": True, "bot": {**bot_detail_payload(bot), **selectors.bot_exits_and_protections(bot)}}
+        )
 
     def patch(self, request, bot_id):
         changes = validated(BotUpdateSerializer, request.data)
@@ -222,3 +230,30 @@ class BotWebhookRotateView(GenericAPIView):
         bot, token = webhooks.rotate_token(request.user, bot_id)
         url = request.build_absolute_uri(f"/api/webhooks/{token}")
         return Response({"success": True, "bot_id": str(bot.pk), "webhook_url": url})
+
+
+class PositionExitsView(GenericAPIView):
+    """A bot position's exit plan (take-profit steps, trailing take profit, trailing stop, breakeven, time stop) and
+    its live state; PUT replaces the plan. The engine runs it on every tick (engine-side). (No serializer_class: an
+    OPTIONS on PUT would look the object up without the tenancy selector; the schema names the body below.)"""
+
+    @extend_schema(responses=PositionExitsResponse)
+    def get(self, request, position_id):
+        return Response({"success": True, "exits": selectors.position_exits(request.user, position_id)})
+
+    @extend_schema(request=ExitPlanSerializer, responses=PositionExitsResponse, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
+    def put(self, request, position_id):
+        plan = exit_plan_from(validated(ExitPlanSerializer, request.data))
+        position, exit_plan = services.set_exits(request.user, position_id, plan)
+        return Response({"success": True, "exits": exits_payload(position, exit_plan)})
+
+
+class BotHistoryView(GenericAPIView):
+    """The bot's history: exits that fired (which, engine-side), protections that blocked entries, exit-plan edits."""
+
+    @extend_schema(parameters=[PageSerializer], responses=BotHistoryResponse)
+    def get(self, request, bot_id):
+        page = validated(PageSerializer, request.query_params)
+        bot, rows, total = selectors.bot_history(request.user, bot_id, **page)
+        return Response({"success": True, "bot_id": str(bot.pk), "events": rows, "total": total})

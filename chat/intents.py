@@ -28,6 +28,7 @@ UNREALISED = "unrealised"
 RANKING = "ranking"  # "which bot performs best?": not answered yet, said honestly
 CREATE_BOT = "create_bot"  # "create a momentum bot": not done by the assistant, said honestly
 WHY_NOT = "why_not"  # "why didn't my DCA bot buy?": the bot's last decision, its reason, and its last alert
+EXITS = "exits"  # "what are my exits on Alpha?": the exit plan and the protections in force
 UNKNOWN = "unknown"
 UNSUPPORTED = {RANKING, CREATE_BOT, UNKNOWN}
 
@@ -197,6 +198,47 @@ _CREATE = re.compile(
 _BOTS_LIST = {"bots", "list", "check", "overview"}
 
 
+_EXITS = re.compile(
+    r"\b(exits|exit plan|exit strategy|trailing stops?|take[- ]profits?|protections?|cooldown|breakeven|"
+    r"why (?:didn'?t|did not|isn'?t|is not|won'?t|doesn'?t) .*\bbuy)\b"
+)
+_EXIT_WORDS = {
+    "what",
+    "are",
+    "is",
+    "exits",
+    "exit",
+    "plan",
+    "strategy",
+    "trailing",
+    "stop",
+    "stops",
+    "take",
+    "profit",
+    "profits",
+    "protection",
+    "protections",
+    "cooldown",
+    "breakeven",
+    "why",
+    "didn't",
+    "didnt",
+    "did",
+    "not",
+    "isn't",
+    "won't",
+    "doesn't",
+    "buy",
+    "show",
+    "tell",
+    "about",
+    "where",
+    "in",
+    "force",
+    "set",
+}
+
+
 def words(text):
     return _WORD.findall(text.lower())
 
@@ -353,6 +395,9 @@ def parse(text, bots):
         hit = _ACTION_WORDS[kind] & ws
         if hit:
             return with_bots(kind, ignore=hit | {"trading"})
+
+    if _EXITS.search(lower):
+        return with_bots(EXITS, ignore=_EXIT_WORDS)
 
     if _has(ws, "help", "commands", "capabilities") or "what can you do" in lower:
         return Intent(HELP)

@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from amarktai.errors import AmarktaiError, ValidationFailed
 from amarktai.utils import iso
+from bots.exits import plan_from_params
 from bots.models import Bot, BotStatus
 from bots.payloads import activity
-from bots.selectors import last_webhook_event
+from bots.selectors import bot_exits_and_protections, last_webhook_event
 from bots.services import locked_message
 from bots.tokens import is_webhook_strategy
 from chat import actions, commands, intents, selectors
@@ -35,7 +36,8 @@ CAPABILITIES = (
     '• Trades and risk: "Show recent trades", "What is my win rate?", "What is my exposure?", "Show my balances"\n'
     '• Commands (you confirm each one first): "Pause Alpha Trader", "Resume all bots", "Stop Beta", '
     '"Switch bot Beta to safe mode", "Increase position size by 20%", "Close Alpha Trader\'s position", '
-    '"Set stop loss of Alpha Trader to 3%"'
+    '"Set stop loss of Alpha Trader to 3%"\n'
+    '• Exits: "What are my exits on Alpha Trader?", "Why didn\'t Alpha Trader buy?" (its exit plan and protections)'
 )
 CANT_RANK = (
     "I can't compare or rank your bots yet, so I won't guess which one is best. You can ask about one bot at a time "
@@ -209,6 +211,56 @@ def _why_not(bot: Bot) -> str:
                 f" Its last alert ({event.source} {event.action or 'unreadable'}, {iso(event.received_at)}) was "
                 f"{event.outcome}: {event.reason}."
             )
+    blocking = bot_exits_and_protections(bot)["protections"]["blocking"]
+    if blocking and not bot.risk_block:
+        text += f" A protection blocks new entries: {blocking['reason']}."
+    return text
+
+
+def _exits(bot: Bot) -> str:
+    """The bot's exit plan (its open position's, else what its next position gets) and its protections."""
+    found = bot_exits_and_protections(bot)
+    view = found["exits"]
+    plan = view["plan"] if view else plan_from_params(bot.params)
+    parts = []
+    for i, t in enumerate(plan["targets"]):
+        parts.append(f"take profit {i + 1}: {t['pct_of_position']:g}% of the position at +{t['at_profit_pct']:g}%")
+    if plan["trailing_take_profit"]:
+        ttp = plan["trailing_take_profit"]
+        parts.append(
+            f"trailing take profit: arms at +{ttp['activate_at_pct']:g}%, sells {ttp['callback_pct']:g}% off the high"
+        )
+    if plan["trailing_stop"]:
+        parts.append(f"trailing stop {plan['trailing_stop']['distance_pct']:g}% below the high since entry")
+    if plan["breakeven_after_first_target"]:
+        parts.append("the stop moves to the entry price after the first target")
+    if plan["time_stop_minutes"]:
+        parts.append(f"time stop after {plan['time_stop_minutes']} min")
+    where = "Its open position's exits" if view else "Exits for its next position"
+    text = (
+        f"{where}: {'; '.join(parts)} (run by the engine on every tick)."
+        if parts
+        else f"{bot.name} has no exits set beyond its risk mode's stop loss and take profit."
+    )
+    if view and view["state"]["trailing_stop_price"] is not None:
+        text += f" The stop is at {view['state']['trailing_stop_price']:,.2f} now."
+    protections = found["protections"]
+    on = {
+        k: v
+        for k, v in protections["settings"].items()
+        if v and k in ("sl_guard_count", "max_drawdown_pct", "cooldown_minutes", "pair_lock_trips")
+    }
+    labels = {
+        "sl_guard_count": "stop-loss guard",
+        "max_drawdown_pct": "max-drawdown pause",
+        "cooldown_minutes": "cooldown after exit",
+        "pair_lock_trips": "low-profit pair lock",
+    }
+    text += f" Protections: {', '.join(labels[k] for k in on)}." if on else " No protections are set."
+    if protections["blocking"]:
+        text += f" Entries are blocked now: {protections['blocking']['reason']}."
+    elif bot.last_decision_reason:
+        text += f" Last decision: {bot.last_decision_reason}"
     return text
 
 
@@ -465,6 +517,12 @@ def answer(user: Any, text: str, confirmable: bool = True) -> dict:
         if not bots:
             return reply_payload("You have no bots yet.")
         return reply_payload(f"Which bot do you mean? Your bots: {actions.names(bots)}.")
+    if kind == intents.EXITS:
+        if intent.ambiguous:
+            return reply_payload(f"Several bots match: {actions.names(intent.ambiguous)}. Which one do you mean?")
+        if single is None:
+            return reply_payload('Which bot? Ask e.g. "What are my exits on Alpha Trader?"')
+        return reply_payload(_exits(single))
     if kind == intents.TRADES:
         return reply_payload(_trades(user, single))
     if kind == intents.WIN_RATE:

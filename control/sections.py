@@ -4,6 +4,9 @@ can be written.
 User sections (every user, stored per user in accounts.UserConfig):
 - risk: default_risk_mode (new bots), max_position_pct (the largest share of a bot's capital one position takes),
   daily_loss_limit and max_exposure (per quote currency; the engine enforces them: bots.risk). Empty = no limit.
+  Protections for every bot of the user (bots.protections; a bot's own params win): sl_guard_count,
+  sl_guard_window_minutes, max_drawdown_pct, cooldown_minutes, pair_lock_trips, pair_lock_min_profit_pct,
+  pair_lock_minutes. Empty = off (or the bot's own setting).
 - notifications: which alerts the user wants.
 - trading: defaults for new bots (exchange, capital, mode, strategy).
 
@@ -18,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from amarktai.api import StrictDecimalField
+from amarktai.api import StrictDecimalField, StrictIntegerField
 from bots.models import RiskMode, TradingMode
 from bots.strategies import STRATEGIES
 from trading.platforms import PLATFORMS
@@ -55,6 +58,18 @@ class RiskSection(StrictSectionSerializer):
     )
     daily_loss_limit = _money(min_value=0, max_value=10**12, allow_null=True, default=None)
     max_exposure = _money(min_value=0, max_value=10**12, allow_null=True, default=None)
+    # Protections for every bot of the user (bots.protections, PROTECTION_PARAMS); a bot's own params win.
+    sl_guard_count = StrictIntegerField(min_value=0, max_value=100, allow_null=True, default=None)
+    sl_guard_window_minutes = StrictIntegerField(min_value=1, max_value=43200, allow_null=True, default=None)
+    max_drawdown_pct = StrictDecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, allow_null=True, default=None
+    )
+    cooldown_minutes = StrictIntegerField(min_value=0, max_value=43200, allow_null=True, default=None)
+    pair_lock_trips = StrictIntegerField(min_value=0, max_value=100, allow_null=True, default=None)
+    pair_lock_min_profit_pct = StrictDecimalField(
+        max_digits=5, decimal_places=2, min_value=-100, max_value=100, allow_null=True, default=None
+    )
+    pair_lock_minutes = StrictIntegerField(min_value=1, max_value=43200, allow_null=True, default=None)
 
 
 class NotificationsSection(StrictSectionSerializer):
@@ -99,7 +114,7 @@ def _engine() -> dict:
 SECTIONS: dict[str, Section] = {
     s.name: s
     for s in (
-        Section("risk", RiskSection, "Default risk mode, max position %, daily loss limit and max exposure"),
+        Section("risk", RiskSection, "Default risk mode, max position %, daily loss limit, max exposure, protections"),
         Section("notifications", NotificationsSection, "Which alerts you receive"),
         Section("trading", TradingSection, "Defaults for new bots"),
         Section(

@@ -49,8 +49,14 @@ def order_payload(order: Order) -> dict:
 
 
 def trade_list_payload(trade: Trade) -> dict:
-    """A trade in GET /api/trades: as in the events, plus its bot's name (``bot_name``, annotated by the selector)."""
-    return {**trade_payload(trade), "bot_name": getattr(trade, "bot_name", None)}
+    """A trade in GET /api/trades: as in the events, plus its bot's name (``bot_name``) and why its order was placed
+    (``reason``: the strategy's signal, "manual exit", or which exit of the exit plan fired and "engine-side"), both
+    annotated by the selector."""
+    return {
+        **trade_payload(trade),
+        "bot_name": getattr(trade, "bot_name", None),
+        "reason": getattr(trade, "reason", ""),
+    }
 
 
 CSV_COLUMNS = [

@@ -208,7 +208,7 @@ def filtered_trades(
     end: datetime | None = None,
 ) -> QuerySet:
     """The user's trades matching the filters (``end`` exclusive), newest first (a stable order: time, then id), each
-    annotated with ``bot_name``. Another user's bot id matches nothing."""
+    annotated with ``bot_name`` and ``reason`` (its order's). Another user's bot id matches nothing."""
     trades = Trade.objects.owned_by(user)
     if bot_id:
         trades = trades.filter(bot_id=bot_id)
@@ -220,7 +220,7 @@ def filtered_trades(
         trades = trades.filter(created_at__gte=start)
     if end is not None:
         trades = trades.filter(created_at__lt=end)
-    return trades.annotate(bot_name=F("bot__name")).order_by("-created_at", "-id")
+    return trades.annotate(bot_name=F("bot__name"), reason=F("order__reason")).order_by("-created_at", "-id")
 
 
 def trades_page(user: Any, *, offset: int = 0, limit: int = 100, **filters: Any) -> tuple[list[Trade], int]:

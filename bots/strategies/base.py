@@ -148,3 +148,96 @@ class Strategy:
 
     def exit_signal(self, data, position, params):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+# --- Exits and protections: parameters every bot has, whatever its strategy (bots.exits, bots.protections) --------
+# Declared like a strategy's PARAMS ({name: JSON Schema}); 0 turns a feature off, and every one is off by default, so a
+# bot trades as before until its owner sets them (PATCH /api/bots/{id} params, or per position: PUT
+# /api/positions/{id}/exits).
+def _pct(description, maximum=1000.0):
+    return {"type": "number", "minimum": 0, "maximum": maximum, "default": 0, "description": description}
+
+
+EXIT_PARAMS = {
+    "tp1_at_pct": _pct("First take-profit target: profit % above the entry price (0: no targets)"),
+    "tp1_size_pct": _pct("Share of the position (%) the first target sells", 100),
+    "tp2_at_pct": _pct("Second take-profit target: profit % above the entry price (0: none)"),
+    "tp2_size_pct": _pct("Share of the position (%) the second target sells", 100),
+    "trailing_stop_pct": _pct("Trailing stop loss: sell when the price falls this % below its high since entry", 100),
+    "trailing_tp_activate_pct": _pct("Trailing take profit: arms once the profit reaches this %"),
+    "trailing_tp_callback_pct": _pct("Trailing take profit: sells when the price falls this % from its high", 100),
+    "breakeven_after_tp1": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 1,
+        "default": 0,
+        "description": "1: after the first target fills, the stop moves to the entry price",
+    },
+    "time_stop_minutes": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 525600,
+        "default": 0,
+        "description": "Close the position after this many minutes (0: never)",
+    },
+}
+
+PROTECTION_PARAMS = {
+    "sl_guard_count": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 100,
+        "default": 0,
+        "description": "Stop-loss guard: this many stop-loss exits within the window pause new entries (0: off)",
+    },
+    "sl_guard_window_minutes": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 43200,
+        "default": 60,
+        "description": "Stop-loss guard: the window (minutes); entries resume once it no longer holds N stops",
+    },
+    "max_drawdown_pct": _pct("Pause new entries while the bot's capital is this % below its peak (0: off)", 100),
+    "cooldown_minutes": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 43200,
+        "default": 0,
+        "description": "No new entry for this many minutes after a position closes (0: off)",
+    },
+    "pair_lock_trips": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 100,
+        "default": 0,
+        "description": "Low-profit pair lock: how many of the symbol's latest round trips are judged (0: off)",
+    },
+    "pair_lock_min_profit_pct": {
+        "type": "number",
+        "minimum": -100,
+        "maximum": 100,
+        "default": 0,
+        "description": "Low-profit pair lock: their P&L (% of the bot's initial capital) below this locks the symbol",
+    },
+    "pair_lock_minutes": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 43200,
+        "default": 60,
+        "description": "Low-profit pair lock: how long the symbol stays locked after the last of those round trips",
+    },
+}
+
+BOT_PARAMS = {**EXIT_PARAMS, **PROTECTION_PARAMS}
+
+
+def check_bot_param(name, value):
+    """An error message for a bad value of one of BOT_PARAMS, or None when it is valid."""
+    spec = BOT_PARAMS[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return "must be a number"
+    if spec["type"] == "integer" and int(value) != value:
+        return "must be a whole number"
+    if not spec["minimum"] <= value <= spec["maximum"]:
+        return f"must be between {spec['minimum']} and {spec['maximum']}"
+    return None

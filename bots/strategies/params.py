@@ -10,12 +10,16 @@ A strategy class declares ``PARAMS = {"fast": {"type": "integer", "minimum": 2, 
   ``params.<name>`` (the contract's ``details``).
 
 Every strategy also accepts ``position_pct`` (COMMON): the share of the bot's capital one position uses (otherwise its
-risk mode's). A strategy without PARAMS (only ``defaults``) is described from its defaults: a number field each.
+risk mode's), and the exit and protection params every bot has (bots.strategies.base.BOT_PARAMS: bots.exits,
+bots.protections). DCA and grid (bots.strategies.managed) declare their own PARAMS (with ``REQUIRED``) and check them
+with their capital rules; their schema is theirs alone. A strategy without PARAMS (only ``defaults``) is described from
+its defaults: a number field each.
 """
 
 import math
 
-from bots.strategies.base import Strategy
+from bots.strategies.base import BOT_PARAMS, Strategy
+from bots.strategies.managed import ManagedStrategy
 
 COMMON = {
     "position_pct": {
@@ -25,9 +29,20 @@ COMMON = {
         "title": "Position size",
         "description": "Fraction of the bot's capital one position uses (0.2 = 20%). Empty: the risk mode's share.",
     },
+    **{name: {**spec, "title": name.replace("_", " ").capitalize()} for name, spec in BOT_PARAMS.items()},
 }
 # JSON Schema keywords passed through to the schema as declared.
-_SCHEMA_KEYS = ("type", "minimum", "maximum", "default", "title", "description", "multipleOf")
+_SCHEMA_KEYS = (
+    "type",
+    "minimum",
+    "exclusiveMinimum",
+    "maximum",
+    "enum",
+    "default",
+    "title",
+    "description",
+    "multipleOf",
+)
 
 
 def declared(cls: type[Strategy]) -> dict:
@@ -42,6 +57,8 @@ def declared(cls: type[Strategy]) -> dict:
             }
             for name, value in (getattr(cls, "defaults", None) or {}).items()
         }
+    if isinstance(cls, type) and issubclass(cls, ManagedStrategy):
+        return dict(own)
     return {**own, **{k: v for k, v in COMMON.items() if k not in own}}
 
 
@@ -51,7 +68,11 @@ def defaults_of(cls: type[Strategy]) -> dict:
 
 def json_schema(cls: type[Strategy]) -> dict:
     properties = {name: {key: spec[key] for key in _SCHEMA_KEYS if key in spec} for name, spec in declared(cls).items()}
-    return {"type": "object", "properties": properties, "additionalProperties": False}
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    required = list(getattr(cls, "REQUIRED", ()) or ())
+    if required:
+        schema["required"] = required
+    return schema
 
 
 def _check(spec: dict, value: object) -> tuple[object, str | None]:

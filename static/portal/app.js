@@ -490,7 +490,7 @@
         botLink(t.bot_id, t.bot_name || (botNames && botNames.get(t.bot_id)), 'trade-bot-link')) : null,
       withExchange ? h('td', { 'data-label': 'Exchange' }, t.exchange || '—') : null,
       h('td', { 'data-label': 'Pair' }, t.symbol || '—'),
-      h('td', { 'data-label': 'Side' }, badge(t.side || '—', t.side)),
+      h('td', { 'data-label': 'Side', title: t.reason || null }, badge(t.side || '—', t.side)), // why: signal, exit, manual
       h('td', { class: 'r', 'data-label': 'Amount' }, number(t.amount, 0, 8)),
       h('td', { class: 'r', 'data-label': 'Price' }, t.price !== undefined ? money(t.price, ccy) : '—'),
       withCost ? h('td', { class: 'r', 'data-label': 'Cost', testid: 'trade-cost' }, cost !== undefined ? money(cost, ccy) : '—') : null,

@@ -14,6 +14,7 @@ from accounts.models import AuditLog
 from bots import engine
 from bots.models import Bot
 from bots.services import create_bot
+from bots.strategies.base import PROTECTION_PARAMS as PROTECTIONS
 from tests.bots.test_engine import BUY, scaled
 from tests.helpers import assert_error, client_for
 from tests.realtime.conftest import run, token_for, ws_connect, ws_receive
@@ -219,6 +220,7 @@ def test_config_sections_validate_with_field_errors(user, admin_client):
         "max_position_pct": None,
         "daily_loss_limit": None,
         "max_exposure": None,
+        **dict.fromkeys(PROTECTIONS),  # bots.protections, per user: off until set
     }
     saved = client.put("/api/config/risk", {"daily_loss_limit": 500, "max_position_pct": "25"}, format="json").json()
     assert saved["values"]["daily_loss_limit"] == 500.0 and saved["values"]["max_position_pct"] == 25.0

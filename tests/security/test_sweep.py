@@ -194,6 +194,10 @@ def _assert_owner_unchanged(owner, objects):
     from trading.models import Position
 
     assert Position.objects.get(pk=objects["/api/positions/"]).is_open
+    from bots.models import BotEvent, ExitPlan
+
+    assert not ExitPlan.objects.filter(position_id=objects["/api/positions/"]).exists()
+    assert not BotEvent.objects.filter(bot_id=objects["/api/bots/"]).exists()
     assert not Order.objects.filter(user=owner, side="sell").exists()
     from wallets.selectors import access_transfer
 

@@ -1,6 +1,8 @@
 /* A bot's page (/bots/<id>): its status and numbers, why it is (not) trading (the engine's last decision and reason,
- * paused, backing off after failures), last signal and error, parameters, equity curve and round trips. Reads
- * GET /api/bots/{id}, /api/bots/{id}/equity and /api/bots/{id}/round-trips; kept current by the feed (bot_update,
+ * paused, backing off after failures), last signal and error, its open position's exits (plan and live state: the
+ * trailing stop following the price, targets filled; a form to change them: PUT /api/positions/{id}/exits), the
+ * protections in force, parameters, equity curve, round trips and history. Reads GET /api/bots/{id},
+ * /api/bots/{id}/equity, /api/bots/{id}/round-trips and /api/bots/{id}/history; kept current by the feed (bot_update,
  * trade_executed, pnl_update) and, for the decision the engine takes every tick without an event, a quiet refresh. */
 (() => {
   'use strict';
@@ -18,12 +20,26 @@
     no_position_to_sell: 'No position to sell',
     below_min_size: 'Below the minimum order size',
     already_placed: 'Order already placed',
+    risk_limit: 'Risk limit reached',
+    protection: 'Blocked by a protection',
+    exit: 'Exit fired',
     orders_placed: 'Placed orders',
     orders_in_place: 'Orders in place',
   };
   const ORDER_STATES = { open: 'Resting', closed: 'Filled', canceled: 'Cancelled', rejected: 'Rejected', pending: 'Not placed yet', waiting: 'To be placed', empty: 'Empty' };
   const DCA_STATES = { waiting: 'No deal yet', buying: 'Base order working', open: 'Deal open', cooldown: 'Deal closed, cooling down' };
   const GRID_STATES = { waiting: 'Not started', buying: 'Buying its coins', in_range: 'In range', ended_keep: 'Ended at range exit (coins kept)', ended_stop: 'Ended at range exit (coins sold)' };
+  const EXIT_KINDS = {
+    take_profit: 'Take profit', trailing_take_profit: 'Trailing take profit', trailing_stop: 'Trailing stop',
+    breakeven_stop: 'Breakeven stop', time_stop: 'Time stop', stop_loss: 'Stop loss',
+  };
+  const PROTECTIONS = {
+    sl_guard_count: 'Stop-loss guard (stops in the window)', sl_guard_window_minutes: 'Stop-loss guard window (min)',
+    max_drawdown_pct: 'Max drawdown pause (%)', cooldown_minutes: 'Cooldown after exit (min)',
+    pair_lock_trips: 'Pair lock: round trips judged', pair_lock_min_profit_pct: 'Pair lock: below profit (%)',
+    pair_lock_minutes: 'Pair lock: for (min)',
+  };
+  const HISTORY = { exit: 'Exit', protection: 'Protection', exit_plan: 'Exit plan changed' };
   const STATES = {
     stopped: 'Stopped', paused: 'Paused', backing_off: 'Backing off after failures', waiting: 'Waiting for its first tick',
   };
@@ -97,6 +113,7 @@
         h('span', {}, typeof v === 'boolean' ? (v ? 'yes' : 'no') : typeof v === 'string' ? v.replace(/_/g, ' ')
           : isPct(k) ? pct(Number(v) * 100) : number(v, 0, 8),
           h('span', { class: 'muted small' }, k in own ? ' (set)' : ' (default)')), 'bot-param')));
+      renderExits(b);
       T('bot-detail').hidden = false;
     }
 
@@ -143,10 +160,121 @@
       }
     }
 
+    // --- exits (the open position's plan and its live state) and protections ---------------------------------
+    let exitsFormFor = null;
+    const orNull = (v) => (v === '' || v === undefined ? null : Number(v));
+
+    function fillExitsForm(plan) {
+      const f = T('bot-exits-form');
+      const t = plan.targets || [];
+      const set = (name, v) => { f.elements[name].value = v === null || v === undefined ? '' : String(v); };
+      set('trailing_stop', plan.trailing_stop && plan.trailing_stop.distance_pct);
+      set('time_stop_minutes', plan.time_stop_minutes);
+      set('ttp_activate', plan.trailing_take_profit && plan.trailing_take_profit.activate_at_pct);
+      set('ttp_callback', plan.trailing_take_profit && plan.trailing_take_profit.callback_pct);
+      set('tp1_at', t[0] && t[0].at_profit_pct); set('tp1_size', t[0] && t[0].pct_of_position);
+      set('tp2_at', t[1] && t[1].at_profit_pct); set('tp2_size', t[1] && t[1].pct_of_position);
+      f.elements.breakeven.checked = Boolean(plan.breakeven_after_first_target);
+    }
+
+    function renderExits(b) {
+      const ex = b.exits;
+      const ccy = A.quoteOf(b.symbol);
+      T('bot-exits-empty').hidden = Boolean(ex) || asAdmin;
+      T('bot-exits-live').hidden = !ex;
+      T('bot-exits-execution').textContent = ex ? `Run by the engine on every tick (${ex.execution})` : '';
+      if (ex) {
+        const st = ex.state;
+        const plan = ex.plan;
+        T('bot-exits-state').replaceChildren(
+          ...fact('Position', `${number(ex.amount, 0, 8)} of ${number(st.initial_amount, 0, 8)} at ${money(ex.entry_price, ccy)}`, 'bot-exits-position'),
+          ...fact('High since entry', st.highest_price === null ? '—' : money(st.highest_price, ccy), 'bot-exits-high'),
+          ...fact(plan.breakeven_after_first_target && (st.targets_filled || []).length ? 'Stop (trailing / breakeven)' : 'Trailing stop',
+            st.trailing_stop_price === null ? 'Off' : money(st.trailing_stop_price, ccy), 'bot-exits-trailing-stop'),
+          ...fact('Trailing take profit', plan.trailing_take_profit
+            ? `arms at +${plan.trailing_take_profit.activate_at_pct}%, sells ${plan.trailing_take_profit.callback_pct}% off the high · ${st.trailing_take_profit_armed ? 'armed' : 'not armed yet'}`
+            : 'Off', 'bot-exits-ttp'),
+          ...fact('Time stop', plan.time_stop_minutes ? `${plan.time_stop_minutes} min after entry` : 'Off', 'bot-exits-time'),
+          ...fact('Fixed stop loss', ex.stop_loss === null ? 'None' : money(ex.stop_loss, ccy)),
+          ...fact('Fixed take profit', ex.take_profit === null ? (plan.targets.length || plan.trailing_take_profit ? 'Replaced by the plan' : 'None') : money(ex.take_profit, ccy)),
+        );
+        const filled = new Set(st.targets_filled || []);
+        T('bot-exits-targets').replaceChildren(...(plan.targets.length ? plan.targets.map((t, i) => h('tr', { testid: 'bot-exits-target' },
+          h('td', { 'data-label': 'Target' }, `#${i + 1}`),
+          h('td', { class: 'r', 'data-label': 'At profit' }, `+${t.at_profit_pct}%`),
+          h('td', { class: 'r', 'data-label': 'Sells' }, `${t.pct_of_position}%`),
+          h('td', { 'data-label': 'Status' }, A.badge(filled.has(i) ? 'filled' : 'waiting', filled.has(i) ? 'closed' : 'open')),
+        )) : [h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No take-profit targets'))]));
+        T('bot-exits-form').hidden = asAdmin;
+        if (exitsFormFor !== ex.position_id) { // fill once per position: a refresh never overwrites what is typed
+          exitsFormFor = ex.position_id;
+          fillExitsForm(plan);
+        }
+      }
+      T('bot-exits-card').hidden = !('exits' in b); // the admin view of another user's bot has neither
+      T('bot-protections-card').hidden = !b.protections;
+      const pr = b.protections || { settings: {}, per_user: [], blocking: null };
+      const blocking = T('bot-protections-blocking');
+      blocking.textContent = pr.blocking ? `New entries blocked: ${pr.blocking.reason}` : 'No protection is blocking new entries.';
+      blocking.className = pr.blocking ? 'why-answer down' : 'why-answer';
+      const perUser = new Set(pr.per_user || []);
+      const isOn = (k, v) => (k === 'sl_guard_window_minutes' ? Number(pr.settings.sl_guard_count) > 0
+        : k.startsWith('pair_lock_') && k !== 'pair_lock_trips' ? Number(pr.settings.pair_lock_trips) > 0 : Number(v) !== 0);
+      const rows = Object.entries(PROTECTIONS).filter(([k]) => isOn(k, pr.settings[k]));
+      T('bot-protections').replaceChildren(...(rows.length ? rows.flatMap(([k, label]) => fact(label,
+        h('span', {}, String(pr.settings[k]), h('span', { class: 'muted small' }, perUser.has(k) ? ' (yours, every bot)' : ' (this bot)')), 'bot-protection'))
+        : fact('Protections', 'None set', 'bot-protection-none')));
+    }
+
+    function exitsBody(d) {
+      const body = {
+        trailing_stop: d.trailing_stop ? { distance_pct: Number(d.trailing_stop) } : null,
+        time_stop_minutes: orNull(d.time_stop_minutes),
+        trailing_take_profit: d.ttp_activate !== '' || d.ttp_callback !== ''
+          ? { activate_at_pct: orNull(d.ttp_activate), callback_pct: orNull(d.ttp_callback) } : null,
+        targets: [],
+        breakeven_after_first_target: T('bot-exits-form').elements.breakeven.checked,
+      };
+      for (const n of [1, 2]) {
+        if (d[`tp${n}_at`] !== '' || d[`tp${n}_size`] !== '') body.targets.push({ at_profit_pct: orNull(d[`tp${n}_at`]), pct_of_position: orNull(d[`tp${n}_size`]) });
+      }
+      return body;
+    }
+
+    // The API's field errors name the plan's fields (nested for the parts); put them next to this form's inputs.
+    function formErrors(err) {
+      const flat = (v) => (Array.isArray(v) ? v.map(flat).join(' ') : v && typeof v === 'object' ? Object.values(v).map(flat).join(' ') : String(v));
+      const map = { trailing_stop: 'trailing_stop', time_stop_minutes: 'time_stop_minutes', trailing_take_profit: 'ttp_callback', targets: 'tp1_at', breakeven_after_first_target: 'breakeven' };
+      const details = {};
+      for (const [k, v] of Object.entries(err.details || {})) details[map[k] || k] = [flat(v)];
+      return Object.assign(err, { details });
+    }
+
+    async function loadHistory() {
+      const data = await GET(`bots/${encodeURIComponent(id)}/history?limit=${LIMIT}&offset=${historyOffset}`);
+      const rows = data.events || [];
+      T('bot-history').replaceChildren(...rows.map((e) => h('tr', { testid: 'bot-history-row' },
+        h('td', { 'data-label': 'When' }, when(e.created_at)),
+        h('td', { 'data-label': 'Kind' }, A.badge(HISTORY[e.kind] || e.kind, e.kind === 'protection' ? 'paused' : 'active')),
+        h('td', { 'data-label': 'What' }, `${EXIT_KINDS[e.name] ? `${EXIT_KINDS[e.name]}: ` : ''}${e.message}`),
+      )));
+      T('bot-history-empty').hidden = rows.length > 0;
+      T('bot-history-range').textContent = data.total ? `${number(historyOffset + 1)}–${number(historyOffset + rows.length)} of ${number(data.total)}` : '';
+      T('bot-history-prev').disabled = historyOffset === 0;
+      T('bot-history-next').disabled = historyOffset + LIMIT >= data.total;
+    }
+    let historyOffset = 0;
+
+    let seenDecision = null;
     async function loadBot() {
       const b = (await GET(base)).bot;
       renderBot(b);
       renderManaged(b);
+      // An exit or a protection is a new line in the history: show it with the decision (also without a feed event).
+      const decided = `${b.last_decision}|${b.last_decision_at}`;
+      if (seenDecision !== null && decided !== seenDecision && ['exit', 'protection'].includes(b.last_decision)
+        && !asAdmin && historyOffset === 0) loadHistory().catch(() => {});
+      seenDecision = decided;
     }
 
     async function loadEquity() {
@@ -178,7 +306,23 @@
       asAdmin = true;
       try { await loadBot(); } catch (e) { pageError(e.status === 404 ? new Error('This bot does not exist.') : e); return; }
     }
-    await Promise.all([loadEquity().catch(failedTo('the equity curve')), loadTrips().catch(failedTo('the round trips'))]);
+    await Promise.all([loadEquity().catch(failedTo('the equity curve')), loadTrips().catch(failedTo('the round trips')),
+      asAdmin ? null : loadHistory().catch(failedTo('the history'))]);
+    T('bot-history-card').hidden = asAdmin; // the history endpoint is the owner's
+    T('bot-history-prev').addEventListener('click', () => { historyOffset = Math.max(0, historyOffset - LIMIT); loadHistory().catch(pageError); });
+    T('bot-history-next').addEventListener('click', () => { historyOffset += LIMIT; loadHistory().catch(pageError); });
+    A.onSubmit(T('bot-exits-form'), async (data) => {
+      if (!bot || !bot.exits) return;
+      try {
+        await A.api('PUT', `positions/${encodeURIComponent(bot.exits.position_id)}/exits`, exitsBody(data));
+      } catch (err) {
+        throw err.details ? formErrors(err) : err;
+      }
+      T('bot-exits-ok').textContent = 'Saved. The engine applies it on the next tick.';
+      exitsFormFor = null;
+      await loadBot();
+      if (historyOffset === 0) loadHistory().catch(() => {});
+    });
     T('round-trips-prev').addEventListener('click', () => { offset = Math.max(0, offset - LIMIT); loadTrips().catch(pageError); });
     T('round-trips-next').addEventListener('click', () => { offset += LIMIT; loadTrips().catch(pageError); });
 
@@ -195,6 +339,8 @@
     });
     live.on('pnl_update', (m) => { if (m.bot_id === id) refreshBot(); });
     live.on('order_update', ({ order }) => { if (order && order.bot_id === id) refreshBot(); }); // DCA / grid orders
+    live.on('position_update', (m) => { if (m.position && m.position.bot_id === id) { refreshBot(); if (!asAdmin && historyOffset === 0) loadHistory().catch(() => {}); } });
+    live.on('alert', (m) => { if (m.bot_id === id && m.kind === 'protection') { refreshBot(); if (!asAdmin && historyOffset === 0) loadHistory().catch(() => {}); } });
     live.on('reconnect', () => { refreshBot(); refreshTrades(); });
     // The engine decides every tick without publishing an event: look again now and then while the page is seen.
     setInterval(() => { if (document.visibilityState === 'visible') refreshBot(); }, REFRESH_MS);
