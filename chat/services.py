@@ -201,7 +201,7 @@ def _why_not(bot: Bot) -> str:
         if state.get("at"):
             text += f" (at {state['at']})"
     if bot.risk_block:
-        text += f" A risk limit blocks new positions: {bot.risk_block}."
+        text += f" Entries are blocked now: {bot.risk_block}."  # a risk limit or a protection (bots.engine)
     if is_webhook_strategy(bot.strategy):
         event = last_webhook_event(bot)
         if event is None:
@@ -212,8 +212,8 @@ def _why_not(bot: Bot) -> str:
                 f"{event.outcome}: {event.reason}."
             )
     blocking = bot_exits_and_protections(bot)["protections"]["blocking"]
-    if blocking and not bot.risk_block:
-        text += f" A protection blocks new entries: {blocking['reason']}."
+    if blocking and not bot.risk_block:  # not decided on yet (no buy signal since), but already in force
+        text += f" Entries are blocked now: {blocking['reason']}."
     return text
 
 

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from bots.models import Bot
 from bots.strategies import STRATEGIES
+from bots.strategies.base import BOT_PARAMS
 from bots.strategies.params import json_schema, validate
 from tests.helpers import assert_error
 
@@ -48,7 +49,12 @@ def test_strategies_endpoint_lists_the_registry(auth_client):
     assert momentum["params_schema"]["type"] == "object" and momentum["params_schema"]["additionalProperties"] is False
     fast = momentum["params_schema"]["properties"]["fast"]
     assert fast["type"] == "integer" and fast["minimum"] == 2 and fast["default"] == 5 and fast["title"]
-    assert momentum["defaults"] == {"fast": 5, "slow": 20, "min_roc": 0.0}
+    assert {k: momentum["defaults"][k] for k in ("fast", "slow", "min_roc")} == {"fast": 5, "slow": 20, "min_roc": 0.0}
+    # every bot's exits and protections (bots.strategies.base.BOT_PARAMS), off (0) unless set
+    assert (
+        set(BOT_PARAMS) <= set(momentum["params_schema"]["properties"])
+        and momentum["defaults"]["cooldown_minutes"] == 0
+    )
     assert "position_pct" in listed["signal"]["params_schema"]["properties"]
     assert_error(auth_client.__class__().get("/api/strategies"), 401, "AUTH_REQUIRED")
 
