@@ -15,7 +15,13 @@ class RegisterSerializer(serializers.Serializer):
 class LoginSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    totp_code = serializers.CharField(max_length=10, required=False, allow_blank=True, allow_null=True)
+    totp_code = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="The authenticator's 6-digit code, or one of the account's backup codes (each works once).",
+    )
 
 
 class TotpCodeSerializer(serializers.Serializer):
@@ -42,6 +48,19 @@ class ApiKeyCreateSerializer(serializers.Serializer):
 
 class RefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=4096)
+
+
+class CookieRefreshSerializer(serializers.Serializer):
+    refresh = serializers.CharField(
+        max_length=4096,
+        required=False,
+        help_text="The refresh token. Omitted: the amk_refresh cookie is used, with the X-CSRFToken header required.",
+    )
+
+
+class BackupCodeRegenerateSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=128, required=False, write_only=True, trim_whitespace=False)
+    totp_code = serializers.RegexField(r"^\s*[0-9]{6,8}\s*$", max_length=10, required=False)
 
 
 class PasswordChangeSerializer(serializers.Serializer):
