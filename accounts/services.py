@@ -386,6 +386,17 @@ def _successor_key(jti: str) -> str:
     return f"auth:refresh-successor:{jti}"
 
 
+def _rotating_key(jti: str) -> str:
+    return f"auth:refresh-rotating:{jti}"
+
+
+def _rotating_jti(raw: str) -> str | None:
+    try:
+        return str(UntypedToken(raw)[jwt_settings.JTI_CLAIM])  # type: ignore[arg-type]
+    except (TokenError, KeyError):
+        return None
+
+
 def _grace_successor(raw: str) -> dict[str, str] | None:
     """The pair a recently rotated cookie refresh token was exchanged for (following further rotations within the grace
     window), if that successor is still a valid refresh token of a current session; else None."""
@@ -433,11 +444,23 @@ def refresh_session(raw: str, *, grace: bool = False) -> dict[str, str]:
         successor = _grace_successor(raw)
         if successor is not None:
             return successor
-    refresh = _refresh_token(raw)
+        try:
+            refresh = _refresh_token(raw)
+        except AuthInvalid:
+            # Blacklisted a moment ago by a concurrent request that is still writing its successor: wait for it.
+            rotating = _rotating_jti(raw)
+            successor = _wait_for_successor(raw) if rotating and cache.get(_rotating_key(rotating)) else None
+            if successor is None:
+                raise
+            return successor
+    else:
+        refresh = _refresh_token(raw)
     user = _token_user(refresh)
     if user is None or not session_is_current(user, refresh):
         raise AuthInvalid("This session has ended; log in again")
     jti = refresh[jwt_settings.JTI_CLAIM]
+    if grace:
+        cache.set(_rotating_key(jti), True, 10)  # before the blacklist: a racing request then knows to wait
     with transaction.atomic():
         outstanding, _ = OutstandingToken.objects.get_or_create(
             jti=jti,
