@@ -148,3 +148,16 @@ class TestTotpReuse:
         _, secret, _ = enable_2fa(user)
         wrong = "000000" if code_for(secret, drift=1) not in {"000000"} and code_for(secret) != "000000" else "111111"
         assert_error(login(api_client, user, wrong), 401, "AUTH_INVALID")
+
+
+@pytest.mark.django_db
+def test_the_django_admin_takes_a_backup_code_once(django_user_model):
+    from django.test import Client
+
+    from tests.system.test_django_admin import admin_login, form_errors, logged_in
+
+    staff = django_user_model.objects.create_superuser(email="ops.backup@example.com", password=PASSWORD)
+    _, _, codes = enable_2fa(staff)
+    assert logged_in(admin_login(Client(), staff.email, PASSWORD, codes[0]))
+    again = admin_login(Client(), staff.email, PASSWORD, codes[0])
+    assert again.status_code == 200 and "not valid" in form_errors(again)
