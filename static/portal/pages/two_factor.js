@@ -80,7 +80,7 @@
       show(true);
       if (Array.isArray(res.backup_codes)) showNewCodes(res.backup_codes);
       await showRemaining().catch(() => {});
-      T('2fa-enabled').append(h('p', {}, h('a', { class: 'btn btn-primary', href: '/dashboard', testid: '2fa-continue' }, 'Continue to dashboard')));
+      T('2fa-backup-new').after(h('p', {}, h('a', { class: 'btn btn-primary', href: '/dashboard', testid: '2fa-continue' }, 'Continue to dashboard')));
       toast('Two-factor authentication is on.', 'success');
     });
     onSubmit(T('2fa-backup-form'), async (data, form) => {
