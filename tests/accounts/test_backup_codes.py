@@ -161,3 +161,26 @@ def test_the_django_admin_takes_a_backup_code_once(django_user_model):
     assert logged_in(admin_login(Client(), staff.email, PASSWORD, codes[0]))
     again = admin_login(Client(), staff.email, PASSWORD, codes[0])
     assert again.status_code == 200 and "not valid" in form_errors(again)
+
+
+@pytest.mark.django_db
+def test_a_backup_code_passes_the_lockout_like_a_valid_totp_code(api_client, user, settings):
+    """Locked out behind a shared address: the right password with an unused backup code goes through (once); a
+    backup code with a wrong password gets the same refusal as everything else and is not spent."""
+    settings.LOGIN_LOCKOUT_THRESHOLD = 3
+    _, _, codes = enable_2fa(user)
+    shared = {"HTTP_X_FORWARDED_FOR": "203.0.113.77"}
+
+    def attempt(password, code=None):
+        body = {"email": user.email, "password": password, **({"totp_code": code} if code else {})}
+        return api_client.post("/api/auth/login", body, format="json", **shared)
+
+    for _ in range(3):
+        attempt("guess-Guess-1")
+    assert_error(attempt(PASSWORD), 429, "RATE_LIMIT")
+    assert_error(attempt("guess-Guess-1", codes[0]), 429, "RATE_LIMIT")
+    ok = attempt(PASSWORD, codes[0])
+    assert ok.status_code == 200, ok.content
+    # The success cleared this address's lock; the spent code is now simply invalid.
+    assert_error(attempt(PASSWORD, codes[0]), 401, "AUTH_INVALID")
+    assert client_for(user).get("/api/auth/2fa/backup-codes").json()["remaining"] == 9
