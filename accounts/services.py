@@ -29,7 +29,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import lockout, signals
-from accounts.authentication import end_session, new_session_claims, session_is_current
+from accounts.authentication import end_session, new_session_claims, session_ended, session_is_current
 from accounts.models import LIVE_MODES, ApiKey, BackupCode, InviteCode, SystemMode, User, user_cache_key
 from accounts.selectors import access_api_key, active_api_key_count, confirmed_device
 from amarktai import cache
@@ -417,7 +417,7 @@ def _grace_successor(raw: str) -> dict[str, str] | None:
                 return None
             continue
         user = _token_user(token)
-        if user is None or not session_is_current(user, token):
+        if user is None or not session_is_current(user, token) or session_ended(token):
             return None
         return dict(successor)
     return None
@@ -456,7 +456,7 @@ def refresh_session(raw: str, *, grace: bool = False) -> dict[str, str]:
     else:
         refresh = _refresh_token(raw)
     user = _token_user(refresh)
-    if user is None or not session_is_current(user, refresh):
+    if user is None or not session_is_current(user, refresh) or session_ended(refresh):
         raise AuthInvalid("This session has ended; log in again")
     jti = refresh[jwt_settings.JTI_CLAIM]
     if grace:
@@ -494,11 +494,56 @@ def refresh_session(raw: str, *, grace: bool = False) -> dict[str, str]:
     return tokens
 
 
-def logout(raw_refresh: str) -> None:
-    """End one session: its refresh token is blacklisted and its access tokens are refused from now on."""
-    refresh = _refresh_token(raw_refresh)
-    refresh.blacklist()
-    end_session(refresh)
+def _blacklist_successors(jti: str, wait: float) -> bool:
+    """Blacklist every pair a cookie with this jti was rotated into (waiting up to ``wait`` seconds for a rotation under
+    way to write its successor). Whether there was one."""
+    deadline = time.monotonic() + wait
+    successor = cache.get(_successor_key(jti))
+    while not isinstance(successor, dict) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        successor = cache.get(_successor_key(jti))
+    found = False
+    for _ in range(8):
+        if not isinstance(successor, dict):
+            break
+        found = True
+        try:
+            next_jti = str(UntypedToken(successor["refresh"])[jwt_settings.JTI_CLAIM])
+        except (TokenError, KeyError):
+            break
+        try:
+            RefreshToken(successor["refresh"]).blacklist()
+        except TokenError:  # already blacklisted: rotated again (followed next) or logged out
+            pass
+        successor = cache.get(_successor_key(next_jti))
+    return found
+
+
+def logout(raw_refresh: str, *, grace: bool = False) -> None:
+    """End one session: its refresh token is blacklisted and its access tokens are refused from now on.
+
+    With ``grace`` (the portal's cookie), a cookie that a refresh racing with this logout has just rotated still ends
+    the session: the session is marked ended at once (a racing refresh then hands out nothing that works), and the
+    successor it was rotated into is blacklisted too."""
+    if not grace:
+        refresh = _refresh_token(raw_refresh)
+        refresh.blacklist()
+        end_session(refresh)
+        return
+    try:
+        signed = UntypedToken(raw_refresh)  # type: ignore[arg-type]  # signature and expiry; blacklisted or not
+    except TokenError as exc:
+        raise AuthInvalid("Invalid or expired refresh token") from exc
+    if signed.get("token_type") != "refresh":
+        raise AuthInvalid("Invalid or expired refresh token")
+    end_session(signed)
+    try:
+        _refresh_token(raw_refresh).blacklist()
+    except AuthInvalid:
+        # Already spent: by a rotation (its marker is set before the blacklist), whose successor must go too.
+        jti = str(signed[jwt_settings.JTI_CLAIM])
+        if not (cache.get(_rotating_key(jti)) and _blacklist_successors(jti, wait=3.0)):
+            raise
 
 
 def _announce_revocation(user_id: Any, reason: str) -> None:

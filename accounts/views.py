@@ -141,7 +141,7 @@ class LogoutView(GenericAPIView):
     def post(self, request):
         raw, from_cookie = _cookie_refresh_token(request, validated(CookieRefreshSerializer, request.data))
         try:
-            services.logout(raw)
+            services.logout(raw, grace=from_cookie)
         except AuthInvalid:
             if not from_cookie:
                 raise  # a cookie that no longer works is a session already over: clear it all the same

@@ -51,9 +51,12 @@
     if (!reason) {
       // Logging out ends the session on the server too: the cookie's refresh token is blacklisted, its access tokens
       // refused, the cookie cleared. Wait for it, so the login page does not find the cookie still there.
-      try {
-        await fetch('/api/auth/logout', { method: 'POST', credentials: 'same-origin', headers: authHeaders(), body: '{}' });
-      } catch (e) { /* offline: the server-side session ends at its expiry */ }
+      // Under the refresh lock, so it sends the cookie a refresh under way (in any tab) is about to set.
+      await withRefreshLock(async () => {
+        try {
+          await fetch('/api/auth/logout', { method: 'POST', credentials: 'same-origin', headers: authHeaders(), body: '{}' });
+        } catch (e) { /* offline: the server-side session ends at its expiry */ }
+      }).catch(() => {});
       if (tabs) tabs.postMessage({ type: 'logout' });
     }
     session.clear();
@@ -1002,13 +1005,13 @@
     const page = document.body.dataset.page;
     const isPublic = document.body.dataset.public === '1';
     const signingIn = page === 'login' || page === 'signup';
+    if (!isPublic) T('logout').addEventListener('click', () => logout()); // works while the page is still loading
     // A new tab or a reload: the session cookie gives this page its access token (no password, no 2FA code).
     if (!session.token && (!isPublic || signingIn)) await refreshToken();
     if (isPublic) {
       if (session.token && signingIn) { location.replace('/dashboard'); return; }
     } else {
       if (!session.token) { location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`); return; }
-      T('logout').addEventListener('click', () => logout());
       const me = GET('auth/me').then((r) => { session.save({ user: r.user }); showChrome(); }).catch(() => {});
       if (!session.user) await me; // a new tab has no cached user yet: the pages read it
       showChrome();

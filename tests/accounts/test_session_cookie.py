@@ -217,6 +217,21 @@ class TestCookieEnds:
         # No cookie left: the next refresh (another tab's) has nothing to send.
         assert_error(cookie_refresh(client, **csrf(client)), 400, "VALIDATION_ERROR")
 
+    def test_logout_racing_a_refresh_still_ends_the_session(self, user):
+        """A tab logs out with the cookie another tab's refresh has just rotated: the successor that refresh got (and
+        whose cookie may land after the logout's) is spent as well, and the session's access tokens are refused."""
+        client = browser()
+        old = cookie_login(client, user).cookies[REFRESH_COOKIE].value
+        rotated = cookie_refresh(client, **csrf(client))
+        successor, access = rotated.cookies[REFRESH_COOKIE].value, rotated.json()["token"]
+        client.cookies[REFRESH_COOKIE] = old  # the logging-out tab still sent the old cookie
+        r = client.post("/api/auth/logout", {}, format="json", **csrf(client))
+        assert r.status_code == 200 and self.cleared(r)
+        assert_error(me(access), 401, "AUTH_INVALID")
+        client.cookies[REFRESH_COOKIE] = successor  # the refresh's answer arrived last and set its cookie
+        assert_error(cookie_refresh(client, **csrf(client)), 401, "AUTH_INVALID")
+        assert_error(APIClient().post("/api/auth/refresh", {"refresh": successor}, format="json"), 401, "AUTH_INVALID")
+
     def test_logout_with_a_dead_cookie_still_clears_it(self, user):
         client = browser()
         cookie_login(client, user)
