@@ -220,7 +220,8 @@ class IdempotencyRecord(models.Model):
 
 class BackupCode(models.Model):
     """A single-use two-factor backup code (accounts.services.generate_backup_codes). Only a keyed hash is stored
-    (HMAC-SHA256 under SECRET_KEY, salted with the user's id): the codes are shown once, when generated."""
+    (HMAC-SHA256 under SECRET_KEY, salted with the user's id): the codes are shown once, when generated. (django-otp's
+    otp_static device would keep them in plain text, hence this model.)"""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="backup_codes")
