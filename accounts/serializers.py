@@ -76,3 +76,18 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = serializers.CharField(max_length=64)
     token = serializers.CharField(max_length=128)
     new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class BackupCodesStatusSerializer(serializers.Serializer):
+    """Response of GET /api/auth/2fa/backup-codes (and part of the POST's): counts only, never the codes."""
+
+    success = serializers.BooleanField()
+    remaining = serializers.IntegerField(help_text="Unused backup codes.")
+    total = serializers.IntegerField(help_text="Codes in the current set (0: none made yet).")
+    generated_at = serializers.DateTimeField(allow_null=True)
+
+
+class NewBackupCodesSerializer(BackupCodesStatusSerializer):
+    """Response of POST /api/auth/2fa/backup-codes: the new codes, shown this once."""
+
+    backup_codes = serializers.ListField(child=serializers.CharField(), help_text="Each works once; only hashes kept.")

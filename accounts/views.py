@@ -20,9 +20,11 @@ from accounts.permissions import PASSWORD_SESSION, PASSWORD_SESSION_FOR_CHANGES
 from accounts.serializers import (
     ApiKeyCreateSerializer,
     BackupCodeRegenerateSerializer,
+    BackupCodesStatusSerializer,
     CookieRefreshSerializer,
     LoginSerializer,
     ModeSerializer,
+    NewBackupCodesSerializer,
     PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
@@ -249,10 +251,12 @@ class BackupCodesView(GenericAPIView):
     def get_throttles(self):
         return super().get_throttles() if self.request.method == "POST" else []
 
+    @extend_schema(responses=BackupCodesStatusSerializer)
     def get(self, request):
         status = selectors.backup_code_status(request.user)
         return Response({"success": True, **backup_codes_payload(status)})
 
+    @extend_schema(request=BackupCodeRegenerateSerializer, responses=NewBackupCodesSerializer)
     def post(self, request):
         data = validated(BackupCodeRegenerateSerializer, request.data)
         codes = services.regenerate_backup_codes(request.user, data.get("password"), data.get("totp_code"))
