@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import ApiKeyScope, SystemMode
+from amarktai.api import StrictIntegerField
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -82,8 +83,8 @@ class BackupCodesStatusSerializer(serializers.Serializer):
     """Response of GET /api/auth/2fa/backup-codes (and part of the POST's): counts only, never the codes."""
 
     success = serializers.BooleanField()
-    remaining = serializers.IntegerField(help_text="Unused backup codes.")
-    total = serializers.IntegerField(help_text="Codes in the current set (0: none made yet).")
+    remaining = StrictIntegerField(help_text="Unused backup codes.")
+    total = StrictIntegerField(help_text="Codes in the current set (0: none made yet).")
     generated_at = serializers.DateTimeField(allow_null=True)
 
 
