@@ -25,10 +25,12 @@ from typing import Any
 
 from django.conf import settings
 from django.middleware.csrf import CsrfViewMiddleware, get_token, rotate_token
+from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import UntypedToken
 
-from amarktai.errors import CsrfFailed
+from accounts.authentication import SESSION_ID_CLAIM
+from amarktai.errors import AmarktaiError, CsrfFailed
 
 REFRESH_COOKIE = "amk_refresh"
 COOKIE_PATH = "/api/auth/"
@@ -48,6 +50,26 @@ def wants_cookie(request: Any) -> bool:
 def refresh_cookie(request: Any) -> str | None:
     """The refresh token in the request's cookie, if any."""
     return request.COOKIES.get(REFRESH_COOKIE) or None
+
+
+def cookie_session_id(request: Any) -> str | None:
+    """The session id of a validly signed, unexpired refresh token in the cookie, when the body names no refresh token
+    (the cookie path); else None. Checks the signature only (no database): for throttling, not for authentication."""
+    raw = refresh_cookie(request)
+    if raw is None:
+        return None
+    try:
+        data = request.data
+    except (APIException, AmarktaiError):  # a body that does not parse: the view answers it; count it per address
+        return None
+    if isinstance(data, dict) and data.get("refresh") is not None:
+        return None
+    try:
+        token = UntypedToken(raw)  # type: ignore[arg-type]
+    except TokenError:
+        return None
+    session_id = token.get(SESSION_ID_CLAIM)
+    return str(session_id) if token.get("token_type") == "refresh" and session_id else None
 
 
 class _CsrfCheck(CsrfViewMiddleware):

@@ -32,7 +32,7 @@ from accounts.serializers import (
     RegisterSerializer,
     TotpCodeSerializer,
 )
-from accounts.throttles import AuthAccountThrottle, AuthIPThrottle, RegisterIPThrottle
+from accounts.throttles import AuthAccountThrottle, AuthIPThrottle, RefreshThrottle, RegisterIPThrottle
 from amarktai.api import validated
 from amarktai.errors import AuthInvalid, error_body
 
@@ -111,7 +111,7 @@ class RefreshView(GenericAPIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [AuthIPThrottle]
+    throttle_classes = [RefreshThrottle]
     throttle_bucket = "refresh"
     serializer_class = CookieRefreshSerializer
 

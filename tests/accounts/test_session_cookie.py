@@ -306,3 +306,26 @@ def test_tabs_refreshing_at_the_same_moment_all_carry_on(user):
     assert [status for status, _, _ in results] == [200] * 4, results
     assert len({access for _, access, _ in results}) == 1
     assert len({cookie for _, _, cookie in results}) == 1
+
+
+@pytest.mark.django_db
+def test_cookie_refreshes_are_throttled_per_session_not_per_address(user, other_user, monkeypatch):
+    """Every portal page load is a refresh: two traders behind one address each get the whole budget, while body
+    refreshes and cookies that are not validly signed still count per address."""
+    from rest_framework.throttling import SimpleRateThrottle
+
+    alice, bob = browser(), browser()
+    cookie_login(alice, user)
+    cookie_login(bob, other_user)
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "auth_ip": "3/min"})
+    for _ in range(3):
+        assert cookie_refresh(alice, **csrf(alice)).status_code == 200
+    assert_error(cookie_refresh(alice, **csrf(alice)), 429, "RATE_LIMIT")
+    for _ in range(3):
+        assert cookie_refresh(bob, **csrf(bob)).status_code == 200  # same address, own session, own budget
+    for _ in range(3):
+        APIClient().post("/api/auth/refresh", {"refresh": "x"}, format="json")
+    assert_error(APIClient().post("/api/auth/refresh", {"refresh": "x"}, format="json"), 429, "RATE_LIMIT")
+    forged = browser()
+    forged.cookies[REFRESH_COOKIE] = "not.a.token"
+    assert_error(forged.post("/api/auth/refresh", {}, format="json"), 429, "RATE_LIMIT")  # per address: spent
