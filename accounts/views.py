@@ -119,7 +119,7 @@ class RefreshView(GenericAPIView):
         raw, from_cookie = _cookie_refresh_token(request, validated(CookieRefreshSerializer, request.data))
         cookie = from_cookie or cookies.wants_cookie(request)
         try:
-            tokens = services.refresh_session(raw, grace=cookie)
+            tokens = services.refresh_session(raw, grace=from_cookie)  # a body token is single use, whatever the mode
         except AuthInvalid as exc:
             if not from_cookie:
                 raise

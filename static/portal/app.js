@@ -91,15 +91,11 @@
     return fn();
   }
 
-  async function refreshOnce() {
-    const legacy = sessionStorage.getItem(LEGACY.refresh); // an older portal's token: rotated into the cookie once
+  async function postRefresh(body) {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       let r;
       try {
-        r = await fetch('/api/auth/refresh', {
-          method: 'POST', credentials: 'same-origin', headers: authHeaders(),
-          body: JSON.stringify(legacy ? { refresh: legacy } : {}),
-        });
+        r = await fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: authHeaders(), body: JSON.stringify(body) });
       } catch (e) {
         await sleep(1000 * (attempt + 1)); // the server is restarting or the network blinked
         continue;
@@ -108,13 +104,25 @@
         await sleep(Math.min(10, Number(r.headers.get('Retry-After')) || 2) * 1000);
         continue;
       }
-      if (legacy) { sessionStorage.removeItem(LEGACY.refresh); sessionStorage.removeItem(LEGACY.token); }
       if (!r.ok) return false;
       const data = await r.json().catch(() => ({}));
       accessToken = data.token || data.access || null;
       return Boolean(accessToken);
     }
     return false;
+  }
+
+  async function refreshOnce() {
+    // A tab from an older portal (or a test) may hold the pair in sessionStorage: its refresh token is rotated into the
+    // cookie once, and from then on nothing is kept there.
+    const legacy = sessionStorage.getItem(LEGACY.refresh);
+    if (legacy) {
+      sessionStorage.removeItem(LEGACY.refresh);
+      if (await postRefresh({ refresh: legacy })) { sessionStorage.removeItem(LEGACY.token); return true; }
+    }
+    const ok = await postRefresh({}); // the cookie
+    if (ok) sessionStorage.removeItem(LEGACY.token);
+    return ok;
   }
 
   let refreshing = null;
@@ -139,6 +147,7 @@
     let data = null;
     try { data = await resp.json(); } catch (e) { data = null; }
     if (resp.status === 401 && auth) {
+      if (headers.Authorization === `Bearer ${sessionStorage.getItem(LEGACY.token)}`) sessionStorage.removeItem(LEGACY.token);
       if (!retried && await refreshToken()) return api(method, path, body, { auth, retried: true });
       logout('Your session has expired. Please log in again.');
       throw new ApiError(401, data);
@@ -1006,8 +1015,10 @@
     const isPublic = document.body.dataset.public === '1';
     const signingIn = page === 'login' || page === 'signup';
     if (!isPublic) T('logout').addEventListener('click', () => logout()); // works while the page is still loading
-    // A new tab or a reload: the session cookie gives this page its access token (no password, no 2FA code).
-    if (!session.token && (!isPublic || signingIn)) await refreshToken();
+    // A new tab or a reload: the session cookie gives this page its access token (no password, no 2FA code). A tab
+    // from an older portal whose refresh token could not be moved into the cookie keeps its access token until expiry.
+    if (signingIn && !session.token) await withRefreshLock(() => postRefresh({})).catch(() => false);
+    if (!isPublic && !session.token && !(await refreshToken())) accessToken = sessionStorage.getItem(LEGACY.token);
     if (isPublic) {
       if (session.token && signingIn) { location.replace('/dashboard'); return; }
     } else {

@@ -69,7 +69,7 @@ def register_via_api(server, name):
 def open_signed_in(page, account, path="/dashboard"):
     """Start a signed-in tab for an account created through the API. The refresh token is handed over the way an older
     portal kept it (sessionStorage); the page rotates it into its HttpOnly cookie on load and keeps no token there."""
-    page.goto("/login")
+    page.goto("/api/system/ping")  # any page of the origin (the login page would redirect a signed-in browser)
     page.evaluate(
         "([t, r, u]) => { sessionStorage.setItem('amk.token', t); sessionStorage.setItem('amk.refresh', r);"
         " sessionStorage.setItem('amk.user', JSON.stringify(u)); }",

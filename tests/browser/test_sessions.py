@@ -244,3 +244,29 @@ def test_backup_codes_and_a_reused_code(new_page, portal_server, screenshot_dir,
     tid(page, "login-submit").click()
     expect(tid(page, "login-form").locator('[data-error-for="totp_code"]')).to_contain_text("Invalid")
     assert page.errors == []
+
+
+def test_a_tab_from_an_older_portal_moves_its_tokens_out_of_storage(new_page, portal_server):
+    """Tabs opened before this portal kept the JWT pair in sessionStorage (tests' open_signed_in does the same): the
+    refresh token is rotated into the cookie and nothing stays in storage. When that refresh token was already spent
+    (the same pair handed to a second browser), the tab keeps its access token until it expires, as it used to."""
+    from tests.browser.test_portal import open_signed_in, token_of
+
+    account = register_via_api(portal_server, "older")
+    first = new_page(viewport=VIEWPORTS["desktop"])
+    open_signed_in(first, account, "/bots")
+    assert token_of(first) and "eyJ" not in stored_tokens(first)
+    assert [c for c in first.context.cookies() if c["name"] == "amk_refresh"]
+    first.goto("/trades")
+    first.wait_for_selector("body[data-ready='1']")
+    assert first.url.endswith("/trades")
+
+    second = new_page(viewport=VIEWPORTS["desktop"])  # another browser: the pair's refresh token is spent by now
+    open_signed_in(second, account, "/bots")
+    assert second.url.endswith("/bots") and token_of(second) == account["token"]
+    second.goto("/trades")
+    second.wait_for_selector("body[data-ready='1']")
+    assert second.url.endswith("/trades") and token_of(second) == account["token"]
+    # The same pair again in the first browser: its cookie carries on.
+    open_signed_in(first, account, "/wallet")
+    assert first.url.endswith("/wallet") and "eyJ" not in stored_tokens(first)
