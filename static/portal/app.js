@@ -120,9 +120,8 @@
       sessionStorage.removeItem(LEGACY.refresh);
       if (await postRefresh({ refresh: legacy })) { sessionStorage.removeItem(LEGACY.token); return true; }
     }
-    const ok = await postRefresh({}); // the cookie
-    if (ok) sessionStorage.removeItem(LEGACY.token);
-    return ok;
+    if (sessionStorage.getItem(LEGACY.token)) return false; // this tab runs on the older portal's access token
+    return postRefresh({}); // the cookie
   }
 
   let refreshing = null;

@@ -267,6 +267,12 @@ def test_a_tab_from_an_older_portal_moves_its_tokens_out_of_storage(new_page, po
     second.goto("/trades")
     second.wait_for_selector("body[data-ready='1']")
     assert second.url.endswith("/trades") and token_of(second) == account["token"]
-    # The same pair again in the first browser: its cookie carries on.
-    open_signed_in(first, account, "/wallet")
+    # Another account's pair handed to the first browser: that tab is that account (not the cookie's).
+    other = register_via_api(portal_server, "other")
+    open_signed_in(first, other, "/wallet")
     assert first.url.endswith("/wallet") and "eyJ" not in stored_tokens(first)
+    expect(tid(first, "user-name")).to_have_text(other["user"]["first_name"])
+    # ...and the first account's spent pair again: the tab runs on its access token, as older portals did.
+    open_signed_in(first, account, "/trades")
+    assert token_of(first) == account["token"]
+    expect(tid(first, "user-name")).to_have_text(account["user"]["first_name"])
