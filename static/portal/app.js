@@ -34,6 +34,10 @@
     },
   };
   const tabs = 'BroadcastChannel' in window ? new BroadcastChannel('amk-session') : null;
+  // Resolves once boot knows whether this page is signed in (true: session.token is set). The token comes from an
+  // asynchronous refresh, so code outside the pages (top-bar widgets) that needs it waits for this, not DOMContentLoaded.
+  let markReady;
+  const ready = new Promise((resolve) => { markReady = resolve; });
 
   function csrfToken() {
     const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -1018,6 +1022,8 @@
     // from an older portal whose refresh token could not be moved into the cookie keeps its access token until expiry.
     if (signingIn && !session.token) await withRefreshLock(() => postRefresh({})).catch(() => false);
     if (!isPublic && !session.token && !(await refreshToken())) accessToken = sessionStorage.getItem(LEGACY.token);
+    markReady(Boolean(session.token) && !isPublic);
+    document.dispatchEvent(new CustomEvent('amarktai:ready', { detail: { signedIn: Boolean(session.token) && !isPublic } }));
     if (isPublic) {
       if (session.token && signingIn) { location.replace('/dashboard'); return; }
     } else {
@@ -1044,7 +1050,7 @@
   Object.assign(window.amarktai, {
     api, GET, POST, DEL, $, $$, T, h, toast, pageError, failedTo, formData, clearErrors, showErrors, onSubmit, armedButton,
     act, debounce, money, number, signedMoney, pct, when, platforms, platformQuote, fillPlatformSelect, tradeRow,
-    drawPnlChart, live, session,
+    drawPnlChart, live, session, ready,
   });
   document.addEventListener('DOMContentLoaded', boot);
 })();
