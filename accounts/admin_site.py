@@ -15,7 +15,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
 from accounts import services, throttles
-from amarktai.errors import AuthInvalid, AuthRequired, RateLimited
+from amarktai.errors import AuthInvalid, AuthRequired, RateLimited, TotpReused
 
 CODE_REQUIRED = "Enter the six-digit code from your authenticator app."
 CODE_INVALID = "That two-factor code is not valid. Enter the current code from your authenticator app."
@@ -28,7 +28,7 @@ DEVICE_REQUIRED = (
 class AdminLoginForm(AdminAuthenticationForm):
     otp_token = forms.CharField(
         required=False,
-        max_length=10,
+        max_length=16,  # a backup code (k7m2p-9xq4r) works here too
         label="Two-factor code",
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
@@ -46,6 +46,8 @@ class AdminLoginForm(AdminAuthenticationForm):
             raise ValidationError(exc.message, code="rate_limited") from exc
         except AuthRequired as exc:
             raise ValidationError(CODE_REQUIRED, code="otp_required") from exc
+        except TotpReused as exc:
+            raise ValidationError(exc.message, code="otp_reused") from exc
         except AuthInvalid as exc:
             if (exc.details or {}).get("two_factor_required"):
                 raise ValidationError(CODE_INVALID, code="otp_invalid") from exc

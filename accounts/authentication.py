@@ -86,6 +86,12 @@ def session_ended_key(session_id):
     return f"auth:session-ended:{session_id}"
 
 
+def session_ended(token):
+    """Whether this token's session was logged out (within the time its access tokens could still live)."""
+    session_id = token.get(SESSION_ID_CLAIM)
+    return bool(session_id) and bool(cache.get(session_ended_key(session_id)))
+
+
 def end_session(token):
     """Refuse the access tokens of this token's session from now on (logout). Kept for as long as one can live."""
     session_id = token.get(SESSION_ID_CLAIM)

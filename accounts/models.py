@@ -239,3 +239,23 @@ class UserConfig(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.section}"
+
+
+class BackupCode(models.Model):
+    """A single-use two-factor backup code (accounts.services.generate_backup_codes). Only a keyed hash is stored
+    (HMAC-SHA256 under SECRET_KEY, salted with the user's id): the codes are shown once, when generated. (django-otp's
+    otp_static device would keep them in plain text, hence this model.)"""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="backup_codes")
+    code_hash = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True, help_text="When it was spent; a used code never works again.")
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"backup code of {self.user_id} ({'used' if self.used_at else 'unused'})"

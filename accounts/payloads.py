@@ -57,6 +57,15 @@ def enrolment_payload(device: Any) -> dict:
     return {"secret": secret, "provisioning_uri": uri, "qr_code": _qr_data_uri(uri)}
 
 
+def backup_codes_payload(status: dict) -> dict:
+    """How many backup codes are left (accounts.selectors.backup_code_status); never the codes."""
+    return {
+        "remaining": status["remaining"],
+        "total": status["total"],
+        "generated_at": iso(status["generated_at"]),
+    }
+
+
 def api_key_payload(key: ApiKey) -> dict:
     return {
         "id": str(key.id),

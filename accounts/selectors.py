@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ApiKey, User, UserConfig
+from accounts.models import ApiKey, BackupCode, User, UserConfig
 from amarktai import cache
 from amarktai.tenancy import access
 
@@ -33,6 +33,16 @@ def access_api_key(user: Any, key_id: Any, *, lock: bool = False) -> ApiKey:
 def confirmed_device(user: User) -> TOTPDevice | None:
     """The user's confirmed TOTP device, if 2FA is set up."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def backup_code_status(user: Any) -> dict[str, Any]:
+    """How many of the user's backup codes are left, of how many, generated when (never the codes themselves)."""
+    codes = list(BackupCode.objects.owned_by(user).values_list("used_at", "created_at"))
+    return {
+        "remaining": sum(1 for used_at, _ in codes if used_at is None),
+        "total": len(codes),
+        "generated_at": max((created for _, created in codes), default=None),
+    }
 
 
 def all_users() -> list[User]:

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import BASE_CURRENCIES, ApiKeyScope, SystemMode
+from amarktai.api import StrictIntegerField
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -15,7 +16,13 @@ class RegisterSerializer(serializers.Serializer):
 class LoginSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    totp_code = serializers.CharField(max_length=10, required=False, allow_blank=True, allow_null=True)
+    totp_code = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="The authenticator's 6-digit code, or one of the account's backup codes (each works once).",
+    )
 
 
 class TotpCodeSerializer(serializers.Serializer):
@@ -52,6 +59,19 @@ class RefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=4096)
 
 
+class CookieRefreshSerializer(serializers.Serializer):
+    refresh = serializers.CharField(
+        max_length=4096,
+        required=False,
+        help_text="The refresh token. Omitted: the amk_refresh cookie is used, with the X-CSRFToken header required.",
+    )
+
+
+class BackupCodeRegenerateSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=128, required=False, write_only=True, trim_whitespace=False)
+    totp_code = serializers.RegexField(r"^\s*[0-9]{6,8}\s*$", max_length=10, required=False)
+
+
 class PasswordChangeSerializer(serializers.Serializer):
     old_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
@@ -83,3 +103,18 @@ class UserSerializer(serializers.Serializer):
 class MeResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     user = UserSerializer()
+
+
+class BackupCodesStatusSerializer(serializers.Serializer):
+    """Response of GET /api/auth/2fa/backup-codes (and part of the POST's): counts only, never the codes."""
+
+    success = serializers.BooleanField()
+    remaining = StrictIntegerField(help_text="Unused backup codes.")
+    total = StrictIntegerField(help_text="Codes in the current set (0: none made yet).")
+    generated_at = serializers.DateTimeField(allow_null=True)
+
+
+class NewBackupCodesSerializer(BackupCodesStatusSerializer):
+    """Response of POST /api/auth/2fa/backup-codes: the new codes, shown this once."""
+
+    backup_codes = serializers.ListField(child=serializers.CharField(), help_text="Each works once; only hashes kept.")

@@ -4,6 +4,7 @@ accounts.payloads."""
 
 import logging
 import re
+import secrets
 import time
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django_otp.oath import TOTP
@@ -23,15 +25,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import lockout, signals
-from accounts.authentication import end_session, new_session_claims, session_is_current
-from accounts.models import LIVE_MODES, ApiKey, InviteCode, SystemMode, User, user_cache_key
+from accounts.authentication import end_session, new_session_claims, session_ended, session_is_current
+from accounts.models import LIVE_MODES, ApiKey, BackupCode, InviteCode, SystemMode, User, user_cache_key
 from accounts.selectors import access_api_key, active_api_key_count, confirmed_device
 from amarktai import cache
-from amarktai.errors import AuthInvalid, AuthRequired, PermissionDenied, RateLimited, ValidationFailed
+from amarktai.errors import AuthInvalid, AuthRequired, PermissionDenied, RateLimited, TotpReused, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +91,9 @@ def register(email: str, password: str, first_name: str = "", invite_code: str |
     return user
 
 
-def _totp_ok(device: Any, code: str) -> bool:
-    """Check a TOTP code. While django-otp's growing delay after a wrong code (1 s, 2 s, 4 s...) runs, say so with
+def _totp_ok(device: Any, code: str, reused_status: int = 401) -> bool:
+    """Check a TOTP code; a code already used raises TotpReused (with ``reused_status``). While django-otp's growing
+    delay after a wrong code (1 s, 2 s, 4 s...) runs, say so with
     RATE_LIMIT and the wait, instead of calling a possibly correct code invalid."""
     allowed, info = device.verify_is_allowed()
     if not allowed:
@@ -101,7 +104,24 @@ def _totp_ok(device: Any, code: str) -> bool:
     code = str(code).strip()
     if not re.fullmatch(r"[0-9]{6,8}", code):  # ASCII digits only: int() would also take other scripts' digits
         return False
+    if _totp_reused(device, code):
+        raise TotpReused(status=reused_status, details={"totp_code": [TotpReused.default_message]})
     return device.verify_token(code)
+
+
+def _totp_reused(device: Any, code: str) -> bool:
+    """Whether ``code`` is a code of the device's current window that has already been used (django-otp accepts each
+    time step once, tracked in ``last_t``): it deserves "wait for the next one", not "invalid". Records nothing."""
+    if not isinstance(device, TOTPDevice) or device.last_t < 0:
+        return False
+    token = int(code)
+    fresh = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    fresh.time = time.time()
+    if fresh.verify(token, device.tolerance, device.last_t + 1):
+        return False
+    seen = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    seen.time = time.time()
+    return bool(seen.verify(token, device.tolerance))
 
 
 def _code_is_current(device: TOTPDevice, code: str) -> bool:
@@ -115,6 +135,67 @@ def _code_is_current(device: TOTPDevice, code: str) -> bool:
     check = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     check.time = time.time()
     return bool(check.verify(token, device.tolerance, device.last_t + 1))
+
+
+BACKUP_CODE_COUNT = 10
+BACKUP_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read from paper without mistakes
+BACKUP_CODE_LENGTH = 10
+
+
+def _normalize_backup_code(code: str) -> str | None:
+    """A backup code as typed ("k7m2p-9xq4r", any case, spaces or dashes) in canonical form, or None if it is not one.
+    TOTP codes are 6 to 8 digits, backup codes 10 characters: the two never overlap."""
+    text = re.sub(r"[\s-]", "", str(code or "")).lower()
+    if len(text) != BACKUP_CODE_LENGTH or any(c not in BACKUP_CODE_ALPHABET for c in text):
+        return None
+    return text
+
+
+def _backup_code_hash(user_id: Any, code: str) -> str:
+    return salted_hmac("amarktai.accounts.BackupCode", f"{user_id}:{code}", algorithm="sha256").hexdigest()
+
+
+def generate_backup_codes(user: User) -> list[str]:
+    """Replace the user's backup codes with BACKUP_CODE_COUNT new ones; the raw codes are returned, only hashes kept."""
+    codes = [
+        "".join(secrets.choice(BACKUP_CODE_ALPHABET) for _ in range(BACKUP_CODE_LENGTH))
+        for _ in range(BACKUP_CODE_COUNT)
+    ]
+    with transaction.atomic():
+        BackupCode.objects.owned_by(user).delete()
+        BackupCode.objects.bulk_create([BackupCode(user=user, code_hash=_backup_code_hash(user.pk, c)) for c in codes])
+    return [f"{c[:5]}-{c[5:]}" for c in codes]
+
+
+def _backup_code_unused(user_id: Any, code: str) -> bool:
+    """Whether ``code`` is one of the user's unused backup codes, without spending it."""
+    canonical = _normalize_backup_code(code)
+    if canonical is None:
+        return False
+    found = BackupCode.objects.filter(user_id=user_id, code_hash=_backup_code_hash(user_id, canonical))
+    return found.filter(used_at__isnull=True).exists()
+
+
+def _spend_backup_code(user: User, code: str) -> bool:
+    """Spend one of the user's unused backup codes: True once per code, even for concurrent requests (one UPDATE)."""
+    canonical = _normalize_backup_code(code)
+    if canonical is None:
+        return False
+    spent = (
+        BackupCode.objects.owned_by(user)
+        .filter(code_hash=_backup_code_hash(user.pk, canonical), used_at__isnull=True)
+        .update(used_at=timezone.now())
+    )
+    if spent:
+        logger.info("user %s signed in with a backup code", user.pk)
+    return spent == 1
+
+
+def _second_factor_ok(user: User, device: Any, code: str) -> bool:
+    """A TOTP code of the device or one of the user's backup codes (spent by this call)."""
+    if _normalize_backup_code(code) is not None:
+        return _spend_backup_code(user, code)
+    return device is not None and _totp_ok(device, code)
 
 
 def _failed(email: str, address: str) -> None:
@@ -153,13 +234,19 @@ def _login_past_refusal(
         .filter(user__email__iexact=email, user__two_factor_enabled=True, user__is_active=True, confirmed=True)
         .first()
     )
-    if not totp_code or device is None or not _code_is_current(device, totp_code):
+    if not totp_code or device is None:
+        raise refusal
+    if not (_code_is_current(device, totp_code) or _backup_code_unused(device.user_id, totp_code)):
         raise refusal
     user = authenticate(request, username=email, password=password)
     if user is None or user.pk != device.user_id:
         _failed(email, address)
         raise refusal
-    if not _totp_ok(device, totp_code):
+    try:
+        passed = _second_factor_ok(user, device, totp_code)
+    except TotpReused:
+        passed = False
+    if not passed:
         _failed(email, address)
         raise refusal
     lockout.record_success(email, address)
@@ -184,8 +271,13 @@ def login(email: str, password: str, totp_code: str | None = None, request: Any 
         device = confirmed_device(user)
         if not totp_code:
             raise AuthRequired("Two-factor code required", details={"two_factor_required": True})
-        # django-otp refuses a code already used (no replay within its window) and adds its own growing delay.
-        if device is None or not _totp_ok(device, totp_code):
+        # django-otp refuses a code already used (no replay within its window: TotpReused says so) and adds its own
+        # growing delay. A backup code works once instead of a TOTP code.
+        try:
+            passed = _second_factor_ok(user, device, totp_code)
+        except TotpReused as exc:  # the owner typed a code twice: no failed login, and keep asking for a code
+            raise TotpReused(details={"two_factor_required": True, "totp_code": [exc.message]}) from exc
+        if not passed:
             _failed(email, address)
             raise AuthInvalid("Invalid two-factor code", details={"two_factor_required": True})
         user.otp_device = device  # type: ignore[attr-defined]
@@ -211,7 +303,9 @@ def enroll_2fa(user: User) -> TOTPDevice:
 
 
 @transaction.atomic
-def verify_2fa(user: User, code: str) -> User:
+def verify_2fa(user: User, code: str) -> list[str]:
+    """Confirm the enrolment with a code of the new device: 2FA is on, and the user's first backup codes (returned,
+    shown once) are generated."""
     device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-id").first()
     if device is None:
         if user.two_factor_enabled:
@@ -224,7 +318,27 @@ def verify_2fa(user: User, code: str) -> User:
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     user.two_factor_enabled = True
     user.save(update_fields=["two_factor_enabled"])
-    return user
+    return generate_backup_codes(user)
+
+
+def regenerate_backup_codes(user: User, password: str | None = None, totp_code: str | None = None) -> list[str]:
+    """New backup codes (the old ones stop working), for a signed-in user with 2FA who proves it again with the
+    password or a current TOTP code."""
+    if not user.two_factor_enabled:
+        raise ValidationFailed("Turn on two-factor authentication first")
+    if password:
+        if not user.check_password(password):
+            raise ValidationFailed("password: incorrect", details={"password": ["incorrect"]})
+    elif totp_code:
+        device = confirmed_device(user)
+        if device is None or not _totp_ok(device, totp_code, reused_status=400):
+            raise ValidationFailed("Invalid two-factor code", details={"totp_code": ["invalid or expired"]})
+    else:
+        raise ValidationFailed(
+            "Confirm with your password or a two-factor code",
+            details={"password": ["password or totp_code required"]},
+        )
+    return generate_backup_codes(user)
 
 
 def update_profile(user: User, changes: dict[str, Any]) -> User:
@@ -287,14 +401,85 @@ def _token_user(token: RefreshToken) -> User | None:
         return None
 
 
-def refresh_session(raw: str) -> dict[str, str]:
+def _successor_key(jti: str) -> str:
+    return f"auth:refresh-successor:{jti}"
+
+
+def _rotating_key(jti: str) -> str:
+    return f"auth:refresh-rotating:{jti}"
+
+
+def _rotating_jti(raw: str) -> str | None:
+    try:
+        return str(UntypedToken(raw)[jwt_settings.JTI_CLAIM])  # type: ignore[arg-type]
+    except (TokenError, KeyError):
+        return None
+
+
+def _grace_successor(raw: str) -> dict[str, str] | None:
+    """The pair a recently rotated cookie refresh token was exchanged for (following further rotations within the grace
+    window), if that successor is still a valid refresh token of a current session; else None."""
+    try:
+        jti = UntypedToken(raw)[jwt_settings.JTI_CLAIM]  # type: ignore[arg-type]  # signature and expiry only
+    except (TokenError, KeyError):
+        return None
+    for _ in range(8):
+        successor = cache.get(_successor_key(jti))
+        if not isinstance(successor, dict):
+            return None
+        try:
+            token = RefreshToken(successor["refresh"])
+        except TokenError:  # blacklisted since: rotated again (follow it) or logged out (its successor is absent)
+            try:
+                jti = UntypedToken(successor["refresh"])[jwt_settings.JTI_CLAIM]
+            except (TokenError, KeyError):
+                return None
+            continue
+        user = _token_user(token)
+        if user is None or not session_is_current(user, token) or session_ended(token):
+            return None
+        return dict(successor)
+    return None
+
+
+def _wait_for_successor(raw: str, seconds: float = 3.0) -> dict[str, str] | None:
+    """A concurrent request is rotating the same token right now: its successor appears in the cache in a moment."""
+    deadline = time.monotonic() + seconds
+    while True:
+        successor = _grace_successor(raw)
+        if successor is not None or time.monotonic() >= deadline:
+            return successor
+        time.sleep(0.05)
+
+
+def refresh_session(raw: str, *, grace: bool = False) -> dict[str, str]:
     """Rotate a refresh token: {"token", "refresh"} for the same session, and the given refresh token blacklisted.
-    A refresh token therefore works once: of two requests racing with the same one, only one wins."""
-    refresh = _refresh_token(raw)
+    A refresh token therefore works once: of two requests racing with the same one, only one wins.
+
+    With ``grace`` (the portal's cookie, accounts.cookies), a token rotated less than AUTH_REFRESH_GRACE_SECONDS ago
+    gets the pair it was rotated into instead of a refusal, so two tabs of one browser refreshing at the same moment
+    both carry on. Bearer clients never get that grace."""
+    if grace:
+        successor = _grace_successor(raw)
+        if successor is not None:
+            return successor
+        try:
+            refresh = _refresh_token(raw)
+        except AuthInvalid:
+            # Blacklisted a moment ago by a concurrent request that is still writing its successor: wait for it.
+            rotating = _rotating_jti(raw)
+            successor = _wait_for_successor(raw) if rotating and cache.get(_rotating_key(rotating)) else None
+            if successor is None:
+                raise
+            return successor
+    else:
+        refresh = _refresh_token(raw)
     user = _token_user(refresh)
-    if user is None or not session_is_current(user, refresh):
+    if user is None or not session_is_current(user, refresh) or session_ended(refresh):
         raise AuthInvalid("This session has ended; log in again")
     jti = refresh[jwt_settings.JTI_CLAIM]
+    if grace:
+        cache.set(_rotating_key(jti), True, 10)  # before the blacklist: a racing request then knows to wait
     with transaction.atomic():
         outstanding, _ = OutstandingToken.objects.get_or_create(
             jti=jti,
@@ -307,6 +492,9 @@ def refresh_session(raw: str) -> dict[str, str]:
         )
         _, first_use = BlacklistedToken.objects.get_or_create(token=outstanding)
     if not first_use:
+        successor = _wait_for_successor(raw) if grace else None
+        if successor is not None:
+            return successor
         raise AuthInvalid("This refresh token has already been used")
     _forget_expired_refresh_tokens(user)
     refresh.set_jti()
@@ -319,14 +507,62 @@ def refresh_session(raw: str) -> dict[str, str]:
         created_at=refresh.current_time,
         expires_at=datetime_from_epoch(refresh["exp"]),
     )
-    return {"token": str(refresh.access_token), "refresh": str(refresh)}
+    tokens = {"token": str(refresh.access_token), "refresh": str(refresh)}
+    if grace and settings.AUTH_REFRESH_GRACE_SECONDS > 0:
+        cache.set(_successor_key(jti), tokens, settings.AUTH_REFRESH_GRACE_SECONDS)
+    return tokens
 
 
-def logout(raw_refresh: str) -> None:
-    """End one session: its refresh token is blacklisted and its access tokens are refused from now on."""
-    refresh = _refresh_token(raw_refresh)
-    refresh.blacklist()
-    end_session(refresh)
+def _blacklist_successors(jti: str, wait: float) -> bool:
+    """Blacklist every pair a cookie with this jti was rotated into (waiting up to ``wait`` seconds for a rotation under
+    way to write its successor). Whether there was one."""
+    deadline = time.monotonic() + wait
+    successor = cache.get(_successor_key(jti))
+    while not isinstance(successor, dict) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        successor = cache.get(_successor_key(jti))
+    found = False
+    for _ in range(8):
+        if not isinstance(successor, dict):
+            break
+        found = True
+        try:
+            next_jti = str(UntypedToken(successor["refresh"])[jwt_settings.JTI_CLAIM])
+        except (TokenError, KeyError):
+            break
+        try:
+            RefreshToken(successor["refresh"]).blacklist()
+        except TokenError:  # already blacklisted: rotated again (followed next) or logged out
+            pass
+        successor = cache.get(_successor_key(next_jti))
+    return found
+
+
+def logout(raw_refresh: str, *, grace: bool = False) -> None:
+    """End one session: its refresh token is blacklisted and its access tokens are refused from now on.
+
+    With ``grace`` (the portal's cookie), a cookie that a refresh racing with this logout has just rotated still ends
+    the session: the session is marked ended at once (a racing refresh then hands out nothing that works), and the
+    successor it was rotated into is blacklisted too."""
+    if not grace:
+        refresh = _refresh_token(raw_refresh)
+        refresh.blacklist()
+        end_session(refresh)
+        return
+    try:
+        signed = UntypedToken(raw_refresh)  # type: ignore[arg-type]  # signature and expiry; blacklisted or not
+    except TokenError as exc:
+        raise AuthInvalid("Invalid or expired refresh token") from exc
+    if signed.get("token_type") != "refresh":
+        raise AuthInvalid("Invalid or expired refresh token")
+    end_session(signed)
+    try:
+        _refresh_token(raw_refresh).blacklist()
+    except AuthInvalid:
+        # Already spent: by a rotation (its marker is set before the blacklist), whose successor must go too.
+        jti = str(signed[jwt_settings.JTI_CLAIM])
+        if not (cache.get(_rotating_key(jti)) and _blacklist_successors(jti, wait=3.0)):
+            raise
 
 
 def _announce_revocation(user_id: Any, reason: str) -> None:

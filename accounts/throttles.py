@@ -11,6 +11,7 @@ from typing import Any
 
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.cookies import cookie_session_id
 from accounts.lockout import address_of
 from amarktai.errors import RateLimited
 
@@ -33,6 +34,16 @@ class AuthIPThrottle(_ScopedThrottle):
 
     def get_ident_for(self, request, view):
         return address_of(request)
+
+
+class RefreshThrottle(AuthIPThrottle):
+    """POST /api/auth/refresh: per client address, except that a refresh by the portal's cookie carrying a validly
+    signed refresh token counts per session. The portal refreshes on every page load; traders sharing one address (an
+    office) then do not share one budget, and a stranger without a signed token still meets the per-address limit."""
+
+    def get_ident_for(self, request, view):
+        session_id = cookie_session_id(request)
+        return f"session:{session_id}" if session_id else address_of(request)
 
 
 class RegisterIPThrottle(AuthIPThrottle):

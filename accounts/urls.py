@@ -14,6 +14,7 @@ urlpatterns = [
     path("auth/me", views.MeView.as_view()),
     path("auth/2fa/enroll", views.TwoFactorEnrollView.as_view()),
     path("auth/2fa/verify", views.TwoFactorVerifyView.as_view()),
+    path("auth/2fa/backup-codes", views.BackupCodesView.as_view()),
     path("auth/api-keys", views.ApiKeyListView.as_view()),
     path("auth/api-keys/<uuid:key_id>", views.ApiKeyDetailView.as_view()),
     path("system/mode", views.SystemModeView.as_view()),

@@ -2,19 +2,30 @@
 Responses are shaped by accounts.payloads. What could take an account over needs a password session
 (accounts.permissions.PASSWORD_SESSION): an API key cannot do it."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import selectors, services
-from accounts.payloads import api_key_payload, enrolment_payload, mode_payload, new_api_key_payload, user_payload
+from accounts import cookies, selectors, services
+from accounts.payloads import (
+    api_key_payload,
+    backup_codes_payload,
+    enrolment_payload,
+    mode_payload,
+    new_api_key_payload,
+    user_payload,
+)
 from accounts.permissions import PASSWORD_SESSION, PASSWORD_SESSION_FOR_CHANGES
 from accounts.serializers import (
     ApiKeyCreateSerializer,
+    BackupCodeRegenerateSerializer,
+    BackupCodesStatusSerializer,
+    CookieRefreshSerializer,
     LoginSerializer,
     MeResponseSerializer,
     ModeSerializer,
+    NewBackupCodesSerializer,
     PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
@@ -23,10 +34,50 @@ from accounts.serializers import (
     RegisterSerializer,
     TotpCodeSerializer,
 )
-from accounts.throttles import AuthAccountThrottle, AuthIPThrottle, RegisterIPThrottle
+from accounts.throttles import AuthAccountThrottle, AuthIPThrottle, RefreshThrottle, RegisterIPThrottle
 from amarktai.api import validated
+from amarktai.errors import AuthInvalid, error_body
+
+SESSION_MODE = OpenApiParameter(
+    cookies.MODE_HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    enum=[cookies.COOKIE_MODE],
+    description="cookie: the refresh token goes into the HttpOnly amk_refresh cookie instead of the body (the portal).",
+)
+CSRF_HEADER = OpenApiParameter(
+    "X-CSRFToken",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="The csrftoken cookie's value; required when the refresh token comes from the amk_refresh cookie.",
+)
 
 
+def _session_response(request, tokens, extra=None, *, new_login=False, cookie=None):
+    """A JWT pair as the contract answers it, or in the cookie flow (accounts.cookies) with the refresh token moved
+    from the body into the HttpOnly cookie."""
+    cookie = cookies.wants_cookie(request) if cookie is None else cookie
+    response = Response({**cookies.token_body(tokens, cookie), **(extra or {})})
+    if cookie:
+        cookies.set_refresh_cookie(response, request, tokens["refresh"], new_login=new_login)
+    return response
+
+
+def _cookie_refresh_token(request, data):
+    """(refresh token, came from the cookie). Without a body token the cookie is used, and then CSRF is checked;
+    with neither, the contract's 400 for a missing ``refresh``."""
+    if data.get("refresh") is not None:
+        return data["refresh"], False
+    raw = cookies.refresh_cookie(request)
+    if raw is None:
+        validated(RefreshSerializer, request.data)  # raises: refresh is required
+    cookies.check_csrf(request)
+    return raw, True
+
+
+@extend_schema(parameters=[SESSION_MODE])
 class RegisterView(GenericAPIView):
     permission_classes = [AllowAny]
     authentication_classes = []
@@ -37,9 +88,10 @@ class RegisterView(GenericAPIView):
         data = validated(RegisterSerializer, request.data)
         user = services.register(data["email"], data["password"], data.get("first_name", ""), data.get("invite_code"))
         tokens = services.issue_tokens(user)
-        return Response({**tokens, "user": user_payload(user)})
+        return _session_response(request, tokens, {"user": user_payload(user)}, new_login=True)
 
 
+@extend_schema(parameters=[SESSION_MODE])
 class LoginView(GenericAPIView):
     permission_classes = [AllowAny]
     authentication_classes = []
@@ -51,37 +103,55 @@ class LoginView(GenericAPIView):
         data = validated(LoginSerializer, request.data)
         user = services.login(data["email"], data["password"], data.get("totp_code"), request=request)
         tokens = services.issue_tokens(user)
-        return Response({**tokens, "user": user_payload(user)})
+        return _session_response(request, tokens, {"user": user_payload(user)}, new_login=True)
 
 
+@extend_schema(parameters=[SESSION_MODE, CSRF_HEADER])
 class RefreshView(GenericAPIView):
-    """A new access token and a new refresh token; the refresh token sent is spent (rotation with a blacklist)."""
+    """A new access token and a new refresh token; the refresh token sent is spent (rotation with a blacklist). The
+    refresh token comes from the body or, when the body has none, from the portal's cookie (CSRF-checked)."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [AuthIPThrottle]
+    throttle_classes = [RefreshThrottle]
     throttle_bucket = "refresh"
-    serializer_class = RefreshSerializer
+    serializer_class = CookieRefreshSerializer
 
     def post(self, request):
-        data = validated(RefreshSerializer, request.data)
-        tokens = services.refresh_session(data["refresh"])
-        return Response({**tokens, "access": tokens["token"]})
+        raw, from_cookie = _cookie_refresh_token(request, validated(CookieRefreshSerializer, request.data))
+        cookie = from_cookie or cookies.wants_cookie(request)
+        try:
+            tokens = services.refresh_session(raw, grace=from_cookie)  # a body token is single use, whatever the mode
+        except AuthInvalid as exc:
+            if not from_cookie:
+                raise
+            response = Response(error_body(exc.message, exc.error_code, exc.details), status=exc.status)
+            cookies.clear_refresh_cookie(response)  # a dead cookie is not sent again
+            return response
+        return _session_response(request, tokens, {"access": tokens["token"]}, cookie=cookie)
 
 
+@extend_schema(parameters=[CSRF_HEADER])
 class LogoutView(GenericAPIView):
-    """End this session: the refresh token is blacklisted and the session's access tokens are refused."""
+    """End this session: the refresh token (from the body, or else the portal's cookie, CSRF-checked) is blacklisted
+    and the session's access tokens are refused. The cookie is cleared."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AuthIPThrottle]
     throttle_bucket = "logout"
-    serializer_class = RefreshSerializer
+    serializer_class = CookieRefreshSerializer
 
     def post(self, request):
-        data = validated(RefreshSerializer, request.data)
-        services.logout(data["refresh"])
-        return Response({"success": True, "message": "Logged out"})
+        raw, from_cookie = _cookie_refresh_token(request, validated(CookieRefreshSerializer, request.data))
+        try:
+            services.logout(raw, grace=from_cookie)
+        except AuthInvalid:
+            if not from_cookie:
+                raise  # a cookie that no longer works is a session already over: clear it all the same
+        response = Response({"success": True, "message": "Logged out"})
+        cookies.clear_refresh_cookie(response)
+        return response
 
 
 class LogoutEverywhereView(GenericAPIView):
@@ -92,9 +162,12 @@ class LogoutEverywhereView(GenericAPIView):
     @extend_schema(request=None)
     def post(self, request):
         services.revoke_sessions(request.user)
-        return Response({"success": True, "message": "Logged out everywhere"})
+        response = Response({"success": True, "message": "Logged out everywhere"})
+        cookies.clear_refresh_cookie(response)
+        return response
 
 
+@extend_schema(parameters=[SESSION_MODE])
 class PasswordChangeView(GenericAPIView):
     """Change the password (the current one is required); every other session ends, this one gets new tokens."""
 
@@ -106,7 +179,10 @@ class PasswordChangeView(GenericAPIView):
     def post(self, request):
         data = validated(PasswordChangeSerializer, request.data)
         tokens = services.change_password(request.user, data["old_password"], data["new_password"])
-        return Response({"success": True, "message": "Password changed", **tokens})
+        response = _session_response(request, tokens, {"success": True, "message": "Password changed"})
+        if not cookies.wants_cookie(request):
+            cookies.clear_refresh_cookie(response)  # the old cookie's session has ended
+        return response
 
 
 class PasswordResetView(GenericAPIView):
@@ -137,7 +213,9 @@ class PasswordResetConfirmView(GenericAPIView):
     def post(self, request):
         data = validated(PasswordResetConfirmSerializer, request.data)
         services.reset_password(data["uid"], data["token"], data["new_password"])
-        return Response({"success": True, "message": "Password reset; log in with the new password"})
+        response = Response({"success": True, "message": "Password reset; log in with the new password"})
+        cookies.clear_refresh_cookie(response)
+        return response
 
 
 class TwoFactorEnrollView(GenericAPIView):
@@ -158,8 +236,34 @@ class TwoFactorVerifyView(GenericAPIView):
 
     def post(self, request):
         data = validated(TotpCodeSerializer, request.data)
-        services.verify_2fa(request.user, data["totp_code"])
-        return Response({"success": True, "message": "2FA enabled successfully"})
+        codes = services.verify_2fa(request.user, data["totp_code"])
+        # The only time these backup codes are shown (only their hashes are kept).
+        return Response({"success": True, "message": "2FA enabled successfully", "backup_codes": codes})
+
+
+class BackupCodesView(GenericAPIView):
+    """Two-factor backup codes: how many are left (GET), or a new set (POST, with the password or a current TOTP code;
+    the old codes stop working and the new ones are shown this once). Each code works once, instead of a TOTP code."""
+
+    permission_classes = PASSWORD_SESSION
+    throttle_classes = [AuthIPThrottle, AuthAccountThrottle]
+    throttle_bucket = "2fa_backup_codes"
+    serializer_class = BackupCodeRegenerateSerializer
+
+    def get_throttles(self):
+        return super().get_throttles() if self.request.method == "POST" else []
+
+    @extend_schema(responses=BackupCodesStatusSerializer)
+    def get(self, request):
+        status = selectors.backup_code_status(request.user)
+        return Response({"success": True, **backup_codes_payload(status)})
+
+    @extend_schema(request=BackupCodeRegenerateSerializer, responses=NewBackupCodesSerializer)
+    def post(self, request):
+        data = validated(BackupCodeRegenerateSerializer, request.data)
+        codes = services.regenerate_backup_codes(request.user, data.get("password"), data.get("totp_code"))
+        status = selectors.backup_code_status(request.user)
+        return Response({"success": True, "backup_codes": codes, **backup_codes_payload(status)})
 
 
 class MeView(GenericAPIView):

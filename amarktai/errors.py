@@ -33,6 +33,8 @@ POSITION_CLOSED = "POSITION_CLOSED"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 TRADING_HALTED = "TRADING_HALTED"
 INTERNAL_ERROR = "INTERNAL_ERROR"
+TOTP_REUSED = "TOTP_REUSED"
+CSRF_FAILED = "CSRF_FAILED"
 
 
 class AmarktaiError(Exception):
@@ -80,6 +82,22 @@ class AuthRequired(AmarktaiError):
 
 class AuthInvalid(AmarktaiError):
     error_code, status, default_message = AUTH_INVALID, 401, "Invalid or expired credentials"
+
+
+class TotpReused(AuthInvalid):
+    """A two-factor code that was valid but has already been used (django-otp refuses replays): wait for the next."""
+
+    error_code, default_message = TOTP_REUSED, "This code was already used; wait for the next one"
+
+    def __init__(self, message=None, *, status=401, details=None):
+        super().__init__(message, details=details)
+        self.status = status  # 401 at login; 400 where the caller is signed in (a 401 there means "session over")
+
+
+class CsrfFailed(PermissionDenied):
+    """A request authenticated by the portal's refresh cookie without a valid CSRF token, or from another origin."""
+
+    error_code, default_message = CSRF_FAILED, "CSRF check failed"
 
 
 class RateLimited(AmarktaiError):

@@ -1,8 +1,9 @@
 """The web portal: plain TemplateViews under templates/portal/.
 
-The pages hold no data of their own. Each one loads static/portal/app.js, which signs in through the JSON API, keeps the
-JWT in sessionStorage and reads everything (bots, trades, metrics, wallet, chat, admin lists) from the same /api/
-endpoints and the /api/ws feed that every other client uses, so the portal is not a second code path into the domain.
+The pages hold no data of their own. Each one loads static/portal/app.js, which signs in through the JSON API (the
+refresh token in an HttpOnly cookie, the access token in the page's memory: accounts/cookies.py) and reads everything
+(bots, trades, metrics, wallet, chat, admin lists) from the same /api/ endpoints and the /api/ws feed that every other
+client uses, so the portal is not a second code path into the domain.
 """
 
 from django.contrib.staticfiles import finders

@@ -8,6 +8,7 @@ from amarktai.settings.env import env, env_int
 __all__ = [
     "API_MAX_BODY_BYTES",
     "API_MAX_JSON_DEPTH",
+    "AUTH_REFRESH_GRACE_SECONDS",
     "OTP_TOTP_ISSUER",
     "REST_FRAMEWORK",
     "SIMPLE_JWT",
@@ -53,6 +54,11 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
 }
+
+# The portal's cookie path (accounts/cookies.py): for this many seconds after a refresh cookie is rotated, the same old
+# cookie sent again (two tabs refreshing at the same moment) gets the same successor instead of a replay refusal.
+# Bearer clients (refresh token in the body) never get this grace: their refresh token works exactly once.
+AUTH_REFRESH_GRACE_SECONDS = env_int("AUTH_REFRESH_GRACE_SECONDS", 10)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Amarktai API",

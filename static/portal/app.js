@@ -1,7 +1,11 @@
 /* Amarktai portal: every page is driven by the public JSON API (/api/...) and the WebSocket feed (/api/ws).
  *
- * - The JWT (and refresh token) live in sessionStorage; an expired access token is refreshed once, transparently.
- *   Refresh tokens rotate: each refresh returns a new one (stored) and spends the old; logout spends it on the server.
+ * - Sessions (accounts/cookies.py): the refresh token lives in an HttpOnly, SameSite=Strict cookie that script never
+ *   sees; the access token lives in this page's memory only. Every page load (a new tab, a reload, a link) gets its
+ *   access token from POST /api/auth/refresh with that cookie and the CSRF header, so a second tab needs no password and
+ *   no 2FA code. Refreshes are serialized across tabs (Web Locks), and the server gives a cookie that was rotated a
+ *   moment ago the same successor, so tabs refreshing together never log each other out. Logging out in one tab ends
+ *   the session on the server, clears the cookie and tells the other tabs (BroadcastChannel).
  * - Errors follow the API's error schema {success:false, error, error_code, timestamp, details?}: field messages are
  *   shown next to their field, everything else next to the form or action that failed.
  * - Nothing here is inserted as HTML: all text goes through textContent (see h()).
@@ -11,35 +15,65 @@
 
   // ---------------------------------------------------------------------------------------------------------------
   // Session
-  const KEYS = { token: 'amk.token', refresh: 'amk.refresh', user: 'amk.user' };
+  // The access token: in memory only. The user object is a display cache (not a secret) kept per tab.
+  const USER_KEY = 'amk.user';
+  const LEGACY = { token: 'amk.token', refresh: 'amk.refresh' }; // older portals kept the pair in sessionStorage
+  let accessToken = null;
   const session = {
-    get token() { return sessionStorage.getItem(KEYS.token); },
-    get refresh() { return sessionStorage.getItem(KEYS.refresh); },
+    get token() { return accessToken; },
     get user() {
-      try { return JSON.parse(sessionStorage.getItem(KEYS.user) || 'null'); } catch (e) { return null; }
+      try { return JSON.parse(sessionStorage.getItem(USER_KEY) || 'null'); } catch (e) { return null; }
     },
-    save({ token, refresh, user }) {
-      if (token) sessionStorage.setItem(KEYS.token, token);
-      if (refresh) sessionStorage.setItem(KEYS.refresh, refresh);
-      if (user) sessionStorage.setItem(KEYS.user, JSON.stringify({ ...(this.user || {}), ...user }));
+    save({ token, user }) {
+      if (token) accessToken = token;
+      if (user) sessionStorage.setItem(USER_KEY, JSON.stringify({ ...(this.user || {}), ...user }));
     },
-    clear() { Object.values(KEYS).forEach((k) => sessionStorage.removeItem(k)); },
+    clear() {
+      accessToken = null;
+      [USER_KEY, LEGACY.token, LEGACY.refresh].forEach((k) => sessionStorage.removeItem(k));
+    },
   };
+  const tabs = 'BroadcastChannel' in window ? new BroadcastChannel('amk-session') : null;
+  // Resolves once boot knows whether this page is signed in (true: session.token is set). The token comes from an
+  // asynchronous refresh, so code outside the pages (top-bar widgets) that needs it waits for this, not DOMContentLoaded.
+  let markReady;
+  const ready = new Promise((resolve) => { markReady = resolve; });
 
-  function logout(reason) {
-    const refresh = session.refresh;
-    if (!reason && refresh) {
-      // Logging out ends the session on the server too: the refresh token is blacklisted, its access tokens refused.
-      fetch('/api/auth/logout', {
-        method: 'POST', keepalive: true, headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ refresh }),
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : '';
+  }
+  function authHeaders() {
+    const headers = { 'Content-Type': 'application/json', Accept: 'application/json', 'X-Session-Mode': 'cookie' };
+    const csrf = csrfToken();
+    if (csrf) headers['X-CSRFToken'] = csrf;
+    return headers;
+  }
+
+  async function logout(reason) {
+    live.stop();
+    if (!reason) {
+      // Logging out ends the session on the server too: the cookie's refresh token is blacklisted, its access tokens
+      // refused, the cookie cleared. Wait for it, so the login page does not find the cookie still there.
+      // Under the refresh lock, so it sends the cookie a refresh under way (in any tab) is about to set.
+      await withRefreshLock(async () => {
+        try {
+          await fetch('/api/auth/logout', { method: 'POST', credentials: 'same-origin', headers: authHeaders(), body: '{}' });
+        } catch (e) { /* offline: the server-side session ends at its expiry */ }
       }).catch(() => {});
+      if (tabs) tabs.postMessage({ type: 'logout' });
     }
     session.clear();
-    live.stop();
     const next = location.pathname.startsWith('/login') ? '' : `?next=${encodeURIComponent(location.pathname)}`;
     if (reason) sessionStorage.setItem('amk.flash', reason);
     location.replace(`/login${reason ? next : ''}`);
+  }
+  if (tabs) {
+    tabs.onmessage = (ev) => {
+      if (ev.data && ev.data.type === 'logout' && document.body.dataset.public !== '1') {
+        logout('You logged out in another tab.');
+      }
+    };
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -53,25 +87,58 @@
     }
   }
 
+  const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+  // One refresh at a time across this browser's tabs: the next one waits and then sends the cookie the first one got.
+  function withRefreshLock(fn) {
+    if (navigator.locks && navigator.locks.request) return navigator.locks.request('amk-refresh', fn);
+    return fn();
+  }
+
+  async function postRefresh(body) {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      let r;
+      try {
+        r = await fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: authHeaders(), body: JSON.stringify(body) });
+      } catch (e) {
+        await sleep(1000 * (attempt + 1)); // the server is restarting or the network blinked
+        continue;
+      }
+      if (r.status === 429) { // throttled, not signed out: wait as told and try again
+        await sleep(Math.min(10, Number(r.headers.get('Retry-After')) || 2) * 1000);
+        continue;
+      }
+      if (!r.ok) return false;
+      const data = await r.json().catch(() => ({}));
+      accessToken = data.token || data.access || null;
+      return Boolean(accessToken);
+    }
+    return false;
+  }
+
+  async function refreshOnce() {
+    // A tab from an older portal (or a test) may hold the pair in sessionStorage: its refresh token is rotated into the
+    // cookie once, and from then on nothing is kept there.
+    const legacy = sessionStorage.getItem(LEGACY.refresh);
+    if (legacy) {
+      sessionStorage.removeItem(LEGACY.refresh);
+      if (await postRefresh({ refresh: legacy })) { sessionStorage.removeItem(LEGACY.token); return true; }
+    }
+    if (sessionStorage.getItem(LEGACY.token)) return false; // this tab runs on the older portal's access token
+    return postRefresh({}); // the cookie
+  }
+
   let refreshing = null;
   function refreshToken() {
-    if (!session.refresh) return Promise.resolve(false);
     if (!refreshing) {
-      refreshing = fetch('/api/auth/refresh', {
-        method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ refresh: session.refresh }),
-      }).then(async (r) => {
-        if (!r.ok) return false;
-        const data = await r.json();
-        session.save({ token: data.token || data.access, refresh: data.refresh });
-        return true;
-      }).catch(() => false).finally(() => { setTimeout(() => { refreshing = null; }, 0); });
+      refreshing = withRefreshLock(refreshOnce).catch(() => false)
+        .finally(() => { setTimeout(() => { refreshing = null; }, 0); });
     }
     return refreshing;
   }
 
   async function api(method, path, body, { auth = true, retried = false } = {}) {
-    const headers = { Accept: 'application/json' };
+    const headers = { Accept: 'application/json', 'X-Session-Mode': 'cookie' }; // login/register: refresh token as a cookie
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
     let resp;
@@ -83,6 +150,7 @@
     let data = null;
     try { data = await resp.json(); } catch (e) { data = null; }
     if (resp.status === 401 && auth) {
+      if (headers.Authorization === `Bearer ${sessionStorage.getItem(LEGACY.token)}`) sessionStorage.removeItem(LEGACY.token);
       if (!retried && await refreshToken()) return api(method, path, body, { auth, retried: true });
       logout('Your session has expired. Please log in again.');
       throw new ApiError(401, data);
@@ -582,6 +650,13 @@
     const form = T('login-form');
     const flash = sessionStorage.getItem('amk.flash');
     if (flash) { $('.form-error', form).textContent = flash; sessionStorage.removeItem('amk.flash'); }
+    T('login-use-backup').addEventListener('click', (ev) => { // backup codes have letters: a text keyboard
+      const input = T('login-totp');
+      input.inputMode = 'text';
+      input.placeholder = 'xxxxx-xxxxx';
+      ev.currentTarget.hidden = true;
+      input.focus();
+    });
     onSubmit(form, async (data) => {
       const body = { email: data.email, password: data.password };
       const totpStep = T('totp-step');
@@ -614,38 +689,7 @@
     });
   };
 
-  pages.two_factor = async () => {
-    const me = (await GET('auth/me')).user;
-    session.save({ user: me });
-    const show = (enabled) => {
-      T('2fa-enabled').hidden = !enabled;
-      T('2fa-start').hidden = enabled;
-      T('2fa-setup').hidden = true;
-    };
-    show(me.two_factor_enabled);
-    if (!me.two_factor_enabled && new URLSearchParams(location.search).get('welcome')) {
-      T('2fa-start').prepend(h('p', { class: 'ok-banner' }, `Welcome to Amarktai${me.first_name ? `, ${me.first_name}` : ''}! Secure your account before you trade.`),
-        h('p', {}, h('a', { href: '/dashboard', testid: '2fa-skip' }, 'Skip for now and go to the dashboard')));
-    }
-    T('2fa-enroll').addEventListener('click', async (ev) => {
-      const slot = T('2fa-enroll-error');
-      await act(ev.currentTarget, slot, async () => {
-        const res = await POST('auth/2fa/enroll');
-        if (typeof res.qr_code === 'string' && res.qr_code.startsWith('data:image/')) T('2fa-qr').src = res.qr_code;
-        T('2fa-secret').textContent = res.secret;
-        T('2fa-start').hidden = true;
-        T('2fa-setup').hidden = false;
-        T('2fa-code').focus();
-      });
-    });
-    onSubmit(T('2fa-verify-form'), async (data) => {
-      await POST('auth/2fa/verify', { totp_code: data.totp_code });
-      session.save({ user: { two_factor_enabled: true } });
-      show(true);
-      T('2fa-enabled').append(h('p', {}, h('a', { class: 'btn btn-primary', href: '/dashboard', testid: '2fa-continue' }, 'Continue to dashboard')));
-      toast('Two-factor authentication is on.', 'success');
-    });
-  };
+  // pages.two_factor: static/portal/pages/two_factor.js
 
   // pages.dashboard: static/portal/pages/dashboard.js
 
@@ -961,6 +1005,11 @@
     session.save({ user });
     T('security-2fa-status').textContent = user.two_factor_enabled
       ? 'Two-factor authentication is on.' : 'Two-factor authentication is off. Turn it on to protect your account (required for live trading).';
+    if (user.two_factor_enabled) {
+      GET('auth/2fa/backup-codes').then((b) => {
+        T('security-2fa-status').textContent = `Two-factor authentication is on. ${b.remaining} of ${b.total} backup codes left.`;
+      }).catch(() => {});
+    }
 
     // Base currency: every total (dashboard, wallet, assistant) is converted into it.
     const ccyForm = T('currency-form');
@@ -1183,15 +1232,23 @@
   async function boot() {
     const page = document.body.dataset.page;
     const isPublic = document.body.dataset.public === '1';
+    const signingIn = page === 'login' || page === 'signup';
+    if (!isPublic) T('logout').addEventListener('click', () => logout()); // works while the page is still loading
+    // A new tab or a reload: the session cookie gives this page its access token (no password, no 2FA code). A tab
+    // from an older portal whose refresh token could not be moved into the cookie keeps its access token until expiry.
+    if (signingIn && !session.token) await withRefreshLock(() => postRefresh({})).catch(() => false);
+    if (!isPublic && !session.token && !(await refreshToken())) accessToken = sessionStorage.getItem(LEGACY.token);
+    markReady(Boolean(session.token) && !isPublic);
+    document.dispatchEvent(new CustomEvent('amarktai:ready', { detail: { signedIn: Boolean(session.token) && !isPublic } }));
     if (isPublic) {
-      if (session.token && (page === 'login' || page === 'signup')) { location.replace('/dashboard'); return; }
+      if (session.token && signingIn) { location.replace('/dashboard'); return; }
     } else {
       if (!session.token) { location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`); return; }
-      T('logout').addEventListener('click', () => logout());
       setupMenu();
       watchTables($('main.content'));
+      const me = GET('auth/me').then((r) => { session.save({ user: r.user }); showChrome(); }).catch(() => {});
+      if (!session.user) await me; // a new tab has no cached user yet: the pages read it
       showChrome();
-      GET('auth/me').then((r) => { session.save({ user: r.user }); showChrome(); }).catch(() => {});
       live.start();
     }
     const init = pages[page];
@@ -1211,7 +1268,7 @@
   Object.assign(window.amarktai, {
     api, GET, POST, DEL, $, $$, T, h, toast, pageError, failedTo, formData, clearErrors, showErrors, onSubmit, armedButton,
     act, debounce, labelTable, money, number, signedMoney, pct, when, platforms, platformQuote, fillPlatformSelect,
-    tradeRow, drawPnlChart, live, session, confirmDialog, positionLabel, closePositionText, closePositionButton,
+    tradeRow, drawPnlChart, live, session, ready, confirmDialog, positionLabel, closePositionText, closePositionButton,
   });
   document.addEventListener('DOMContentLoaded', boot);
 })();

@@ -83,5 +83,6 @@
     load().catch(() => {});
   }
 
-  document.addEventListener('DOMContentLoaded', init);
+  // After boot has the session (a new tab gets its access token from the cookie first: amarktai.ready).
+  document.addEventListener('DOMContentLoaded', () => window.amarktai.ready.then(init));
 })();

@@ -178,7 +178,11 @@ class TestTwoFactor:
         start_of_fresh_totp_step()  # the rest of this test runs within one time step
         ok = client.post("/api/auth/2fa/verify", {"totp_code": code_for(secret)}, format="json")
         assert ok.status_code == 200
-        assert ok.json() == {"success": True, "message": "2FA enabled successfully"}
+        assert {k: v for k, v in ok.json().items() if k != "backup_codes"} == {
+            "success": True,
+            "message": "2FA enabled successfully",
+        }
+        assert len(ok.json()["backup_codes"]) == 10  # shown this once (tests/accounts/test_backup_codes.py)
         user.refresh_from_db()
         assert user.two_factor_enabled is True
 
@@ -196,9 +200,9 @@ class TestTwoFactor:
         r = api_client.post("/api/auth/login", {**creds, "totp_code": "12345"}, format="json")
         assert_error(r, 401, "AUTH_INVALID")
         TOTPDevice.objects.filter(user=user).update(throttling_failure_count=0, throttling_failure_timestamp=None)
-        # The code used to verify cannot be replayed; the next time step's code works.
+        # The code used to verify cannot be replayed (and says so); the next time step's code works.
         r = api_client.post("/api/auth/login", {**creds, "totp_code": code_for(secret)}, format="json")
-        assert_error(r, 401, "AUTH_INVALID")
+        assert_error(r, 401, "TOTP_REUSED")
         TOTPDevice.objects.filter(user=user).update(throttling_failure_count=0, throttling_failure_timestamp=None)
         r = api_client.post("/api/auth/login", {**creds, "totp_code": code_for(secret, drift=1)}, format="json")
         assert r.status_code == 200, r.content
@@ -206,7 +210,7 @@ class TestTwoFactor:
         # ...and that one cannot be used twice either.
         TOTPDevice.objects.filter(user=user).update(throttling_failure_count=0, throttling_failure_timestamp=None)
         r = api_client.post("/api/auth/login", {**creds, "totp_code": code_for(secret, drift=1)}, format="json")
-        assert_error(r, 401, "AUTH_INVALID")
+        assert_error(r, 401, "TOTP_REUSED")
 
         # The TOTP secret and password never reach the logs.
         logged = "\n".join(record.getMessage() for record in caplog.records)

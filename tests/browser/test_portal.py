@@ -29,7 +29,8 @@ def tid(page, testid):
 
 
 def token_of(page):
-    return page.evaluate("sessionStorage.getItem('amk.token')")
+    """The page's access token: it lives in the page's memory only (the refresh token is an HttpOnly cookie)."""
+    return page.evaluate("window.amarktai && window.amarktai.session.token")
 
 
 def api(server, token, method, path, json=None):
@@ -66,8 +67,9 @@ def register_via_api(server, name):
 
 
 def open_signed_in(page, account, path="/dashboard"):
-    """Start a signed-in tab for an account created through the API (the portal keeps its JWT in sessionStorage)."""
-    page.goto("/login")
+    """Start a signed-in tab for an account created through the API. The refresh token is handed over the way an older
+    portal kept it (sessionStorage); the page rotates it into its HttpOnly cookie on load and keeps no token there."""
+    page.goto("/api/system/ping")  # any page of the origin (the login page would redirect a signed-in browser)
     page.evaluate(
         "([t, r, u]) => { sessionStorage.setItem('amk.token', t); sessionStorage.setItem('amk.refresh', r);"
         " sessionStorage.setItem('amk.user', JSON.stringify(u)); }",
