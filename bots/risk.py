@@ -132,7 +132,12 @@ def entry_block(bot: Any) -> str:
         events.publish(
             bot.user_id,
             events.ALERT,
-            {"level": "warning", "message": f"{reason}. Your bots open no new positions today.", "bot_id": str(bot.id)},
+            {
+                "level": "warning",
+                "message": f"{reason}. Your bots open no new positions today.",
+                "bot_id": str(bot.id),
+                "kind": "risk_limit",  # notifications: the "risk limit hit" kind
+            },
         )
     return reason
 

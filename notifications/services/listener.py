@@ -6,6 +6,7 @@ costs the publisher one query when nobody subscribed.
 - bot_update to paused or stopped                  -> bot_paused (with the bot's last error, if any)
 - alert with a bot_id (a failure), not a risk limit -> bot_paused, unless that bot's bot_update just did
 - alert with "kind": "risk_limit"                  -> risk_limit
+- alert with "kind": "protection"                  -> risk_limit (a bot's protection blocks its entries)
 - alert with "kind": "new_device"                  -> new_device
 - alert with "kind": "channel_disabled"            -> a notice to the user's email channels
 """
@@ -58,6 +59,8 @@ def classify(event_type: str, payload: dict[str, Any]) -> tuple[str, str, str, d
     data = {key: value for key, value in payload.items() if key not in ("message",)}
     if kind == "risk_limit":
         return EventKind.RISK_LIMIT, "Risk limit hit", message, data
+    if kind == "protection":
+        return EventKind.RISK_LIMIT, "Protection triggered", message, data
     if kind == "new_device":
         return EventKind.NEW_DEVICE, "New sign-in to your Amarktai account", message, data
     if kind is None and payload.get("bot_id") and payload.get("level") in ("warning", "error"):

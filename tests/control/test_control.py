@@ -390,6 +390,7 @@ def test_daily_loss_limit_stops_entries_with_one_alert(user, monkeypatch, django
     assert client.get(f"/api/bots/{bot.pk}").json()["bot"]["risk_block"] == bot.risk_block
     alerts = [p for kind, p in published if kind == "alert" and "Daily loss limit" in p["message"]]
     assert len(alerts) == 1  # once per breach per day
+    assert alerts[0]["kind"] == "risk_limit"  # what notifications turn into a "risk limit hit" message
 
     # Raising the limit lets the bot trade again, and clears the reason.
     client.put("/api/config/risk", {"daily_loss_limit": 1000}, format="json")

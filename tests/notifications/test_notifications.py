@@ -199,6 +199,8 @@ def test_event_mapping():
     assert kind == "trade_executed" and "BUY 1 BTC/ZAR" in subject
     risk = listener.classify(events.ALERT, {"level": "warning", "message": "Daily loss limit", "kind": "risk_limit"})
     assert risk[0] == "risk_limit" and risk[2] == "Daily loss limit"
+    guard = {"level": "warning", "message": "Cooldown after exit", "kind": "protection", "bot_id": "b1"}
+    assert listener.classify(events.ALERT, guard)[:2] == ("risk_limit", "Protection triggered")
     paused = listener.classify(
         events.BOT_UPDATE,
         {"bot_id": "b1", "status": "paused", "data": {"name": "Alpha", "last_error": "exchange down"}},
