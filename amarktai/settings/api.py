@@ -67,6 +67,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Two strategy lists meet in the schema: every strategy a bot can run, and the indicator ones backtests and the
+    # ranking run (DCA, grid and signal bots have no candle-only decision). Named here, not by hash.
+    "ENUM_NAME_OVERRIDES": {
+        "StrategyEnum": "bots.strategies.STRATEGY_CHOICES",
+        "IndicatorStrategyEnum": "bots.strategies.INDICATOR_STRATEGY_CHOICES",
+    },
 }
 
 OTP_TOTP_ISSUER = "Amarktai"

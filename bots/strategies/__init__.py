@@ -12,3 +12,8 @@ def ticks(strategy: str) -> bool:
 
 
 WEBHOOK_STRATEGIES = [name for name, cls in STRATEGIES.items() if getattr(cls, "kind", "") == "webhook"]
+
+
+# The choice lists of the API schema (amarktai.settings.api ENUM_NAME_OVERRIDES).
+STRATEGY_CHOICES = sorted(STRATEGIES)
+INDICATOR_STRATEGY_CHOICES = sorted(INDICATOR_STRATEGIES)
