@@ -21,6 +21,7 @@ SCRIPTS = {
     "paper": ["bench_paper_orders.py"],
     "signals": ["bench_signals.py"],
     "backtest": ["bench_backtest.py"],
+    "backtest_load": ["bench_backtest_load.py"],
 }
 
 
