@@ -141,7 +141,7 @@ def test_every_schema_is_valid_json_schema_and_marks_the_advanced_params(name):
     Draft202012Validator.check_schema(schema)
     props = schema["properties"]
     assert all(spec["type"] in ("number", "integer", "boolean", "string") and spec["title"] for spec in props.values())
-    for prop, spec in props.items():
+    for spec in props.values():
         if "default" in spec:
             Draft202012Validator(spec).validate(spec["default"])
         if "enum" in spec:
