@@ -32,7 +32,7 @@ _BOT_TITLES = {
     "trailing_stop_pct": "Trailing stop (%)",
     "trailing_tp_activate_pct": "Trailing take profit arms at (%)",
     "trailing_tp_callback_pct": "Trailing take profit callback (%)",
-    "breakeven_after_tp1": "Breakeven after take profit 1 (0/1)",
+    "breakeven_after_tp1": "Breakeven after take profit 1",
     "time_stop_minutes": "Time stop (minutes)",
     "sl_guard_count": "Stop-loss guard: stops",
     "sl_guard_window_minutes": "Stop-loss guard: window (minutes)",

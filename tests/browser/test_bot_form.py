@@ -62,6 +62,8 @@ def test_every_param_type_and_the_folded_exits(new_page, portal_server, screensh
     # is a checkbox; their values reach the API as a string and a boolean.
     tid(page, "bot-strategy").select_option("grid")
     expect(tid(page, "bot-params-advanced")).to_have_count(0)
+    expect(tid(page, "bot-params-fields")).not_to_contain_text("null")
+    expect(tid(page, "bot-strategy-description")).to_contain_text("between a lower and an upper price")
     for name in ("lower_price", "upper_price", "investment"):
         expect(tid(page, f"bot-param-{name}")).to_have_value("")
         expect(tid(page, f"bot-param-{name}")).to_have_attribute("placeholder", "Required")

@@ -130,7 +130,7 @@
             h('h3', { class: 'params-group-title' }, GROUPS[g] || g),
             folded.filter(([, spec]) => spec['x-group'] === g).map(([name, spec]) => field(name, spec, required.has(name))))));
       }
-      fields.replaceChildren(...main.map(([name, spec]) => field(name, spec, required.has(name))), advanced);
+      fields.replaceChildren(...main.map(([name, spec]) => field(name, spec, required.has(name))), ...(advanced ? [advanced] : []));
       countSet();
       T('bot-params').hidden = entries.length === 0;
     }
