@@ -148,6 +148,11 @@ class DCA(ManagedStrategy):
     """
 
     name = "dca"
+    title = "DCA (dollar-cost averaging)"
+    description = (
+        "Buys in deals: a base order at market, then bigger safety orders as the price falls, and sells everything "
+        "at a take profit above the average entry."
+    )
     REQUIRED = ("base_order", "safety_order")
     PARAMS = {
         "base_order": {"type": "number", "exclusiveMinimum": 0, "description": "Quote spent by the base order"},
@@ -299,6 +304,11 @@ class Grid(ManagedStrategy):
     """
 
     name = "grid"
+    title = "Grid"
+    description = (
+        "Rests buy orders below the price and sell orders above it on levels between a lower and an upper price; "
+        "each fill places the opposite order one level away."
+    )
     REQUIRED = ("lower_price", "upper_price", "investment")
     PARAMS = {
         "lower_price": {"type": "number", "exclusiveMinimum": 0, "description": "Bottom of the range"},

@@ -277,6 +277,8 @@
       slot.textContent = (Array.isArray(msgs) ? msgs : [msgs]).map(String).join(' ');
       const input = form.elements[field];
       if (input && input.classList) input.classList.add('invalid');
+      const fold = slot.closest('details'); // an error inside a folded section (e.g. a bot's exits) unfolds it
+      if (fold) fold.open = true;
       placed += 1;
     }
     const box = $('.form-error', form);

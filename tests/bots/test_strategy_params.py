@@ -124,3 +124,33 @@ def test_existing_bots_params_keep_working(user):
         current_capital=100,
     )
     assert effective_params(bot)["fast"] == 3 and effective_params(bot)["min_roc"] == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_schema_is_valid_json_schema_and_marks_the_advanced_params(name):
+    """What the portal's generated form relies on: a valid JSON Schema per strategy whose every property has a type and
+    a title, whose defaults satisfy it, whose "required" names declared params without a default, and whose exits and
+    protections (and only those) carry ``x-group``, the form's folded "Exits and protections" section."""
+    from jsonschema import Draft202012Validator
+
+    from bots.strategies.base import EXIT_PARAMS, PROTECTION_PARAMS
+    from bots.strategies.managed import ManagedStrategy
+
+    cls = STRATEGIES[name]
+    schema = json_schema(cls)
+    Draft202012Validator.check_schema(schema)
+    props = schema["properties"]
+    assert all(spec["type"] in ("number", "integer", "boolean", "string") and spec["title"] for spec in props.values())
+    for spec in props.values():
+        if "default" in spec:
+            Draft202012Validator(spec).validate(spec["default"])
+        if "enum" in spec:
+            assert spec["type"] == "string" and spec.get("default", spec["enum"][0]) in spec["enum"]
+    for prop in schema.get("required", []):
+        assert prop in props and "default" not in props[prop]
+    groups = {prop: spec["x-group"] for prop, spec in props.items() if "x-group" in spec}
+    if issubclass(cls, ManagedStrategy):  # DCA and grid: their own params, required ones first in the form
+        assert groups == {} and schema["required"]
+    else:
+        assert groups == {**dict.fromkeys(EXIT_PARAMS, "exits"), **dict.fromkeys(PROTECTION_PARAMS, "protections")}
+        assert "required" not in schema

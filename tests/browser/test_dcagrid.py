@@ -58,7 +58,7 @@ def fill_form(page, name, strategy, capital, params):
     tid(page, "bot-strategy").select_option(strategy)
     tid(page, "bot-capital").fill(str(capital))
     for key, value in params.items():
-        field = tid(page, f"param-{key}")
+        field = tid(page, f"bot-param-{key}")
         if isinstance(value, bool):
             field.set_checked(value)
         elif key in ("spacing", "on_range_exit"):
@@ -92,8 +92,19 @@ def test_dca_and_grid_bots_from_form_to_page(new_page, portal_server, screenshot
     open_signed_in(page, account, "/bots")
     expect(tid(page, "bot-form")).to_be_visible()
 
-    # DCA: the params section shows for it only; orders that do not fit the capital are a field error.
-    expect(tid(page, "params-dca")).to_be_hidden()
+    # DCA: the generated form shows its own params (no exits and protections section); the required ones start empty,
+    # marked, and are checked before sending; orders that do not fit the capital are a field error.
+    tid(page, "bot-strategy").select_option("dca")
+    expect(tid(page, "bot-param-field-base_order")).to_be_visible()
+    expect(tid(page, "bot-param-field-lower_price")).to_have_count(0)
+    expect(tid(page, "bot-params-advanced")).to_have_count(0)
+    expect(tid(page, "bot-param-base_order")).to_have_value("")
+    expect(tid(page, "bot-param-required-base_order")).to_be_visible()
+    expect(tid(page, "bot-param-max_safety_orders")).to_have_value("5")
+    fill_form(page, "DCA Bot", "dca", 5000, {})
+    tid(page, "bot-create").click()
+    expect(page.locator('[data-error-for="params.base_order"]')).to_contain_text("Required")
+    expect(page.locator('[data-error-for="params.safety_order"]')).to_contain_text("Required")
     dca = {
         "base_order": 1000,
         "safety_order": 1000,
@@ -103,8 +114,6 @@ def test_dca_and_grid_bots_from_form_to_page(new_page, portal_server, screenshot
         "take_profit": 0.03,
     }
     fill_form(page, "DCA Bot", "dca", 5000, dca)
-    expect(tid(page, "params-dca")).to_be_visible()
-    expect(tid(page, "params-grid")).to_be_hidden()
     tid(page, "bot-create").click()
     expect(page.locator('[data-error-for="initial_capital"]')).to_contain_text("8000")
     tid(page, "bot-capital").fill("20000")
@@ -119,7 +128,9 @@ def test_dca_and_grid_bots_from_form_to_page(new_page, portal_server, screenshot
         30000,
         {"lower_price": 1100000, "upper_price": 900000, "grids": 4, "investment": 20000, "spacing": "arithmetic"},
     )
-    expect(tid(page, "params-grid")).to_be_visible()
+    expect(tid(page, "bot-param-field-lower_price")).to_be_visible()
+    expect(tid(page, "bot-param-field-base_order")).to_have_count(0)
+    expect(tid(page, "bot-param-trailing_up")).not_to_be_checked()  # a boolean: a checkbox
     tid(page, "bot-create").click()
     expect(page.locator('[data-error-for="params.upper_price"]')).to_contain_text("above lower_price")
     fill_form(page, "Grid Bot", "grid", 30000, {"lower_price": px(900000), "upper_price": px(1100000)})
