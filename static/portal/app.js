@@ -272,10 +272,13 @@
   function showErrors(form, err) {
     let placed = 0;
     for (const [field, msgs] of Object.entries(err.details || {})) {
-      const slot = $(`[data-error-for="${CSS.escape(field)}"]`, form);
+      // "params.fast" goes to its own slot, else to its parent field's ("params": e.g. one JSON box for them all).
+      const parent = field.includes('.') ? field.split('.')[0] : null;
+      const slot = $(`[data-error-for="${CSS.escape(field)}"]`, form) || (parent && $(`[data-error-for="${CSS.escape(parent)}"]`, form));
       if (!slot || typeof msgs === 'boolean') continue;
-      slot.textContent = (Array.isArray(msgs) ? msgs : [msgs]).map(String).join(' ');
-      const input = form.elements[field];
+      const text = (Array.isArray(msgs) ? msgs : [msgs]).map(String).join(' ');
+      slot.textContent = slot.dataset.errorFor === field ? text : `${field.slice(parent.length + 1)}: ${text}`;
+      const input = form.elements[field] || (parent && form.elements[parent]);
       if (input && input.classList) input.classList.add('invalid');
       const fold = slot.closest('details'); // an error inside a folded section (e.g. a bot's exits) unfolds it
       if (fold) fold.open = true;

@@ -27,13 +27,13 @@ def shell(server, code):
 
 
 def quiet_bot(server, token, name):
-    """A paper bot that never trades by itself: its slow EMA needs more candles than the engine fetches."""
+    """A paper bot that never trades by itself: it enters only after the price doubled over its fast window."""
     resp = api(
         server,
         token,
         "POST",
         "bots",
-        {"name": name, "exchange": "luno", "initial_capital": 20000, "strategy": "momentum", "params": {"slow": 5000}},
+        {"name": name, "exchange": "luno", "initial_capital": 20000, "strategy": "momentum", "params": {"min_roc": 1}},
     )
     assert resp.status_code == 201, resp.text
     return resp.json()["bot"]["id"]

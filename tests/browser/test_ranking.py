@@ -33,7 +33,7 @@ def test_search_deploy_and_ranking_table(new_page, portal_server, screenshot_dir
 
     page = new_page(viewport=VIEWPORTS[size])
     open_signed_in(page, account, "/research/models")
-    expect(tid(page, "nav-models")).to_have_attribute("aria-current", "page")
+    expect(tid(page, "nav-research")).to_have_attribute("aria-current", "page")
 
     tid(page, "opt-strategy").select_option("momentum")
     tid(page, "opt-exchange").select_option("binance")

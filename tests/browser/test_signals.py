@@ -116,7 +116,7 @@ def test_new_signals_arrive_live(new_page, portal_server, screenshot_dir):
                 "symbol": symbol,
                 "strategy": "mean_reversion",
                 "initial_capital": 2000,
-                "params": {"period": 2, "entry_z": 0.0001, "exit_z": 0.0001},
+                "params": {"period": 2, "entry_z": 0.1, "exit_z": 0.0001},
             },
         )
         assert created.status_code == 201, created.text
