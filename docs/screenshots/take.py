@@ -4,7 +4,8 @@ Starts the portal on a free port with a throwaway database (as the browser tests
 up a trader whose account is filled through the public API (tests/browser/demo_data.py: bots, trades, positions,
 transfers, keys, a chat), and writes one PNG per main page, on a desktop (1280x800) and on a phone (390x844), into this
 folder: desktop-<page>.png and phone-<page>.png, plus phone-menu.png (the menu open). The pages are the login page,
-every entry of amarktai.portal.NAV (so pages added to the navigation are photographed too) and the page of one bot
+every entry of amarktai.portal.NAV (so pages added to the navigation are photographed too), the sub-pages that have
+their own section in it (amarktai.portal.NAV_PARENT: the watch list, the models) and the page of one bot
 (bot: /bots/<id>). The PNGs are reduced to a
 256-colour palette to keep them small. Needs Debian's chromium and playwright (requirements.txt), like the browser
 tests.
@@ -45,7 +46,7 @@ def main():
     django.setup()
     from playwright.sync_api import sync_playwright
 
-    from amarktai.portal import NAV
+    from amarktai.portal import NAV, NAV_PARENT, PAGES
     from tests.browser import demo_data
     from tests.browser.server import PortalServer
 
@@ -55,6 +56,8 @@ def main():
         trader = demo_data.register(server.base, "Thandiwe")
         seeded = demo_data.seed_portfolio(trader)
         pages = [("login", "/login", True)] + [(name, url, False) for name, url, _label in NAV]
+        # sub-pages under a navigation entry (not the settings and console ones: forms much like their parents')
+        pages += [(n, f"/{u}", False) for n, u, _t, _p in PAGES if NAV_PARENT.get(n) in {"signals", "research"}]
         # The bot page (amarktai.portal.DETAIL_PAGES), after the bots list: the demo account's first bot.
         at = [name for name, _url, _public in pages].index("bots") + 1
         pages.insert(at, ("bot", f"/bots/{seeded['bots'][0]}", False))
