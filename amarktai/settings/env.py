@@ -3,6 +3,7 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -39,13 +40,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def local_secret(filename: str, factory) -> str:
-    """Read a secret kept in var/, creating it (mode 0600) on first use."""
+    """Read a secret kept in var/, creating it (mode 0600) on first use.
+
+    Several processes may start at once (gunicorn workers, a test's servers): the secret is written whole to a
+    private temporary file and then hard-linked into place, which either wins or finds the other process's file,
+    so no process ever reads a half-written or different secret."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     path = VAR_DIR / filename
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(factory())
+        fd, temporary = tempfile.mkstemp(dir=VAR_DIR, prefix=f".{filename}.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(factory())
+            os.chmod(temporary, 0o600)
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 
