@@ -4,6 +4,34 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class CredentialField:
+    """A credential field a platform needs besides ``api_key``/``api_secret``/``passphrase`` (a broker's client code,
+    TOTP secret, gateway URL, paper/live switch...). Stored encrypted with the keys (``ExchangeCredential.extras``);
+    ``secret`` fields are never returned, the others are shown back as the credential's settings."""
+
+    name: str
+    label: str
+    secret: bool = True
+    required: bool = True
+    kind: str = "text"  # text | url | choice
+    choices: tuple = field(default_factory=tuple)
+    default: str = ""
+    help: str = ""
+
+    def entry(self):
+        return {
+            "name": self.name,
+            "label": self.label,
+            "secret": self.secret,
+            "required": self.required,
+            "kind": self.kind,
+            "choices": list(self.choices),
+            "default": self.default,
+            "help": self.help,
+        }
+
+
+@dataclass(frozen=True)
 class Platform:
     id: str
     name: str
@@ -21,6 +49,16 @@ class Platform:
     symbols: tuple = field(default_factory=tuple)
     # Currencies the exchange holds besides those of its pairs (stablecoins and fiat it takes deposits in).
     extra_currencies: tuple = field(default_factory=tuple)
+    # crypto (an exchange ccxt speaks to) or stock (a broker behind its own SDK).
+    kind: str = "crypto"
+    # The adapter module that talks to it (trading.exchanges.ADAPTERS): "ccxt" or a broker's own.
+    adapter: str = "ccxt"
+    # False for platforms whose keys are one token (OpenAlgo's API key): no api_secret asked or stored.
+    secret_required: bool = True
+    # Credential fields besides api_key/api_secret/passphrase.
+    fields: tuple = field(default_factory=tuple)
+    # The exchange offers a sandbox/testnet that a credential may be marked for.
+    supports_testnet: bool = False
 
     @property
     def currencies(self):
@@ -31,10 +69,16 @@ class Platform:
 
     @property
     def required_fields(self):
-        fields = ["api_key", "api_secret"]
+        names = ["api_key"]
+        if self.secret_required:
+            names.append("api_secret")
         if self.requires_passphrase:
-            fields.append("passphrase")
-        return fields
+            names.append("passphrase")
+        return names + [extra.name for extra in self.fields if extra.required]
+
+    def credential_field(self, name):
+        """The extra credential field ``name``, or None."""
+        return next((extra for extra in self.fields if extra.name == name), None)
 
     def catalogue_entry(self):
         return {
@@ -51,16 +95,20 @@ class Platform:
             "quote_currency": self.quote,
             "symbols": list(self.symbols),
             "currencies": list(self.currencies),
+            "kind": self.kind,
+            "supports_testnet": self.supports_testnet,
         }
 
     def provider_entry(self):
         return {
             "id": self.id,
-            "type": "exchange",
+            "type": "exchange" if self.kind == "crypto" else "broker",
             "display_name": self.name,
             "required_fields": self.required_fields,
+            "fields": [extra.entry() for extra in self.fields],
+            "supports_testnet": self.supports_testnet,
             "icon": f"{self.id}.svg",
-            "description": f"{self.name} cryptocurrency exchange",
+            "description": f"{self.name} cryptocurrency exchange" if self.kind == "crypto" else f"{self.name} broker",
         }
 
 

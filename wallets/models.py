@@ -1,3 +1,4 @@
+import json
 import uuid
 from decimal import Decimal
 
@@ -21,6 +22,17 @@ class ExchangeCredential(models.Model):
     api_key_enc = models.TextField()
     api_secret_enc = models.TextField()
     passphrase_enc = models.TextField(blank=True, default="")
+    # The platform's extra credential fields (trading.platforms.CredentialField: a broker's client code, TOTP
+    # secret, gateway URL, paper/live...), one encrypted JSON object.
+    extras_enc = models.TextField(blank=True, default="")
+    # A broker's login session (mStock's access token), encrypted; "" when none is held.
+    session_enc = models.TextField(blank=True, default="")
+    # Keys for the exchange's sandbox/testnet (Platform.supports_testnet).
+    testnet = models.BooleanField(default=False)
+    # What the keys may do, as the exchange reported when they were last tested: {"read", "trade", "withdraw"}.
+    permissions = models.JSONField(null=True, blank=True, default=None)
+    # The user stored keys that can withdraw knowingly (otherwise such keys are refused).
+    withdraw_accepted = models.BooleanField(default=False)
     last4 = models.CharField(max_length=4, blank=True)
     keys_valid = models.BooleanField(null=True, default=None)
     last_checked_at = models.DateTimeField(null=True, blank=True)
@@ -77,6 +89,36 @@ class ExchangeCredential(models.Model):
         from wallets.crypto import encrypt
 
         self.passphrase_enc = encrypt((value or "").strip())
+
+    @property
+    def platform_id(self):
+        return self.platform
+
+    @property
+    def extras(self):
+        from wallets.crypto import decrypt
+
+        return json.loads(decrypt(self.extras_enc)) if self.extras_enc else {}
+
+    @extras.setter
+    def extras(self, value):
+        from wallets.crypto import encrypt
+
+        self.extras_enc = encrypt(json.dumps(value or {}, sort_keys=True)) if value else ""
+
+    @property
+    def session(self):
+        from wallets.crypto import decrypt
+
+        return decrypt(self.session_enc) if self.session_enc else ""
+
+    def save_session(self, session):
+        """Keep a broker's login session (encrypted) for the next call; "" forgets it."""
+        from wallets.crypto import encrypt
+
+        self.session_enc = encrypt(session) if session else ""
+        if self.pk is not None:
+            type(self).objects.filter(pk=self.pk).update(session_enc=self.session_enc)
 
     @property
     def masked_key(self):

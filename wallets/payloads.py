@@ -41,6 +41,15 @@ def _name(platform_id: str) -> str:
     return platform.name if platform is not None else platform_id
 
 
+def _settings(cred: ExchangeCredential) -> dict:
+    """The credential's extra fields that are not secret (a gateway URL, paper/live): secret ones never leave."""
+    platform = get_platform(cred.platform)
+    if platform is None or not cred.extras_enc:
+        return {}
+    shown = {spec.name for spec in platform.fields if not spec.secret}
+    return {name: value for name, value in cred.extras.items() if name in shown}
+
+
 def credential_payload(cred: ExchangeCredential) -> dict:
     """The public view of a credential: never the secret or passphrase, the key only masked."""
     return {
@@ -49,6 +58,9 @@ def credential_payload(cred: ExchangeCredential) -> dict:
         "label": cred.label,
         "api_key": cred.masked_key,
         "has_passphrase": cred.has_passphrase,
+        "testnet": cred.testnet,
+        "settings": _settings(cred),
+        "permissions": cred.permissions,
         "keys_valid": cred.keys_valid,
         "last_checked_at": iso(cred.last_checked_at),
         "created_at": iso(cred.created_at),

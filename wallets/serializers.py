@@ -8,7 +8,35 @@ from amarktai.api import StrictDecimalField
 from trading.serializers import Count, Number, ValuationSerializer
 
 
-class KeyTestSerializer(serializers.Serializer):
+def _extra_field_names() -> set[str]:
+    from trading.platforms import PLATFORMS
+
+    return {extra.name for platform in PLATFORMS.values() for extra in platform.fields}
+
+
+class ExtrasMixin(serializers.Serializer):
+    """A platform's extra credential fields (``/api/providers`` lists them per provider) may be sent at the top level
+    (``"client_code": "..."``) or inside ``extra``; they are checked against the provider in the service."""
+
+    extra = serializers.DictField(
+        child=serializers.CharField(max_length=2048, allow_blank=True, trim_whitespace=True), required=False
+    )
+    testnet = serializers.BooleanField(required=False)
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            names = _extra_field_names() & set(data.keys())
+            if names:
+                data = dict(data.items())
+                extra = dict(data.get("extra") or {}) if isinstance(data.get("extra"), dict) else data.get("extra")
+                if isinstance(extra, dict):
+                    for name in names:
+                        extra.setdefault(name, data.pop(name))
+                    data["extra"] = extra
+        return super().to_internal_value(data)
+
+
+class KeyTestSerializer(ExtrasMixin):
     provider = serializers.CharField(max_length=32, required=False, allow_blank=True)
     api_key = serializers.CharField(max_length=512, required=False, allow_blank=True, trim_whitespace=True)
     api_secret = serializers.CharField(max_length=2048, required=False, allow_blank=True, trim_whitespace=True)
@@ -21,15 +49,16 @@ class KeyTestSerializer(serializers.Serializer):
         return attrs
 
 
-class CredentialCreateSerializer(serializers.Serializer):
+class CredentialCreateSerializer(ExtrasMixin):
     provider = serializers.CharField(max_length=32)
     api_key = serializers.CharField(max_length=512)
-    api_secret = serializers.CharField(max_length=2048)
+    api_secret = serializers.CharField(max_length=2048, required=False, allow_blank=True, default="")
     passphrase = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
     label = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    accept_withdraw = serializers.BooleanField(required=False, default=False)
 
 
-class CredentialUpdateSerializer(serializers.Serializer):
+class CredentialUpdateSerializer(ExtrasMixin):
     label = serializers.CharField(max_length=64, required=False, allow_blank=True)
     api_key = serializers.CharField(max_length=512, required=False)
     api_secret = serializers.CharField(max_length=2048, required=False)

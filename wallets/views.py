@@ -29,9 +29,12 @@ class KeyListView(GenericAPIView):
             request.user,
             data["provider"],
             data["api_key"],
-            data["api_secret"],
+            data.get("api_secret", ""),
             data.get("passphrase", ""),
             data.get("label", ""),
+            extra=data.get("extra"),
+            testnet=data.get("testnet", False),
+            accept_withdraw=data.get("accept_withdraw", False),
         )
         return Response({"success": True, "key": credential_payload(cred)}, status=201)
 
@@ -68,6 +71,8 @@ class KeyTestView(GenericAPIView):
             data.get("api_secret"),
             data.get("passphrase"),
             data.get("credential_id"),
+            extra=data.get("extra"),
+            testnet=data.get("testnet", False),
         )
         return Response({"success": True, "message": "API keys are valid", "provider": provider})
 

@@ -41,10 +41,14 @@ def test_crud_and_masking(auth_client):
         "label",
         "api_key",
         "has_passphrase",
+        "testnet",
+        "settings",
+        "permissions",
         "keys_valid",
         "last_checked_at",
         "created_at",
     }
+    assert key["testnet"] is False and key["settings"] == {} and key["permissions"] is None
     assert key["api_key"] == "****1234" and key["provider"] == "kucoin" and key["has_passphrase"] is True
     assert key["keys_valid"] is None and key["created_at"].endswith("Z")
     # several accounts on one platform

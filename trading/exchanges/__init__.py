@@ -1,8 +1,9 @@
 """Exchange access. The rest of the code base uses only these functions and the Exchange interface (base.py).
 
 - get_exchange(user, platform_id, trading_mode="paper", credential=None) -> Exchange
-    paper: PaperExchange (simulated balances, prices from market_data); live: CcxtExchange with the user's stored,
-    decrypted credential for that platform (the only place ccxt is used is ccxt_adapter.py).
+    paper: PaperExchange (simulated balances, prices from market_data); live: the platform's adapter (ADAPTERS: ccxt
+    for crypto exchanges, a broker's own module for stock brokers) with the user's stored, decrypted credential.
+- connect(platform_id, keys) / public_exchange(platform_id): an adapter with keys (stored or a base.KeySet) / without.
 - market_data(platform_id) -> object with fetch_ticker(symbol), fetch_ohlcv(symbol, timeframe, limit) and
     fetch_ohlcv_since(symbol, timeframe, since_ms, limit) (paged history for backtests)
     source "simulated": the deterministic simulated feed (simfeed); "live": the exchange's public API through the ccxt
@@ -10,6 +11,7 @@
     always "live" (source_for(trading_mode)).
 """
 
+import importlib
 import logging
 
 from django.conf import settings
@@ -58,9 +60,7 @@ class LiveMarketData(SimulatedMarketData):
     source = "live"
 
     def _public(self):
-        from trading.exchanges.ccxt_adapter import CcxtExchange
-
-        return CcxtExchange(self.platform_id)
+        return public_exchange(self.platform_id)
 
     def fetch_ticker(self, symbol):
         return self._public().fetch_ticker(symbol)
@@ -105,10 +105,41 @@ def register_credential_lookup(lookup):
     _credential_lookup = lookup
 
 
-def get_exchange(user, platform_id, trading_mode="paper", credential=None):
+# The adapter of each Platform.adapter: a module in trading/exchanges/ with
+#   from_keys(platform, keys, **options) -> Exchange   (keys: a stored credential or a base.KeySet)
+#   public(platform, **options) -> Exchange             (market data and health without keys)
+# Only that module imports the exchange's or broker's client library.
+ADAPTERS = {
+    "ccxt": "trading.exchanges.ccxt_adapter",
+}
+
+
+def _adapter(platform):
+    return importlib.import_module(ADAPTERS[platform.adapter])
+
+
+def _platform_or_error(platform_id):
     platform = get_platform(platform_id)
     if platform is None:
         raise ValidationFailed(f"Unknown exchange {platform_id!r}")
+    return platform
+
+
+def connect(platform_id, keys, **options):
+    """The live adapter of ``platform_id`` authenticated with ``keys`` (a stored credential or a base.KeySet).
+    ``options`` (timeout_ms, max_retries) go to the adapter."""
+    platform = _platform_or_error(platform_id)
+    return _adapter(platform).from_keys(platform, keys, **options)
+
+
+def public_exchange(platform_id, **options):
+    """The adapter of ``platform_id`` without keys: public market data and reachability (health)."""
+    platform = _platform_or_error(platform_id)
+    return _adapter(platform).public(platform, **options)
+
+
+def get_exchange(user, platform_id, trading_mode="paper", credential=None):
+    platform = _platform_or_error(platform_id)
     if trading_mode == "paper":
         from trading.exchanges.paper import PaperExchange
 
@@ -119,11 +150,4 @@ def get_exchange(user, platform_id, trading_mode="paper", credential=None):
         credential = _credential_lookup(user, platform.id)
     if credential is None or credential.user_id != user.pk:
         raise PermissionDenied(f"No valid API keys stored for {platform.name}")
-    from trading.exchanges.ccxt_adapter import CcxtExchange
-
-    return CcxtExchange(
-        platform.id,
-        api_key=credential.api_key,
-        api_secret=credential.api_secret,
-        passphrase=credential.passphrase or None,
-    )
+    return connect(platform.id, credential)

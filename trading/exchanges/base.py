@@ -19,6 +19,7 @@ input serializers (trading.serializers.OrderCreateSerializer, ChoiceFields) or a
 """
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 
 from amarktai.errors import ValidationFailed
@@ -43,7 +44,29 @@ def round_to_step(value: Decimal, step: Decimal | None, rounding: str) -> Decima
     return (value / step).to_integral_value(rounding=rounding) * step
 
 
+@dataclass
+class KeySet:
+    """Keys given in a request and not stored (``POST /api/keys/test`` with keys): the same attributes an adapter reads
+    from a stored ``wallets.ExchangeCredential``. A broker session obtained while testing lives only here."""
+
+    platform_id: str
+    api_key: str = ""
+    api_secret: str = ""
+    passphrase: str = ""
+    extras: dict = field(default_factory=dict)
+    testnet: bool = False
+    session: str = ""
+
+    def save_session(self, session: str) -> None:
+        self.session = session
+
+
 class Exchange(ABC):
+    """Adapters are built from a credential (``trading.exchanges.connect``): any object with ``platform_id``,
+    ``api_key``, ``api_secret``, ``passphrase``, ``extras`` (dict of the platform's extra credential fields),
+    ``testnet``, ``session`` (a broker's session token, "" if none) and ``save_session(token)`` (keeps it encrypted
+    with the credential): a stored ``wallets.ExchangeCredential`` or a ``KeySet``."""
+
     platform_id: str
     platform: Platform
 
@@ -135,6 +158,23 @@ class Exchange(ABC):
                     details={"amount": ["below the minimum value"]},
                 )
         return rounded, limit_price
+
+    def test_connection(self) -> dict:
+        """An authenticated call that proves the keys work. Returns {"permissions": {"read", "trade", "withdraw"}
+        (bools) or None when the exchange does not tell, "account": a short description or None}. Raises AuthInvalid
+        when the keys are refused, ProviderError when the exchange cannot be reached. Adapters that know more
+        override it."""
+        self.fetch_balance()
+        return {"permissions": None, "account": None}
+
+    def ping(self) -> int:
+        """Milliseconds one unauthenticated call to the exchange took (the health check). Raises ProviderError."""
+        raise NotImplementedError
+
+    def market_clock(self, symbol: str | None = None) -> dict:
+        """When ``symbol``'s market trades: {"is_open", "next_open", "next_close" (datetimes or None), "session"}.
+        Crypto trades around the clock; stock brokers override this."""
+        return {"is_open": True, "next_open": None, "next_close": None, "session": "24/7"}
 
     def match_open_orders(self, symbol: str | None = None) -> list:
         """Give resting orders the fills the market owes them, before a bot decides. A real exchange matches its own

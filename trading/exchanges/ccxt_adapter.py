@@ -443,3 +443,18 @@ class CcxtExchange(Exchange):
         market = self.market(symbol) if symbol else None
         rows = self._call("fetch_open_orders", self.client.fetch_open_orders, market and market["symbol"])
         return [self._order_shape(r, market) for r in rows]
+
+
+def from_keys(platform, keys, **options):
+    """The adapter for ``keys`` (a stored credential or a KeySet): see trading.exchanges.ADAPTERS."""
+    return CcxtExchange(
+        platform.id,
+        api_key=keys.api_key,
+        api_secret=keys.api_secret,
+        passphrase=keys.passphrase or None,
+        **options,
+    )
+
+
+def public(platform, **options):
+    return CcxtExchange(platform.id, **options)

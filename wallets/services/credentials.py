@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from amarktai.errors import AuthInvalid, ValidationFailed
+from trading.exchanges import connect
+from trading.exchanges.base import KeySet
 from trading.platforms import Platform, get_platform
 from wallets.models import ExchangeCredential
 from wallets.selectors import access_credential
@@ -36,13 +38,65 @@ def _check_passphrase(platform: Platform, passphrase: str | None) -> None:
         raise ValidationFailed(f"{platform.name} API keys need a passphrase", details={"passphrase": ["required"]})
 
 
+def _check_secret(platform: Platform, api_secret: str | None) -> None:
+    if platform.secret_required and not (api_secret or "").strip():
+        raise ValidationFailed("API secret: This field is required.", details={"api_secret": ["required"]})
+
+
+def _check_testnet(platform: Platform, testnet: bool) -> None:
+    if testnet and not platform.supports_testnet:
+        raise ValidationFailed(f"{platform.name} has no testnet", details={"testnet": ["not offered"]})
+
+
+def clean_extras(platform: Platform, extra: dict[str, str] | None, current: dict[str, str] | None = None) -> dict:
+    """The platform's extra credential fields from ``extra`` (over ``current`` when updating): unknown names, missing
+    required ones, URLs that are not http(s) and values outside a choice list are refused."""
+    values = dict(current or {})
+    errors: dict[str, list[str]] = {}
+    for name, value in (extra or {}).items():
+        spec = platform.credential_field(name)
+        if spec is None:
+            errors[name] = [f"{platform.name} has no such field"]
+            continue
+        value = (value or "").strip()
+        if spec.kind == "url" and value and not value.lower().startswith(("http://", "https://")):
+            errors[name] = ["must be an http:// or https:// URL"]
+        elif spec.kind == "choice" and value and value not in spec.choices:
+            errors[name] = [f"must be one of {', '.join(spec.choices)}"]
+        values[name] = value
+    for spec in platform.fields:
+        if not values.get(spec.name) and spec.default:
+            values[spec.name] = spec.default
+        if spec.required and not values.get(spec.name) and spec.name not in errors:
+            errors[spec.name] = ["required"]
+    if errors:
+        labels = {spec.name: spec.label for spec in platform.fields}
+        named = ", ".join(labels.get(name, name) for name in errors)
+        raise ValidationFailed(f"{platform.name} credential fields are missing or invalid: {named}", details=errors)
+    return {name: value for name, value in values.items() if value}
+
+
 def create_credential(
-    user: Any, provider: str, api_key: str, api_secret: str, passphrase: str = "", label: str = ""
+    user: Any,
+    provider: str,
+    api_key: str,
+    api_secret: str = "",
+    passphrase: str = "",
+    label: str = "",
+    extra: dict[str, str] | None = None,
+    testnet: bool = False,
+    accept_withdraw: bool = False,
 ) -> ExchangeCredential:
     platform = platform_or_error(provider)
+    _check_secret(platform, api_secret)
     _check_passphrase(platform, passphrase)
-    cred = ExchangeCredential(user=user, platform=platform.id, label=label or "")
-    cred.api_key, cred.api_secret, cred.passphrase = api_key, api_secret, passphrase or ""
+    _check_testnet(platform, testnet)
+    extras = clean_extras(platform, extra)
+    cred = ExchangeCredential(
+        user=user, platform=platform.id, label=label or "", testnet=testnet, withdraw_accepted=accept_withdraw
+    )
+    cred.api_key, cred.api_secret, cred.passphrase = api_key, api_secret or "", passphrase or ""
+    cred.extras = extras
     cred.save()
     _changed(user)
     logger.info("user %s stored API keys %s for %s", user.pk, cred.pk, platform.id)
@@ -59,9 +113,19 @@ def update_credential(user: Any, credential_id: Any, **fields: Any) -> ExchangeC
             if name in fields:
                 setattr(cred, name, fields[name])
                 keys_changed = True
+        platform = platform_or_error(cred.platform)
+        if "extra" in fields:
+            cred.extras = clean_extras(platform, fields["extra"], current=cred.extras)
+            keys_changed = True
+        if "testnet" in fields and fields["testnet"] != cred.testnet:
+            _check_testnet(platform, fields["testnet"])
+            cred.testnet = fields["testnet"]
+            keys_changed = True
         if keys_changed:
-            _check_passphrase(platform_or_error(cred.platform), cred.passphrase)
-            cred.keys_valid, cred.last_checked_at = None, None
+            _check_secret(platform, cred.api_secret)
+            _check_passphrase(platform, cred.passphrase)
+            cred.keys_valid, cred.last_checked_at, cred.permissions = None, None, None
+            cred.save_session("")
         cred.save()
     _changed(user)
     return cred
@@ -72,19 +136,16 @@ def delete_credential(user: Any, credential_id: Any) -> None:
     _changed(user)
 
 
-def validate_keys(platform_id: str, api_key: str, api_secret: str, passphrase: str | None = None) -> bool:
-    """An authenticated call (fetch_balance) through the adapter. True if accepted; raises ValidationFailed
-    ("Invalid API credentials") when the exchange rejects them, ProviderError when it cannot be reached."""
-    from trading.exchanges.ccxt_adapter import CcxtExchange
-
-    exchange = CcxtExchange(
-        platform_id, api_key=api_key, api_secret=api_secret, passphrase=passphrase or None, max_retries=1
-    )
+def validate_keys(keys: Any) -> dict:
+    """An authenticated call through the platform's adapter (``Exchange.test_connection``) with ``keys`` (a stored
+    credential or a trading KeySet). Returns what the adapter learnt ({"permissions", "account"}); raises
+    ValidationFailed ("Invalid API credentials") when the exchange rejects them, ProviderError when it cannot be
+    reached."""
+    exchange = connect(keys.platform_id, keys, max_retries=1)
     try:
-        exchange.fetch_balance()
+        return exchange.test_connection()
     except AuthInvalid:
         raise ValidationFailed("Invalid API credentials") from None
-    return True
 
 
 def test_keys(
@@ -94,6 +155,8 @@ def test_keys(
     api_secret: str | None = None,
     passphrase: str | None = None,
     credential_id: Any = None,
+    extra: dict[str, str] | None = None,
+    testnet: bool = False,
 ) -> str:
     """POST /api/keys/test: validate keys given in the request, or a stored credential (which then records the result).
     Returns the provider id."""
@@ -107,7 +170,7 @@ def test_keys(
                 details={"provider": ["mismatch"]},
             )
         try:
-            validate_keys(cred.platform, cred.api_key, cred.api_secret, cred.passphrase)
+            validate_keys(cred)
             valid = True
         except ValidationFailed:
             valid = False
@@ -119,10 +182,14 @@ def test_keys(
             raise ValidationFailed("Invalid API credentials")
         return cred.platform
     platform = platform_or_error(provider)
-    missing = {name: ["required"] for name, value in (("api_key", api_key), ("api_secret", api_secret)) if not value}
+    given = (("api_key", api_key), ("api_secret", api_secret if platform.secret_required else "-"))
+    missing = {name: ["required"] for name, value in given if not value}
     if missing:
         words = {"api_key": "the API key", "api_secret": "the API secret"}
         raise ValidationFailed(f"Enter {' and '.join(words[name] for name in missing)}", details=missing)
     _check_passphrase(platform, passphrase)
-    validate_keys(platform.id, api_key or "", api_secret or "", passphrase)
+    _check_testnet(platform, testnet)
+    extras = clean_extras(platform, extra)
+    keys = KeySet(platform.id, api_key or "", api_secret or "", passphrase or "", extras, testnet)
+    validate_keys(keys)
     return platform.id

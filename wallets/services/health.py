@@ -35,12 +35,12 @@ def check_platform(platform_id: str) -> dict[str, Any]:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    from trading.exchanges.ccxt_adapter import CcxtExchange
+    from trading.exchanges import public_exchange
 
     checked_at = iso(datetime.now(UTC))
     result: dict[str, Any]
     try:
-        exchange = CcxtExchange(platform_id, timeout_ms=int(settings.HEALTH_TIMEOUT_MS), max_retries=0)
+        exchange = public_exchange(platform_id, timeout_ms=int(settings.HEALTH_TIMEOUT_MS), max_retries=0)
         result = {"ok": True, "latency_ms": exchange.ping(), "checked_at": checked_at, "error": None}
     except AmarktaiError as exc:
         result = {"ok": False, "latency_ms": None, "checked_at": checked_at, "error": exc.message}

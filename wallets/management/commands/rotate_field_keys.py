@@ -9,7 +9,7 @@ from django.db import transaction
 from wallets.crypto import rotate, rotations
 from wallets.models import ExchangeCredential
 
-FIELDS = ("api_key_enc", "api_secret_enc", "passphrase_enc")
+FIELDS = ("api_key_enc", "api_secret_enc", "passphrase_enc", "extras_enc", "session_enc")
 
 
 class Command(BaseCommand):
