@@ -21,7 +21,7 @@ from realtime import events
 from realtime.metrics import ORDERS
 from trading import fillmodel, fills, system
 from trading.exchanges import get_exchange, market_data
-from trading.exchanges.base import Exchange, OrderOptions
+from trading.exchanges.base import Exchange, OrderOptions, round_to_step
 from trading.exchanges.paper import PaperExchange
 from trading.models import Order, OrderStatus, Position, Trade
 from trading.payloads import order_payload, trade_payload
@@ -85,6 +85,9 @@ def place_order(
     if market is None:
         raise ValidationFailed(f"{exchange.platform_id} has no market {symbol}", details={"symbol": ["unknown market"]})
     amount = Decimal(str(amount)).quantize(STEP, rounding=ROUND_DOWN)
+    lot = market.get("lot_size")
+    if lot and amount >= lot:  # whole shares or lots: the order is what the exchange will fill (below one lot: refused)
+        amount = round_to_step(amount, lot, ROUND_DOWN)
     if amount <= 0:
         raise ValidationFailed("amount must be positive", details={"amount": ["must be > 0"]})
     limit = market.get("max_market_amount") if type == "market" else market.get("max_amount")

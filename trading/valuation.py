@@ -9,7 +9,7 @@ simulated feed in the embedded default, the exchanges' public tickers when it is
 worth, in the base B:
 
   1 when C is B; else the mid (bid+ask)/2 of a market C/B, or 1 / the mid of B/C; else through reference currencies
-  (USDT, ZAR, BTC, USD, in that order of preference, at most two): C->R x R->B, each leg a direct or inverse market.
+  (USDT, ZAR, BTC, USD, INR, in that order of preference, at most two): C->R x R->B, each leg a direct or inverse market.
   (USD->ZAR, for instance, is BTC/ZAR / BTC/USD: no USD/ZAR market is listed.)
 
 The markets that exist are the catalogue's (``trading.platforms``) plus the reference quotes below (USDT/ZAR) and two
@@ -36,7 +36,7 @@ ZERO = Decimal("0")
 ONE = Decimal("1")
 RATE_TTL_SECONDS = 10.0
 RATE_PLACES = 8
-REFERENCES = ("USDT", "ZAR", "BTC", "USD")
+REFERENCES = ("USDT", "ZAR", "BTC", "USD", "INR")
 MAX_HOPS = 2  # reference currencies between a currency and the base: at most three markets per rate
 # Markets outside the bots' catalogue that exist on these exchanges and serve as reference quotes for conversion.
 FX_VENUE = "fx"
