@@ -9,7 +9,8 @@ simulated feed in the embedded default, the exchanges' public tickers when it is
 worth, in the base B:
 
   1 when C is B; else the mid (bid+ask)/2 of a market C/B, or 1 / the mid of B/C; else through reference currencies
-  (USDT, ZAR, BTC, USD, INR, in that order of preference, at most two): C->R x R->B, each leg a direct or inverse market.
+  (USDT, ZAR, BTC, USD, INR, in that order of preference, at most two): C->R x R->B, each leg a direct or inverse
+  market.
   (USD->ZAR, for instance, is BTC/ZAR / BTC/USD: no USD/ZAR market is listed.)
 
 The markets that exist are the catalogue's (``trading.platforms``) plus the reference quotes below (USDT/ZAR) and two

@@ -233,6 +233,10 @@ class Exchange(ABC):
                     details={"time_in_force": ["not with stop orders"]},
                 )
             number = round_to_step(number, market.get("price_precision"), ROUND_DOWN)
+            if number <= 0:
+                raise ValidationFailed(
+                    f"stop_price is below {market['symbol']}'s price step", details={"stop_price": ["too small"]}
+                )
             return OrderOptions(options.product, options.time_in_force, number)
         if stop is not None:
             raise ValidationFailed(
