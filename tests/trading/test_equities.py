@@ -243,6 +243,17 @@ class TestOrdersApi:
         assert Order.objects.get(pk=waiting["id"]).status == "closed"
         assert Trade.objects.filter(order_id=waiting["id"], amount=2).exists()
 
+    def test_a_retry_must_repeat_the_options(self, auth_client, stock_platforms, clock):
+        body = {"exchange": US.id, "symbol": "AAPL/USD", "side": "buy", "type": "limit", "amount": 1, "price": 150}
+        body = {**body, "time_in_force": "day", "client_order_id": "mine-1"}
+        first = auth_client.post("/api/orders", body, format="json")
+        assert first.status_code == 201, first.content
+        again = auth_client.post("/api/orders", body, format="json")
+        assert again.status_code in (200, 201) and again.json()["order"]["id"] == first.json()["order"]["id"]
+        other = auth_client.post("/api/orders", {**body, "time_in_force": "gtc"}, format="json")
+        assert other.status_code == 409
+        assert Order.objects.count() == 1
+
     def test_api_validation(self, auth_client, stock_platforms, clock):
         body = {"exchange": US.id, "symbol": "AAPL/USD", "side": "buy", "amount": 1}
         for extra, field in (

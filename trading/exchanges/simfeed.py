@@ -61,6 +61,8 @@ STOCKS = {
 for _name, (_price, _home, _vol, _spread) in STOCKS.items():
     ASSETS[_name] = (_price / QUOTES_PER_USD[_home], _vol)
     SPREAD[_name] = _spread
+# The session of each base asset that has one (the stocks); the others trade around the clock.
+SESSION_OF = {name: sessions.session_for(name) for name in ASSETS if sessions.session_for(name) is not None}
 TIMEFRAMES = {"1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "4h": 240, "1d": 1440}
 
 
@@ -134,7 +136,9 @@ def close_at(symbol, minute):
     base, quote = split_symbol(symbol)
     if base not in ASSETS:  # a fiat pair: the fixed reference rate
         return QUOTES_PER_USD[quote] / QUOTES_PER_USD[base]
-    minute = sessions.price_minute(sessions.session_for(base), minute)
+    session = SESSION_OF.get(base)
+    if session is not None:
+        minute = sessions.price_minute(session, minute)
     return _usd_price(base, minute) * QUOTES_PER_USD[quote]
 
 
@@ -182,7 +186,8 @@ def quote(symbol, mid):
 def _minute_candle(symbol, base, minute):
     open_ = close_at(symbol, minute - 1)
     close = close_at(symbol, minute)
-    if base not in ASSETS or not sessions.in_session(sessions.session_for(base), minute):
+    session = SESSION_OF.get(base)
+    if base not in ASSETS or (session is not None and not sessions.in_session(session, minute)):
         return close, close, close, close, 0.0  # a closed market (or a fixed rate): a flat candle, no volume
     sigma = _sigma_minute(base)
     high = max(open_, close) * (1 + abs(_normal(base, "hi", minute)) * sigma * 0.5)
