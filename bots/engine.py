@@ -120,6 +120,20 @@ def _tick(bot_id, candles, source):
             set_status(bot, BotStatus.ACTIVE)
         exchange = get_exchange(bot.user, bot.exchange, bot.trading_mode)
         exchange.match_open_orders(bot.symbol)
+        clock = exchange.market_clock(bot.symbol)
+        if not clock["is_open"]:  # a stock market outside its session (trading.sessions): decide nothing, wait
+            now = timezone.now()
+            opens = f"; it opens at {iso(clock['next_open'])}" if clock.get("next_open") else ""
+            Bot.objects.filter(pk=bot.pk).update(
+                last_tick_at=now,
+                failure_count=0,
+                last_error="",
+                next_tick_at=scheduling.next_tick_at(now, 0),
+                last_decision=Decision.MARKET_CLOSED,
+                last_decision_reason=f"{bot.symbol}'s market is closed ({clock.get('session')}){opens}"[:255],
+                last_decision_at=now,
+            )
+            return "ok"
         if is_managed(bot.strategy):  # DCA / grid: reconcile the orders that should exist (bots.managed)
             decision, why, traded = managed.tick(bot, exchange)
             now = timezone.now()

@@ -42,6 +42,7 @@ class Decision(models.TextChoices):
     ORDERS_IN_PLACE = "orders_in_place"  # an order-managing bot's orders are as they should be
     PROTECTION = "protection"  # a buy signal while a protection blocks entries (bots.protections)
     EXIT = "exit"  # an exit of the position's exit plan sold part or all of it (bots.exits)
+    MARKET_CLOSED = "market_closed"  # the bot's stock market is outside its session: the bot waits for the open
 
 
 class BotQuerySet(OwnedQuerySet):

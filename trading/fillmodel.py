@@ -26,7 +26,24 @@ FEES = {
 }
 DEFAULT_FEES = (Decimal("0.001"), Decimal("0.001"))
 # Synthetic book depth: notional in USD available within 1 % of the touch, per base asset.
-DEPTH_USD_PER_PCT = {"BTC": 2_000_000, "ETH": 1_000_000, "SOL": 300_000, "XRP": 200_000, "BNB": 250_000}
+DEPTH_USD_PER_PCT = {
+    "BTC": 2_000_000,
+    "ETH": 1_000_000,
+    "SOL": 300_000,
+    "XRP": 200_000,
+    "BNB": 250_000,
+    # Stocks (trading.sessions): large caps' books are deep; NSE shares' in USD at the feed's INR rate.
+    "AAPL": 5_000_000,
+    "MSFT": 5_000_000,
+    "TSLA": 3_000_000,
+    "SPY": 20_000_000,
+    "RELIANCE": 1_000_000,
+    "TCS": 600_000,
+    "INFY": 600_000,
+    "HDFCBANK": 800_000,
+    "SBIN": 600_000,
+    "NIFTY": 5_000_000,
+}
 
 
 def fee_rates(platform_id: str) -> tuple[Decimal, Decimal]:

@@ -32,9 +32,13 @@ class Order(models.Model):
     exchange = models.CharField(max_length=32)
     symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=4)
-    type = models.CharField(max_length=8)
+    type = models.CharField(max_length=10)  # market, limit, stop, stop_limit
     amount = money_field()
     price = money_field(null=True, blank=True)
+    # Order options (trading.exchanges.base.OrderOptions): a stop order's trigger, the time in force, a broker product.
+    stop_price = money_field(null=True, blank=True)
+    time_in_force = models.CharField(max_length=3, default="gtc")
+    product = models.CharField(max_length=4, blank=True, default="")
     filled = money_field(default=ZERO)
     average = money_field(null=True, blank=True)
     fee = money_field(default=ZERO)
@@ -158,9 +162,16 @@ class PaperOrder(models.Model):
     client_order_id = models.CharField(max_length=64)
     symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=4)
-    type = models.CharField(max_length=8)
+    type = models.CharField(max_length=10)  # market, limit, stop, stop_limit
     amount = models.DecimalField(max_digits=30, decimal_places=12)
     price = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    stop_price = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    # A stop order whose trigger was reached: a stop_limit then rests as a limit order at ``price``.
+    triggered = models.BooleanField(default=False)
+    time_in_force = models.CharField(max_length=3, default="gtc")
+    product = models.CharField(max_length=4, blank=True, default="")
+    # A day order is canceled at this time (the session's close).
+    expires_at = models.DateTimeField(null=True, blank=True)
     filled = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
     average = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
     cost = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)

@@ -106,9 +106,34 @@ class OrderCreateSerializer(serializers.Serializer):
     exchange = serializers.CharField(max_length=32)
     symbol = serializers.CharField(max_length=32)
     side = serializers.ChoiceField(choices=["buy", "sell"])
-    type = serializers.ChoiceField(choices=["market", "limit"], default="market")
+    type = serializers.ChoiceField(
+        choices=["market", "limit", "stop", "stop_limit"],
+        default="market",
+        help_text="stop: a market order once the last price reaches stop_price (a buy at or above it, a sell at or "
+        "below); stop_limit: a limit order at price once it is reached.",
+    )
     amount = StrictDecimalField(max_digits=24, decimal_places=8, min_value=0)
     price = StrictDecimalField(max_digits=24, decimal_places=8, min_value=0, required=False, allow_null=True)
+    stop_price = StrictDecimalField(
+        max_digits=24,
+        decimal_places=8,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="The trigger of a stop or stop_limit order (required by them, refused with other types).",
+    )
+    time_in_force = serializers.ChoiceField(
+        choices=["gtc", "day", "ioc"],
+        default="gtc",
+        help_text="gtc: until canceled; day: canceled at the session's close (crypto: midnight UTC); ioc: what does "
+        "not fill at once is canceled (not while a stock market is closed, not for stop orders).",
+    )
+    product = serializers.ChoiceField(
+        choices=["MIS", "CNC", "NRML"],
+        required=False,
+        allow_null=True,
+        help_text="A stock broker's product: MIS intraday, CNC delivery, NRML derivatives (default: the broker's).",
+    )
     # The client's own id for the order: sending the same one again (a retry) returns the first order, never a second.
     client_order_id = serializers.RegexField(
         r"^[A-Za-z0-9_.:-]{1,64}$",

@@ -21,7 +21,7 @@ from realtime import events
 from realtime.metrics import ORDERS
 from trading import fillmodel, fills, system
 from trading.exchanges import get_exchange, market_data
-from trading.exchanges.base import Exchange
+from trading.exchanges.base import Exchange, OrderOptions, round_to_step
 from trading.exchanges.paper import PaperExchange
 from trading.models import Order, OrderStatus, Position, Trade
 from trading.payloads import order_payload, trade_payload
@@ -66,8 +66,10 @@ def place_order(
     is_paper: bool = True,
     stop_loss: Decimal | None = None,
     take_profit: Decimal | None = None,
+    options: OrderOptions | None = None,
 ) -> Order:
-    """Place an order through ``exchange`` (any Exchange). Returns the Order (the parent when split).
+    """Place an order through ``exchange`` (any Exchange). Returns the Order (the parent when split). ``options``
+    (product, time in force, stop price) go to the exchange with every child and are kept on the Order.
 
     Must run inside a transaction (the caller's, e.g. with the bot row locked). A client order id that already exists
     returns the existing order without placing anything.
@@ -83,6 +85,9 @@ def place_order(
     if market is None:
         raise ValidationFailed(f"{exchange.platform_id} has no market {symbol}", details={"symbol": ["unknown market"]})
     amount = Decimal(str(amount)).quantize(STEP, rounding=ROUND_DOWN)
+    lot = market.get("lot_size")
+    if lot and amount >= lot:  # whole shares or lots: the order is what the exchange will fill (below one lot: refused)
+        amount = round_to_step(amount, lot, ROUND_DOWN)
     if amount <= 0:
         raise ValidationFailed("amount must be positive", details={"amount": ["must be > 0"]})
     limit = market.get("max_market_amount") if type == "market" else market.get("max_amount")
@@ -96,6 +101,9 @@ def place_order(
         "price": price,
         "is_paper": is_paper,
         "reason": reason[:255],
+        "stop_price": options.stop_price if options else None,
+        "time_in_force": options.time_in_force if options else "gtc",
+        "product": (options.product or "") if options else "",
     }
     with transaction.atomic():
         try:
@@ -109,18 +117,29 @@ def place_order(
                 for i, part in enumerate(_split(amount, limit))
             ]
             for child in children:
-                _send(exchange, child, stop_loss, take_profit)
+                _send(exchange, child, stop_loss, take_profit, options)
             _roll_up(parent)
         else:
-            _send(exchange, parent, stop_loss, take_profit)
+            _send(exchange, parent, stop_loss, take_profit, options)
     return parent
 
 
 def _send(
-    exchange: Exchange, order: Order, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
+    exchange: Exchange,
+    order: Order,
+    stop_loss: Decimal | None = None,
+    take_profit: Decimal | None = None,
+    options: OrderOptions | None = None,
 ) -> None:
+    extra = {"options": options} if options is not None and not options.is_default else {}
     result = exchange.create_order(
-        order.symbol, order.type, order.side, order.amount, price=order.price, client_order_id=order.client_order_id
+        order.symbol,
+        order.type,
+        order.side,
+        order.amount,
+        price=order.price,
+        client_order_id=order.client_order_id,
+        **extra,
     )
     order.exchange_order_id = str(result.get("id") or "")
     order.save(update_fields=["exchange_order_id", "updated_at"])
@@ -317,8 +336,12 @@ def _same_order(order: Order, **asked: Any) -> bool:
     """Whether an existing order is the one these parameters ask for (a retry, not a new order under an old id)."""
     amount = Decimal(str(asked["amount"])).quantize(STEP, rounding=ROUND_DOWN)
     price = asked["price"]
+    stop = asked.get("stop_price")
     return (
-        order.exchange == asked["exchange"]
+        (order.stop_price is None if stop is None else order.stop_price == Decimal(str(stop)))
+        and order.time_in_force == asked.get("time_in_force", "gtc")
+        and order.product == (asked.get("product") or "")
+        and order.exchange == asked["exchange"]
         and order.symbol == str(asked["symbol"]).upper()
         and order.side == asked["side"]
         and order.type == asked["type"]
@@ -337,15 +360,25 @@ def manual_order(
     amount: Decimal,
     price: Decimal | None = None,
     client_order_id: str | None = None,
+    product: str | None = None,
+    time_in_force: str = "gtc",
+    stop_price: Decimal | None = None,
 ) -> Order:
-    """A user's own order: paper in testing mode, live (stored keys) in the live modes.
+    """A user's own order: paper in testing mode, live (stored keys) in the live modes. ``product``,
+    ``time_in_force`` and ``stop_price`` are the order's options (trading.exchanges.base.OrderOptions; stop and
+    stop_limit orders need a stop price).
 
     ``client_order_id`` (the client's own id, optional) makes the placement safe to retry: the same id again returns
     the order placed the first time, never a second one; the same id with different parameters raises Conflict."""
-    if type == "limit" and price is None:
-        raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
+    if type in ("limit", "stop_limit") and price is None:
+        raise ValidationFailed(f"a {type} order needs a price", details={"price": ["required"]})
+    if type in ("stop", "stop_limit") and stop_price is None:
+        raise ValidationFailed(f"a {type} order needs a stop_price", details={"stop_price": ["required"]})
     is_paper = user.system_mode not in LIVE_MODES
-    price = None if type == "market" else price
+    price = None if type in ("market", "stop") else price
+    stop_price = stop_price if type in ("stop", "stop_limit") else None
+    options = OrderOptions(product=product, time_in_force=time_in_force, stop_price=stop_price)
+    asked_options = {"stop_price": stop_price, "time_in_force": time_in_force, "product": product}
     cid = None
     if client_order_id:
         cid = user_client_order_id(user, client_order_id)
@@ -354,7 +387,14 @@ def manual_order(
             platform = get_platform(exchange)
             platform_id = platform.id if platform is not None else exchange
             if not _same_order(
-                existing, exchange=platform_id, symbol=symbol, side=side, type=type, amount=amount, price=price
+                existing,
+                exchange=platform_id,
+                symbol=symbol,
+                side=side,
+                type=type,
+                amount=amount,
+                price=price,
+                **asked_options,
             ):
                 raise Conflict(
                     "client_order_id was already used for a different order",
@@ -373,9 +413,17 @@ def manual_order(
         cid=cid,
         is_paper=is_paper,
         reason="manual order",
+        options=options,
     )
     if cid is not None and not _same_order(
-        order, exchange=target.platform_id, symbol=symbol, side=side, type=type, amount=amount, price=price
+        order,
+        exchange=target.platform_id,
+        symbol=symbol,
+        side=side,
+        type=type,
+        amount=amount,
+        price=price,
+        **asked_options,
     ):
         # A concurrent request placed a different order under the same id first.
         raise Conflict(

@@ -9,10 +9,14 @@ simulated feed in the embedded default, the exchanges' public tickers when it is
 worth, in the base B:
 
   1 when C is B; else the mid (bid+ask)/2 of a market C/B, or 1 / the mid of B/C; else through reference currencies
-  (USDT, ZAR, BTC, USD, in that order of preference, at most two): C->R x R->B, each leg a direct or inverse market.
+  (USDT, ZAR, BTC, USD, INR, in that order of preference, at most two): C->R x R->B, each leg a direct or inverse
+  market.
   (USD->ZAR, for instance, is BTC/ZAR / BTC/USD: no USD/ZAR market is listed.)
 
-The markets that exist are the catalogue's (``trading.platforms``) plus the reference quotes below (USDT/ZAR). A mid is
+The markets that exist are the catalogue's (``trading.platforms``) plus the reference quotes below (USDT/ZAR) and two
+fiat reference rates, USD/INR and ZAR/INR (venue "fx"): no exchange in the catalogue quotes the rupee against another
+fiat currency, so INR cash and the NSE shares of Indian brokers are converted at the simulated feed's fixed reference
+rates (trading.exchanges.simfeed.QUOTES_PER_USD) whatever the source; US shares go through their USD quote. A mid is
 kept for RATE_TTL_SECONDS per (source, platform, market), failures too, so a page of figures costs a handful of
 lookups. A currency no rule can price is reported as unpriced with its amount and left out of every total: a sum
 never mixes currencies and never invents a rate.
@@ -33,10 +37,11 @@ ZERO = Decimal("0")
 ONE = Decimal("1")
 RATE_TTL_SECONDS = 10.0
 RATE_PLACES = 8
-REFERENCES = ("USDT", "ZAR", "BTC", "USD")
+REFERENCES = ("USDT", "ZAR", "BTC", "USD", "INR")
 MAX_HOPS = 2  # reference currencies between a currency and the base: at most three markets per rate
 # Markets outside the bots' catalogue that exist on these exchanges and serve as reference quotes for conversion.
-REFERENCE_MARKETS = (("valr", "USDT/ZAR"), ("luno", "USDT/ZAR"))
+FX_VENUE = "fx"
+REFERENCE_MARKETS = (("valr", "USDT/ZAR"), ("luno", "USDT/ZAR"), (FX_VENUE, "USD/INR"), (FX_VENUE, "ZAR/INR"))
 
 Bag = dict[str, Decimal]  # {currency: amount}
 PriceLookup = Callable[[str, str, str], Decimal | None]  # (source, platform_id, symbol) -> mid or None
@@ -54,7 +59,18 @@ def _markets() -> dict[tuple[str, str], tuple[str, ...]]:
     return {pair: tuple(venues) for pair, venues in out.items()}
 
 
-MARKETS = _markets()
+_markets_cache: dict[tuple, dict[tuple[str, str], tuple[str, ...]]] = {}
+
+
+def markets() -> dict[tuple[str, str], tuple[str, ...]]:
+    """The markets of the catalogue as it is now (platforms may be added at start-up, e.g. in tests)."""
+    key = tuple((pid, p.symbols) for pid, p in PLATFORMS.items())
+    found = _markets_cache.get(key)
+    if found is None:
+        _markets_cache.clear()
+        found = _markets_cache[key] = _markets()
+    return found
+
 
 _cache: dict[tuple[str, str, str], tuple[float, Decimal | None]] = {}
 _cache_lock = threading.Lock()
@@ -63,10 +79,13 @@ _cache_lock = threading.Lock()
 def fetch_mid(source: str, platform_id: str, symbol: str) -> Decimal | None:
     """The mid price of one market from the market-data layer, or None when it cannot be had (no such market, feed or
     exchange unavailable)."""
-    from trading.exchanges import market_data
+    from trading.exchanges import market_data, simfeed
 
     try:
-        ticker = market_data(platform_id, source).fetch_ticker(symbol)
+        if platform_id == FX_VENUE:  # a fiat reference rate (see the module's docstring)
+            ticker = simfeed.ticker(symbol)
+        else:
+            ticker = market_data(platform_id, source).fetch_ticker(symbol)
     except Exception:  # noqa: BLE001 - no such market / exchange unreachable: that market gives no rate
         return None
     bid, ask, last = ticker.get("bid"), ticker.get("ask"), ticker.get("last")
@@ -145,7 +164,7 @@ class Valuation:
 
     # -- rates ---------------------------------------------------------------------------------------------------
     def _mid(self, base: str, quote: str) -> Decimal | None:
-        for platform_id in MARKETS.get((base, quote), ()):
+        for platform_id in markets().get((base, quote), ()):
             mid = (self.lookup or cached_mid)(self.source, platform_id, f"{base}/{quote}")
             if mid is not None:
                 return mid

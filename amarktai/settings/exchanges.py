@@ -23,7 +23,7 @@ __all__ = [
 # Live bots always decide on their own exchange's real data, whatever this says.
 MARKET_DATA_SOURCE = env("MARKET_DATA_SOURCE", "simulated")
 # Starting balances of a new paper account, per currency.
-PAPER_STARTING_BALANCES = {"ZAR": "100000", "USDT": "10000", "USD": "10000"}
+PAPER_STARTING_BALANCES = {"ZAR": "100000", "USDT": "10000", "USD": "10000", "INR": "1000000"}
 # Base URL per platform id, replacing the exchange's own hosts (tests point ccxt at a local fake exchange).
 EXCHANGE_URL_OVERRIDES: dict[str, str] = {}
 EXCHANGE_MAX_RETRIES = env_int("EXCHANGE_MAX_RETRIES", 3)

@@ -1044,6 +1044,9 @@
     provSel.addEventListener('change', onProvider);
     onProvider();
     const exForm = T('exkey-form');
+    // The provider's own credential fields and its need for a secret (static/portal/pages/settings_keys.js).
+    const keyFields = window.amarktai.keyFields ? window.amarktai.keyFields.attach(exForm, provSel) : null;
+    if (keyFields) await keyFields.loaded;
 
     async function loadKeys() {
       const data = await GET('keys');
@@ -1065,7 +1068,7 @@
         }));
         return h('tr', { testid: 'exkey-row', dataset: { id: k.id } },
           h('td', {}, (list.find((p) => p.id === platform) || {}).display_name || platform),
-          h('td', {}, k.label || '—'),
+          h('td', {}, k.label || '—', keyFields ? window.amarktai.keyFields.settingsText(k, keyFields.providers()) : null),
           h('td', {}, h('code', {}, k.api_key_masked || k.masked_key || k.api_key || (k.last4 ? `****${k.last4}` : '****'))),
           statusCell,
           h('td', { class: 'r' }, h('span', { class: 'actions' }, testBtn,
@@ -1077,11 +1080,12 @@
     const keyBody = (data) => {
       const b = { provider: data.provider, platform: data.provider, label: data.label, api_key: data.api_key, api_secret: data.api_secret };
       if (!T('exkey-passphrase-field').hidden) b.passphrase = data.passphrase;
-      return b;
+      return keyFields ? keyFields.apply(b) : b;
     };
     onSubmit(exForm, async (data, form) => {
       await POST('keys', keyBody(data));
       ['api_key', 'api_secret', 'passphrase', 'label'].forEach((n) => { if (form.elements[n]) form.elements[n].value = ''; });
+      if (keyFields) keyFields.clear();
       T('exkey-ok').textContent = 'Keys saved (encrypted).';
       await loadKeys();
     });

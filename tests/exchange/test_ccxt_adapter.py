@@ -120,7 +120,7 @@ def test_enums_are_checked_at_the_api_edge(auth_client, user, binance_via_fake):
         "amount": 0.01,
         "price": 40000,
     }
-    for field, value in (("type", "stop"), ("side", "hold")):
+    for field, value in (("type", "trailing_stop"), ("side", "hold")):
         body = assert_error(
             auth_client.post("/api/orders", {**order, field: value}, format="json"), 400, "VALIDATION_ERROR"
         )

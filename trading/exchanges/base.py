@@ -5,13 +5,19 @@ Shapes (plain dicts, ccxt-like, values Decimal):
 - ticker:  {"symbol", "bid", "ask", "last", "timestamp"(ms)}
 - candle:  [timestamp_ms, open, high, low, close, volume]
 - balance: {"BTC": {"free", "used", "total"}, ...}
-- order:   {"id", "client_order_id", "symbol", "type" (market|limit), "side" (buy|sell), "amount", "price",
-            "filled", "remaining", "average", "cost", "status" (open|closed|canceled|rejected),
-            "fee": {"cost", "currency"}, "timestamp"(ms)}
+- order:   {"id", "client_order_id", "symbol", "type" (market|limit|stop|stop_limit), "side" (buy|sell), "amount",
+            "price", "filled", "remaining", "average", "cost", "status" (open|closed|canceled|rejected),
+            "fee": {"cost", "currency"}, "timestamp"(ms)}; adapters may add "stop_price", "time_in_force", "product"
 - market:  {"symbol", "base", "quote", "amount_precision", "price_precision", "min_amount", "max_amount",
-            "min_cost", "max_market_amount"}
+            "min_cost", "max_market_amount", "lot_size"}
   amount_precision / price_precision are steps (Decimal("0.00001"), Decimal("0.5")), not numbers of decimals; any
-  limit may be None (the exchange does not state it, nothing is checked).
+  limit may be None (the exchange does not state it, nothing is checked). ``lot_size`` (None for markets traded in
+  fractions) is the lot a stock market trades in: amounts are whole multiples of it (1: whole shares).
+
+Order types: market and limit everywhere; stop (a market order once the last price reaches ``stop_price``: a buy
+stop at or above it, a sell stop at or below it) and stop_limit (a limit order at ``price`` once it is reached) where
+the exchange supports them (the paper exchange does). ``OrderOptions`` carries what stock brokers add: the product
+(MIS intraday, CNC delivery, NRML derivatives), the time in force (gtc, day, ioc) and the stop price.
 
 ``Exchange.check_order`` is the one place an order is rounded to its market and checked against the market's limits,
 before anything is sent. ``side`` and ``type`` are not checked here: they reach an exchange either from the API's
@@ -26,6 +32,41 @@ from amarktai.errors import ValidationFailed
 from trading.platforms import Platform
 
 Number = Decimal | str | int | float
+
+ORDER_TYPES = ("market", "limit", "stop", "stop_limit")
+PRODUCTS = ("MIS", "CNC", "NRML")
+TIMES_IN_FORCE = ("gtc", "day", "ioc")
+
+
+@dataclass(frozen=True)
+class OrderOptions:
+    """What an order may say besides symbol, type, side, amount and price (``create_order(..., options=)``).
+
+    - ``product``: a stock broker's product: "MIS" (intraday, squared off by the broker before the close), "CNC"
+      (delivery), "NRML" (derivatives carried overnight); None: the broker's default (crypto exchanges have none).
+    - ``time_in_force``: "gtc" (until canceled, the default), "day" (canceled at the session's close; around the
+      clock markets: at midnight UTC), "ioc" (whatever does not fill at once is canceled).
+    - ``stop_price``: the trigger of a stop or stop_limit order (required by them, refused with other types).
+    """
+
+    product: str | None = None
+    time_in_force: str = "gtc"
+    stop_price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if self.product is not None and self.product not in PRODUCTS:
+            raise ValidationFailed(
+                f"product must be one of {', '.join(PRODUCTS)}", details={"product": ["invalid choice"]}
+            )
+        if self.time_in_force not in TIMES_IN_FORCE:
+            raise ValidationFailed(
+                f"time_in_force must be one of {', '.join(TIMES_IN_FORCE)}",
+                details={"time_in_force": ["invalid choice"]},
+            )
+
+    @property
+    def is_default(self) -> bool:
+        return self.product is None and self.time_in_force == "gtc" and self.stop_price is None
 
 
 def _decimal(value: Number) -> Decimal | None:
@@ -91,6 +132,7 @@ class Exchange(ABC):
         amount: Number,
         price: Number | None = None,
         client_order_id: str | None = None,
+        options: OrderOptions | None = None,
     ) -> dict: ...
 
     @abstractmethod
@@ -113,16 +155,27 @@ class Exchange(ABC):
     ) -> tuple[Decimal, Decimal | None]:
         """Round an order to ``market`` (a market dict of the shape above) and check the market's limits.
 
-        Returns (amount, price): the amount rounded down to the amount step; a limit order's price rounded to the price
-        step towards the user's side of the book (a buy down, a sell up: the rounded limit is never worse than the one
-        asked for); None as the price of a market order. Raises ValidationFailed. The minimum value of a market order
-        is checked at ``reference_price`` (default: the ticker's last price, fetched only when needed).
+        Returns (amount, price): the amount rounded down to the amount step and to whole lots (``lot_size``: below one
+        lot is refused); a limit (or stop_limit) order's price rounded to the price step towards the user's side of
+        the book (a buy down, a sell up: the rounded limit is never worse than the one asked for); None as the price
+        of a market or stop order. Raises ValidationFailed. The minimum value of a market order is checked at
+        ``reference_price`` (default: the ticker's last price, fetched only when needed).
         """
         base, quote = market["base"], market["quote"]
         number = _decimal(amount)
         if number is None:
             raise ValidationFailed("amount must be a number", details={"amount": ["invalid"]})
         rounded = round_to_step(number, market["amount_precision"], ROUND_DOWN)
+        lot = market.get("lot_size")
+        if lot:
+            if number < lot:
+                unit = "share" if lot == 1 else f"lot of {lot}"
+                raise ValidationFailed(
+                    f"{market['symbol']} trades in whole {'shares' if lot == 1 else f'lots of {lot}'}: "
+                    f"{number.normalize():f} is less than one {unit}",
+                    details={"amount": ["below one lot"]},
+                )
+            rounded = round_to_step(rounded, lot, ROUND_DOWN)
         if market["min_amount"] and rounded < market["min_amount"]:
             raise ValidationFailed(
                 f"amount must be at least {market['min_amount']} {base}", details={"amount": ["below the minimum"]}
@@ -138,9 +191,9 @@ class Exchange(ABC):
                 f"a {type} order may be at most {max_amount} {base}; split it",
                 details={"amount": ["above the maximum"]},
             )
-        if type == "limit":
+        if type in ("limit", "stop_limit"):
             if price is None:
-                raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
+                raise ValidationFailed(f"a {type} order needs a price", details={"price": ["required"]})
             limit_price = _decimal(price)
             if limit_price is not None:
                 limit_price = round_to_step(
@@ -150,7 +203,7 @@ class Exchange(ABC):
                 raise ValidationFailed("price must be positive", details={"price": ["invalid"]})
         else:
             limit_price = None
-        if market["min_cost"]:
+        if market.get("min_cost"):
             reference = limit_price or reference_price or self.fetch_ticker(market["symbol"])["last"]
             if reference is not None and rounded * reference < market["min_cost"]:
                 raise ValidationFailed(
@@ -158,6 +211,38 @@ class Exchange(ABC):
                     details={"amount": ["below the minimum value"]},
                 )
         return rounded, limit_price
+
+    def check_options(self, market: dict, type: str, options: OrderOptions | None) -> OrderOptions:
+        """``options`` checked against the order type (a stop price for stop orders and only for them, its price
+        rounded to the market's step; ioc not for stop orders). Returns the options (defaults when None)."""
+        options = options or OrderOptions()
+        if type not in ORDER_TYPES:
+            raise ValidationFailed(
+                f"type must be one of {', '.join(ORDER_TYPES)}", details={"type": ["invalid choice"]}
+            )
+        stop = options.stop_price
+        if type in ("stop", "stop_limit"):
+            number = _decimal(stop) if stop is not None else None
+            if number is None or number <= 0:
+                raise ValidationFailed(
+                    f"a {type} order needs a positive stop_price", details={"stop_price": ["required"]}
+                )
+            if options.time_in_force == "ioc":
+                raise ValidationFailed(
+                    "a stop order waits for its trigger: time_in_force ioc does not apply",
+                    details={"time_in_force": ["not with stop orders"]},
+                )
+            number = round_to_step(number, market.get("price_precision"), ROUND_DOWN)
+            if number <= 0:
+                raise ValidationFailed(
+                    f"stop_price is below {market['symbol']}'s price step", details={"stop_price": ["too small"]}
+                )
+            return OrderOptions(options.product, options.time_in_force, number)
+        if stop is not None:
+            raise ValidationFailed(
+                "stop_price is only for stop and stop_limit orders", details={"stop_price": ["not with this type"]}
+            )
+        return options
 
     def test_connection(self) -> dict:
         """An authenticated call that proves the keys work. Returns {"permissions": {"read", "trade", "withdraw"}

@@ -36,7 +36,7 @@ import ccxt
 from django.conf import settings
 
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
-from trading.exchanges.base import Exchange, Number
+from trading.exchanges.base import Exchange, Number, OrderOptions
 from trading.exchanges.resilience import CircuitBreaker, bucket_for, reset_buckets
 from trading.platforms import get_platform
 
@@ -258,6 +258,7 @@ class CcxtExchange(Exchange):
             "max_amount": D(amount_limits.get("max")),
             "min_cost": D(cost_limits.get("min")),
             "max_market_amount": D(market_limits.get("max")) or D(amount_limits.get("max")),
+            "lot_size": None,  # crypto trades in fractions: the amount step is the only rounding
         }
 
     def load_markets(self):
@@ -361,12 +362,16 @@ class CcxtExchange(Exchange):
         amount: Number,
         price: Number | None = None,
         client_order_id: str | None = None,
+        options: OrderOptions | None = None,
     ) -> dict:
         self._require_keys()
         market = self.market(symbol)
-        amount, price = self.check_order(self._market_shape(market), type, side, amount, price)
+        shape = self._market_shape(market)
+        options = self.check_options(shape, type, options)
+        amount, price = self.check_order(shape, type, side, amount, price)
         client_order_id = client_order_id or f"amk{uuid.uuid4().hex[:24]}"
-        params = {"clientOrderId": client_order_id}
+        params = {"clientOrderId": client_order_id, **self._option_params(type, options)}
+        type = "limit" if type == "stop_limit" else "market" if type == "stop" else type
         attempt = 0
         while True:
             try:
@@ -423,6 +428,35 @@ class CcxtExchange(Exchange):
             f"{self.platform.name} did not confirm order {client_order_id}; its state is unknown, "
             "check the exchange before retrying"
         )
+
+    def _option_params(self, type: str, options: OrderOptions) -> dict:
+        """ccxt's unified params for the order options this exchange supports; ValidationFailed for the others."""
+        name = self.platform.name
+        if options.product is not None:
+            raise ValidationFailed(
+                f"{name} is a crypto exchange: products (MIS, CNC, NRML) are for stock brokers",
+                details={"product": ["not supported by this exchange"]},
+            )
+        params: dict = {}
+        if options.time_in_force == "day":
+            raise ValidationFailed(
+                f"{name} has no day orders (crypto trades around the clock): use gtc or ioc",
+                details={"time_in_force": ["not supported by this exchange"]},
+            )
+        if options.time_in_force == "ioc":
+            if type != "limit":
+                raise ValidationFailed(
+                    "time_in_force ioc applies to limit orders", details={"time_in_force": ["only for limit orders"]}
+                )
+            params["timeInForce"] = "IOC"
+        if type in ("stop", "stop_limit"):
+            needed = "createStopLimitOrder" if type == "stop_limit" else "createStopMarketOrder"
+            if not (self.client.has.get(needed) or (type == "stop" and self.client.has.get("createStopOrder"))):
+                raise ValidationFailed(
+                    f"{name} does not take {type} orders", details={"type": ["not supported by this exchange"]}
+                )
+            params["stopPrice"] = float(options.stop_price)
+        return params
 
     def cancel_order(self, order_id, symbol=None):
         self._require_keys()

@@ -10,11 +10,21 @@
 - Transfers requested out of a paper account hold their amount in "used" too (``hold`` / ``release_hold`` /
   ``send_held``, called through trading.services by the wallets app), so an order can never spend money that is
   pending out.
+- Stop orders rest (funds reserved at the stop price, or a stop_limit's limit) until the last price reaches the stop: a
+  buy stop at or above it, a sell stop at or below it. A stop then fills like a market order; a stop_limit rests as a
+  limit order at its price (filling at once when the book already crosses it).
+- Stock markets (trading.sessions) trade only during their session: while the market is closed nothing fills; every
+  order (market orders too) rests with its funds reserved and fills at the first price after the open (a market buy
+  whose reservation no longer covers the opening price is rejected). An ioc order is refused while the market is
+  closed. Amounts are whole shares (or lots: the market's ``lot_size``).
+- Time in force: gtc rests until canceled; day is canceled at the session's close (around-the-clock markets: at
+  midnight UTC); ioc cancels a limit order that does not fill at once.
 - ``client_order_id`` makes create_order idempotent: the same id twice returns the first order, never a second fill.
 - Balance rows are locked (SELECT ... FOR UPDATE, in a fixed order) for every change, so concurrent orders cannot
   overspend.
 """
 
+import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
@@ -24,9 +34,9 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from amarktai.errors import InsufficientFunds, NotFound, ValidationFailed
 from amarktai.utils import money
-from trading import fillmodel
+from trading import fillmodel, sessions
 from trading.exchanges import simfeed
-from trading.exchanges.base import Exchange, Number
+from trading.exchanges.base import Exchange, Number, OrderOptions
 from trading.fillmodel import DEPTH_USD_PER_PCT, FEES  # noqa: F401 - re-exported
 from trading.models import PaperBalance, PaperOrder
 from trading.platforms import get_platform
@@ -38,6 +48,9 @@ AMOUNT_STEP = Decimal("0.00000001")
 MIN_AMOUNT = {"BTC": "0.0001", "ETH": "0.001", "SOL": "0.01", "XRP": "1", "BNB": "0.001"}
 MAX_MARKET_AMOUNT = {"BTC": "5", "ETH": "100", "SOL": "2000", "XRP": "500000", "BNB": "500"}
 MIN_COST_USD = Decimal("1")
+# Stocks: the largest single market order (a freeze quantity) in shares (NIFTY: units of the index, 24 lots of 75).
+STOCK_MAX_MARKET_AMOUNT = {"NIFTY": "1800"}
+STOCK_DEFAULT_MAX_MARKET_AMOUNT = "100000"
 
 
 def price_step(price):
@@ -47,16 +60,23 @@ def price_step(price):
 def market_info(symbol):
     base, quote = simfeed.split_symbol(symbol)
     reference = Decimal(str(simfeed.ASSETS[base][0] * simfeed.QUOTES_PER_USD[quote]))
+    lot = sessions.lot_size(base)
+    if lot:  # a stock: whole shares or lots
+        max_market = Decimal(STOCK_MAX_MARKET_AMOUNT.get(base, STOCK_DEFAULT_MAX_MARKET_AMOUNT))
+        step, min_amount = lot, lot
+    else:
+        max_market, step, min_amount = Decimal(MAX_MARKET_AMOUNT[base]), AMOUNT_STEP, Decimal(MIN_AMOUNT[base])
     return {
         "symbol": f"{base}/{quote}",
         "base": base,
         "quote": quote,
-        "amount_precision": AMOUNT_STEP,
+        "amount_precision": step,
         "price_precision": price_step(reference),
-        "min_amount": Decimal(MIN_AMOUNT[base]),
-        "max_amount": Decimal(MAX_MARKET_AMOUNT[base]) * 10,
-        "max_market_amount": Decimal(MAX_MARKET_AMOUNT[base]),
+        "min_amount": min_amount,
+        "max_amount": max_market * 10,
+        "max_market_amount": max_market,
         "min_cost": MIN_COST_USD * Decimal(str(simfeed.QUOTES_PER_USD[quote])),
+        "lot_size": lot,
     }
 
 
@@ -70,6 +90,9 @@ def order_dict(order: PaperOrder, price_source: str) -> dict:
         "side": order.side,
         "amount": order.amount,
         "price": order.price,
+        "stop_price": order.stop_price,
+        "time_in_force": order.time_in_force,
+        "product": order.product or None,
         "filled": order.filled,
         "remaining": order.amount - order.filled,
         "average": order.average,
@@ -123,6 +146,10 @@ class PaperExchange(Exchange):
         self.market(symbol)
         return self.feed.ohlcv(symbol, timeframe, limit)
 
+    def market_clock(self, symbol=None):
+        """The session of ``symbol``'s market (trading.sessions): crypto never closes."""
+        return sessions.market_clock(symbol or self.platform.default_symbol)
+
     # --- balances --------------------------------------------------------------------------------------------
     def _ensure_account(self):
         if PaperBalance.objects.filter(user=self.user, platform=self.platform_id).exists():
@@ -167,8 +194,10 @@ class PaperExchange(Exchange):
         amount: Number,
         price: Number | None = None,
         client_order_id: str | None = None,
+        options: OrderOptions | None = None,
     ) -> dict:
         market = self.market(symbol)
+        options = self.check_options(market, type, options)
         book = self.feed.ticker(market["symbol"])
         amount, price = self.check_order(market, type, side, amount, price, reference_price=book["last"])
         if client_order_id:
@@ -177,6 +206,13 @@ class PaperExchange(Exchange):
             ).first()
             if existing is not None:
                 return order_dict(existing, self.price_source)
+        clock = sessions.market_clock(market["symbol"])
+        if not clock["is_open"] and options.time_in_force == "ioc":
+            raise ValidationFailed(
+                f"{market['symbol']}'s market is closed ({clock['session']}): an ioc order cannot fill before it "
+                f"opens at {clock['next_open']:%Y-%m-%d %H:%M} UTC",
+                details={"time_in_force": ["market closed"]},
+            )
         self._ensure_account()
         try:
             with transaction.atomic():
@@ -189,19 +225,30 @@ class PaperExchange(Exchange):
                     type=type,
                     amount=amount,
                     price=price,
+                    stop_price=options.stop_price,
+                    time_in_force=options.time_in_force,
+                    product=options.product or "",
+                    expires_at=sessions.day_end(market["symbol"]) if options.time_in_force == "day" else None,
                     client_order_id=client_order_id or f"paper-{self._new_id()}",
                 )
-                if type == "market":
+                if not clock["is_open"]:
+                    # Closed: everything waits for the open (match_open_orders fills it at the first price after it).
+                    self._reserve(order, balances, market, book)
+                elif type in ("stop", "stop_limit"):
+                    if self._stop_reached(order, book):
+                        self._trigger(order, balances, market, book)
+                    else:
+                        self._reserve(order, balances, market, book)
+                elif type == "market":
                     self._fill(order, balances, market, self._fill_price(market, side, amount, book), self.taker_fee)
                 else:
-                    marketable = (side == "buy" and book["ask"] <= price) or (side == "sell" and book["bid"] >= price)
-                    fill_price = self._fill_price(market, side, amount, book)
-                    if marketable and (
-                        (side == "buy" and fill_price <= price) or (side == "sell" and fill_price >= price)
-                    ):
+                    fill_price = self._marketable_price(order, market, book)
+                    if fill_price is not None:
                         self._fill(order, balances, market, fill_price, self.taker_fee)
+                    elif options.time_in_force == "ioc":
+                        order.status = "canceled"  # immediate or cancel: nothing could fill now
                     else:
-                        self._reserve(order, balances, market)
+                        self._reserve(order, balances, market, book)
                 order.save()
         except IntegrityError:
             # The same client order id was placed concurrently: return that one, never fill twice.
@@ -212,6 +259,44 @@ class PaperExchange(Exchange):
                 raise
             return order_dict(existing, self.price_source)
         return order_dict(order, self.price_source)
+
+    def _marketable_price(self, order, market, book):
+        """The price a limit order fills at now when it crosses the book (never worse than its limit), else None."""
+        side, price = order.side, order.price
+        marketable = (side == "buy" and book["ask"] <= price) or (side == "sell" and book["bid"] >= price)
+        if not marketable:
+            return None
+        fill_price = self._fill_price(market, side, order.amount, book)
+        if (side == "buy" and fill_price <= price) or (side == "sell" and fill_price >= price):
+            return fill_price
+        return None
+
+    @staticmethod
+    def _stop_reached(order, book):
+        """A buy stop triggers when the last price is at or above its stop, a sell stop at or below."""
+        last = book["last"]
+        return last >= order.stop_price if order.side == "buy" else last <= order.stop_price
+
+    def _trigger(self, order, balances, market, book):
+        """A stop reached: a stop fills as a market order, a stop_limit becomes a limit order at its price. Funds an
+        order had reserved (``order.reserved``) are used first."""
+        order.triggered = True
+        reserved = order.reserved
+        if order.type == "stop":
+            self._fill(
+                order,
+                balances,
+                market,
+                self._fill_price(market, order.side, order.amount, book),
+                self.taker_fee,
+                from_reserved=reserved,
+            )
+            return
+        fill_price = self._marketable_price(order, market, book)
+        if fill_price is not None:
+            self._fill(order, balances, market, fill_price, self.taker_fee, from_reserved=reserved)
+        elif not reserved:
+            self._reserve(order, balances, market, book)
 
     @staticmethod
     def _new_id():
@@ -248,10 +333,18 @@ class PaperExchange(Exchange):
         base.save(update_fields=["free", "used", "updated_at"])
         quote.save(update_fields=["free", "used", "updated_at"])
 
-    def _reserve(self, order, balances, market):
+    def _reserve(self, order, balances, market, book=None):
+        """Set an order's funds aside (``used``): a buy's cost at its limit price (a stop's at its stop price, a market
+        order's at the ask) plus the larger fee; a sell's amount."""
         if order.side == "buy":
             row = balances[market["quote"]]
-            need = (order.amount * order.price * (1 + max(self.maker_fee, self.taker_fee))).quantize(
+            if order.price is not None:
+                at = order.price
+            elif order.stop_price is not None:
+                at = max(order.stop_price, book["ask"]) if book else order.stop_price
+            else:
+                at = book["ask"]
+            need = (order.amount * at * (1 + max(self.maker_fee, self.taker_fee))).quantize(
                 Decimal("0.00000001"), rounding=ROUND_HALF_UP
             )
             currency = market["quote"]
@@ -324,18 +417,21 @@ class PaperExchange(Exchange):
             destination.save(update_fields=["free", "used", "updated_at"])
 
     def match_open_orders(self, symbol: str | None = None) -> list:
-        """Fill resting limit orders whose price the market has crossed. Returns the orders filled."""
+        """Give resting orders what the market owes them: cancel day orders past their session's close; while an
+        order's market is open, fill orders that waited for the open (at the first price after it), trigger stops
+        whose price was reached and fill limit orders whose price the market has crossed. Returns the orders filled."""
         open_orders = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, status="open")
         if symbol:
             open_orders = open_orders.filter(symbol=symbol.upper())
         filled = []
-        books = {}
+        books: dict[str, dict] = {}
+        moment = datetime.datetime.fromtimestamp(sessions.now(), tz=datetime.UTC)
         for candidate in open_orders.order_by("created_at"):
-            book = books.setdefault(candidate.symbol, self.feed.ticker(candidate.symbol))
-            crosses = (candidate.side == "buy" and book["ask"] <= candidate.price) or (
-                candidate.side == "sell" and book["bid"] >= candidate.price
-            )
-            if not crosses:
+            expired = candidate.expires_at is not None and candidate.expires_at <= moment
+            if not expired and not sessions.is_open(candidate.symbol):
+                continue  # the market is closed: nothing fills until it opens
+            book = None if expired else books.setdefault(candidate.symbol, self.feed.ticker(candidate.symbol))
+            if book is not None and not self._due(candidate, book):
                 continue
             market = market_info(candidate.symbol)
             with transaction.atomic():
@@ -343,10 +439,43 @@ class PaperExchange(Exchange):
                 order = PaperOrder.objects.select_for_update().get(pk=candidate.pk)
                 if order.status != "open":
                     continue
-                self._fill(order, balances, market, order.price, self.maker_fee, from_reserved=order.reserved)
+                if expired:
+                    self._release(order, balances, market)
+                    order.status = "canceled"
+                else:
+                    self._settle_due(order, balances, market, book)
                 order.save()
-            filled.append(order_dict(order, self.price_source))
+            if order.status == "closed":
+                filled.append(order_dict(order, self.price_source))
         return filled
+
+    def _due(self, order, book):
+        """Whether a resting order has something to do at ``book`` (its market being open)."""
+        if order.type == "market":
+            return True
+        if order.type in ("stop", "stop_limit") and not order.triggered:
+            return self._stop_reached(order, book)
+        return (order.side == "buy" and book["ask"] <= order.price) or (
+            order.side == "sell" and book["bid"] >= order.price
+        )
+
+    def _settle_due(self, order, balances, market, book):
+        """Fill (or trigger) a resting order that is due, its balance rows locked. A buy whose reservation no longer
+        covers the price it meets (the market gapped at the open) is rejected and its funds released."""
+        try:
+            with transaction.atomic():
+                if order.type == "market":
+                    fill_price = self._fill_price(market, order.side, order.amount, book)
+                    self._fill(order, balances, market, fill_price, self.taker_fee, from_reserved=order.reserved)
+                elif order.type in ("stop", "stop_limit") and not order.triggered:
+                    self._trigger(order, balances, market, book)
+                else:
+                    self._fill(order, balances, market, order.price, self.maker_fee, from_reserved=order.reserved)
+        except InsufficientFunds:
+            for row in balances.values():
+                row.refresh_from_db()
+            self._release(order, balances, market)
+            order.status = "rejected"
 
     def _get(self, order_id):
         order = (

@@ -9,14 +9,22 @@ and no walk from the epoch, and the web process, every worker and every test agr
 Per-asset volatility is realistic (annualised: BTC 60 %, ETH 75 %, SOL 100 %, ...). Candles come from the same path:
 open = previous minute's close, close = this minute's close, high/low widened by seeded intra-minute noise, volume
 lognormal. Tickers interpolate within the minute and quote a spread.
+
+Stocks (US equities in USD, NSE shares in INR; trading.sessions lists them) move only during their market's session
+(trading.sessions): while the market is closed the price stands at the last session's close and the candles are flat
+(open = high = low = close, volume 0), so charts and strategies see an unbroken series of candles; the first candle
+after the open may gap from the previous close. Fiat pairs (USD/INR, ZAR/INR, ...) are the fixed reference rates of
+QUOTES_PER_USD, the rates every other price of this feed is converted with.
+The clock is trading.sessions.now (tests replace it).
 """
 
 import hashlib
 import math
 import struct
-import time
 from decimal import Decimal
 from functools import lru_cache
+
+from trading import sessions
 
 ERA_BITS = 20
 ERA_MINUTES = 1 << ERA_BITS
@@ -33,8 +41,28 @@ ASSETS = {
     "BNB": (600.0, 0.60),
     "USDT": (1.0, 0.01),
 }
-QUOTES_PER_USD = {"USD": 1.0, "USDT": 1.0, "ZAR": 18.5}
+QUOTES_PER_USD = {"USD": 1.0, "USDT": 1.0, "ZAR": 18.5, "INR": 83.5}
 SPREAD = {"BTC": 0.0004, "ETH": 0.0005, "SOL": 0.0008, "XRP": 0.0010, "BNB": 0.0006, "USDT": 0.0002}
+FIAT_SPREAD = 0.0002
+# Stocks: (reference price in the home currency, home currency, annualised volatility, spread). Their volatility is per
+# calendar minute of the path, like the crypto assets': the path only advances during sessions (see above).
+STOCKS = {
+    "AAPL": (230.0, "USD", 0.25, 0.0002),
+    "MSFT": (420.0, "USD", 0.22, 0.0002),
+    "TSLA": (250.0, "USD", 0.55, 0.0003),
+    "SPY": (570.0, "USD", 0.15, 0.0001),
+    "RELIANCE": (1_300.0, "INR", 0.22, 0.0004),
+    "TCS": (4_000.0, "INR", 0.20, 0.0004),
+    "INFY": (1_800.0, "INR", 0.24, 0.0004),
+    "HDFCBANK": (1_700.0, "INR", 0.20, 0.0004),
+    "SBIN": (800.0, "INR", 0.26, 0.0005),
+    "NIFTY": (24_000.0, "INR", 0.14, 0.0002),
+}
+for _name, (_price, _home, _vol, _spread) in STOCKS.items():
+    ASSETS[_name] = (_price / QUOTES_PER_USD[_home], _vol)
+    SPREAD[_name] = _spread
+# The session of each base asset that has one (the stocks); the others trade around the clock.
+SESSION_OF = {name: sessions.session_for(name) for name in ASSETS if sessions.session_for(name) is not None}
 TIMEFRAMES = {"1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "4h": 240, "1d": 1440}
 
 
@@ -47,7 +75,8 @@ def split_symbol(symbol):
         base, quote = symbol.upper().split("/")
     except ValueError as exc:
         raise UnknownSymbol(f"symbol must look like BASE/QUOTE, got {symbol!r}") from exc
-    if base not in ASSETS or quote not in QUOTES_PER_USD:
+    fiat = base in QUOTES_PER_USD and base not in ASSETS
+    if (base not in ASSETS and not fiat) or quote not in QUOTES_PER_USD:
         raise UnknownSymbol(f"the simulated market has no {symbol}")
     return base, quote
 
@@ -102,14 +131,20 @@ def _usd_price(base, minute):
 
 
 def close_at(symbol, minute):
-    """Close price (float) of the one-minute candle ending at ``minute``."""
+    """Close price (float) of the one-minute candle ending at ``minute``; a stock's stands still while its market is
+    closed (the last session's close)."""
     base, quote = split_symbol(symbol)
+    if base not in ASSETS:  # a fiat pair: the fixed reference rate
+        return QUOTES_PER_USD[quote] / QUOTES_PER_USD[base]
+    session = SESSION_OF.get(base)
+    if session is not None:
+        minute = sessions.price_minute(session, minute)
     return _usd_price(base, minute) * QUOTES_PER_USD[quote]
 
 
 def price_at(symbol, ts=None):
     """Mid price (float) at unix time ``ts`` (seconds), interpolated within the minute."""
-    ts = time.time() if ts is None else ts
+    ts = sessions.now() if ts is None else ts
     minute = int(ts // 60)
     frac = (ts - minute * 60) / 60.0
     previous, current = close_at(symbol, minute - 1), close_at(symbol, minute)
@@ -131,7 +166,7 @@ def to_decimal(value, price_hint=None):
 
 def ticker(symbol, now=None):
     """{"symbol","bid","ask","last","timestamp"} with Decimal prices."""
-    now = time.time() if now is None else now
+    now = sessions.now() if now is None else now
     mid = price_at(symbol, now)
     return {**quote(symbol, mid), "timestamp": int(now * 1000)}
 
@@ -139,7 +174,7 @@ def ticker(symbol, now=None):
 def quote(symbol, mid):
     """{"symbol","bid","ask","last"} around ``mid``: the asset's spread, prices rounded like every feed price."""
     base, _quote = split_symbol(symbol)
-    half = mid * SPREAD[base] / 2
+    half = mid * SPREAD.get(base, FIAT_SPREAD) / 2
     return {
         "symbol": symbol.upper(),
         "bid": to_decimal(mid - half, mid),
@@ -151,6 +186,9 @@ def quote(symbol, mid):
 def _minute_candle(symbol, base, minute):
     open_ = close_at(symbol, minute - 1)
     close = close_at(symbol, minute)
+    session = SESSION_OF.get(base)
+    if base not in ASSETS or (session is not None and not sessions.in_session(session, minute)):
+        return close, close, close, close, 0.0  # a closed market (or a fixed rate): a flat candle, no volume
     sigma = _sigma_minute(base)
     high = max(open_, close) * (1 + abs(_normal(base, "hi", minute)) * sigma * 0.5)
     low = min(open_, close) * (1 - abs(_normal(base, "lo", minute)) * sigma * 0.5)
@@ -165,7 +203,7 @@ def ohlcv(symbol, timeframe="1m", limit=100, now=None):
     limit = max(1, min(int(limit), 1000))
     base, _quote = split_symbol(symbol)
     step = TIMEFRAMES[timeframe]
-    now = time.time() if now is None else now
+    now = sessions.now() if now is None else now
     last_closed = int(now // 60) // step * step - step  # start minute of the last closed candle
     candles = []
     for index in range(limit - 1, -1, -1):

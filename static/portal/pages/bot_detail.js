@@ -25,6 +25,7 @@
     exit: 'Exit fired',
     orders_placed: 'Placed orders',
     orders_in_place: 'Orders in place',
+    market_closed: 'Market closed',
   };
   const ORDER_STATES = { open: 'Resting', closed: 'Filled', canceled: 'Cancelled', rejected: 'Rejected', pending: 'Not placed yet', waiting: 'To be placed', empty: 'Empty' };
   const DCA_STATES = { waiting: 'No deal yet', buying: 'Base order working', open: 'Deal open', cooldown: 'Deal closed, cooling down' };
