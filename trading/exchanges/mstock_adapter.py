@@ -554,6 +554,7 @@ class MStockExchange(Exchange):
             except _SessionExpired:  # mStock placed nothing: it refused the session
                 if relogged:
                     raise AuthInvalid(SESSION_REFUSED) from None
+                logger.info("mstock create_order: the session expired; logging in again")
                 self._login()
                 relogged = True
             except _Retryable as exc:
