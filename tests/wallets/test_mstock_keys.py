@@ -162,3 +162,18 @@ def test_live_wallet_balance_in_inr(auth_client, user, mstock_via_fake):
     body = auth_client.get("/api/wallet/balances").json()
     assert body["mode"] == "live" and not body.get("errors")
     assert body["balances"]["mstock"]["INR"] == 500000 and body["balances"]["mstock"]["TCS"] == 3
+
+
+def test_platform_health_pings_mstock_without_a_session(auth_client, mstock_via_fake):
+    store(auth_client)
+    body = auth_client.get("/api/platforms/health").json()
+    entry = body["platforms"]["mstock"]
+    assert entry["status"] == "operational" and entry["has_keys"] is True and entry["api_latency_ms"] >= 0
+    assert mstock_via_fake.logins == 0  # reachability only: no login, no session used
+
+
+def test_unreachable_mstock_is_down_in_health(auth_client, settings):
+    settings.MSTOCK_BASE_URL = "http://127.0.0.1:9/"
+    store(auth_client)
+    entry = auth_client.get("/api/platforms/health").json()["platforms"]["mstock"]
+    assert entry["status"] == "down"
