@@ -1040,7 +1040,17 @@
     const list = await platforms().catch(() => []);
     const provSel = T('exkey-provider');
     fillPlatformSelect(provSel, list);
-    const onProvider = () => { const p = list.find((x) => x.id === provSel.value); T('exkey-passphrase-field').hidden = !(p && p.id === 'kucoin'); };
+    // A provider's own credential fields besides key and secret (GET /api/providers `fields`: a broker's client code,
+    // TOTP secret...), sent top-level; secret ones are password inputs and never shown again.
+    const providers = await GET('providers').then((r) => r.providers || []).catch(() => []);
+    const extraFields = () => ((providers.find((x) => x.id === provSel.value) || {}).fields || []);
+    const renderExtras = () => T('exkey-extra-fields').replaceChildren(...extraFields().map((f) => h('div', { class: 'field' },
+      h('label', {}, f.label, f.kind === 'choice'
+        ? h('select', { name: f.name, testid: `exkey-extra-${f.name}` }, ...f.choices.map((c) => h('option', { value: c, selected: c === f.default }, c)))
+        : h('input', { type: f.secret ? 'password' : 'text', name: f.name, autocomplete: 'off', testid: `exkey-extra-${f.name}`, required: f.required })),
+      f.help ? h('p', { class: 'muted small' }, f.help) : null,
+      h('p', { class: 'field-error', dataset: { errorFor: f.name } }))));
+    const onProvider = () => { const p = list.find((x) => x.id === provSel.value); T('exkey-passphrase-field').hidden = !(p && p.id === 'kucoin'); renderExtras(); };
     provSel.addEventListener('change', onProvider);
     onProvider();
     const exForm = T('exkey-form');
@@ -1077,11 +1087,13 @@
     const keyBody = (data) => {
       const b = { provider: data.provider, platform: data.provider, label: data.label, api_key: data.api_key, api_secret: data.api_secret };
       if (!T('exkey-passphrase-field').hidden) b.passphrase = data.passphrase;
+      extraFields().forEach((f) => { if (data[f.name]) b[f.name] = data[f.name]; });
       return b;
     };
     onSubmit(exForm, async (data, form) => {
       await POST('keys', keyBody(data));
       ['api_key', 'api_secret', 'passphrase', 'label'].forEach((n) => { if (form.elements[n]) form.elements[n].value = ''; });
+      renderExtras();
       T('exkey-ok').textContent = 'Keys saved (encrypted).';
       await loadKeys();
     });
