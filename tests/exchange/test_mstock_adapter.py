@@ -182,6 +182,17 @@ def test_5xx_and_a_proxy_error_page_are_retried(ex, mstock_via_fake):
     assert mstock_via_fake.count("GET", "user/fundsummary") == 4
 
 
+def test_login_failing_with_5xx_or_a_timeout_is_a_provider_error(ks, mstock_via_fake):
+    mstock_via_fake.fail_next("500", path="session/verifytotp")
+    with pytest.raises(ProviderError, match="not reachable"):
+        connect("mstock", ks).fetch_balance()
+    mstock_via_fake.fail_next("timeout", delay=2.0, path="session/verifytotp")
+    with pytest.raises(ProviderError, match="Timeout"):
+        connect("mstock", ks).fetch_balance()
+    assert ks.session == "" and mstock_via_fake.count("POST", "session/verifytotp") == 2  # a login is never repeated
+    assert connect("mstock", ks).fetch_balance()["INR"]["free"] == Decimal(500000)
+
+
 def test_5xx_exhausted_is_a_provider_error(ex, mstock_via_fake):
     ex.fetch_balance()
     mstock_via_fake.fail_next("500", times=10, path="user/fundsummary")

@@ -194,6 +194,8 @@ class MStockExchange(Exchange):
             raise AuthInvalid(TOTP_REFUSED) from None
         except _SessionExpired:
             raise AuthInvalid(TOTP_REFUSED) from None
+        except _Retryable as exc:  # not retried: a code may be accepted only once
+            raise self._translate(exc, "login") from None
         token = (data or {}).get("access_token") if isinstance(data, dict) else None
         if not token:
             raise ProviderError("mStock's login answer carried no session")
