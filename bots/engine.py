@@ -1,5 +1,6 @@
-"""The bot engine: one tick = fetch candles (shared by every bot on the same exchange/symbol/timeframe), ask the
-strategy, place at most one order through the exchange adapter.
+"""The bot engine: one tick = fetch candles (shared by every bot on the same exchange/symbol/timeframe; a broker's live
+bots get theirs through their owner's credential, brokers serve prices only to a logged-in account), ask the strategy,
+place at most one order through the exchange adapter.
 
 Exactly-once: the bot row is locked (SELECT ... FOR UPDATE) for the whole decision, and the order's client id is derived
 from (bot, signal candle, side), unique in the database: a retried or duplicated tick finds the order and does nothing.
@@ -29,6 +30,7 @@ from trading import services as trading
 from trading import system
 from trading.exchanges import get_exchange, market_data, source_for
 from trading.models import Order, Position
+from trading.platforms import get_platform
 
 logger = logging.getLogger(__name__)
 STEP = Decimal("0.00000001")
@@ -42,6 +44,26 @@ def candles_for(exchange, symbol, timeframe, source):
     candles = cache.get(key)
     if candles is None:
         raw = market_data(exchange, source).fetch_ohlcv(symbol, timeframe, CANDLES)
+        candles = [[float(v) for v in row] for row in raw]
+        cache.set(key, candles, 10)
+    return candles
+
+
+def needs_account_for_prices(exchange):
+    """A broker (a platform of kind "stock") serves prices and candles only to a logged-in account, so its live bots
+    cannot share the keyless public feed: each decides on the candles its owner's own credential gets."""
+    platform = get_platform(exchange)
+    return platform is not None and platform.kind != "crypto"
+
+
+def owner_candles(bot_id, exchange, symbol, timeframe):
+    """Live candles of a broker's market through the bot owner's stored credential, cached per owner for a few
+    seconds (every bot of one owner on that market shares one fetch). A failure raises, as candles_for."""
+    bot = Bot.objects.select_related("user").get(pk=bot_id)
+    key = f"candles:live:{exchange}:{symbol}:{timeframe}:u{bot.user_id}:{int(time.time() // 5)}"
+    candles = cache.get(key)
+    if candles is None:
+        raw = get_exchange(bot.user, exchange, "live").fetch_ohlcv(symbol, timeframe, CANDLES)
         candles = [[float(v) for v in row] for row in raw]
         cache.set(key, candles, 10)
     return candles
@@ -264,6 +286,18 @@ def tick_group(exchange, symbol, timeframe, bot_ids):
         {"skipped": len(bot_ids) - sum(len(ids) for ids in by_source.values())} if len(modes) < len(bot_ids) else {}
     )
     for source, ids in by_source.items():
+        if source == "live" and needs_account_for_prices(exchange):
+            for bot_id in ids:  # a broker: each owner's own candles
+                try:
+                    candles = owner_candles(bot_id, exchange, symbol, timeframe)
+                except Exception as exc:  # noqa: BLE001 - the owner's market data failure is the bot's failure
+                    _record_failure(bot_id, exc)
+                    BOT_TICKS.labels("error").inc()
+                    counts["error"] = counts.get("error", 0) + 1
+                    continue
+                outcome = tick_bot(bot_id, candles, source)
+                counts[outcome] = counts.get(outcome, 0) + 1
+            continue
         try:
             candles = candles_for(exchange, symbol, timeframe, source)
         except Exception as exc:  # noqa: BLE001 - the market data failure is every one of these bots' failure

@@ -13,7 +13,7 @@ class CredentialField:
     label: str
     secret: bool = True
     required: bool = True
-    kind: str = "text"  # text | url | choice
+    kind: str = "text"  # text | url | choice | base32 (a TOTP secret: letters A-Z and digits 2-7)
     choices: tuple = field(default_factory=tuple)
     default: str = ""
     help: str = ""
@@ -180,6 +180,37 @@ PLATFORMS = {
             "BTC/ZAR",
             symbols=("BTC/ZAR", "ETH/ZAR", "XRP/ZAR", "SOL/ZAR"),
             extra_currencies=("USDT", "USDC"),
+        ),
+        # mStock (Mirae Asset, India): NSE equities through the broker's Type A trading API
+        # (trading/exchanges/mstock_adapter.py); it logs in with a TOTP generated from the stored TOTP secret.
+        Platform(
+            "mstock",
+            "mStock",
+            "",
+            "IN",
+            "#F26B21",
+            "\U0001f1ee\U0001f1f3",
+            5,
+            "INR",
+            "RELIANCE/INR",
+            symbols=("RELIANCE/INR", "TCS/INR", "INFY/INR", "SBIN/INR"),
+            kind="stock",
+            adapter="mstock",
+            fields=(
+                CredentialField(
+                    "client_code",
+                    "Client code",
+                    secret=False,
+                    help="Your mStock client code (login id), shown in the mStock app's profile",
+                ),
+                CredentialField(
+                    "totp_secret",
+                    "TOTP secret",
+                    kind="base32",
+                    help="The base32 secret shown when you enable TOTP for the trading API (the text under the QR "
+                    "code); Amarktai generates the login codes from it",
+                ),
+            ),
         ),
     ]
 }

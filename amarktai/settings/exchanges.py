@@ -16,6 +16,7 @@ __all__ = [
     "HEALTH_DEGRADED_LATENCY_MS",
     "HEALTH_TIMEOUT_MS",
     "MARKET_DATA_SOURCE",
+    "MSTOCK_BASE_URL",
     "PAPER_STARTING_BALANCES",
 ]
 
@@ -26,6 +27,8 @@ MARKET_DATA_SOURCE = env("MARKET_DATA_SOURCE", "simulated")
 PAPER_STARTING_BALANCES = {"ZAR": "100000", "USDT": "10000", "USD": "10000", "INR": "1000000"}
 # Base URL per platform id, replacing the exchange's own hosts (tests point ccxt at a local fake exchange).
 EXCHANGE_URL_OVERRIDES: dict[str, str] = {}
+# mStock's Type A trading API (trading/exchanges/mstock_adapter.py); tests point it at tests/fake_mstock.
+MSTOCK_BASE_URL = env("MSTOCK_BASE_URL", "https://api.mstock.trade/")
 EXCHANGE_MAX_RETRIES = env_int("EXCHANGE_MAX_RETRIES", 3)
 EXCHANGE_RETRY_BASE_SECONDS = env_float("EXCHANGE_RETRY_BASE_SECONDS", 0.5)
 EXCHANGE_TIMEOUT_MS = env_int("EXCHANGE_TIMEOUT_MS", 10_000)

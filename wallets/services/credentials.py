@@ -1,6 +1,8 @@
 """Stored exchange API keys: create/update/delete (scoped to the user) and validation through the exchange. Reads are in
 wallets.selectors, the response shape in wallets.payloads."""
 
+import base64
+import binascii
 import logging
 from typing import Any
 
@@ -48,6 +50,19 @@ def _check_testnet(platform: Platform, testnet: bool) -> None:
         raise ValidationFailed(f"{platform.name} has no testnet", details={"testnet": ["not offered"]})
 
 
+def _base32(value: str) -> str:
+    """A base32 secret as authenticator apps show it (groups of four, lower case, '=' padding) in canonical form."""
+    return "".join(value.split()).upper().rstrip("=")
+
+
+def _is_base32(value: str) -> bool:
+    try:
+        base64.b32decode(value + "=" * (-len(value) % 8))
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
 def clean_extras(platform: Platform, extra: dict[str, str] | None, current: dict[str, str] | None = None) -> dict:
     """The platform's extra credential fields from ``extra`` (over ``current`` when updating): unknown names, missing
     required ones, URLs that are not http(s) and values outside a choice list are refused."""
@@ -59,8 +74,12 @@ def clean_extras(platform: Platform, extra: dict[str, str] | None, current: dict
             errors[name] = [f"{platform.name} has no such field"]
             continue
         value = (value or "").strip()
+        if spec.kind == "base32":
+            value = _base32(value)
         if spec.kind == "url" and value and not value.lower().startswith(("http://", "https://")):
             errors[name] = ["must be an http:// or https:// URL"]
+        elif spec.kind == "base32" and value and not _is_base32(value):
+            errors[name] = ["must be a base32 secret: letters A-Z and digits 2-7, as shown under the QR code"]
         elif spec.kind == "choice" and value and value not in spec.choices:
             errors[name] = [f"must be one of {', '.join(spec.choices)}"]
         values[name] = value
@@ -144,8 +163,8 @@ def validate_keys(keys: Any) -> dict:
     exchange = connect(keys.platform_id, keys, max_retries=1)
     try:
         return exchange.test_connection()
-    except AuthInvalid:
-        raise ValidationFailed("Invalid API credentials") from None
+    except AuthInvalid as exc:  # the adapter's reason (e.g. mStock refused the TOTP) or the generic one
+        raise ValidationFailed(exc.message or "Invalid API credentials") from None
 
 
 def test_keys(
@@ -169,17 +188,18 @@ def test_keys(
                 f"The stored key is for {stored.name if stored else cred.platform}, not {named.name}",
                 details={"provider": ["mismatch"]},
             )
+        refused = ""
         try:
             validate_keys(cred)
             valid = True
-        except ValidationFailed:
-            valid = False
+        except ValidationFailed as exc:
+            valid, refused = False, exc.message
         ExchangeCredential.objects.owned_by(user).filter(pk=cred.pk).update(
             keys_valid=valid, last_checked_at=timezone.now()
         )
         _changed(user)
         if not valid:
-            raise ValidationFailed("Invalid API credentials")
+            raise ValidationFailed(refused or "Invalid API credentials")
         return cred.platform
     platform = platform_or_error(provider)
     given = (("api_key", api_key), ("api_secret", api_secret if platform.secret_required else "-"))
