@@ -274,11 +274,20 @@ def test_unreachable_ping_is_a_provider_error(settings):
         public_exchange("mstock", timeout_ms=500).ping()
 
 
-def test_market_clock_is_nse_hours(ex):
+def test_market_clock_is_nse_hours(ex, monkeypatch):
+    from zoneinfo import ZoneInfo
+
+    from tests.equities import NSE_OPEN, at
+
+    ist = ZoneInfo("Asia/Kolkata")
+    monkeypatch.setattr("trading.sessions.now", lambda: NSE_OPEN)
     clock = ex.market_clock("TCS/INR")
-    assert clock["session"] == "NSE 09:15-15:30 IST" and isinstance(clock["is_open"], bool)
-    assert clock["next_open"].weekday() < 5 and (clock["next_open"].hour, clock["next_open"].minute) == (9, 15)
-    assert (clock["next_close"].hour, clock["next_close"].minute) == (15, 30)
+    assert clock["is_open"] is True and "NSE" in clock["session"]
+    assert (clock["next_close"].astimezone(ist).hour, clock["next_close"].astimezone(ist).minute) == (15, 30)
+    monkeypatch.setattr("trading.sessions.now", lambda: at(2026, 11, 28, 6, 0))  # a Saturday
+    clock = ex.market_clock("TCS/INR")
+    opens = clock["next_open"].astimezone(ist)
+    assert clock["is_open"] is False and (opens.weekday(), opens.hour, opens.minute) == (0, 9, 15)
 
 
 def test_no_secret_reaches_the_logs_or_a_file(ex, ks, mstock_via_fake, caplog, tmp_path):

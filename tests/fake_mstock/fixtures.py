@@ -19,8 +19,13 @@ def fake_mstock():
 
 
 @pytest.fixture
-def mstock_via_fake(fake_mstock, settings):
+def mstock_via_fake(fake_mstock, settings, monkeypatch):
+    """The adapter pointed at the fake, with NSE in session (trading.sessions' clock set to a Wednesday 10:30 in
+    Mumbai), so a bot's tick is not held back by the market being closed whenever the suite happens to run."""
+    from tests.equities import NSE_OPEN
     from trading.exchanges.resilience import reset_buckets
+
+    monkeypatch.setattr("trading.sessions.now", lambda: NSE_OPEN)
 
     settings.MSTOCK_BASE_URL = fake_mstock.url
     settings.EXCHANGE_TIMEOUT_MS = 1500

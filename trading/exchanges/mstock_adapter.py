@@ -53,6 +53,7 @@ import requests
 from django.conf import settings
 
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
+from trading import sessions
 from trading.exchanges.base import Exchange, Number
 from trading.exchanges.resilience import CircuitBreaker, bucket_for
 
@@ -404,16 +405,8 @@ class MStockExchange(Exchange):
         return int((time.monotonic() - started) * 1000)
 
     def market_clock(self, symbol=None):
-        """NSE's regular session: 09:15-15:30 Asia/Kolkata, Monday to Friday (exchange holidays not known here)."""
-        now = datetime.now(IST)
-        opens = now.replace(hour=9, minute=15, second=0, microsecond=0)
-        closes = now.replace(hour=15, minute=30, second=0, microsecond=0)
-        is_open = now.weekday() < 5 and opens <= now < closes
-        next_open = opens if now < opens else opens + timedelta(days=1)
-        while next_open.weekday() >= 5:
-            next_open += timedelta(days=1)
-        next_close = closes if is_open else next_open.replace(hour=15, minute=30)
-        return {"is_open": is_open, "next_open": next_open, "next_close": next_close, "session": "NSE 09:15-15:30 IST"}
+        """NSE's regular session (trading.sessions: 09:15-15:30 Asia/Kolkata, Monday to Friday; holidays not known)."""
+        return sessions.market_clock(symbol or self.platform.default_symbol)
 
     # --- account -----------------------------------------------------------------------------------------------
     def test_connection(self):
