@@ -181,6 +181,32 @@ PLATFORMS = {
             symbols=("BTC/ZAR", "ETH/ZAR", "XRP/ZAR", "SOL/ZAR"),
             extra_currencies=("USDT", "USDC"),
         ),
+        Platform(
+            "alpaca",
+            "Alpaca",
+            "",
+            "US",
+            "#FCD72B",
+            "\U0001f999",
+            10,
+            "USD",
+            "AAPL/USD",
+            symbols=("AAPL/USD", "MSFT/USD", "TSLA/USD", "SPY/USD", "BTC/USD", "ETH/USD"),
+            kind="stock",
+            adapter="alpaca",
+            fields=(
+                CredentialField(
+                    "environment",
+                    "Environment",
+                    secret=False,
+                    required=False,
+                    kind="choice",
+                    choices=("paper", "live"),
+                    default="paper",
+                    help="paper: Alpaca's paper-trading endpoint (paper keys); live: real money (live keys)",
+                ),
+            ),
+        ),
     ]
 }
 
