@@ -140,6 +140,7 @@ PLATFORMS = {
             "BTC/USDT",
             symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "BNB/USDT"),
             extra_currencies=("USDC",),
+            supports_testnet=True,  # ccxt's urls["test"]: the Spot Test Network (testnet.binance.vision)
         ),
         Platform(
             "kucoin",
