@@ -171,13 +171,13 @@ class AlpacaExchange(Exchange):
         self.platform = platform
         self.platform_id = platform.id
         self.environment = environment if environment in ("paper", "live") else "paper"
-        self.has_keys = bool(api_key)
+        self.has_keys = bool(api_key and api_secret)  # the SDK refuses a key without its secret
         self.base_url = (settings.ALPACA_BASE_URL or "").rstrip("/") or None
         self.timeout = int(timeout_ms or settings.EXCHANGE_TIMEOUT_MS) / 1000
         self.max_retries = int(max_retries if max_retries is not None else settings.EXCHANGE_MAX_RETRIES)
         self.retry_base = float(settings.EXCHANGE_RETRY_BASE_SECONDS)
-        data_key, data_secret = (api_key, api_secret) if api_key else (None, None)
-        if not data_key and settings.ALPACA_DATA_KEY_ID:
+        data_key, data_secret = (api_key, api_secret) if self.has_keys else (None, None)
+        if not data_key and settings.ALPACA_DATA_KEY_ID and settings.ALPACA_DATA_SECRET_KEY:
             data_key, data_secret = settings.ALPACA_DATA_KEY_ID, settings.ALPACA_DATA_SECRET_KEY
         self.trading = None
         if data_key:
