@@ -81,6 +81,8 @@ def test_keys_then_a_live_alpaca_bot_trades_once_and_streams_its_pnl(auth_client
     assert pnl_msg["bot_id"] == str(bot_id) and pnl_msg["currency"] == "USD"
     assert Position.objects.get(bot_id=bot_id, is_open=True).amount == Decimal(sent["qty"])
     # The wallet reads the broker's balance through the same adapter.
-    wallet = client.get("/api/wallet", {"mode": "live"})
+    wallet = client.get("/api/wallet/balances")
     assert wallet.status_code == 200, wallet.content
-    assert "AAPL" in wallet.content.decode()
+    held = wallet.json()["balances"]["alpaca"]
+    assert wallet.json()["mode"] == "live" and held["AAPL"] == float(sent["qty"])
+    assert held["USD"] == pytest.approx(100000 - float(trade.price * trade.amount), abs=0.01)
