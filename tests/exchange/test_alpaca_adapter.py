@@ -209,3 +209,22 @@ def test_live_get_exchange_uses_the_stored_credential(user, alpaca_via_fake):
     exchange = get_exchange(user, "alpaca", "live")
     assert isinstance(exchange, AlpacaExchange) and exchange.environment == "live"
     assert exchange.fetch_balance()["USD"]["total"] == 100000
+
+
+def test_only_the_adapter_imports_the_sdk():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    importers = set()
+    for path in root.rglob("*.py"):
+        relative = path.relative_to(root)
+        if relative.parts[0] in {".venv", "tests", "node_modules"} or relative.parts[0].startswith("."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            if any(name == "alpaca" or name.startswith("alpaca.") for name in names):
+                importers.add(str(relative))
+    assert importers == {"trading/exchanges/alpaca_adapter.py"}
