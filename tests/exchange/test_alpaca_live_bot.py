@@ -86,3 +86,16 @@ def test_keys_then_a_live_alpaca_bot_trades_once_and_streams_its_pnl(auth_client
     held = wallet.json()["balances"]["alpaca"]
     assert wallet.json()["mode"] == "live" and held["AAPL"] == float(sent["qty"])
     assert held["USD"] == pytest.approx(100000 - float(trade.price * trade.amount), abs=0.01)
+    # A manual order through the API: a fraction of a share is refused before Alpaca sees it, whole shares go through.
+    fraction = client.post(
+        "/api/orders", {"exchange": "alpaca", "symbol": "MSFT/USD", "side": "buy", "amount": "0.5"}, format="json"
+    )
+    assert "whole shares" in assert_error(fraction, 400, "VALIDATION_ERROR")["error"] and fake.orders_posted == 1
+    manual = client.post(
+        "/api/orders", {"exchange": "alpaca", "symbol": "MSFT/USD", "side": "buy", "amount": "2"}, format="json"
+    )
+    assert manual.status_code == 201, manual.content
+    assert manual.json()["order"]["status"] == "closed" and fake.orders_posted == 2
+    # The platform's health reaches Alpaca (a keyless crypto quote).
+    health = client.get("/api/platforms/health").json()["platforms"]["alpaca"]
+    assert health["status"] == "operational" and health["has_keys"] is True and health["keys_valid"] is True
