@@ -140,6 +140,7 @@ PLATFORMS = {
             "BTC/USDT",
             symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "BNB/USDT"),
             extra_currencies=("USDC",),
+            supports_testnet=True,  # ccxt's urls["test"]: the Spot Test Network (testnet.binance.vision)
         ),
         Platform(
             "kucoin",
@@ -209,6 +210,32 @@ PLATFORMS = {
                     kind="base32",
                     help="The base32 secret shown when you enable TOTP for the trading API (the text under the QR "
                     "code); Amarktai generates the login codes from it",
+                ),
+            ),
+        ),
+        Platform(
+            "alpaca",
+            "Alpaca",
+            "",
+            "US",
+            "#FCD72B",
+            "\U0001f999",
+            10,
+            "USD",
+            "AAPL/USD",
+            symbols=("AAPL/USD", "MSFT/USD", "TSLA/USD", "SPY/USD", "BTC/USD", "ETH/USD"),
+            kind="stock",
+            adapter="alpaca",
+            fields=(
+                CredentialField(
+                    "environment",
+                    "Environment",
+                    secret=False,
+                    required=False,
+                    kind="choice",
+                    choices=("paper", "live"),
+                    default="paper",
+                    help="paper: Alpaca's paper-trading endpoint (paper keys); live: real money (live keys)",
                 ),
             ),
         ),

@@ -61,6 +61,7 @@ def credential_payload(cred: ExchangeCredential) -> dict:
         "testnet": cred.testnet,
         "settings": _settings(cred),
         "permissions": cred.permissions,
+        "withdraw_accepted": cred.withdraw_accepted,
         "keys_valid": cred.keys_valid,
         "last_checked_at": iso(cred.last_checked_at),
         "created_at": iso(cred.created_at),

@@ -43,6 +43,8 @@ class KeyTestSerializer(ExtrasMixin):
     api_secret = serializers.CharField(max_length=2048, required=False, allow_blank=True, trim_whitespace=True)
     passphrase = serializers.CharField(max_length=256, required=False, allow_blank=True, trim_whitespace=True)
     credential_id = serializers.UUIDField(required=False, allow_null=True)
+    # Keys given in the request that can withdraw pass the test only with this (a stored key uses its own setting).
+    accept_withdraw = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
         if not attrs.get("credential_id") and not attrs.get("provider"):
@@ -64,6 +66,8 @@ class CredentialUpdateSerializer(ExtrasMixin):
     api_key = serializers.CharField(max_length=512, required=False)
     api_secret = serializers.CharField(max_length=2048, required=False)
     passphrase = serializers.CharField(max_length=256, required=False, allow_blank=True)
+    # true: the user accepts that these keys can withdraw funds (then a test no longer refuses them); false: refuse.
+    accept_withdraw = serializers.BooleanField(required=False)
 
     def validate(self, attrs):
         if not attrs:

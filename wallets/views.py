@@ -64,7 +64,7 @@ class KeyTestView(GenericAPIView):
 
     def post(self, request):
         data = validated(s.KeyTestSerializer, request.data, labels=s.KEY_LABELS)
-        provider = credentials.test_keys(
+        result = credentials.test_keys(
             request.user,
             data.get("provider"),
             data.get("api_key"),
@@ -73,8 +73,17 @@ class KeyTestView(GenericAPIView):
             data.get("credential_id"),
             extra=data.get("extra"),
             testnet=data.get("testnet", False),
+            accept_withdraw=data.get("accept_withdraw", False),
         )
-        return Response({"success": True, "message": "API keys are valid", "provider": provider})
+        return Response(
+            {
+                "success": True,
+                "message": "API keys are valid",
+                "provider": result["provider"],
+                "permissions": result.get("permissions"),
+                "account": result.get("account"),
+            }
+        )
 
 
 class PlatformHealthView(GenericAPIView):

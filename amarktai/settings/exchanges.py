@@ -3,6 +3,9 @@
 from amarktai.settings.env import env, env_float, env_int
 
 __all__ = [
+    "ALPACA_BASE_URL",
+    "ALPACA_DATA_KEY_ID",
+    "ALPACA_DATA_SECRET_KEY",
     "EXCHANGE_CIRCUIT_COOLDOWN_SECONDS",
     "EXCHANGE_CIRCUIT_THRESHOLD",
     "EXCHANGE_MAX_RETRIES",
@@ -29,6 +32,12 @@ PAPER_STARTING_BALANCES = {"ZAR": "100000", "USDT": "10000", "USD": "10000", "IN
 EXCHANGE_URL_OVERRIDES: dict[str, str] = {}
 # mStock's Type A trading API (trading/exchanges/mstock_adapter.py); tests point it at tests/fake_mstock.
 MSTOCK_BASE_URL = env("MSTOCK_BASE_URL", "https://api.mstock.trade/")
+# Alpaca (trading.exchanges.alpaca_adapter): one base URL replacing both of Alpaca's hosts (the trading API, paper or
+# live, and the market-data API; tests point it at tests/fake_alpaca), and the keys the platform itself reads US-stock
+# market data with when no user's keys are at hand (live prices of positions, health): crypto data needs none.
+ALPACA_BASE_URL = env("ALPACA_BASE_URL", "")
+ALPACA_DATA_KEY_ID = env("ALPACA_DATA_KEY_ID", "")
+ALPACA_DATA_SECRET_KEY = env("ALPACA_DATA_SECRET_KEY", "")
 EXCHANGE_MAX_RETRIES = env_int("EXCHANGE_MAX_RETRIES", 3)
 EXCHANGE_RETRY_BASE_SECONDS = env_float("EXCHANGE_RETRY_BASE_SECONDS", 0.5)
 EXCHANGE_TIMEOUT_MS = env_int("EXCHANGE_TIMEOUT_MS", 10_000)

@@ -1005,6 +1005,47 @@
     $$('[data-suggest]').forEach((b) => b.addEventListener('click', () => send(b.dataset.suggest)));
   };
 
+  // Exchange key safety on the settings page's key form: the testnet box (platforms whose exchange has a sandbox),
+  // the accept-withdraw box, and what a tested key may do (read / trade / withdraw, as the exchange reported it).
+  function exkeySafety(list) {
+    const perms = (p) => {
+      if (!p) return 'The exchange does not say what these keys may do.';
+      const can = ['read', 'trade', 'withdraw'].filter((n) => p[n]);
+      return `These keys may: ${can.length ? can.join(', ') : 'nothing'}${p.withdraw ? ' (including withdrawals!)' : ''}.`;
+    };
+    const show = (p) => { const el = T('exkey-permissions'); el.textContent = perms(p); el.hidden = false; };
+    return {
+      onProvider(id) {
+        const p = list.find((x) => x.id === id);
+        const field = T('exkey-testnet-field');
+        field.hidden = !(p && p.supports_testnet);
+        if (field.hidden) field.querySelector('input').checked = false;
+        T('exkey-permissions').hidden = true;
+      },
+      body(b, form) {
+        if (form.elements.testnet && !T('exkey-testnet-field').hidden && form.elements.testnet.checked) b.testnet = true;
+        if (form.elements.accept_withdraw && form.elements.accept_withdraw.checked) b.accept_withdraw = true;
+        return b;
+      },
+      tested(res) { show(res.permissions); },
+      rowCell(k, reload, err) {
+        const p = k.permissions;
+        const cell = h('td', { testid: 'exkey-row-permissions' });
+        if (k.testnet) cell.append(badge('testnet', 'paper', 'exkey-row-testnet'), ' ');
+        if (p) cell.append(...['read', 'trade', 'withdraw'].filter((n) => p[n]).map((n) => badge(n, n === 'withdraw' ? 'invalid' : 'valid', `exkey-perm-${n}`)));
+        else cell.append(h('span', { class: 'muted small' }, k.keys_valid == null ? 'test to see' : 'not reported'));
+        if (p && p.withdraw && !k.withdraw_accepted) {
+          cell.append(' ', armedButton('Accept withdraw', 'Confirm: keys can withdraw', 'exkey-row-accept-withdraw', (btn) => act(btn, err, async () => {
+            await api('PATCH', `keys/${k.id}`, { accept_withdraw: true });
+            await POST('keys/test', { credential_id: k.id });
+            await reload();
+          })));
+        }
+        return cell;
+      },
+    };
+  }
+
   pages.settings = async () => {
     const user = (await GET('auth/me').catch(() => ({}))).user || session.user || {};
     session.save({ user });
@@ -1040,7 +1081,8 @@
     const list = await platforms().catch(() => []);
     const provSel = T('exkey-provider');
     fillPlatformSelect(provSel, list);
-    const onProvider = () => { const p = list.find((x) => x.id === provSel.value); T('exkey-passphrase-field').hidden = !(p && p.id === 'kucoin'); };
+    const safety = exkeySafety(list);
+    const onProvider = () => { const p = list.find((x) => x.id === provSel.value); T('exkey-passphrase-field').hidden = !(p && p.id === 'kucoin'); safety.onProvider(provSel.value); };
     provSel.addEventListener('change', onProvider);
     onProvider();
     const exForm = T('exkey-form');
@@ -1057,20 +1099,24 @@
         const status = k.keys_valid === true ? 'valid' : k.keys_valid === false ? 'invalid' : 'untested';
         const statusCell = h('td', {}, badge(status, status, 'exkey-row-status'));
         const testBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'exkey-row-test' }, 'Test');
+        const permCell = safety.rowCell(k, loadKeys, err);
         testBtn.addEventListener('click', () => act(testBtn, err, async () => {
           try {
             await POST('keys/test', { provider: platform, credential_id: k.id });
             statusCell.replaceChildren(badge('valid', 'valid', 'exkey-row-status'));
           } catch (e) {
             if (e.code === 'AUTH_INVALID' || e.status === 400) statusCell.replaceChildren(badge('invalid', 'invalid', 'exkey-row-status'));
+            GET(`keys/${k.id}`).then((d) => permCell.replaceWith(safety.rowCell(d.key, loadKeys, err))).catch(() => {});
             throw e;
           }
+          await loadKeys();
         }));
         return h('tr', { testid: 'exkey-row', dataset: { id: k.id } },
           h('td', {}, (list.find((p) => p.id === platform) || {}).display_name || platform),
           h('td', {}, k.label || '—', keyFields ? window.amarktai.keyFields.settingsText(k, keyFields.providers()) : null),
           h('td', {}, h('code', {}, k.api_key_masked || k.masked_key || k.api_key || (k.last4 ? `****${k.last4}` : '****'))),
           statusCell,
+          permCell,
           h('td', { class: 'r' }, h('span', { class: 'actions' }, testBtn,
             armedButton('Delete', 'Confirm delete', 'exkey-row-delete', (btn) => act(btn, err, async () => { await DEL(`keys/${k.id}`); await loadKeys(); }))), err));
       }));
@@ -1080,12 +1126,13 @@
     const keyBody = (data) => {
       const b = { provider: data.provider, platform: data.provider, label: data.label, api_key: data.api_key, api_secret: data.api_secret };
       if (!T('exkey-passphrase-field').hidden) b.passphrase = data.passphrase;
-      return keyFields ? keyFields.apply(b) : b;
+      return safety.body(keyFields ? keyFields.apply(b) : b, exForm);
     };
     onSubmit(exForm, async (data, form) => {
       await POST('keys', keyBody(data));
       ['api_key', 'api_secret', 'passphrase', 'label'].forEach((n) => { if (form.elements[n]) form.elements[n].value = ''; });
       if (keyFields) keyFields.clear();
+      ['testnet', 'accept_withdraw'].forEach((n) => { if (form.elements[n]) form.elements[n].checked = false; });
       T('exkey-ok').textContent = 'Keys saved (encrypted).';
       await loadKeys();
     });
@@ -1096,6 +1143,7 @@
       try {
         const res = await POST('keys/test', keyBody(formData(exForm)));
         T('exkey-ok').textContent = res.message || 'API keys are valid';
+        safety.tested(res);
       } catch (err) {
         showErrors(exForm, err);
       } finally {

@@ -3,7 +3,8 @@
 It speaks the part of https://developers.binance.com/docs/binance-spot-api-docs/rest-api that ccxt's binance class calls
 for spot trading: GET /api/v3/ping, /api/v3/time, /api/v3/exchangeInfo, /api/v3/ticker/24hr, /api/v3/ticker/bookTicker,
 /api/v3/klines; signed (HMAC-SHA256 of the query/body with the api secret, X-MBX-APIKEY header): GET /api/v3/account,
-POST|GET|DELETE /api/v3/order, GET /api/v3/openOrders.
+POST|GET|DELETE /api/v3/order, GET /api/v3/openOrders, GET /sapi/v1/account/apiRestrictions (what the key may do:
+``add_account(..., withdrawals=True)`` or ``set_restrictions`` for a key that can withdraw).
 
 Prices come from the simulated feed (trading.exchanges.simfeed) unless a test pins them with ``set_price``. Market
 orders fill at once at the touch; limit orders rest (funds locked) unless marketable.
@@ -58,6 +59,7 @@ class FakeBinance:
     def __init__(self, api_key=DEFAULT_KEY, api_secret=DEFAULT_SECRET, balances=None):
         self.accounts = {
             api_key: {
+                "restrictions": _restrictions(),
                 "secret": api_secret,
                 "balances": {
                     k: [Decimal(v), Decimal(0)] for k, v in (balances or {"USDT": "10000", "BTC": "0.5"}).items()
@@ -110,14 +112,19 @@ class FakeBinance:
     def set_price(self, symbol_id, price):
         self.prices[symbol_id] = Decimal(str(price))
 
-    def add_account(self, api_key, api_secret, balances):
+    def add_account(self, api_key, api_secret, balances, withdrawals=False):
         self.accounts[api_key] = {
+            "restrictions": _restrictions(withdrawals=withdrawals),
             "secret": api_secret,
             "balances": {k: [Decimal(str(v)), Decimal(0)] for k, v in balances.items()},
         }
 
     def count(self, method, path):
         return sum(1 for m, p in self.requests if m == method and p == path)
+
+    def set_restrictions(self, api_key, **flags):
+        """Change what a key may do, e.g. ``set_restrictions(key, enableWithdrawals=True)``."""
+        self.accounts[api_key]["restrictions"].update(flags)
 
     def _take_fault(self, method, path):
         with self._lock:
@@ -140,6 +147,22 @@ class FakeBinance:
             return (mid - tick).quantize(tick), (mid + tick).quantize(tick), mid
         t = simfeed.ticker(self._unified(symbol_id))
         return t["bid"], t["ask"], t["last"]
+
+
+def _restrictions(withdrawals=False):
+    return {
+        "ipRestrict": False,
+        "createTime": int(time.time() * 1000),
+        "enableReading": True,
+        "enableSpotAndMarginTrading": True,
+        "enableWithdrawals": withdrawals,
+        "enableInternalTransfer": False,
+        "enableMargin": False,
+        "enableFutures": False,
+        "permitsUniversalTransfer": False,
+        "enableVanillaOptions": False,
+        "enablePortfolioMarginTrading": False,
+    }
 
 
 class ApiError(Exception):
@@ -527,7 +550,12 @@ def open_orders(fake, q, account):
     ]
 
 
+def api_restrictions(fake, q, account):
+    return dict(account["restrictions"])
+
+
 ROUTES = {
+    ("GET", "/sapi/v1/account/apiRestrictions"): (api_restrictions, True),
     ("GET", "/api/v3/ping"): (ping, False),
     ("GET", "/api/v3/time"): (server_time, False),
     ("GET", "/api/v3/exchangeInfo"): (exchange_info, False),

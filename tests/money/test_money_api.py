@@ -188,15 +188,16 @@ def test_api_key_cannot_change_the_base_currency(user):
 def test_wallet_total_value_in_base_currency_with_allocations(auth_client, user, fixed_prices):
     mixed_bots(user)
     body = auth_client.get("/api/wallet/balances").json()
-    # Paper accounts: R 100 000 on Luno and VALR, 10 000 USDT on Binance and KuCoin, 10 000 USD on Kraken.
-    assert body["currency"] == "ZAR" and body["total_value"] == body["total_value_zar"] == 200000 + 30000 * 18
+    # Paper accounts: R 100 000 on Luno and VALR, 10 000 USDT on Binance and KuCoin, 10 000 USD on Kraken and Alpaca.
+    assert body["currency"] == "ZAR" and body["total_value"] == body["total_value_zar"] == 200000 + 40000 * 18
     assert body["breakdown"] == {
-        "USD": {"total_value": 10000.0, "allocated_to_bots": 1000.0, "unallocated": 9000.0},
+        "USD": {"total_value": 20000.0, "allocated_to_bots": 1000.0, "unallocated": 19000.0},
         "USDT": {"total_value": 20000.0, "allocated_to_bots": 5000.0, "unallocated": 15000.0},
         "ZAR": {"total_value": 200000.0, "allocated_to_bots": 69946.0, "unallocated": 130054.0},
     }
     assert body["allocated_to_bots"] == 177946.0  # the dashboard's total capital: the same bots, the same rates
-    assert body["unallocated"] == 130054 + 5000 * 18 + 9000 * 18 + 10000 * 18  # KuCoin's 10 000 USDT: no bot there
+    # KuCoin's 10 000 USDT and Alpaca's 10 000 USD: no bot there
+    assert body["unallocated"] == 130054 + 5000 * 18 + 9000 * 18 + 10000 * 18 + 10000 * 18
     for figure in ("total_value", "allocated_to_bots", "unallocated"):
         assert body[figure] == reconverts(figure, body)
     assert body["unpriced"] == {}

@@ -165,6 +165,9 @@ def test_platform_catalogue(api_client):
     assert luno["region"] == "ZA" and luno["display_name"] == "Luno"
 
 
+BROKERS = {"alpaca", "openalgo", "mstock"}  # issue 12: stock brokers are listed as type "broker"
+
+
 @pytest.mark.django_db
 def test_providers(api_client):
     r = api_client.get("/api/providers")
@@ -176,6 +179,8 @@ def test_providers(api_client):
         assert {"id", "type", "display_name", "required_fields", "icon", "description"} <= set(provider)
         assert provider["type"] in ("exchange", "broker")  # crypto exchanges, stock brokers (docs/brokers.md)
     assert all(providers[pid]["type"] == "exchange" for pid in ("luno", "binance", "kucoin", "kraken", "valr"))
+    assert providers["alpaca"]["type"] == "broker"
+    assert providers["alpaca"]["required_fields"] == ["api_key", "api_secret"]
     assert providers["kucoin"]["required_fields"] == ["api_key", "api_secret", "passphrase"]
     assert providers["luno"]["required_fields"] == ["api_key", "api_secret"]
 

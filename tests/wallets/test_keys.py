@@ -44,6 +44,7 @@ def test_crud_and_masking(auth_client):
         "testnet",
         "settings",
         "permissions",
+        "withdraw_accepted",
         "keys_valid",
         "last_checked_at",
         "created_at",
@@ -148,7 +149,13 @@ def test_keys_test_valid(auth_client, binance_via_fake):
         format="json",
     )
     assert resp.status_code == 200, resp.content
-    assert resp.json() == {"success": True, "message": "API keys are valid", "provider": "binance"}
+    assert resp.json() == {
+        "success": True,
+        "message": "API keys are valid",
+        "provider": "binance",
+        "permissions": {"read": True, "trade": True, "withdraw": False},  # Binance's apiRestrictions
+        "account": None,
+    }
     assert binance_via_fake.count("GET", "/api/v3/account") == 1
 
 
@@ -193,7 +200,13 @@ def test_keys_test_stored_credential_records_result(auth_client, binance_via_fak
     good = create(auth_client, provider="binance", api_key=DEFAULT_KEY, api_secret=DEFAULT_SECRET, passphrase="")
     bad = create(auth_client, provider="binance", api_key="bad-key-0000", api_secret="bad", passphrase="")
     resp = auth_client.post("/api/keys/test", {"credential_id": good.json()["key"]["id"]}, format="json")
-    assert resp.json() == {"success": True, "message": "API keys are valid", "provider": "binance"}
+    assert resp.json() == {
+        "success": True,
+        "message": "API keys are valid",
+        "provider": "binance",
+        "permissions": {"read": True, "trade": True, "withdraw": False},  # Binance's apiRestrictions
+        "account": None,
+    }
     assert_error(
         auth_client.post("/api/keys/test", {"credential_id": bad.json()["key"]["id"]}, format="json"),
         400,

@@ -112,6 +112,7 @@ def register_credential_lookup(lookup):
 ADAPTERS = {
     "ccxt": "trading.exchanges.ccxt_adapter",
     "mstock": "trading.exchanges.mstock_adapter",
+    "alpaca": "trading.exchanges.alpaca_adapter",
 }
 
 

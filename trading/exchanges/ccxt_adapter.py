@@ -19,6 +19,11 @@ max_retries=None) wraps ccxt's unified API for the catalogue's platforms and ret
   InsufficientFunds; everything else -> ProviderError. Messages never contain keys, secrets or signed URLs.
 - Orders: rounded to the market's steps and checked against its limits (min/max amount, min cost) by
   Exchange.check_order (base.py) before anything is sent -> ValidationFailed.
+- Testnet: ``testnet=True`` (a credential marked testnet, Platform.supports_testnet) turns on ccxt's
+  ``set_sandbox_mode(True)`` (the exchange's ``urls['test']``: Binance's Spot Test Network in the pinned ccxt); a
+  platform without a sandbox refuses it with ValidationFailed.
+- Permissions: ``test_connection()`` reports what the keys may do where the exchange tells: Binance's
+  ``GET /sapi/v1/account/apiRestrictions`` (read / spot trade / withdraw; not on its testnet); others: None.
 - Base URLs: settings.EXCHANGE_URL_OVERRIDES = {"binance": "http://127.0.0.1:PORT"} or ``base_url=`` replace the scheme
   and host of every API URL of the exchange (paths kept), so tests talk to the fake exchange.
 """
@@ -73,7 +78,7 @@ MARKETS_TTL = 3600
 # (Binance -1000/-1001).
 RETRYABLE = ccxt.OperationFailed
 
-_markets_cache = {}  # (ccxt_id, base_url) -> (expires, markets)
+_markets_cache = {}  # (ccxt_id, base_url, testnet) -> (expires, markets)
 _markets_lock = threading.Lock()
 
 
@@ -126,6 +131,7 @@ class CcxtExchange(Exchange):
         base_url=None,
         timeout_ms=None,
         max_retries=None,
+        testnet=False,
     ):
         platform = get_platform(platform_id)
         if platform is None:
@@ -148,6 +154,11 @@ class CcxtExchange(Exchange):
             if passphrase:
                 config["password"] = passphrase
         self.client = getattr(ccxt, platform.ccxt_id)(config)
+        self.testnet = bool(testnet)
+        if self.testnet:
+            if not platform.supports_testnet or not self.client.urls.get("test"):
+                raise ValidationFailed(f"{platform.name} has no testnet", details={"testnet": ["not offered"]})
+            self.client.set_sandbox_mode(True)
         if self.base_url:
             self.client.urls["api"] = _override_urls(self.client.urls["api"], self.base_url)
         rate, burst = settings.EXCHANGE_RATE_LIMITS.get(platform.id, (10, 20))
@@ -157,7 +168,8 @@ class CcxtExchange(Exchange):
         )
 
     def __repr__(self):  # never show keys
-        return f"<CcxtExchange {self.platform_id} {'private' if self.client.apiKey else 'public'}>"
+        mode = " testnet" if self.testnet else ""
+        return f"<CcxtExchange {self.platform_id}{mode} {'private' if self.client.apiKey else 'public'}>"
 
     # --- call machinery ----------------------------------------------------------------------------------------
     def _translate(self, exc, action):
@@ -223,7 +235,7 @@ class CcxtExchange(Exchange):
     def _ensure_markets(self):
         if self.client.markets:
             return self.client.markets
-        key = (self.platform.ccxt_id, self.base_url)
+        key = (self.platform.ccxt_id, self.base_url, self.testnet)
         with _markets_lock:
             cached = _markets_cache.get(key)
         if cached and cached[0] > time.time():
@@ -320,6 +332,24 @@ class CcxtExchange(Exchange):
                 continue
             balances[currency] = {"free": f, "used": u, "total": t}
         return balances
+
+    def test_connection(self):
+        """fetch_balance proves the keys; then what they may do, where the exchange tells (see ``permissions``)."""
+        self.fetch_balance()
+        return {"permissions": self.permissions(), "account": None}
+
+    def permissions(self):
+        """{"read", "trade", "withdraw"} of the keys as the exchange reports them, or None when it does not tell.
+        Binance: GET /sapi/v1/account/apiRestrictions (its testnet has no such endpoint: None there)."""
+        self._require_keys()
+        if self.platform.ccxt_id != "binance" or self.testnet:
+            return None
+        raw = self._call("permissions", self.client.sapi_get_account_apirestrictions)
+        return {
+            "read": bool(raw.get("enableReading")),
+            "trade": bool(raw.get("enableSpotAndMarginTrading")),
+            "withdraw": bool(raw.get("enableWithdrawals")),
+        }
 
     # --- orders ------------------------------------------------------------------------------------------------
     def _order_shape(self, o, market=None):
@@ -486,6 +516,7 @@ def from_keys(platform, keys, **options):
         api_key=keys.api_key,
         api_secret=keys.api_secret,
         passphrase=keys.passphrase or None,
+        testnet=bool(getattr(keys, "testnet", False)),
         **options,
     )
 

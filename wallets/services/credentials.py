@@ -140,6 +140,8 @@ def update_credential(user: Any, credential_id: Any, **fields: Any) -> ExchangeC
             _check_testnet(platform, fields["testnet"])
             cred.testnet = fields["testnet"]
             keys_changed = True
+        if "accept_withdraw" in fields:
+            cred.withdraw_accepted = bool(fields["accept_withdraw"])
         if keys_changed:
             _check_secret(platform, cred.api_secret)
             _check_passphrase(platform, cred.passphrase)
@@ -167,6 +169,22 @@ def validate_keys(keys: Any) -> dict:
         raise ValidationFailed(exc.message or "Invalid API credentials") from None
 
 
+WITHDRAW_REFUSED = (
+    "These API keys can withdraw funds. Create keys without the withdrawal permission (Amarktai never withdraws), or "
+    "accept the risk explicitly: store them with accept_withdraw true (PATCH /api/keys/<id> "
+    '{"accept_withdraw": true} for stored keys) and test again.'
+)
+
+
+def _check_withdraw(result: dict, accepted: bool) -> None:
+    """Keys the exchange says can withdraw are refused unless the user accepted that (exchange permissions)."""
+    permissions = result.get("permissions") or {}
+    if permissions.get("withdraw") and not accepted:
+        raise ValidationFailed(
+            WITHDRAW_REFUSED, details={"accept_withdraw": ["these keys can withdraw: accept it or use other keys"]}
+        )
+
+
 def test_keys(
     user: Any,
     provider: str | None = None,
@@ -176,9 +194,13 @@ def test_keys(
     credential_id: Any = None,
     extra: dict[str, str] | None = None,
     testnet: bool = False,
-) -> str:
-    """POST /api/keys/test: validate keys given in the request, or a stored credential (which then records the result).
-    Returns the provider id."""
+    accept_withdraw: bool = False,
+) -> dict[str, Any]:
+    """POST /api/keys/test: validate keys given in the request, or a stored credential (which then records the result
+    and the permissions the exchange reported). Keys that can withdraw are refused (ValidationFailed, details
+    ``accept_withdraw``) unless accepted: a stored key by its ``withdraw_accepted``, request keys by
+    ``accept_withdraw``; a refused stored key is recorded as not valid, so no live bot uses it.
+    Returns {"provider", "permissions", "account"}."""
     if credential_id:
         cred = access_credential(user, credential_id)
         named = get_platform(provider) if provider else None
@@ -188,19 +210,20 @@ def test_keys(
                 f"The stored key is for {stored.name if stored else cred.platform}, not {named.name}",
                 details={"provider": ["mismatch"]},
             )
-        refused = ""
+        result: dict[str, Any] = {}
+        refusal: ValidationFailed | None = None
         try:
-            validate_keys(cred)
-            valid = True
+            result = validate_keys(cred)
+            _check_withdraw(result, cred.withdraw_accepted)
         except ValidationFailed as exc:
-            valid, refused = False, exc.message
+            refusal = exc
         ExchangeCredential.objects.owned_by(user).filter(pk=cred.pk).update(
-            keys_valid=valid, last_checked_at=timezone.now()
+            keys_valid=refusal is None, last_checked_at=timezone.now(), permissions=result.get("permissions")
         )
         _changed(user)
-        if not valid:
-            raise ValidationFailed(refused or "Invalid API credentials")
-        return cred.platform
+        if refusal is not None:
+            raise refusal
+        return {"provider": cred.platform, **result}
     platform = platform_or_error(provider)
     given = (("api_key", api_key), ("api_secret", api_secret if platform.secret_required else "-"))
     missing = {name: ["required"] for name, value in given if not value}
@@ -211,5 +234,6 @@ def test_keys(
     _check_testnet(platform, testnet)
     extras = clean_extras(platform, extra)
     keys = KeySet(platform.id, api_key or "", api_secret or "", passphrase or "", extras, testnet)
-    validate_keys(keys)
-    return platform.id
+    result = validate_keys(keys)
+    _check_withdraw(result, accept_withdraw)
+    return {"provider": platform.id, **result}
