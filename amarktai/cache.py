@@ -39,6 +39,11 @@ def set(key, value, timeout):
         cache.set(key, value, timeout)
 
 
+def set_many(values, timeout):
+    with _surviving_outage():
+        cache.set_many(values, timeout)
+
+
 def incr_or_set(key):
     _note_write()
     with _surviving_outage(f"could not invalidate {key}"):

@@ -32,6 +32,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from accounts.selectors import config_section_many
 from amarktai.errors import AmarktaiError, ProviderError
 from amarktai.utils import iso
 from bots import exits, managed, protections, risk, scheduling, sizing
@@ -312,6 +313,8 @@ class _Group:
         paper_users = {str(bot.user_id) for bot in bots if bot.trading_mode == TradingMode.PAPER}
         self.resting = paper_resting_order_users(exchange, symbol, paper_users) if paper_users else set()
         self.blocks = {}  # (user id, quote currency) -> risk.entry_block(...) of this group
+        flat_owners = {str(bot.user_id) for bot in bots if str(bot.pk) not in self.positions}
+        self.risk = config_section_many(flat_owners, "risk") if flat_owners else {}
 
 
 KEEP = object()  # a quiet bot holding a position keeps its risk_block (the per-bot path writes bot.risk_block back)
@@ -337,7 +340,8 @@ def _quiet_block(bot, group, signals):
             return KEEP
         key = (bot.user_id, bot.symbol.split("/")[-1])
         if key not in group.blocks:
-            group.blocks[key] = risk.entry_block(bot)  # per owner and quote currency: the same for all their bots
+            # Per owner and quote currency: the same for all their bots.
+            group.blocks[key] = risk.entry_block(bot, group.risk.get(str(bot.user_id)))
         return group.blocks[key]
     except Exception:  # noqa: BLE001 - the per-bot path decides again and records the failure on the bot
         return None
