@@ -124,17 +124,25 @@ def test_a_quiet_tick_writes_what_the_per_bot_tick_writes(make_user, monkeypatch
 
 
 @pytest.mark.django_db
-def test_a_risk_limit_shows_on_quiet_bots(make_user, monkeypatch):
-    from accounts.models import UserConfig
+def test_a_risk_limit_shows_on_quiet_bots_as_on_the_per_bot_tick(make_user, monkeypatch):
+    from django.core.cache import cache
 
-    ids = make_bots(make_user, 2)
+    from accounts.models import UserConfig
+    from accounts.selectors import config_cache_key
+    from bots import risk
+
+    ids = make_bots(make_user, 3)  # two bots of one owner, one of another
     owner = Bot.objects.get(pk=ids[0]).user
-    UserConfig.objects.create(user=owner, section="risk", values={"max_exposure": "0.01"})
-    engine_bot = Bot.objects.get(pk=ids[0])
-    engine.tick_bot(engine_bot.pk, FLAT)  # the per-bot tick: no exposure, no block
+    UserConfig.objects.create(user=owner, section="risk", values={"max_exposure": "100"})
+    cache.delete(config_cache_key(owner.pk, "risk"))  # what control.services does on a write
+    monkeypatch.setattr(risk, "exposure", lambda user_id, quote: Decimal("250"))
+    engine.tick_bot(ids[0], FLAT)  # the per-bot tick's reason
+    expected = Bot.objects.get(pk=ids[0]).risk_block
+    assert expected.startswith("Maximum exposure reached")
     counts, _ = group_tick(ids, FLAT, monkeypatch)
-    assert counts == {"ok": 2}
-    assert {bot.risk_block for bot in Bot.objects.filter(pk__in=ids)} == {""}
+    assert counts == {"ok": 3}
+    blocks = {str(bot.pk): bot.risk_block for bot in Bot.objects.filter(pk__in=ids)}
+    assert blocks == {ids[0]: expected, ids[1]: expected, ids[2]: ""}
 
 
 @pytest.mark.django_db
