@@ -40,8 +40,9 @@ from decimal import Decimal
 from accounts.models import User
 from bots.models import Bot
 from trading.platforms import PLATFORMS
-n, wanted = int(sys.argv[1]), int(sys.argv[2])
-timeframes = sys.argv[3].split(",")
+n = int(sys.argv[1])
+wanted = int(sys.argv[2]) if len(sys.argv) > 2 else 20  # bench_backtest_load.py passes the bot count only
+timeframes = sys.argv[3].split(",") if len(sys.argv) > 3 else ["1m"]
 markets = [(p.id, s, tf) for tf in timeframes for p in PLATFORMS.values() for s in p.symbols][:wanted]
 Bot.objects.filter(user__email__endswith="@bench.local").delete()  # only the benchmark's own bots
 emails = [f"tick{i}@bench.local" for i in range(max(n // 5, 1))]
@@ -66,7 +67,7 @@ from django.utils import timezone
 import redis
 from bots.models import Bot
 from bots.tasks import dispatch_ticks
-budget = float(sys.argv[1])
+budget = float(sys.argv[1]) if len(sys.argv) > 1 else 300  # bench_backtest_load.py passes none
 bench = Bot.objects.filter(user__email__endswith="@bench.local")
 bench.update(last_tick_at=None, next_tick_at=None, status="active")  # every bench bot due now
 start = timezone.now()
