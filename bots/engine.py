@@ -36,7 +36,7 @@ from accounts.selectors import config_section_many
 from amarktai.errors import AmarktaiError, ProviderError
 from amarktai.utils import iso
 from bots import exits, managed, protections, risk, scheduling, sizing
-from bots.listcache import invalidate_bot_list
+from bots.listcache import invalidate_bot_lists
 from bots.managed_view import is_managed
 from bots.models import Bot, BotEventKind, BotStatus, Decision, ExitPlan, TradingMode
 from bots.services import max_failures, record_signal, set_status
@@ -388,8 +388,7 @@ def _write_quiet(quiet, since):
                 risk_block=Case(*whens, default=Value(""), output_field=models.CharField()) if whens else Value(""),
                 updated_at=now,
             )
-        for user_id in {bot.user_id for bot, _ in quiet}:
-            invalidate_bot_list(user_id)
+        invalidate_bot_lists(bot.user_id for bot, _ in quiet)
 
 
 def tick_group(exchange, symbol, timeframe, bot_ids):

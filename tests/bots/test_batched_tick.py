@@ -175,3 +175,30 @@ def test_signals_share_one_decision_per_key():
         signals.decide(Row("momentum", params), None)
     assert signals.computed == 3
     assert signals.decide(Row("momentum", {}), None) == get_strategy("momentum").decide(FLAT, None, {}, "balanced")
+
+
+@pytest.mark.django_db
+def test_the_owners_cached_bot_lists_show_the_batched_tick(make_user, monkeypatch, django_capture_on_commit_callbacks):
+    from bots.selectors import bot_list
+
+    ids = make_bots(make_user, 4)
+    owner = Bot.objects.get(pk=ids[0]).user
+    bot_list(owner)  # starts the version
+    before = bot_list(owner)  # cached now
+    assert {item["last_tick_at"] for item in before} == {None}
+    with django_capture_on_commit_callbacks(execute=True):
+        group_tick(ids, FLAT, monkeypatch)
+    after = {item["id"]: item for item in bot_list(type(owner).objects.get(pk=owner.pk))}
+    assert set(after) == set(ids[:2])
+    assert all(item["last_tick_at"] and item["last_decision"] == "no_signal" for item in after.values())
+
+
+def test_incr_or_set_many_counts_like_incr_or_set():
+    from django.core.cache import cache
+
+    from amarktai import cache as amarktai_cache
+
+    amarktai_cache.incr_or_set_many(["t:a", "t:b"])
+    amarktai_cache.incr_or_set_many(["t:a"])
+    amarktai_cache.incr_or_set("t:b")
+    assert cache.get("t:a") == 2 and cache.get("t:b") == 2
