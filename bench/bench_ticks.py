@@ -101,20 +101,24 @@ from bots.models import Bot
 top = int(sys.argv[1])
 bench = Bot.objects.filter(user__email__endswith="@bench.local")
 
-def one_round():
-    bench.update(last_tick_at=None, next_tick_at=None)
+def one_round(profile=None):
+    bench.update(last_tick_at=None, next_tick_at=None)  # every bench bot due now (not measured)
     groups = scheduling.due_groups(limit=10**9)
     started = time.perf_counter()
+    if profile is not None:
+        profile.enable()
     for (exchange, symbol, timeframe), ids in groups.items():
         for s in range(0, len(ids), 250):
             engine.tick_group(exchange, symbol, timeframe, ids[s:s + 250])
+    if profile is not None:
+        profile.disable()
     return sum(len(ids) for ids in groups.values()) / (time.perf_counter() - started)
 
 one_round()  # warm: caches, candles, connections
 profile = cProfile.Profile()
-profile.enable()
-rate = one_round()
-profile.disable()
+rate = one_round(profile)
+if len(sys.argv) > 2:
+    profile.dump_stats(sys.argv[2])
 out = io.StringIO()
 stats = pstats.Stats(profile, stream=out)
 stats.sort_stats("cumulative").print_stats(top)
@@ -166,9 +170,10 @@ class Variant:
             env=self.env,
             capture_output=True,
             text=True,
-            check=True,
             timeout=timeout,
         )
+        if out.returncode:
+            sys.exit(f"{self.label}: a bench step failed:\n{out.stderr[-3000:]}")
         return out.stdout
 
     def start_workers(self, count):
@@ -206,7 +211,8 @@ def parse_sizes(text):
 def profile(variants, args, bots, markets):
     rates = {}
     for variant in variants:
-        out = variant.run(PROFILE, args.profile_top)
+        dump = [f"{args.profile_dump}.{variant.label}"] if args.profile_dump else []
+        out = variant.run(PROFILE, args.profile_top, *dump)
         lines = out.strip().splitlines()
         rates[variant.label] = float(lines[-1].split()[1])
         print(f"\n--- cProfile, {variant.label}: {bots} bots on {markets} markets, one round in one process ---")
@@ -228,6 +234,7 @@ def main():
     parser.add_argument("--round-timeout", type=float, default=300, help="seconds a round may take")
     parser.add_argument("--profile", action="store_true", help="cProfile one in-process round instead of Celery")
     parser.add_argument("--profile-top", type=int, default=20)
+    parser.add_argument("--profile-dump", help="also write the pstats to PATH.<current|baseline>")
     args = parser.parse_args()
     sizes = [(args.bots, args.markets)] if args.bots else parse_sizes(args.sizes)
     if not shutil.which("redis-server"):
