@@ -55,8 +55,8 @@ for i in range(n):
     bots.append(Bot(user_id=users[i % len(users)], name=f"bot{i}", exchange=exchange, symbol=symbol,
                     timeframe=timeframe, status="active",
                     strategy=("momentum", "breakout", "mean_reversion", "supertrend")[i % 4],
-                    initial_capital=Decimal("10000"), current_capital=Decimal("10000")))
-Bot.objects.bulk_create(bots, batch_size=1000)
+                    initial_capital=Decimal("1000"), current_capital=Decimal("1000")))
+Bot.objects.bulk_create(bots, batch_size=1000)  # 5 bots of 1,000 a user: their buys fit its paper balance
 print(len(markets))
 """
 
