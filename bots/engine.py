@@ -6,35 +6,53 @@ Exactly-once: the bot row is locked (SELECT ... FOR UPDATE) for the whole decisi
 from (bot, signal candle, side), unique in the database: a retried or duplicated tick finds the order and does nothing.
 Failures are data: a failed tick writes last_error and failure_count; the dispatcher backs off exponentially; after
 BOT_MAX_FAILURES in a row the bot is paused and an alert is published. One bot never stops the others.
+
+The batched group tick (tick_group). A group is the bots of one market (exchange, symbol, timeframe) that one dispatcher
+round sends together. They share their candles (one fetch per source), and bots with the same strategy, params, risk
+mode and position get the same signal, so each distinct decision is computed once per group (Signals). The group's
+bots, their open positions, their exit plans and which owners have resting paper orders are read in a constant number
+of queries, without locks. A bot whose tick can do nothing but record "no signal" (an active paper bot, flat or holding
+a position without an exit plan, no resting paper order to match, not an order-managing strategy, and its strategy
+returned no signal) is "quiet": all quiet bots of the group are written by one UPDATE (last_tick_at, next_tick_at, the
+last_decision fields, risk_block), guarded so that it never overwrites a bot paused meanwhile or ticked by someone else
+since the group started. Every other bot (a signal to act on or record, an exit plan to run, a resting order to match,
+a new, live or DCA/grid bot) takes the per-bot path of tick_bot: its row lock (SELECT ... FOR UPDATE) held for the
+whole decision, everything re-read under the lock, the order placed with its deterministic client order id. Quiet bots
+place no order, so exactly-once is the per-bot path's, unchanged.
 """
 
+import json
 import logging
 import math
 import time
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, models, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 
+from accounts.selectors import config_section_many
 from amarktai.errors import AmarktaiError, ProviderError
 from amarktai.utils import iso
 from bots import exits, managed, protections, risk, scheduling, sizing
+from bots.listcache import invalidate_bot_lists
 from bots.managed_view import is_managed
-from bots.models import Bot, BotEventKind, BotStatus, Decision, TradingMode
+from bots.models import Bot, BotEventKind, BotStatus, Decision, ExitPlan, TradingMode
 from bots.services import max_failures, record_signal, set_status
 from bots.strategies import get_strategy, ticks
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
 from trading import services as trading
-from trading import system
-from trading.exchanges import get_exchange, market_data, source_for
+from trading import sessions, system
+from trading.exchanges import get_exchange, market_data, paper_resting_order_users, source_for
 from trading.models import Order, Position
 from trading.platforms import get_platform
 
 logger = logging.getLogger(__name__)
 STEP = Decimal("0.00000001")
 CANDLES = 100
+NO_SIGNAL_REASON = "The {strategy} strategy saw no entry or exit on the latest candle"
 
 
 def candles_for(exchange, symbol, timeframe, source):
@@ -106,15 +124,50 @@ def _order_amount(bot, price):
     )
 
 
-def tick_bot(bot_id, candles, source=None):
-    """One decision for one bot on ``candles`` from ``source`` (None: the source the bot's mode trades on). Returns
+def _params_key(params):
+    return json.dumps(params or {}, sort_keys=True, default=str)
+
+
+class Signals:
+    """The strategy decisions of one group on its candles: each distinct (strategy, params, risk mode, position view)
+    is decided once, however many bots share it (a flat bot's view is None, so every flat bot with the same strategy,
+    params and risk mode shares one decision). Strategies are pure functions of these inputs (bots.strategies.base)."""
+
+    def __init__(self, candles):
+        self.candles = candles
+        self._strategies = {}
+        self._decided = {}
+
+    def decide(self, bot, view):
+        key = (
+            bot.strategy,
+            _params_key(bot.params),
+            bot.risk_mode,
+            None if view is None else tuple(sorted(view.items())),
+        )
+        if key not in self._decided:
+            strategy = self._strategies.get(bot.strategy)
+            if strategy is None:
+                strategy = self._strategies[bot.strategy] = get_strategy(bot.strategy)
+            self._decided[key] = strategy.decide(self.candles, view, bot.params, bot.risk_mode)
+        return self._decided[key]
+
+    @property
+    def computed(self):
+        """How many decisions were computed (the distinct keys seen)."""
+        return len(self._decided)
+
+
+def tick_bot(bot_id, candles, source=None, signals=None):
+    """One decision for one bot on ``candles`` from ``source`` (None: the source the bot's mode trades on), its row
+    locked for the whole decision. ``signals``: the group's shared decisions (Signals over the same candles). Returns
     "ok", "traded", "skipped" or "error"."""
     started = time.perf_counter()
     if system.trading_halted():  # an admin stopped the system: start no tick (one already running finishes)
         BOT_TICKS.labels("skipped").inc()
         return "skipped"
     try:
-        outcome = _tick(bot_id, candles, source)
+        outcome = _tick(bot_id, candles, source, signals)
     except Exception as exc:  # noqa: BLE001 - a bot's failure is recorded on the bot, never raised to the worker
         try:
             _record_failure(bot_id, exc)
@@ -126,7 +179,8 @@ def tick_bot(bot_id, candles, source=None):
     return outcome
 
 
-def _tick(bot_id, candles, source):
+def _tick(bot_id, candles, source, signals=None):
+    signals = signals if signals is not None else Signals(candles)
     with transaction.atomic():
         bot = Bot.objects.select_for_update().select_related("user").filter(pk=bot_id).first()
         if bot is None or bot.status not in (BotStatus.ACTIVE, BotStatus.CREATED) or bot.paused_by_admin:
@@ -177,14 +231,14 @@ def _tick(bot_id, candles, source):
         view = _position_view(position)
         if view is not None and exits.manages_take_profit(plan):
             view["take_profit"] = None  # the plan's targets / trailing take profit replace the single take profit
-        signal = None if exited else get_strategy(bot.strategy).decide(candles, view, bot.params, bot.risk_mode)
+        signal = None if exited else signals.decide(bot, view)
         traded = sold
         # The owner's risk limits (bots.risk): a flat bot opens nothing while one is reached; exits always run.
         blocked = risk.entry_block(bot) if position is None else bot.risk_block
         protected = ""  # bots.protections: asked only when a flat bot would buy
         if not blocked and position is None and signal is not None and signal.side == "buy":
             protected = protections.entry_block(bot)
-        decision, why = Decision.NO_SIGNAL, f"The {bot.strategy} strategy saw no entry or exit on the latest candle"
+        decision, why = Decision.NO_SIGNAL, NO_SIGNAL_REASON.format(strategy=bot.strategy)
         if exited:
             decision, why = Decision.EXIT, exited
         elif signal is not None and signal.side == "buy" and position is not None:
@@ -270,43 +324,166 @@ def _record_failure(bot_id, exc):
             )
 
 
+def _count(counts, outcome, n=1):
+    counts[outcome] = counts.get(outcome, 0) + n
+
+
+def _schedulable(bot):
+    """What the per-bot path checks first under its lock: a bot it would skip is skipped here without one."""
+    return bot.status in (BotStatus.ACTIVE, BotStatus.CREATED) and not bot.paused_by_admin and ticks(bot.strategy)
+
+
+class _Group:
+    """What the quiet/locked sorting needs of a group's bots, read in a constant number of queries (no locks): their
+    open positions, those positions' exit plans, and which owners have resting paper orders on the market."""
+
+    def __init__(self, exchange, symbol, bots):
+        self.positions = {}
+        for position in Position.objects.filter(bot_id__in=[bot.pk for bot in bots], is_open=True).order_by("pk"):
+            self.positions.setdefault(str(position.bot_id), position)  # the one Position...first() would return
+        self.plans = (
+            {str(plan.position_id): plan for plan in ExitPlan.objects.filter(position__in=self.positions.values())}
+            if self.positions
+            else {}
+        )
+        paper_users = {str(bot.user_id) for bot in bots if bot.trading_mode == TradingMode.PAPER}
+        self.resting = paper_resting_order_users(exchange, symbol, paper_users) if paper_users else set()
+        self.blocks = {}  # (user id, quote currency) -> risk.entry_block(...) of this group
+        flat_owners = {str(bot.user_id) for bot in bots if str(bot.pk) not in self.positions}
+        self.risk = config_section_many(flat_owners, "risk") if flat_owners else {}
+        # A stock market outside its session: every bot takes the per-bot path, which records "market closed".
+        self.closed = not sessions.is_open(symbol)
+
+
+KEEP = object()  # a quiet bot holding a position keeps its risk_block (the per-bot path writes bot.risk_block back)
+
+
+def _quiet_block(bot, group, signals):
+    """The risk_block a quiet tick of ``bot`` writes (KEEP: its own), or None when the bot takes the locked per-bot
+    path: a new bot (made active there), a live bot (its exchange keys are checked per tick), a DCA/grid bot, an owner
+    with resting paper orders to match, a position with an exit plan, a signal (acted on or recorded), or an error."""
+    if bot.status != BotStatus.ACTIVE or bot.trading_mode != TradingMode.PAPER or is_managed(bot.strategy):
+        return None
+    if group.closed or str(bot.user_id) in group.resting:
+        return None
+    position = group.positions.get(str(bot.pk))
+    if position is not None:
+        plan = group.plans.get(str(position.pk))
+        if exits.has_exits(plan.plan if plan is not None else exits.plan_from_params(bot.params)):
+            return None
+    try:
+        if signals.decide(bot, _position_view(position)) is not None:
+            return None
+        if position is not None:
+            return KEEP
+        key = (bot.user_id, bot.symbol.split("/")[-1])
+        if key not in group.blocks:
+            # Per owner and quote currency: the same for all their bots.
+            group.blocks[key] = risk.entry_block(bot, group.risk.get(str(bot.user_id)))
+        return group.blocks[key]
+    except Exception:  # noqa: BLE001 - the per-bot path decides again and records the failure on the bot
+        return None
+
+
+def _write_quiet(quiet, since):
+    """One UPDATE for the group's quiet bots (per batch of SQLite's parameter limit): what the per-bot path writes
+    after a tick without a signal. Never a bot paused or admin-locked meanwhile (the WHERE is checked again on the row's
+    latest version), nor one that another tick wrote after this group started."""
+    now = timezone.now()
+    prefix, suffix = NO_SIGNAL_REASON.split("{strategy}")
+    limit = connection.features.max_query_params
+    size = max((limit - 20) // 2, 1) if limit else len(quiet)
+    with transaction.atomic():
+        for start in range(0, len(quiet), size):
+            batch = quiet[start : start + size]
+            blocked, kept = {}, []
+            for bot, block in batch:
+                if block is KEEP:
+                    kept.append(bot.pk)
+                elif block:
+                    blocked.setdefault(block[:255], []).append(bot.pk)
+            whens = [When(pk__in=pks, then=Value(block)) for block, pks in blocked.items()]
+            if kept:
+                whens.append(When(pk__in=kept, then=F("risk_block")))
+            rows = Bot.objects.filter(
+                Q(last_tick_at__isnull=True) | Q(last_tick_at__lt=since),
+                pk__in=[bot.pk for bot, _ in batch],
+                status=BotStatus.ACTIVE,
+                paused_by_admin=False,
+            )
+            # Plain QuerySet.update: the owners' cached bot lists are dropped below, once per owner.
+            models.QuerySet.update(
+                rows,
+                last_tick_at=now,
+                failure_count=0,
+                last_error="",
+                next_tick_at=scheduling.next_tick_at(now, 0),
+                last_decision=Decision.NO_SIGNAL,
+                last_decision_reason=Concat(
+                    Value(prefix), F("strategy"), Value(suffix), output_field=models.CharField()
+                ),
+                last_decision_at=now,
+                risk_block=Case(*whens, default=Value(""), output_field=models.CharField()) if whens else Value(""),
+                updated_at=now,
+            )
+        invalidate_bot_lists(bot.user_id for bot, _ in quiet)
+
+
 def tick_group(exchange, symbol, timeframe, bot_ids):
-    """Tick every bot of one market. Candles are fetched once per source the group's bots trade on (live bots: the
-    exchange's real candles; paper bots: settings.MARKET_DATA_SOURCE). When a source fails, its bots' ticks fail and
-    are recorded; no other source stands in. Returns outcome counts."""
+    """Tick every bot of one market, batched (see the module docstring). Candles are fetched once per source the
+    group's bots trade on (live bots: the exchange's real candles; paper bots: settings.MARKET_DATA_SOURCE). When a
+    source fails, its bots' ticks fail and are recorded; no other source stands in. Returns outcome counts."""
     if system.trading_halted():  # stopped while the task waited in the queue: fetch nothing, tick nothing
         BOT_TICKS.labels("skipped").inc(len(bot_ids))
         return {"skipped": len(bot_ids)}
-    modes = {str(pk): mode for pk, mode in Bot.objects.filter(pk__in=bot_ids).values_list("id", "trading_mode")}
-    by_source = {}
+    started, since = time.perf_counter(), timezone.now()
+    found = {str(bot.pk): bot for bot in Bot.objects.filter(pk__in=bot_ids)}
+    counts, by_source = {}, {}
     for bot_id in bot_ids:
-        if str(bot_id) in modes:
-            by_source.setdefault(source_for(modes[str(bot_id)]), []).append(bot_id)
-    counts = (
-        {"skipped": len(bot_ids) - sum(len(ids) for ids in by_source.values())} if len(modes) < len(bot_ids) else {}
-    )
-    for source, ids in by_source.items():
+        bot = found.get(str(bot_id))
+        if bot is None or not _schedulable(bot):
+            _count(counts, "skipped")
+            continue
+        by_source.setdefault(source_for(bot.trading_mode), []).append(bot)
+    if counts:
+        BOT_TICKS.labels("skipped").inc(counts["skipped"])
+    tickable = [bot for bots in by_source.values() for bot in bots]
+    group = _Group(exchange, symbol, tickable) if tickable else None
+    for source, bots in by_source.items():
         if source == "live" and needs_account_for_prices(exchange):
-            for bot_id in ids:  # a broker: each owner's own candles
+            for bot in bots:  # a broker: each owner's own candles
                 try:
-                    candles = owner_candles(bot_id, exchange, symbol, timeframe)
+                    candles = owner_candles(bot.pk, exchange, symbol, timeframe)
                 except Exception as exc:  # noqa: BLE001 - the owner's market data failure is the bot's failure
-                    _record_failure(bot_id, exc)
+                    _record_failure(bot.pk, exc)
                     BOT_TICKS.labels("error").inc()
-                    counts["error"] = counts.get("error", 0) + 1
+                    _count(counts, "error")
                     continue
-                outcome = tick_bot(bot_id, candles, source)
-                counts[outcome] = counts.get(outcome, 0) + 1
+                _count(counts, tick_bot(bot.pk, candles, source))
             continue
         try:
             candles = candles_for(exchange, symbol, timeframe, source)
         except Exception as exc:  # noqa: BLE001 - the market data failure is every one of these bots' failure
-            for bot_id in ids:
-                _record_failure(bot_id, exc)
-            BOT_TICKS.labels("error").inc(len(ids))
-            counts["error"] = counts.get("error", 0) + len(ids)
+            for bot in bots:
+                _record_failure(bot.pk, exc)
+            BOT_TICKS.labels("error").inc(len(bots))
+            _count(counts, "error", len(bots))
             continue
-        for bot_id in ids:
-            outcome = tick_bot(bot_id, candles, source)
-            counts[outcome] = counts.get(outcome, 0) + 1
+        signals = Signals(candles)
+        quiet, locked = [], []
+        for bot in bots:
+            block = _quiet_block(bot, group, signals)
+            if block is None:
+                locked.append(bot)
+            else:
+                quiet.append((bot, block))
+        if quiet:
+            _write_quiet(quiet, since)
+            elapsed = time.perf_counter() - started  # a quiet bot's decision is durable once the batch commits
+            BOT_TICKS.labels("ok").inc(len(quiet))
+            for _ in quiet:
+                BOT_TICK_SECONDS.observe(elapsed)
+            _count(counts, "ok", len(quiet))
+        for bot in locked:
+            _count(counts, tick_bot(bot.pk, candles, source, signals))
     return counts

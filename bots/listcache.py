@@ -19,3 +19,10 @@ def invalidate_bot_list(user_id) -> None:
 
     bump()
     transaction.on_commit(bump)
+
+
+def invalidate_bot_lists(user_ids) -> None:
+    """invalidate_bot_list for many owners at once: one Redis round trip now and one after the commit."""
+    keys = [version_key(user_id) for user_id in set(user_ids)]
+    cache.incr_or_set_many(keys)
+    transaction.on_commit(lambda: cache.incr_or_set_many(keys))

@@ -96,9 +96,10 @@ def _limit(values: dict, name: str) -> Decimal | None:
     return limit if limit > 0 else None
 
 
-def breached(user_id: Any, quote: str) -> tuple[str, str] | None:
-    """(limit name, reason) of the first of the user's risk limits reached in ``quote``, or None."""
-    values = config_section(user_id, "risk")
+def breached(user_id: Any, quote: str, values: dict | None = None) -> tuple[str, str] | None:
+    """(limit name, reason) of the first of the user's risk limits reached in ``quote``, or None. ``values``: the
+    user's risk section when the caller has it already."""
+    values = config_section(user_id, "risk") if values is None else values
     loss_limit, max_exposure = _limit(values, "daily_loss_limit"), _limit(values, "max_exposure")
     if loss_limit is not None:
         loss = -todays_realised(user_id, quote)
@@ -121,10 +122,11 @@ def _first_time(key: str) -> bool:
         return True
 
 
-def entry_block(bot: Any) -> str:
-    """Why ``bot`` may not open a position now ("" when it may). Alerts the owner once per limit, quote and day."""
+def entry_block(bot: Any, values: dict | None = None) -> str:
+    """Why ``bot`` may not open a position now ("" when it may). Alerts the owner once per limit, quote and day.
+    ``values``: the owner's risk section when the caller has it already (the engine's batched tick)."""
     quote = bot.symbol.split("/")[-1]
-    found = breached(bot.user_id, quote)
+    found = breached(bot.user_id, quote, values)
     if found is None:
         return ""
     name, reason = found

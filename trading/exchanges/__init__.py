@@ -95,6 +95,14 @@ def market_data(platform_id, source=None):
     return SOURCES[source or paper_source()](platform_id)
 
 
+def paper_resting_order_users(platform_id, symbol, user_ids):
+    """Which of ``user_ids`` have resting paper orders on ``symbol`` of ``platform_id`` (one query; the bot engine's
+    batched tick asks it once per group)."""
+    from trading.exchanges.paper import PaperExchange
+
+    return PaperExchange.users_with_resting_orders(platform_id, symbol, user_ids)
+
+
 _credential_lookup = None
 
 

@@ -476,6 +476,18 @@ class PaperExchange(Exchange):
                 row.refresh_from_db()
             self._release(order, balances, market)
             order.status = "rejected"
+    @staticmethod
+    def users_with_resting_orders(platform_id: str, symbol: str, user_ids) -> set:
+        """Which of ``user_ids`` have open (resting) paper orders on ``symbol`` of ``platform_id``: one query for a
+        whole group of bots (bots.engine.tick_group), so that match_open_orders runs only for the bots it can affect."""
+        return {
+            str(user_id)
+            for user_id in PaperOrder.objects.filter(
+                platform=platform_id, symbol=symbol.upper(), status="open", user_id__in=list(user_ids)
+            )
+            .values_list("user_id", flat=True)
+            .distinct()
+        }
 
     def _get(self, order_id):
         order = (

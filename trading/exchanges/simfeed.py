@@ -196,6 +196,15 @@ def _minute_candle(symbol, base, minute):
     return open_, high, low, close, volume
 
 
+@lru_cache(maxsize=16384)
+def _closed_candle(symbol, base, start, step):
+    """One closed candle of ``step`` minutes from minute ``start``: (open, high, low, close, volume). The path is
+    deterministic and a closed candle never changes, so each is computed once per process (an hour candle is 60 minute
+    candles: the bot engine asks for the last 100 of every market it ticks, every few seconds)."""
+    parts = [_minute_candle(symbol, base, m) for m in range(start, start + step)]
+    return parts[0][0], max(p[1] for p in parts), min(p[2] for p in parts), parts[-1][3], sum(p[4] for p in parts)
+
+
 def ohlcv(symbol, timeframe="1m", limit=100, now=None):
     """The last ``limit`` closed candles [timestamp_ms, open, high, low, close, volume] (Decimal prices)."""
     if timeframe not in TIMEFRAMES:
@@ -208,11 +217,7 @@ def ohlcv(symbol, timeframe="1m", limit=100, now=None):
     candles = []
     for index in range(limit - 1, -1, -1):
         start = last_closed - index * step
-        parts = [_minute_candle(symbol, base, m) for m in range(start, start + step)]
-        open_, close = parts[0][0], parts[-1][3]
-        high = max(p[1] for p in parts)
-        low = min(p[2] for p in parts)
-        volume = sum(p[4] for p in parts)
+        open_, high, low, close, volume = _closed_candle(symbol, base, start, step)
         candles.append(
             [
                 start * 60_000,
