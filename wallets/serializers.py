@@ -28,7 +28,8 @@ class ExtrasMixin(serializers.Serializer):
             names = _extra_field_names() & set(data.keys())
             if names:
                 data = dict(data.items())
-                extra = dict(data.get("extra") or {}) if isinstance(data.get("extra"), dict) else data.get("extra")
+                given = data.get("extra")
+                extra = dict(given or {}) if given is None or isinstance(given, dict) else given
                 if isinstance(extra, dict):
                     for name in names:
                         extra.setdefault(name, data.pop(name))

@@ -16,6 +16,7 @@ __all__ = [
     "HEALTH_DEGRADED_LATENCY_MS",
     "HEALTH_TIMEOUT_MS",
     "MARKET_DATA_SOURCE",
+    "OPENALGO_ALLOWED_HOSTS",
     "PAPER_STARTING_BALANCES",
 ]
 
@@ -37,6 +38,9 @@ EXCHANGE_CIRCUIT_COOLDOWN_SECONDS = env_float("EXCHANGE_CIRCUIT_COOLDOWN_SECONDS
 # Dotted path of a callable (platform_id) -> circuit state ("closed", "open", "half_open") that /api/health/components
 # reports per exchange; empty: not reported.
 EXCHANGE_STATE_PROVIDER = ""
+# OpenAlgo gateways are hosted by the users themselves: when this names hosts (comma-separated, "*.example.com"
+# allowed), a credential's host_url must be one of them (SSRF guard; see docs/security.md). Empty: any http(s) host.
+OPENALGO_ALLOWED_HOSTS = [h.strip() for h in env("OPENALGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
 # /api/platforms/health: how long an answer is kept, the timeout of one check and the latency that counts as degraded.
 HEALTH_CACHE_SECONDS = env_int("HEALTH_CACHE_SECONDS", 30)
 HEALTH_TIMEOUT_MS = env_int("HEALTH_TIMEOUT_MS", 3000)

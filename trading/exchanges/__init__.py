@@ -111,6 +111,7 @@ def register_credential_lookup(lookup):
 # Only that module imports the exchange's or broker's client library.
 ADAPTERS = {
     "ccxt": "trading.exchanges.ccxt_adapter",
+    "openalgo": "trading.exchanges.openalgo_adapter",
 }
 
 
