@@ -1,6 +1,7 @@
 """Exchanges, brokers and market data (trading app)."""
 
-from amarktai.settings.env import env, env_float, env_int
+from amarktai.settings.base import REDIS_URL
+from amarktai.settings.env import env, env_bool, env_float, env_int
 
 __all__ = [
     "EXCHANGE_CIRCUIT_COOLDOWN_SECONDS",
@@ -17,6 +18,7 @@ __all__ = [
     "HEALTH_TIMEOUT_MS",
     "MARKET_DATA_SOURCE",
     "OPENALGO_ALLOWED_HOSTS",
+    "OPENALGO_ALLOW_PRIVATE_HOSTS",
     "PAPER_STARTING_BALANCES",
 ]
 
@@ -41,6 +43,9 @@ EXCHANGE_STATE_PROVIDER = ""
 # OpenAlgo gateways are hosted by the users themselves: when this names hosts (comma-separated, "*.example.com"
 # allowed), a credential's host_url must be one of them (SSRF guard; see docs/security.md). Empty: any http(s) host.
 OPENALGO_ALLOWED_HOSTS = [h.strip() for h in env("OPENALGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
+# Gateways on loopback, private or link-local addresses: allowed by default only in the embedded default (no REDIS_URL:
+# the server is the user's own machine, where OpenAlgo usually runs on 127.0.0.1:5000); refused in production.
+OPENALGO_ALLOW_PRIVATE_HOSTS = env_bool("OPENALGO_ALLOW_PRIVATE_HOSTS", not REDIS_URL)
 # /api/platforms/health: how long an answer is kept, the timeout of one check and the latency that counts as degraded.
 HEALTH_CACHE_SECONDS = env_int("HEALTH_CACHE_SECONDS", 30)
 HEALTH_TIMEOUT_MS = env_int("HEALTH_TIMEOUT_MS", 3000)

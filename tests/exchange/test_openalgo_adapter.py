@@ -199,6 +199,20 @@ def test_gateway_url_rules(settings, fake_openalgo):
     with pytest.raises(ValidationFailed):
         gateway(fake_openalgo)
     assert fake_openalgo.requests == []
+    settings.OPENALGO_ALLOWED_HOSTS = []
+    settings.OPENALGO_ALLOW_PRIVATE_HOSTS = False  # production: the platform's own network is out of bounds
+    for url in (
+        "http://127.0.0.1:5000",
+        "http://10.0.0.5",
+        "http://169.254.169.254",
+        "http://[::1]:5000",
+        "http://localhost:5000",
+        "http://[::ffff:127.0.0.1]",
+        "http://gw.internal",
+    ):
+        with pytest.raises(ValidationFailed, match="public address"):
+            check_host(url)
+    assert check_host("https://8.8.8.8:5000") == "https://8.8.8.8:5000"
 
 
 def test_keys_with_a_non_http_gateway_are_refused(auth_client):

@@ -16,6 +16,7 @@ def fake_openalgo(settings):
     from trading.exchanges import openalgo_adapter
     from trading.exchanges.resilience import reset_buckets
 
+    settings.OPENALGO_ALLOW_PRIVATE_HOSTS = True  # the fake listens on 127.0.0.1
     settings.EXCHANGE_TIMEOUT_MS = 1000
     settings.EXCHANGE_RETRY_BASE_SECONDS = 0.01
     openalgo_adapter.reset_state()

@@ -15,7 +15,9 @@ orderstatus, placeorder, splitorder, cancelorder, margin, quotes, history, symbo
 - Credentials: the API key only (``secret_required=False``) and the extra field ``host_url`` (not secret): the user's
   own gateway. The host is user-given, so it is treated as untrusted (SSRF): only ``http``/``https`` URLs without
   user info, query or fragment are accepted, redirects are never followed, and when settings.OPENALGO_ALLOWED_HOSTS
-  is set (admins: host names, ``*.example.com`` allowed) the host must be one of them. See docs/security.md.
+  is set (admins: host names, ``*.example.com`` allowed) the host must be one of them; unless
+  settings.OPENALGO_ALLOW_PRIVATE_HOSTS (on only in the embedded default) a host that is or resolves to a loopback,
+  private, link-local or reserved address is refused. See docs/security.md.
 - Symbols: ``RELIANCE/INR`` is ``RELIANCE`` on ``NSE`` (``options.exchange`` may name another exchange). Products
   (MIS intraday, CNC delivery, NRML carry-forward) come from ``options.product``; CNC is the default.
 - Orders: market -> MARKET, limit -> LIMIT, stop -> SL-M, stop_limit -> SL (``options.stop_price`` is the trigger).
@@ -34,8 +36,10 @@ orderstatus, placeorder, splitorder, cancelorder, margin, quotes, history, symbo
 """
 
 import hashlib
+import ipaddress
 import logging
 import random
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -113,9 +117,33 @@ def check_host(url):
         allowed = [h.strip().lower() for h in settings.OPENALGO_ALLOWED_HOSTS if h.strip()]
         if allowed and not any(fnmatch(parts.hostname.lower(), pattern) for pattern in allowed):
             problem = "is not one of the gateway hosts this platform allows"
+        elif not settings.OPENALGO_ALLOW_PRIVATE_HOSTS and not _public_host(parts):
+            problem = "must be a public address (loopback, private and link-local addresses are refused)"
     if problem:
         raise ValidationFailed(f"OpenAlgo gateway URL {problem}", details={"host_url": [problem]})
     return url.rstrip("/")
+
+
+def _public_host(parts):
+    """Whether every address the URL's host names or resolves to is a public one."""
+    host = parts.hostname or ""
+    try:
+        addresses = [host] if ipaddress.ip_address(host) else []
+    except ValueError:
+        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+            return False
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+        except (OSError, ValueError):
+            return False
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_loopback or ip.is_link_local:
+            return False
+    return bool(addresses)
 
 
 def split_symbol(symbol):
