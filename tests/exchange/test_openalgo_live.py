@@ -65,6 +65,11 @@ def test_short_margin_refuses_the_order(user, fake_openalgo):
 def test_live_bot_end_to_end(user, fake_openalgo):
     client = live_client(user, fake_openalgo)
     assert client.get("/api/keys").json()["keys"][0]["keys_valid"] is True
+    health = client.get("/api/platforms/health").json()["platforms"]["openalgo"]  # a ping of the user's own gateway
+    assert health["status"] == "operational" and health["api_latency_ms"] is not None
+    assert fake_openalgo.count("ping") == 2
+    balances = client.get("/api/wallet/balances").json()["balances"]["openalgo"]
+    assert balances["INR"] == 1000000
     bot = {
         "name": "Nifty",
         "exchange": "openalgo",

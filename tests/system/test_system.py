@@ -174,7 +174,9 @@ def test_providers(api_client):
     assert {"luno", "binance", "kucoin", "kraken", "valr"} <= set(providers)
     for provider in providers.values():
         assert {"id", "type", "display_name", "required_fields", "icon", "description"} <= set(provider)
-        assert provider["type"] == "exchange"
+        assert provider["type"] == (
+            "exchange" if provider["id"] in {"luno", "binance", "kucoin", "kraken", "valr"} else "broker"
+        )
     assert providers["kucoin"]["required_fields"] == ["api_key", "api_secret", "passphrase"]
     assert providers["luno"]["required_fields"] == ["api_key", "api_secret"]
 
