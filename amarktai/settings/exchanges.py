@@ -19,6 +19,8 @@ __all__ = [
     "MARKET_DATA_SOURCE",
     "OPENALGO_ALLOWED_HOSTS",
     "OPENALGO_ALLOW_PRIVATE_HOSTS",
+    "OPENALGO_DATA_API_KEY",
+    "OPENALGO_DATA_HOST_URL",
     "PAPER_STARTING_BALANCES",
 ]
 
@@ -46,6 +48,10 @@ OPENALGO_ALLOWED_HOSTS = [h.strip() for h in env("OPENALGO_ALLOWED_HOSTS", "").s
 # Gateways on loopback, private or link-local addresses: allowed by default only in the embedded default (no REDIS_URL:
 # the server is the user's own machine, where OpenAlgo usually runs on 127.0.0.1:5000); refused in production.
 OPENALGO_ALLOW_PRIVATE_HOSTS = env_bool("OPENALGO_ALLOW_PRIVATE_HOSTS", not REDIS_URL)
+# The operator's own OpenAlgo gateway for shared live market data (live OpenAlgo bots' candles, tickers, valuations):
+# users' gateways carry their orders only. Unset: live OpenAlgo market data is unavailable (ticks fail and say why).
+OPENALGO_DATA_HOST_URL = env("OPENALGO_DATA_HOST_URL", "")
+OPENALGO_DATA_API_KEY = env("OPENALGO_DATA_API_KEY", "")
 # /api/platforms/health: how long an answer is kept, the timeout of one check and the latency that counts as degraded.
 HEALTH_CACHE_SECONDS = env_int("HEALTH_CACHE_SECONDS", 30)
 HEALTH_TIMEOUT_MS = env_int("HEALTH_TIMEOUT_MS", 3000)

@@ -10,7 +10,7 @@ import pytest
 from amarktai.errors import AuthInvalid, InsufficientFunds, ProviderError, ValidationFailed
 from tests.fake_openalgo.fixtures import fake_openalgo  # noqa: F401
 from tests.fake_openalgo.server import BROKER, DEFAULT_KEY
-from trading.exchanges import connect, public_exchange
+from trading.exchanges import connect, market_data, public_exchange
 from trading.exchanges.base import KeySet
 from trading.exchanges.openalgo_adapter import check_host
 
@@ -221,9 +221,19 @@ def test_keys_with_a_non_http_gateway_are_refused(auth_client):
     assert response.status_code == 400 and "host_url" in response.json()["details"]
 
 
-def test_public_adapter_says_a_gateway_is_needed():
+def test_public_adapter_says_a_gateway_is_needed(settings):
+    settings.OPENALGO_DATA_HOST_URL = ""
     exchange = public_exchange("openalgo")
     with pytest.raises(ProviderError, match="your own gateway"):
         exchange.ping()
-    with pytest.raises(ProviderError, match="your own gateway"):
+    with pytest.raises(ProviderError, match="OPENALGO_DATA_HOST_URL"):
         exchange.fetch_ticker("RELIANCE/INR")
+
+
+def test_shared_market_data_from_the_operators_gateway(settings, fake_openalgo):
+    """Live bots' candles come from the operator's gateway (trusted: private addresses are fine there)."""
+    settings.OPENALGO_ALLOW_PRIVATE_HOSTS = False
+    settings.OPENALGO_DATA_HOST_URL, settings.OPENALGO_DATA_API_KEY = fake_openalgo.url, DEFAULT_KEY
+    feed = market_data("openalgo", "live")
+    assert feed.fetch_ticker("TCS/INR")["last"] == 4100
+    assert len(feed.fetch_ohlcv("TCS/INR", "1m", 30)) == 30

@@ -112,3 +112,17 @@ def test_live_bot_end_to_end(user, fake_openalgo):
     ]  # each of the bot's orders reached the gateway exactly once
     assert sold["profit"] == pytest.approx((3000 - 2900) * bought["amount"])
     assert Bot.objects.get(pk=bot_id).total_profit == Decimal(str(sold["profit"]))
+
+
+def test_live_bots_tick_on_the_operators_market_data(user, fake_openalgo, settings):
+    """The scheduler's path (tick_group): a live OpenAlgo bot's candles come from the operator's gateway; without one
+    the tick fails and says why."""
+    client = live_client(user, fake_openalgo)
+    bot = {"name": "Flat", "exchange": "openalgo", "trading_mode": "live", "initial_capital": 10000}
+    bot_id = client.post("/api/bots", {**bot, "strategy": "momentum"}, format="json").json()["bot"]["id"]
+    settings.OPENALGO_DATA_HOST_URL = ""
+    assert engine.tick_group("openalgo", "RELIANCE/INR", "1m", [bot_id]) == {"error": 1}
+    assert "OPENALGO_DATA_HOST_URL" in Bot.objects.get(pk=bot_id).last_error
+    settings.OPENALGO_DATA_HOST_URL, settings.OPENALGO_DATA_API_KEY = fake_openalgo.url, DEFAULT_KEY
+    assert engine.tick_group("openalgo", "RELIANCE/INR", "1m", [bot_id]) == {"ok": 1}  # flat candles: no signal
+    assert fake_openalgo.count("history") >= 1 and fake_openalgo.count("placeorder") == 0

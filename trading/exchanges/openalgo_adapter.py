@@ -162,11 +162,12 @@ def _order_option(options, name, default=None):
 
 
 class OpenAlgoExchange(Exchange):
-    def __init__(self, platform, api_key="", host_url="", timeout_ms=None, max_retries=None):
+    def __init__(self, platform, api_key="", host_url="", timeout_ms=None, max_retries=None, trusted=False):
         self.platform = platform
         self.platform_id = platform.id
         self.api_key = api_key or ""
-        self.host = check_host(host_url) if host_url else ""
+        # A user's URL is checked (SSRF); the operator's own market-data gateway (``trusted``) is not.
+        self.host = (host_url.strip().rstrip("/") if trusted else check_host(host_url)) if host_url else ""
         self.timeout = int(timeout_ms or settings.EXCHANGE_TIMEOUT_MS) / 1000
         self.max_retries = int(max_retries if max_retries is not None else settings.EXCHANGE_MAX_RETRIES)
         self.retry_base = float(settings.EXCHANGE_RETRY_BASE_SECONDS)
@@ -189,7 +190,8 @@ class OpenAlgoExchange(Exchange):
     def _require(self):
         if not self.host:
             raise ProviderError(
-                "OpenAlgo runs on your own gateway: store its URL (host_url) and API key to reach it",
+                "OpenAlgo runs on your own gateway: store its URL (host_url) and API key to reach it; shared live "
+                "market data needs the operator's gateway (OPENALGO_DATA_HOST_URL)",
             )
         if not self.api_key:
             raise AuthInvalid("Invalid API credentials")
@@ -592,5 +594,11 @@ def from_keys(platform, keys, **options):
 
 
 def public(platform, **options):
-    """No public OpenAlgo exists: each user runs a gateway. Calls on this one raise ProviderError saying so."""
-    return OpenAlgoExchange(platform, **options)
+    """No public OpenAlgo exists: each user runs a gateway for their orders. Shared live market data (live bots'
+    candles, tickers) comes from the operator's own gateway, settings.OPENALGO_DATA_HOST_URL with
+    OPENALGO_DATA_API_KEY (trusted: set by the operator, so a private address is fine); without one, calls raise
+    ProviderError saying a gateway is needed."""
+    host = settings.OPENALGO_DATA_HOST_URL
+    return OpenAlgoExchange(
+        platform, api_key=settings.OPENALGO_DATA_API_KEY if host else "", host_url=host, trusted=True, **options
+    )
