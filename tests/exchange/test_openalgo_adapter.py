@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from amarktai.errors import AuthInvalid, InsufficientFunds, ProviderError, ValidationFailed
+from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, ValidationFailed
 from tests.fake_openalgo.fixtures import fake_openalgo  # noqa: F401
 from tests.fake_openalgo.server import BROKER, DEFAULT_KEY
 from trading.exchanges import connect, market_data, public_exchange
@@ -87,6 +87,10 @@ def test_place_status_cancel(fake_openalgo):
     assert canceled["status"] == "canceled" and exchange.fetch_open_orders() == []
     with pytest.raises(ProviderError, match="not open"):
         exchange.cancel_order(order["id"])
+    with pytest.raises(NotFound):  # an order that never got a gateway id is looked up by our client id: none has it
+        exchange.fetch_order("amk-1")
+    with pytest.raises(NotFound):
+        exchange.fetch_order("999")
 
 
 def test_product_exchange_and_order_types_map(fake_openalgo):

@@ -571,6 +571,8 @@ class OpenAlgoExchange(Exchange):
         return shape
 
     def fetch_order(self, order_id, symbol=None):
+        if str(order_id).startswith("amk"):  # our client order id: OpenAlgo has none, so no order carries it
+            raise NotFound("Order not found")
         return self._status(order_id)
 
     def fetch_open_orders(self, symbol=None):
