@@ -64,7 +64,7 @@ class KeyTestView(GenericAPIView):
 
     def post(self, request):
         data = validated(s.KeyTestSerializer, request.data, labels=s.KEY_LABELS)
-        provider = credentials.test_keys(
+        result = credentials.test_keys(
             request.user,
             data.get("provider"),
             data.get("api_key"),
@@ -74,7 +74,7 @@ class KeyTestView(GenericAPIView):
             extra=data.get("extra"),
             testnet=data.get("testnet", False),
         )
-        return Response({"success": True, "message": "API keys are valid", "provider": provider})
+        return Response({"success": True, "message": "API keys are valid", **result})
 
 
 class PlatformHealthView(GenericAPIView):

@@ -58,6 +58,7 @@ def test_keys_test_endpoint_with_unstored_keys(auth_client, fake_openalgo):
     body = {"provider": "openalgo", "api_key": DEFAULT_KEY, "host_url": fake_openalgo.url}
     response = auth_client.post("/api/keys/test", body, format="json")
     assert response.status_code == 200, response.json()
+    assert response.json()["provider"] == "openalgo" and BROKER in response.json()["account"]
     bad = auth_client.post("/api/keys/test", {**body, "api_key": "nope"}, format="json")
     assert bad.status_code == 400 and bad.json()["error"] == "Invalid API credentials"
 

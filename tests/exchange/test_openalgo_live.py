@@ -13,7 +13,7 @@ from bots import engine
 from bots.models import Bot
 from tests.bots.test_engine import BUY, SELL, scaled
 from tests.fake_openalgo.fixtures import fake_openalgo  # noqa: F401
-from tests.fake_openalgo.server import DEFAULT_KEY
+from tests.fake_openalgo.server import BROKER, DEFAULT_KEY
 from tests.helpers import assert_error, client_for
 from tests.realtime.conftest import run, token_for, ws_connect, ws_receive
 from trading.models import Order, Trade
@@ -31,6 +31,8 @@ def live_client(user, fake):
     assert key["settings"] == {"host_url": fake.url} and DEFAULT_KEY not in response.content.decode()
     tested = client.post("/api/keys/test", {"credential_id": key["id"]}, format="json")
     assert tested.status_code == 200, tested.json()
+    assert tested.json()["account"] == f"OpenAlgo gateway, broker {BROKER}"  # ping names the broker behind it
+    assert tested.json()["permissions"] == {"read": True, "trade": True, "withdraw": False}
     assert fake.count("ping") == 1
     User.objects.filter(pk=user.pk).update(system_mode="live_trading", two_factor_enabled=True)
     return client_for(User.objects.get(pk=user.pk))
@@ -64,7 +66,8 @@ def test_short_margin_refuses_the_order(user, fake_openalgo):
 
 def test_live_bot_end_to_end(user, fake_openalgo):
     client = live_client(user, fake_openalgo)
-    assert client.get("/api/keys").json()["keys"][0]["keys_valid"] is True
+    stored = client.get("/api/keys").json()["keys"][0]
+    assert stored["keys_valid"] is True and stored["permissions"]["withdraw"] is False
     health = client.get("/api/platforms/health").json()["platforms"]["openalgo"]  # a ping of the user's own gateway
     assert health["status"] == "operational" and health["api_latency_ms"] is not None
     assert fake_openalgo.count("ping") == 2

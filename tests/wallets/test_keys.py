@@ -148,7 +148,13 @@ def test_keys_test_valid(auth_client, binance_via_fake):
         format="json",
     )
     assert resp.status_code == 200, resp.content
-    assert resp.json() == {"success": True, "message": "API keys are valid", "provider": "binance"}
+    assert resp.json() == {
+        "success": True,
+        "message": "API keys are valid",
+        "provider": "binance",
+        "account": None,  # what the exchange tells about the keys (ccxt: nothing here)
+        "permissions": None,
+    }
     assert binance_via_fake.count("GET", "/api/v3/account") == 1
 
 
@@ -193,7 +199,13 @@ def test_keys_test_stored_credential_records_result(auth_client, binance_via_fak
     good = create(auth_client, provider="binance", api_key=DEFAULT_KEY, api_secret=DEFAULT_SECRET, passphrase="")
     bad = create(auth_client, provider="binance", api_key="bad-key-0000", api_secret="bad", passphrase="")
     resp = auth_client.post("/api/keys/test", {"credential_id": good.json()["key"]["id"]}, format="json")
-    assert resp.json() == {"success": True, "message": "API keys are valid", "provider": "binance"}
+    assert resp.json() == {
+        "success": True,
+        "message": "API keys are valid",
+        "provider": "binance",
+        "account": None,  # what the exchange tells about the keys (ccxt: nothing here)
+        "permissions": None,
+    }
     assert_error(
         auth_client.post("/api/keys/test", {"credential_id": bad.json()["key"]["id"]}, format="json"),
         400,

@@ -157,9 +157,10 @@ def test_keys(
     credential_id: Any = None,
     extra: dict[str, str] | None = None,
     testnet: bool = False,
-) -> str:
-    """POST /api/keys/test: validate keys given in the request, or a stored credential (which then records the result).
-    Returns the provider id."""
+) -> dict[str, Any]:
+    """POST /api/keys/test: validate keys given in the request, or a stored credential (which then records the result
+    and the permissions the exchange reported). Returns {"provider", "account", "permissions"}: the provider id and
+    what the exchange told (e.g. the broker behind an OpenAlgo gateway; None where it tells nothing)."""
     if credential_id:
         cred = access_credential(user, credential_id)
         named = get_platform(provider) if provider else None
@@ -169,18 +170,20 @@ def test_keys(
                 f"The stored key is for {stored.name if stored else cred.platform}, not {named.name}",
                 details={"provider": ["mismatch"]},
             )
+        learnt: dict[str, Any] = {}
         try:
-            validate_keys(cred)
+            learnt = validate_keys(cred) or {}
             valid = True
         except ValidationFailed:
             valid = False
-        ExchangeCredential.objects.owned_by(user).filter(pk=cred.pk).update(
-            keys_valid=valid, last_checked_at=timezone.now()
-        )
+        recorded: dict[str, Any] = {"keys_valid": valid, "last_checked_at": timezone.now()}
+        if learnt.get("permissions") is not None:
+            recorded["permissions"] = learnt["permissions"]
+        ExchangeCredential.objects.owned_by(user).filter(pk=cred.pk).update(**recorded)
         _changed(user)
         if not valid:
             raise ValidationFailed("Invalid API credentials")
-        return cred.platform
+        return {"provider": cred.platform, "account": learnt.get("account"), "permissions": learnt.get("permissions")}
     platform = platform_or_error(provider)
     given = (("api_key", api_key), ("api_secret", api_secret if platform.secret_required else "-"))
     missing = {name: ["required"] for name, value in given if not value}
@@ -191,5 +194,5 @@ def test_keys(
     _check_testnet(platform, testnet)
     extras = clean_extras(platform, extra)
     keys = KeySet(platform.id, api_key or "", api_secret or "", passphrase or "", extras, testnet)
-    validate_keys(keys)
-    return platform.id
+    learnt = validate_keys(keys) or {}
+    return {"provider": platform.id, "account": learnt.get("account"), "permissions": learnt.get("permissions")}
