@@ -409,11 +409,9 @@ class OpenAlgoExchange(Exchange):
         balances = {"INR": {"free": free, "used": used, "total": free + used}}
         held: dict[str, Decimal] = {}
         holdings = self._call("holdings").get("data") or {}
-        for row in holdings.get("holdings", []) if isinstance(holdings, dict) else holdings:
-            held[str(row.get("symbol", "")).upper()] = held.get(str(row.get("symbol", "")).upper(), Decimal(0)) + (
-                D(row.get("quantity")) or Decimal(0)
-            )
-        for row in self._call("positionbook").get("data") or []:
+        rows = list(holdings.get("holdings", []) if isinstance(holdings, dict) else holdings)
+        rows += self._call("positionbook").get("data") or []
+        for row in rows:
             name = str(row.get("symbol", "")).upper()
             held[name] = held.get(name, Decimal(0)) + (D(row.get("quantity")) or Decimal(0))
         for name, quantity in sorted(held.items()):
