@@ -1040,7 +1040,22 @@
     const list = await platforms().catch(() => []);
     const provSel = T('exkey-provider');
     fillPlatformSelect(provSel, list);
-    const onProvider = () => { const p = list.find((x) => x.id === provSel.value); T('exkey-passphrase-field').hidden = !(p && p.id === 'kucoin'); };
+    // A broker's own credential fields (GET /api/providers: OpenAlgo's gateway URL, ...) and whether it takes a secret.
+    const providers = await GET('providers').then((d) => d.providers || []).catch(() => []);
+    const extraFields = () => ((providers.find((x) => x.id === provSel.value) || {}).fields || []);
+    const onProvider = () => {
+      const p = list.find((x) => x.id === provSel.value);
+      T('exkey-passphrase-field').hidden = !(p && p.id === 'kucoin');
+      const prov = providers.find((x) => x.id === provSel.value);
+      T('exkey-secret-field').hidden = !!prov && !(prov.required_fields || []).includes('api_secret');
+      T('exkey-extras').replaceChildren(...extraFields().map((f) => {
+        const input = f.kind === 'choice'
+          ? h('select', { name: f.name, testid: `exkey-extra-${f.name}` }, ...(f.choices || []).map((c) => h('option', { value: c }, c)))
+          : h('input', { type: f.secret ? 'password' : f.kind === 'url' ? 'url' : 'text', name: f.name, autocomplete: 'off', placeholder: f.kind === 'url' ? 'https://' : null, title: f.help || null, testid: `exkey-extra-${f.name}` });
+        if (f.default) input.value = f.default;
+        return h('div', { class: 'field' }, h('label', {}, f.label, input), h('p', { class: 'field-error', dataset: { errorFor: f.name } }));
+      }));
+    };
     provSel.addEventListener('change', onProvider);
     onProvider();
     const exForm = T('exkey-form');
@@ -1077,11 +1092,13 @@
     const keyBody = (data) => {
       const b = { provider: data.provider, platform: data.provider, label: data.label, api_key: data.api_key, api_secret: data.api_secret };
       if (!T('exkey-passphrase-field').hidden) b.passphrase = data.passphrase;
+      if (T('exkey-secret-field').hidden) delete b.api_secret;
+      extraFields().forEach((f) => { if (data[f.name]) b[f.name] = data[f.name]; });
       return b;
     };
     onSubmit(exForm, async (data, form) => {
       await POST('keys', keyBody(data));
-      ['api_key', 'api_secret', 'passphrase', 'label'].forEach((n) => { if (form.elements[n]) form.elements[n].value = ''; });
+      ['api_key', 'api_secret', 'passphrase', 'label', ...extraFields().filter((f) => f.secret).map((f) => f.name)].forEach((n) => { if (form.elements[n]) form.elements[n].value = ''; });
       T('exkey-ok').textContent = 'Keys saved (encrypted).';
       await loadKeys();
     });
