@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_portal import open_signed_in, register_via_api, shot, tid
-from tests.fake_openalgo.server import DEFAULT_KEY, FakeOpenAlgo
+from tests.fake_openalgo.server import BROKER, DEFAULT_KEY, FakeOpenAlgo
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_connect_an_openalgo_gateway(new_page, portal_server, screenshot_dir, ga
     expect(tid(page, "exkey-form").locator('[data-error-for="host_url"]')).not_to_be_empty()
     tid(page, "exkey-extra-host_url").fill(gateway.url)
     tid(page, "exkey-test").click()
-    expect(tid(page, "exkey-ok")).to_have_text("API keys are valid")
+    expect(tid(page, "exkey-ok")).to_have_text(f"API keys are valid: OpenAlgo gateway, broker {BROKER}")
     assert gateway.count("ping") == 1
     tid(page, "exkey-save").click()
     expect(tid(page, "exkey-row")).to_have_count(1)
