@@ -25,8 +25,9 @@ def trade_payload(trade: Trade) -> dict:
     }
 
 
-def order_payload(order: Order) -> dict:
-    return {
+def order_payload(order: Order, children: list[Order] | None = None) -> dict:
+    """An order; with ``children`` (the orders it was split into, e.g. at a broker's freeze quantity) their payloads."""
+    payload = {
         "id": str(order.id),
         "bot_id": str(order.bot_id) if order.bot_id else None,
         "parent_id": str(order.parent_id) if order.parent_id else None,
@@ -49,6 +50,9 @@ def order_payload(order: Order) -> dict:
         "created_at": iso(order.created_at),
         "updated_at": iso(order.updated_at),
     }
+    if children:
+        payload["children"] = [order_payload(child) for child in children]
+    return payload
 
 
 def trade_list_payload(trade: Trade) -> dict:

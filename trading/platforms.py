@@ -239,6 +239,31 @@ PLATFORMS = {
                 ),
             ),
         ),
+        Platform(
+            "openalgo",
+            "OpenAlgo",
+            "openalgo",
+            "IN",
+            "#0F766E",
+            "\U0001f1ee\U0001f1f3",
+            10,
+            "INR",
+            "RELIANCE/INR",
+            symbols=("RELIANCE/INR", "TCS/INR", "INFY/INR", "HDFCBANK/INR", "SBIN/INR"),
+            kind="stock",
+            adapter="openalgo",
+            secret_required=False,
+            fields=(
+                CredentialField(
+                    "host_url",
+                    "Gateway URL",
+                    secret=False,
+                    required=True,
+                    kind="url",
+                    help="Your own OpenAlgo server, e.g. https://openalgo.example.com (http:// or https:// only)",
+                ),
+            ),
+        ),
     ]
 }
 

@@ -173,6 +173,11 @@ def access_order(user: Any, order_id: Any, *, lock: bool = False) -> Order:
     return access(Order.objects, user, order_id, "Order", lock=lock)
 
 
+def order_children(order: Order) -> list[Order]:
+    """The orders ``order`` was split into (at a market's maximum or a broker's freeze quantity), oldest first."""
+    return list(order.children.order_by("created_at", "client_order_id"))
+
+
 def access_position(user: Any, position_id: Any, *, lock: bool = False) -> Position:
     """One of the user's positions (open or closed); 404 for a missing or another user's position alike."""
     return access(Position.objects, user, position_id, "Position", lock=lock)

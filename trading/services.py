@@ -143,13 +143,34 @@ def _send(
     )
     order.exchange_order_id = str(result.get("id") or "")
     order.save(update_fields=["exchange_order_id", "updated_at"])
-    apply_exchange_state(order, result, stop_loss=stop_loss, take_profit=take_profit, is_new=True)
+    if result.get("children"):  # the broker split it (OpenAlgo's splitorder): one child order per piece
+        _record_children(order, result["children"], stop_loss, take_profit)
+    else:
+        apply_exchange_state(order, result, stop_loss=stop_loss, take_profit=take_profit, is_new=True)
     ORDERS.labels("paper" if order.is_paper else "live", order.side, order.status).inc()
+
+
+def _record_children(
+    parent: Order, children: list[dict], stop_loss: Decimal | None, take_profit: Decimal | None
+) -> None:
+    """The orders an exchange split ``parent`` into, each recorded and filled like any order; the parent rolls up."""
+    common = {f: getattr(parent, f) for f in ("user", "bot", "exchange", "symbol", "side", "type", "price", "is_paper")}
+    for i, result in enumerate(children):
+        child = Order.objects.create(
+            **common,
+            parent=parent,
+            amount=Decimal(str(result.get("amount") or 0)),
+            client_order_id=f"{parent.client_order_id[:56]}-{i}",
+            exchange_order_id=str(result.get("id") or ""),
+            reason=(result.get("reason") or parent.reason)[:255],
+        )
+        apply_exchange_state(child, result, stop_loss=stop_loss, take_profit=take_profit, is_new=True)
+    parent.refresh_from_db()
 
 
 def _roll_up(parent: Order) -> None:
     previous = parent.status
-    children = list(parent.children.all())
+    children = list(parent.children.order_by("created_at", "client_order_id"))
     filled = sum((c.filled for c in children), ZERO)
     cost = sum((c.filled * (c.average or ZERO) for c in children), ZERO)
     parent.filled = filled
@@ -164,7 +185,11 @@ def _roll_up(parent: Order) -> None:
     else:
         parent.status = OrderStatus.OPEN
     parent.save(update_fields=["filled", "average", "fee", "fee_currency", "status", "updated_at"])
-    events.publish(parent.user_id, events.ORDER_UPDATE, {"order": order_payload(parent), "previous_status": previous})
+    events.publish(
+        parent.user_id,
+        events.ORDER_UPDATE,
+        {"order": order_payload(parent, children=children), "previous_status": previous},
+    )
 
 
 def apply_exchange_state(

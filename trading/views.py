@@ -86,7 +86,8 @@ class OrderDetailView(GenericAPIView):
     serializer_class = OrderModifySerializer
 
     def get(self, request, order_id):
-        return Response({"success": True, "order": order_payload(selectors.access_order(request.user, order_id))})
+        order = selectors.access_order(request.user, order_id)
+        return Response({"success": True, "order": order_payload(order, children=selectors.order_children(order))})
 
     def patch(self, request, order_id):
         data = validated(OrderModifySerializer, request.data)

@@ -1,6 +1,7 @@
 """Exchanges, brokers and market data (trading app)."""
 
-from amarktai.settings.env import env, env_float, env_int
+from amarktai.settings.base import REDIS_URL
+from amarktai.settings.env import env, env_bool, env_float, env_int
 
 __all__ = [
     "ALPACA_BASE_URL",
@@ -20,6 +21,10 @@ __all__ = [
     "HEALTH_TIMEOUT_MS",
     "MARKET_DATA_SOURCE",
     "MSTOCK_BASE_URL",
+    "OPENALGO_ALLOWED_HOSTS",
+    "OPENALGO_ALLOW_PRIVATE_HOSTS",
+    "OPENALGO_DATA_API_KEY",
+    "OPENALGO_DATA_HOST_URL",
     "PAPER_STARTING_BALANCES",
 ]
 
@@ -49,6 +54,16 @@ EXCHANGE_CIRCUIT_COOLDOWN_SECONDS = env_float("EXCHANGE_CIRCUIT_COOLDOWN_SECONDS
 # Dotted path of a callable (platform_id) -> circuit state ("closed", "open", "half_open") that /api/health/components
 # reports per exchange; empty: not reported.
 EXCHANGE_STATE_PROVIDER = ""
+# OpenAlgo gateways are hosted by the users themselves: when this names hosts (comma-separated, "*.example.com"
+# allowed), a credential's host_url must be one of them (SSRF guard; see docs/security.md). Empty: any http(s) host.
+OPENALGO_ALLOWED_HOSTS = [h.strip() for h in env("OPENALGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
+# Gateways on loopback, private or link-local addresses: allowed by default only in the embedded default (no REDIS_URL:
+# the server is the user's own machine, where OpenAlgo usually runs on 127.0.0.1:5000); refused in production.
+OPENALGO_ALLOW_PRIVATE_HOSTS = env_bool("OPENALGO_ALLOW_PRIVATE_HOSTS", not REDIS_URL)
+# The operator's own OpenAlgo gateway for shared live market data (live OpenAlgo bots' candles, tickers, valuations):
+# users' gateways carry their orders only. Unset: live OpenAlgo market data is unavailable (ticks fail and say why).
+OPENALGO_DATA_HOST_URL = env("OPENALGO_DATA_HOST_URL", "")
+OPENALGO_DATA_API_KEY = env("OPENALGO_DATA_API_KEY", "")
 # /api/platforms/health: how long an answer is kept, the timeout of one check and the latency that counts as degraded.
 HEALTH_CACHE_SECONDS = env_int("HEALTH_CACHE_SECONDS", 30)
 HEALTH_TIMEOUT_MS = env_int("HEALTH_TIMEOUT_MS", 3000)

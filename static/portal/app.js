@@ -1142,7 +1142,7 @@
       btn.disabled = true;
       try {
         const res = await POST('keys/test', keyBody(formData(exForm)));
-        T('exkey-ok').textContent = res.message || 'API keys are valid';
+        T('exkey-ok').textContent = [res.message || 'API keys are valid', res.account].filter(Boolean).join(': ');
         safety.tested(res);
       } catch (err) {
         showErrors(exForm, err);

@@ -177,9 +177,9 @@ def test_providers(api_client):
     assert {"luno", "binance", "kucoin", "kraken", "valr"} <= set(providers)
     for provider in providers.values():
         assert {"id", "type", "display_name", "required_fields", "icon", "description"} <= set(provider)
-        assert provider["type"] in ("exchange", "broker")  # crypto exchanges, stock brokers (docs/brokers.md)
-    assert all(providers[pid]["type"] == "exchange" for pid in ("luno", "binance", "kucoin", "kraken", "valr"))
-    assert providers["alpaca"]["type"] == "broker"
+        assert provider["type"] == (
+            "exchange" if provider["id"] in {"luno", "binance", "kucoin", "kraken", "valr"} else "broker"
+        )
     assert providers["alpaca"]["required_fields"] == ["api_key", "api_secret"]
     assert providers["kucoin"]["required_fields"] == ["api_key", "api_secret", "passphrase"]
     assert providers["luno"]["required_fields"] == ["api_key", "api_secret"]

@@ -31,6 +31,7 @@ def test_health_not_configured(auth_client):
     assert body["success"] is True
     assert set(body["platforms"]) == set(PLATFORMS)  # every catalogue platform, crypto exchanges and brokers
     assert {"luno", "binance", "kucoin", "kraken", "valr"} <= set(body["platforms"])
+    assert all(entry["status"] == "not_configured" for entry in body["platforms"].values())
     assert body["platforms"]["luno"] == {
         "status": "not_configured",
         "has_keys": False,
@@ -81,13 +82,13 @@ def test_paper_balances_and_total(auth_client, user):
     assert body["balances"]["binance"] == {"USDT": 10000.0}
     assert body["balances"]["kraken"] == {"USD": 10000.0}
     assert body["balances"]["alpaca"] == {"USD": 10000.0}
-    assert body["balances"]["mstock"] == {"INR": 1000000.0}
+    assert body["balances"]["mstock"] == body["balances"]["openalgo"] == {"INR": 1000000.0}
     rates = body["rates"]  # what the answer used: ZAR from USDT/ZAR, USD through BTC/USD and BTC/ZAR, INR's reference
-    # luno+valr ZAR; binance+kucoin USDT; kraken+alpaca USD; mstock INR
-    expected = 200000 + 20000 * rates["USDT"] + 20000 * rates["USD"] + 1000000 * rates["INR"]
+    # luno+valr ZAR; binance+kucoin USDT; kraken+alpaca USD; mstock+openalgo INR
+    expected = 200000 + 20000 * rates["USDT"] + 20000 * rates["USD"] + 2000000 * rates["INR"]
     assert body["currency"] == "ZAR" and rates["ZAR"] == 1.0
     assert body["total_value_zar"] == body["total_value"] == pytest.approx(expected, rel=1e-6)
-    holdings = {"USD": 20000.0, "USDT": 20000.0, "ZAR": 200000.0, "INR": 1000000.0}
+    holdings = {"USD": 20000.0, "USDT": 20000.0, "ZAR": 200000.0, "INR": 2000000.0}
     assert body["breakdown"] == {c: {"total_value": a, "unallocated": a} for c, a in holdings.items()}  # no bots
     assert body["unpriced"] == {}
 

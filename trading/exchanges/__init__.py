@@ -121,6 +121,7 @@ ADAPTERS = {
     "ccxt": "trading.exchanges.ccxt_adapter",
     "mstock": "trading.exchanges.mstock_adapter",
     "alpaca": "trading.exchanges.alpaca_adapter",
+    "openalgo": "trading.exchanges.openalgo_adapter",
 }
 
 

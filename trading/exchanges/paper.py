@@ -476,6 +476,7 @@ class PaperExchange(Exchange):
                 row.refresh_from_db()
             self._release(order, balances, market)
             order.status = "rejected"
+
     @staticmethod
     def users_with_resting_orders(platform_id: str, symbol: str, user_ids) -> set:
         """Which of ``user_ids`` have open (resting) paper orders on ``symbol`` of ``platform_id``: one query for a

@@ -21,7 +21,7 @@ from django.core.cache import cache
 from amarktai.errors import AmarktaiError
 from amarktai.utils import iso
 from trading.platforms import PLATFORMS
-from wallets.selectors import keys_valid_by_platform
+from wallets.selectors import keys_valid_by_platform, live_credential
 from wallets.services.credentials import health_cache_key
 
 
@@ -50,6 +50,23 @@ def check_platform(platform_id: str) -> dict[str, Any]:
     return result
 
 
+def check_own_gateway(platform_id: str, credential: Any) -> dict[str, Any]:
+    """A platform the user hosts (a ``host_url`` credential field: OpenAlgo) has no public endpoint: its check is a
+    ping of the user's own gateway with the user's newest usable key (``credential``), cached with the user's answer."""
+    from trading.exchanges import connect
+
+    checked_at = iso(datetime.now(UTC))
+    if credential is None:
+        return {"ok": False, "latency_ms": None, "checked_at": checked_at, "error": "no usable key"}
+    try:
+        exchange = connect(platform_id, credential, timeout_ms=int(settings.HEALTH_TIMEOUT_MS), max_retries=0)
+        return {"ok": True, "latency_ms": exchange.ping(), "checked_at": checked_at, "error": None}
+    except AmarktaiError as exc:
+        return {"ok": False, "latency_ms": None, "checked_at": checked_at, "error": exc.message}
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
+        return {"ok": False, "latency_ms": None, "checked_at": checked_at, "error": exc.__class__.__name__}
+
+
 def _keys_valid(values: list[bool | None]) -> bool | None:
     """True if any stored key works, False if all were rejected, else None (not checked yet)."""
     if any(v is True for v in values):
@@ -69,7 +86,12 @@ def platforms_health(user: Any) -> dict[str, Any]:
     checks: dict[str, dict[str, Any]] = {}
     if configured:
         with ThreadPoolExecutor(max_workers=len(configured)) as pool:
-            checks = dict(zip(configured, pool.map(check_platform, configured), strict=True))
+            own = {pid: live_credential(user, pid) for pid in configured if PLATFORMS[pid].credential_field("host_url")}
+
+            def check_one(pid: str) -> dict[str, Any]:
+                return check_own_gateway(pid, own[pid]) if pid in own else check_platform(pid)
+
+            checks = dict(zip(configured, pool.map(check_one, configured), strict=True))
     degraded_ms = int(settings.HEALTH_DEGRADED_LATENCY_MS)
     platforms: dict[str, dict[str, Any]] = {}
     for pid in PLATFORMS:
