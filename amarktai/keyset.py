@@ -36,7 +36,9 @@ def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     return created_at, row_id
 
 
-def after(rows: QuerySet, position: tuple[datetime, Any], *, newest_first: bool = True, field: str = "created_at") -> QuerySet:
+def after(
+    rows: QuerySet, position: tuple[datetime, Any], *, newest_first: bool = True, field: str = "created_at"
+) -> QuerySet:
     """``rows`` past ``position`` in the order (field, id) (descending when ``newest_first``). The plain bound on
     ``field`` delimits the index range; the OR only looks at rows of that very instant."""
     stamp, row_id = position

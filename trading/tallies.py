@@ -102,9 +102,7 @@ def recount(trade_model: Any = Trade, user_ids: Iterable[Any] | None = None) -> 
     return out
 
 
-def rebuild(
-    user_ids: Iterable[Any] | None = None, *, trade_model: Any = Trade, tally_model: Any = TradeTally
-) -> int:
+def rebuild(user_ids: Iterable[Any] | None = None, *, trade_model: Any = Trade, tally_model: Any = TradeTally) -> int:
     """Replace the tallies (of ``user_ids``, else everyone's) by a recount of the trades; returns how many rows were
     written. The trades of a deleted bot (bot now null) are counted under the user's own book of their symbol, and so
     are that bot's old tally rows dropped: the figures read from them (sums per user, per symbol) are the same.
