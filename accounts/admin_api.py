@@ -76,4 +76,7 @@ class AdminUsersView(AdminView):
     def get(self, request):
         query = validated(AdminPageQuery, request.query_params)
         users, next_cursor = list_users(request.user, query.get("limit"), query.get("cursor"))
-        return Response({"success": True, "users": [admin_user_payload(u) for u in users], "next_cursor": next_cursor})
+        body = {"success": True, "users": [admin_user_payload(u) for u in users]}
+        if "limit" in query:  # paged: where the next page starts (null on the last)
+            body["next_cursor"] = next_cursor
+        return Response(body)

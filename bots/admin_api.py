@@ -143,14 +143,10 @@ class AdminBotsView(AdminView):
         bots, total, next_cursor = list_bots(
             request.user, query.get("user_id"), query.get("limit"), query.get("cursor")
         )
-        return Response(
-            {
-                "success": True,
-                "bots": [admin_bot_payload(b) for b in bots],
-                "total": total,
-                "next_cursor": next_cursor,
-            }
-        )
+        body = {"success": True, "bots": [admin_bot_payload(b) for b in bots], "total": total}
+        if "limit" in query:  # paged: where the next page starts (null on the last)
+            body["next_cursor"] = next_cursor
+        return Response(body)
 
 
 def _status(bot):
