@@ -57,3 +57,21 @@ def test_seed_scale_small_is_consistent():
     # The first user is the heavy one.
     heavy = User.objects.get(email__endswith="-0@example.com")
     assert Trade.objects.filter(user=heavy).count() > 200 * 0.1
+
+
+@pytest.mark.django_db
+def test_rebuild_trade_tallies_command_repairs_and_checks():
+    from io import StringIO
+
+    from django.core.management.base import CommandError
+
+    from trading.models import TradeTally
+
+    call_command("seed_scale", users=2, bots=3, trades=40, seed=1, verbosity=0)
+    call_command("rebuild_trade_tallies", "--check", stdout=StringIO())
+    TradeTally.objects.all().update(wins=0, trades=0)
+    with pytest.raises(CommandError, match="differ"):
+        call_command("rebuild_trade_tallies", "--check", stdout=StringIO())
+    call_command("rebuild_trade_tallies", stdout=StringIO())
+    call_command("rebuild_trade_tallies", "--check", stdout=StringIO())
+    assert_tallies_match()
