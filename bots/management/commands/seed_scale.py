@@ -102,8 +102,13 @@ class Command(BaseCommand):
         for start in range(0, len(user_ids), 2000):
             rebuild(user_ids[start : start + 2000])
         if connection.vendor == "postgresql":
+            # Planner statistics, and (outside a transaction) the visibility map autovacuum would set in time, so the
+            # planner sees the tables as a running system has them.
+            command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
+                for table in ("accounts_user", "bots_bot", "trading_order", "trading_trade", "trading_position"):
+                    cursor.execute(f"{command} {table}")
+                cursor.execute("ANALYZE trading_tradetally")
         counts = ", ".join(f"{n} {name}" for name, n in self.writer.counts.items())
         self.stdout.write(f"seeded {counts} in {time.monotonic() - started:.1f} s (tag {self.tag})")
         self.stdout.write(f"heavy user: {self._email(0)}")
