@@ -109,6 +109,16 @@ def fresh_database(env, first):
     manage(env, "flush", "--noinput")
 
 
+def seed(env, first, size, heavy):
+    """A fresh database holding ``size`` trades in the issue's proportions (1 user per 100 trades, 1 bot per 10)."""
+    fresh_database(env, first)
+    started = time.monotonic()
+    users, bots = max(1, size // 100), max(1, size // 10)
+    command = ["seed_scale", "--users", str(users), "--bots", str(bots), "--trades", str(size)]
+    subprocess.run([PYTHON, "manage.py", *command, "--heavy", str(heavy), "--seed", "1"], cwd=ROOT, env=env, check=True)
+    print(f"seeded {size} trades in {time.monotonic() - started:.0f} s", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument(
@@ -116,6 +126,9 @@ def main():
     )
     parser.add_argument("--requests", type=int, default=200, help="requests per endpoint and size")
     parser.add_argument("--heavy", type=float, default=0.2, help="share of the trades owned by the measured user")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the data already in DATABASE_URL (from seed_scale): no flush/seed"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     # As deployed (compose.yaml, deploy/amarktai.env.example): persistent database connections.
@@ -125,30 +138,10 @@ def main():
     )
     rows = []
     for n, size in enumerate(sizes):
-        fresh_database(env, n == 0)
-        started = time.monotonic()
-        users, bots = max(1, size // 100), max(1, size // 10)
-        subprocess.run(
-            [
-                PYTHON,
-                "manage.py",
-                "seed_scale",
-                "--users",
-                str(users),
-                "--bots",
-                str(bots),
-                "--trades",
-                str(size),
-                "--heavy",
-                str(args.heavy),
-                "--seed",
-                "1",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
-        print(f"seeded {size} trades in {time.monotonic() - started:.0f} s")
+        if args.reuse and "DATABASE_URL" not in os.environ:
+            sys.exit("--reuse needs DATABASE_URL")
+        if not args.reuse:
+            seed(env, n == 0, size, args.heavy)
         info = json.loads(
             subprocess.run([PYTHON, "-c", SETUP], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
             .stdout.strip()
