@@ -108,6 +108,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["created_at"]
+        # GET /api/admin/users pages on (created_at, id) by keyset (accounts.selectors.all_users).
+        indexes = [models.Index(fields=["created_at", "id"], name="user_created")]
 
     def __str__(self):
         return self.email

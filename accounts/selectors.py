@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey, BackupCode, User, UserConfig
-from amarktai import cache
+from amarktai import cache, keyset
 from amarktai.tenancy import access
 
 CONFIG_CACHE_SECONDS = 60
@@ -46,9 +46,16 @@ def backup_code_status(user: Any) -> dict[str, Any]:
     }
 
 
-def all_users() -> list[User]:
-    """Every account, oldest first (admin API only: the one read not scoped to a user)."""
-    return list(User.objects.order_by("created_at"))
+def all_users(*, limit: int | None = None, cursor: tuple[Any, Any] | None = None) -> tuple[list[User], str | None]:
+    """Every account, oldest first (admin API only: the one read not scoped to a user), and the cursor of the next
+    page. Without ``limit``: all of them (next cursor None); with it, one page of the (created_at, id) index after
+    ``cursor`` (amarktai.keyset)."""
+    users = User.objects.order_by("created_at", "id")
+    if cursor is not None:
+        users = keyset.after(users, cursor, newest_first=False)
+    if limit is None:
+        return list(users), None
+    return keyset.page(users, limit)
 
 
 def config_cache_key(user_id: Any, section: str) -> str:

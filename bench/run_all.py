@@ -22,6 +22,7 @@ SCRIPTS = {
     "signals": ["bench_signals.py"],
     "backtest": ["bench_backtest.py"],
     "backtest_load": ["bench_backtest_load.py"],
+    "latency": ["bench_latency.py"],
 }
 
 

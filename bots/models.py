@@ -117,8 +117,11 @@ class Bot(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "exchange", "symbol"]),
-            models.Index(fields=["status", "next_tick_at"]),
-        ]  # the dispatcher's due query (bots.scheduling)
+            models.Index(fields=["status", "next_tick_at"]),  # the dispatcher's due query (bots.scheduling)
+            # A user's bots newest first (GET /api/bots) and every user's, by keyset (GET /api/admin/bots).
+            models.Index(fields=["user", "-created_at", "-id"], name="bot_user_created"),
+            models.Index(fields=["-created_at", "-id"], name="bot_created"),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.exchange} {self.symbol})"

@@ -28,7 +28,7 @@ from bots.listcache import version_key as _version_key
 from bots.models import Bot, BotEvent, BotStatus, ExitPlan, StrategySignal, WebhookEvent
 from bots.payloads import bot_payload
 from trading.models import Position, Trade
-from trading.selectors import access_position, round_trips_page, valued_positions
+from trading.selectors import access_position, round_trips_page, trade_tally_totals, valued_positions
 from trading.valuation import Bag, Valuation, add, bag_of, quote_of
 
 LIST_TTL = 300
@@ -135,7 +135,9 @@ class AccountTotals:
     exposure: float  # open positions' value as a % of total capital (both converted)
 
 
-def account_totals(user: Any, valuation: Valuation | None = None, now: datetime | None = None) -> AccountTotals:
+def account_totals(
+    user: Any, valuation: Valuation | None = None, now: datetime | None = None, tallies: dict | None = None
+) -> AccountTotals:
     """Capital and P&L of one user: realised (bots' booked profit and the user's own trades), unrealised (open
     positions at current prices), their sum, and today's realised P&L; amounts kept per currency (a bot's money is in
     its market's quote currency) and converted into the user's base currency by ``trading.valuation``."""
@@ -143,7 +145,9 @@ def account_totals(user: Any, valuation: Valuation | None = None, now: datetime 
     valuation = valuation or Valuation.for_user(owner)
     bots = list(Bot.objects.owned_by(owner).values("symbol", "status", "risk_mode", "current_capital", "total_profit"))
     trades = Trade.objects.owned_by(owner)
-    manual = trades.filter(bot__isnull=True).values("symbol").annotate(p=Sum("profit_loss")).order_by()
+    if tallies is None:  # running totals (trading.tallies): never a count of the whole history
+        tallies = trade_tally_totals(owner)
+    manual = tallies["own_pnl"]
     start, end = day_bounds(now)
     today = trades.filter(created_at__gte=start, created_at__lt=end).values("symbol").annotate(p=Sum("profit_loss"))
     positions = valued_positions(owner)
@@ -259,10 +263,9 @@ def total_bots(user_id: Any) -> int:
 def metrics(user: Any) -> dict:
     """GET /api/metrics: the contract's figures (money in the user's base currency) plus realised, unrealised, total
     and daily P&L, open positions and the valuation block."""
-    acct = account_totals(user)
-    closing = Trade.objects.owned_by(user).filter(side="sell").exclude(profit_loss=0)
-    closed_count = closing.count()
-    wins = closing.filter(profit_loss__gt=0).count()
+    tallies = trade_tally_totals(user)
+    acct = account_totals(user, tallies=tallies)
+    closed_count, wins = tallies["closed"], tallies["wins"]
     win_rate = round(wins / closed_count * 100, 2) if closed_count else 0.0
     aggressive_share = acct.aggressive_bots / acct.total_bots if acct.total_bots else 0
     if acct.exposure >= 60 or aggressive_share > 0.5:

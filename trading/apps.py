@@ -10,3 +10,7 @@ class TradingConfig(AppConfig):
         from trading.health import check_exchanges
 
         register_health_component("exchanges", check_exchanges)
+
+        from trading.tallies import connect_signals
+
+        connect_signals()

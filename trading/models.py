@@ -86,10 +86,44 @@ class Trade(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["bot", "-created_at"])]
+        indexes = [
+            # GET /api/trades pages newest first on (created_at, id), by keyset (trading.selectors.trades_page): one
+            # range scan of these however deep the page. tests/trading/test_query_plans.py checks the plans use them.
+            models.Index(fields=["user", "-created_at", "-id"], name="trade_user_time"),
+            models.Index(fields=["bot", "-created_at", "-id"], name="trade_bot_time"),
+        ]
 
     def __str__(self):
         return f"{self.side} {self.amount} {self.symbol} @ {self.price}"
+
+
+class TradeTally(models.Model):
+    """Running totals of one book's trades, so /api/metrics and the trade list's ``total`` never count a user's whole
+    history: one row per user and book (a bot and symbol, or the user's own trades of one symbol). Kept in step with
+    every Trade row written (trading.tallies, from Trade's post_save, in the trade's transaction); rebuilt from the
+    trades by ``manage.py rebuild_trade_tallies`` (after a bulk import that skipped save()).
+
+    A deleted bot's rows keep their book and lose their bot (SET_NULL), exactly as its trades do: its trades then
+    count as the user's own (bot-less) trades, in the tallies as in the trades."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    book = models.CharField(max_length=80)  # "bot:<bot id hex>:<symbol>" or "own:<symbol>" (trading.tallies.book_of)
+    symbol = models.CharField(max_length=32)
+    trades = models.PositiveBigIntegerField(default=0)
+    buys = models.PositiveBigIntegerField(default=0)
+    sells = models.PositiveBigIntegerField(default=0)
+    closed = models.PositiveBigIntegerField(default=0, help_text="Sells that realised a profit or a loss (P&L != 0).")
+    wins = models.PositiveBigIntegerField(default=0, help_text="Sells that realised a profit (P&L > 0).")
+    realised_pnl = money_field(default=ZERO)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "book"], name="trade_tally_one_per_book")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.book}: {self.trades} trades"
 
 
 class Position(models.Model):

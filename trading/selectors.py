@@ -8,12 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from amarktai import keyset
 from amarktai.tenancy import access
 from amarktai.utils import iso, money
-from trading.models import Order, Position, Trade
+from trading.models import Order, Position, Trade, TradeTally
 from trading.valuation import Valuation, bag_of, quote_of
 
 ZERO = Decimal("0")
@@ -228,10 +229,54 @@ def filtered_trades(
     return trades.annotate(bot_name=F("bot__name"), reason=F("order__reason")).order_by("-created_at", "-id")
 
 
-def trades_page(user: Any, *, offset: int = 0, limit: int = 100, **filters: Any) -> tuple[list[Trade], int]:
-    """One page of the user's trades, newest first, and how many match in all (filters as ``filtered_trades``)."""
+def trades_page(
+    user: Any,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    cursor: tuple[datetime, Any] | None = None,
+    **filters: Any,
+) -> tuple[list[Trade], int, str | None]:
+    """One page of the user's trades, newest first, how many match in all (filters as ``filtered_trades``) and the
+    cursor of the next page (None on the last one). ``cursor`` (a position from ``amarktai.keyset.decode``) continues
+    after an earlier page at the cost of the first page however deep it is; ``offset`` still works, but reads and
+    discards every row before it."""
     trades = filtered_trades(user, **filters)
-    return list(trades[offset : offset + limit]), trades.count()
+    total = trade_total(user, **filters)
+    if cursor is not None:
+        page, next_cursor = keyset.page(keyset.after(trades, cursor), limit)
+    else:
+        page, next_cursor = keyset.page(trades[offset:] if offset else trades, limit)
+    return page, (trades.count() if total is None else total), next_cursor
+
+
+def trade_total(
+    user: Any, *, bot_id: Any = None, symbol: str | None = None, side: str | None = None, **dated: Any
+) -> int | None:
+    """How many of the user's trades match, from the running tallies (trading.tallies: a handful of rows however many
+    trades), or None when a date filter asks for a count of the trades themselves."""
+    if any(value is not None for value in dated.values()):
+        return None
+    tallies = TradeTally.objects.owned_by(user)
+    if bot_id:
+        tallies = tallies.filter(bot_id=bot_id)
+    if symbol:
+        tallies = tallies.filter(symbol=symbol)
+    column = {"buy": "buys", "sell": "sells"}.get(side or "", "trades")
+    return int(tallies.aggregate(n=Sum(column))["n"] or 0)
+
+
+def trade_tally_totals(user: Any) -> dict[str, Any]:
+    """The user's closed sells and wins (all books) and the realised P&L of the trades without a bot (their own, and
+    those of deleted bots) per symbol: {"closed", "wins", "own_pnl": [{"symbol", "p"}]}, from the tallies."""
+    rows = list(
+        TradeTally.objects.owned_by(user).values("bot_id", "symbol", "closed", "wins", "realised_pnl").order_by()
+    )
+    return {
+        "closed": sum(r["closed"] for r in rows),
+        "wins": sum(r["wins"] for r in rows),
+        "own_pnl": [{"symbol": r["symbol"], "p": r["realised_pnl"]} for r in rows if r["bot_id"] is None],
+    }
 
 
 # --- Round trips -------------------------------------------------------------------------------------------------

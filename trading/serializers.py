@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from amarktai import keyset
 from amarktai.api import QUERY_INT_MAX, StrictDecimalField, StrictIntegerField
 from trading.models import OrderStatus
 
@@ -64,6 +65,30 @@ class TradeFilterSerializer(serializers.Serializer):
             "offset": attrs["offset"],
         }
         return {k: v for k, v in out.items() if v is not None}
+
+
+class TradeListSerializer(TradeFilterSerializer):
+    """GET /api/trades: the filters, ``limit`` and either ``offset`` or ``cursor`` (the ``next_cursor`` of the previous
+    page: each page then costs what the first does, however deep; ``offset`` reads and skips every earlier row)."""
+
+    cursor = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="Continue after the previous page: its next_cursor (same filters). Not with offset.",
+    )
+
+    def validate(self, attrs):
+        out = super().validate(attrs)
+        raw = attrs.get("cursor")
+        if raw:
+            if attrs.get("offset"):
+                raise serializers.ValidationError({"cursor": ["give cursor or offset, not both"]})
+            try:
+                out["cursor"] = keyset.decode(raw)
+            except ValueError:
+                raise serializers.ValidationError({"cursor": ["not a cursor from this list"]}) from None
+            out.pop("offset", None)
+        return out
 
 
 class RoundTripFilterSerializer(TradeFilterSerializer):
@@ -215,3 +240,31 @@ class PositionListResponseSerializer(ValuationSerializer):
     no_price = Count(help_text="Open positions without a current price (left out of the totals).")
     value = Number(help_text="The priced positions' value in the base currency.")
     unrealised_pnl = Number(help_text="The priced positions' unrealised P&L in the base currency.")
+
+
+class TradeListItemSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    bot_id = serializers.UUIDField(allow_null=True)
+    bot_name = serializers.CharField(allow_null=True)
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    amount = Number()
+    price = Number()
+    fee = Number()
+    fee_currency = serializers.CharField(allow_blank=True)
+    cost = Number()
+    profit_loss = Number()
+    is_paper = serializers.BooleanField()
+    price_source = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True, allow_null=True)
+    timestamp = serializers.DateTimeField()
+
+
+class TradeListResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    trades = TradeListItemSerializer(many=True)
+    total = Count(help_text="How many trades match the filters in all.")
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as cursor for the next page (same filters); null on the last page."
+    )

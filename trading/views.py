@@ -16,7 +16,8 @@ from trading.serializers import (
     PositionListResponseSerializer,
     RoundTripFilterSerializer,
     TradeExportSerializer,
-    TradeFilterSerializer,
+    TradeListResponseSerializer,
+    TradeListSerializer,
 )
 
 
@@ -28,11 +29,23 @@ class FirstRenderer(DefaultContentNegotiation):
 
 
 class TradeListView(GenericAPIView):
-    @extend_schema(parameters=[TradeFilterSerializer])
+    @extend_schema(
+        parameters=[TradeListSerializer],
+        responses=TradeListResponseSerializer,
+        description="The user's trades, newest first. `total` counts every match. Page with `offset`, or (cheaper "
+        "however deep) pass the previous page's `next_cursor` as `cursor`; `next_cursor` is null on the last page.",
+    )
     def get(self, request):
-        filters = validated(TradeFilterSerializer, request.query_params)
-        trades, total = selectors.trades_page(request.user, **filters)
-        return Response({"success": True, "trades": [trade_list_payload(t) for t in trades], "total": total})
+        filters = validated(TradeListSerializer, request.query_params)
+        trades, total, next_cursor = selectors.trades_page(request.user, **filters)
+        return Response(
+            {
+                "success": True,
+                "trades": [trade_list_payload(t) for t in trades],
+                "total": total,
+                "next_cursor": next_cursor,
+            }
+        )
 
 
 class RoundTripListView(GenericAPIView):

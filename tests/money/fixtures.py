@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-# One USDT (and one USD) is R 18; BTC is 100 000 USD(T) = R 1 800 000; ETH is R 50 000.
+# One USDT (and one USD) is R 18; BTC is 100 000 USD(T) = R 1 800 000; ETH is R 50 000; a rand is 5 rupees.
 PRICES = {
+    "ZAR/INR": Decimal("5"),
+    "USD/INR": Decimal("90"),
     "USDT/ZAR": Decimal("18"),
     "BTC/ZAR": Decimal("1800000"),
     "BTC/USDT": Decimal("100000"),

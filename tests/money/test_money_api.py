@@ -57,7 +57,7 @@ def test_metrics_convert_every_currency(auth_client, user, fixed_prices):
 
 def test_a_currency_without_a_rate_is_reported_not_summed(auth_client, user, fixed_prices):
     mixed_bots(user)
-    del fixed_prices.table["BTC/USD"]  # nothing prices USD any more
+    del fixed_prices.table["BTC/USD"], fixed_prices.table["USD/INR"]  # nothing prices USD any more
     m = auth_client.get("/api/metrics").json()["metrics"]
     assert m["total_capital"] == 20000 + 5000 * 18 + 49946
     assert m["unpriced"] == {"USD": {"total_capital": 1000.0}}
@@ -188,16 +188,19 @@ def test_api_key_cannot_change_the_base_currency(user):
 def test_wallet_total_value_in_base_currency_with_allocations(auth_client, user, fixed_prices):
     mixed_bots(user)
     body = auth_client.get("/api/wallet/balances").json()
-    # Paper accounts: R 100 000 on Luno and VALR, 10 000 USDT on Binance and KuCoin, 10 000 USD on Kraken and Alpaca.
-    assert body["currency"] == "ZAR" and body["total_value"] == body["total_value_zar"] == 200000 + 40000 * 18
+    # Paper accounts: R 100 000 on Luno and VALR, 10 000 USDT on Binance and KuCoin, 10 000 USD on Kraken and Alpaca,
+    # 1 000 000 INR on mStock and OpenAlgo (R 1 = INR 5).
+    inr = 2000000 / 5
+    assert body["currency"] == "ZAR" and body["total_value"] == body["total_value_zar"] == 200000 + 40000 * 18 + inr
     assert body["breakdown"] == {
+        "INR": {"total_value": 2000000.0, "unallocated": 2000000.0},
         "USD": {"total_value": 20000.0, "allocated_to_bots": 1000.0, "unallocated": 19000.0},
         "USDT": {"total_value": 20000.0, "allocated_to_bots": 5000.0, "unallocated": 15000.0},
         "ZAR": {"total_value": 200000.0, "allocated_to_bots": 69946.0, "unallocated": 130054.0},
     }
     assert body["allocated_to_bots"] == 177946.0  # the dashboard's total capital: the same bots, the same rates
-    # KuCoin's 10 000 USDT and Alpaca's 10 000 USD: no bot there
-    assert body["unallocated"] == 130054 + 5000 * 18 + 9000 * 18 + 10000 * 18 + 10000 * 18
+    # KuCoin's 10 000 USDT, Alpaca's 10 000 USD and the brokers' rupees: no bot there
+    assert body["unallocated"] == 130054 + 5000 * 18 + 9000 * 18 + 10000 * 18 + 10000 * 18 + inr
     for figure in ("total_value", "allocated_to_bots", "unallocated"):
         assert body[figure] == reconverts(figure, body)
     assert body["unpriced"] == {}
@@ -248,7 +251,7 @@ def test_the_assistant_totals_are_converted(auth_client, user, fixed_prices):
     mixed_bots(user)
     answer = auth_client.post("/api/ai/chat", {"message": "What is my portfolio status?"}, format="json").json()
     assert "capital of R177,946.00" in answer["response"]  # not R 75,946 of rand, USDT and dollars added up
-    del fixed_prices.table["BTC/USD"]
+    del fixed_prices.table["BTC/USD"], fixed_prices.table["USD/INR"]
     answer = auth_client.post("/api/ai/chat", {"message": "What is my portfolio status?"}, format="json").json()
     assert "capital of R159,946.00" in answer["response"] and "no price available): USD" in answer["response"]
     bots = auth_client.post("/api/ai/chat", {"message": "Check my bots"}, format="json").json()["response"]

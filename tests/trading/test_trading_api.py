@@ -39,7 +39,12 @@ class TestTrades:
             assert_error(auth_client.get(f"/api/trades?{bad}"), 400, "VALIDATION_ERROR")
 
     def test_other_user_sees_no_trades(self, other_client, traded_bot):
-        assert other_client.get("/api/trades").json() == {"success": True, "trades": [], "total": 0}
+        assert other_client.get("/api/trades").json() == {
+            "success": True,
+            "trades": [],
+            "total": 0,
+            "next_cursor": None,
+        }
         assert other_client.get(f"/api/trades?bot_id={traded_bot.pk}").json()["total"] == 0
 
 
