@@ -22,13 +22,14 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.bench_api import wrk
 from bench.bench_ws_fanout import SETUP as WS_SETUP
 from bench.bench_ws_fanout import pct, run_clients, start_redis
-from bench.common import BIN, PYTHON, ROOT, bench_env, manage, result, start, stop, wait_http
+from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, manage, result, start, stop, wait_http
 
 BOTS_PER_USER = 100
 
@@ -152,10 +153,12 @@ def main():
 
         print(f"{'server':22} {'endpoint':16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
         for label in args.only.split(","):
-            from bench.common import free_port
-
             port = free_port()
-            proc = start(SERVERS[label](port), env)
+            command = SERVERS[label](port)
+            if not Path(command[0]).exists():
+                print(f"{label:22} not installed ({command[0]}): pip install -r requirements.txt")
+                continue
+            proc = start(command, env)
             try:
                 base = f"http://127.0.0.1:{port}"
                 wait_http(base + "/bench/hello", proc=proc)
