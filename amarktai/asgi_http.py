@@ -91,7 +91,7 @@ class DjangoHTTP(ASGIHandler):
                 while (part := await self._call(next, iterator, _DONE)) is not _DONE:
                     for chunk, _ in self.chunk_bytes(part):
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body"})
+            await send({"type": "http.response.body", "body": b""})
         finally:
             await self._call(response.close)
 
