@@ -21,9 +21,21 @@ from amarktai.renderers import JSONRenderer
 from bots.models import Bot
 
 
-def asgi_get(path, token=None):
-    from amarktai.asgi import application
+@pytest.fixture
+def http_app():
+    """A DjangoHTTP of the test's own, its pool thread's database connection closed at the end (the test database is
+    dropped after the run, and PostgreSQL refuses that while a session is open)."""
+    from django.db import connections
 
+    from amarktai.asgi_http import DjangoHTTP
+
+    app = DjangoHTTP(threads=1)
+    yield app
+    app.executor.submit(connections.close_all).result()
+    app.executor.shutdown()
+
+
+def asgi_get(application, path, token=None):
     headers = [(b"host", b"testserver")]
     if token:
         headers.append((b"authorization", f"Bearer {token}".encode()))
@@ -35,13 +47,13 @@ def asgi_get(path, token=None):
 
 
 @pytest.mark.django_db(transaction=True)  # the pool thread has a database connection of its own
-def test_the_api_over_asgi_answers_as_over_wsgi(user, auth_client):
+def test_the_api_over_asgi_answers_as_over_wsgi(http_app, user, auth_client):
     for i in range(3):
         Bot.objects.create(
             user=user, name=f"B{i}", exchange="luno", symbol="BTC/ZAR", initial_capital=1000, current_capital=1000
         )
     token = issue_tokens(user)["token"]
-    response = asgi_get("/api/bots", token)
+    response = asgi_get(http_app, "/api/bots", token)
     assert response["status"] == 200
     headers = dict(response["headers"])
     assert headers[b"Content-Type"] == b"application/json"
@@ -49,15 +61,15 @@ def test_the_api_over_asgi_answers_as_over_wsgi(user, auth_client):
     assert body["total"] == 3 and len(body["bots"]) == 3
     assert body == auth_client.get("/api/bots").json()
     # An error still gets the contract's schema, and the body length is declared.
-    refused = asgi_get("/api/bots")
+    refused = asgi_get(http_app, "/api/bots")
     assert refused["status"] == 401
     assert json.loads(refused["body"])["error_code"] == "AUTH_REQUIRED"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_streaming_response_is_streamed_over_asgi(user):
+def test_a_streaming_response_is_streamed_over_asgi(http_app, user):
     token = issue_tokens(user)["token"]
-    response = asgi_get("/api/trades/export?format=csv", token)
+    response = asgi_get(http_app, "/api/trades/export?format=csv", token)
     assert response["status"] == 200
     assert dict(response["headers"])[b"Content-Type"].startswith(b"text/csv")
     assert response["body"].decode().splitlines()[0].startswith("timestamp")
