@@ -1,8 +1,9 @@
 """The one-process ASGI servers side by side, in one run, serving the same Channels application (amarktai.asgi):
 Daphne, uvicorn (uvloop + httptools) and granian, with gunicorn (2 sync WSGI workers, the production API tier) beside
-them for the HTTP figures. For each: a bare DRF hello-world, authenticated GET /api/bots with 100 bots per user, and
-(ASGI servers only) a small WebSocket fan-out: one trade_executed event per client, published from this process through
-channels-redis as a Celery worker would.
+them for the HTTP figures, and "daphne-stock": Daphne serving Django's own ASGIHandler (bench/asgi_stock.py), how
+`make run` served before amarktai.asgi_http, so the speed-up shows in the same run. For each: a bare DRF hello-world,
+authenticated GET /api/bots with 100 bots per user, and (ASGI servers only) a small WebSocket fan-out: one
+trade_executed event per client, published from this process through channels-redis as a Celery worker would.
 
 The machine is shared, so compare the ratios within one run (GET /api/bots against the same server's hello-world, each
 server against Daphne) rather than the absolute figures. Targets (issue 17): the one-process server (`manage.py serve`,
@@ -54,6 +55,17 @@ APP = "amarktai.asgi:application"
 
 # The server command lines, as run in production (deploy/) and by `manage.py serve`, on 127.0.0.1:<port>.
 SERVERS = {
+    # Before: Daphne serving Django's own ASGIHandler (bench/asgi_stock.py), as `make run` did.
+    "daphne-stock": lambda port: [
+        str(BIN / "daphne"),
+        "-v",
+        "0",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "bench.asgi_stock:application",
+    ],
     "daphne": lambda port: [str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), APP],
     "uvicorn": lambda port: [
         str(BIN / "uvicorn"),
@@ -103,7 +115,7 @@ SERVERS = {
         "amarktai.wsgi:application",
     ],
 }
-ASGI = ("daphne", "uvicorn", "granian", "serve")
+ASGI = ("daphne-stock", "daphne", "uvicorn", "granian", "serve")
 
 
 def fanout(port, users):
@@ -180,10 +192,10 @@ def main():
         if redis_proc:
             stop(redis_proc)
 
-    daphne = figures.get("daphne")
+    before = figures.get("daphne-stock")
     for label, (hello, bots, ws) in figures.items():
         ratio = bots["rps"] / hello["rps"] * 100
-        vs = f"; {bots['rps'] / daphne[1]['rps']:.1f}x daphne" if daphne and label != "daphne" else ""
+        vs = f"; {bots['rps'] / before[1]['rps']:.1f}x daphne-stock" if before and label != "daphne-stock" else ""
         note = f"hello-world {hello['rps']:.0f} req/s, /api/bots {ratio:.0f}% of it; p99 {bots['p99_ms']:.1f} ms{vs}"
         if label.startswith("gunicorn"):
             target, ok = ">= 55% of hello-world", ratio >= 55 and bots["errors"] == 0
