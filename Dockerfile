@@ -2,7 +2,7 @@
 # Amarktai in containers (compose.yaml runs it; docs/operations.md, "Docker"). Stages:
 #   builder  the runtime part of requirements.txt in a venv (/opt/venv)
 #   app      the code, the venv and the collected static files; runs as the non-root user amarktai (uid 10001).
-#            The default target: gunicorn, Daphne, the Celery worker and beat all run this image with another command.
+#            The default target: gunicorn, uvicorn, the Celery worker and beat all run this image with another command.
 #   nginx    nginx with the repository's nginx.conf (upstreams pointed at the web and asgi services) and the same
 #            static files:  docker build --target nginx .
 # Keys and database settings come from the environment at run time; none is baked into the image.
@@ -39,7 +39,7 @@ EXPOSE 8101 8001
 CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "-b", "0.0.0.0:8101", "amarktai.wsgi:application"]
 
 FROM ${NGINX_IMAGE} AS nginx
-# nginx.conf proxies to 127.0.0.1 (nginx on the same host as gunicorn and Daphne); here they are other containers.
+# nginx.conf proxies to 127.0.0.1 (nginx on the same host as gunicorn and uvicorn); here they are other containers.
 COPY nginx.conf /tmp/nginx.conf
 RUN sed -e 's/server 127.0.0.1:8101 /server web:8101 /' -e 's/server 127.0.0.1:8001 /server asgi:8001 /' \
         /tmp/nginx.conf > /etc/nginx/amarktai.conf \

@@ -1,11 +1,16 @@
-"""ASGI entry point (Daphne): plain Django for HTTP, Channels consumers for WebSocket and the SSE stream."""
+"""ASGI entry point (uvicorn: `manage.py serve`, deploy/amarktai-asgi.service): plain Django for HTTP, with one
+thread hop per request (amarktai.asgi_http), Channels consumers for WebSocket and the SSE stream."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "amarktai.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from amarktai.asgi_http import DjangoHTTP  # noqa: E402
+
+django_asgi_app = DjangoHTTP()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402

@@ -5,8 +5,11 @@ import json
 import logging
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
+from django.utils.functional import SimpleLazyObject, empty
 
 from amarktai import errors
 
@@ -118,10 +121,10 @@ class SyncChainMiddleware:
     """Innermost on purpose, and synchronous only: it keeps Django's whole middleware chain synchronous under ASGI.
 
     Django builds the chain from the inside out and lets each middleware that can run either way follow the one inside
-    it. Under Daphne the innermost handler is async, so without this every built-in middleware ran its async path and
-    hopped to a worker thread and back for each process_request/process_response (about ten thread hops per request,
-    4 ms of a hello-world). With a sync-only middleware innermost, the chain runs in one hop. Under WSGI it costs one
-    function call.
+    it. Under Django's ASGIHandler the innermost handler is async, so without this every built-in middleware ran its
+    async path and hopped to a worker thread and back for each process_request/process_response (about ten thread hops
+    per request, 4 ms of a hello-world). With a sync-only middleware innermost, the chain runs in one hop. The ASGI
+    server now runs amarktai.asgi_http, which loads the chain synchronously anyway; under WSGI it costs one call.
     """
 
     sync_capable = True
@@ -132,3 +135,22 @@ class SyncChainMiddleware:
 
     def __call__(self, request):
         return self.get_response(request)
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's MessageMiddleware, building the message storage only when something uses it.
+
+    The stock middleware builds a FallbackStorage (a cookie storage with its signer, and a session storage) for every
+    request and writes it back on the way out. Only the Django admin and its login pages add or show messages; the API,
+    the hottest path, never does. Here the storage is a lazy object: the admin gets the same storage the moment it adds
+    or reads a message, and a request that never touched it skips both the construction and the update.
+    """
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)

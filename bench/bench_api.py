@@ -1,5 +1,6 @@
 """Authenticated GET /api/bots throughput and latency, beside a bare DRF hello-world, under two server set-ups:
-Daphne (one process, as the embedded default serves) and gunicorn with 2 sync WSGI worker processes for the plain API.
+`manage.py serve` (uvicorn, one process, as `make run` serves) and gunicorn with 2 sync WSGI worker processes for the
+plain API. bench/bench_servers.py puts Daphne, uvicorn and granian side by side at 100 bots per user.
 
 Load comes from wrk (Debian package `wrk`) on the same machine. Targets (issue 8): /api/bots >= 50% of hello-world and
 >= 1,000 req/s on this 2-core machine.
@@ -74,15 +75,15 @@ def main():
     )
 
     setups = {
-        "daphne (1 process)": lambda port: [
-            str(BIN / "daphne"),
-            "-v",
-            "0",
-            "-b",
+        "manage.py serve (1 process)": lambda port: [
+            PYTHON,
+            "manage.py",
+            "serve",
+            "--host",
             "127.0.0.1",
-            "-p",
+            "--port",
             str(port),
-            "amarktai.asgi:application",
+            "--no-scheduler",
         ],
         "gunicorn WSGI (2 workers)": lambda port: [
             str(BIN / "gunicorn"),

@@ -15,6 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "api": ["bench_api.py"],
+    "servers": ["bench_servers.py"],
     "ticks": ["bench_ticks.py"],
     "ws": ["bench_ws_fanout.py"],
     "memory": ["bench_memory.py"],

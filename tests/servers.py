@@ -1,4 +1,5 @@
-"""Real server processes for tests: Daphne serving amarktai.asgi on a free port, gunicorn serving amarktai.wsgi (as in
+"""Real server processes for tests: uvicorn serving amarktai.asgi on a free port (the command line of
+deploy/amarktai-asgi.service), gunicorn serving amarktai.wsgi (as in
 production), and nginx running the repository's nginx.conf in front of them."""
 
 import contextlib
@@ -26,7 +27,8 @@ def free_port():
 
 @contextlib.contextmanager
 def daphne(env_overrides=None, migrate=True, timeout=30):
-    """Yield the base URL of a Daphne subprocess; its output goes to a temp log file (shown if it dies)."""
+    """Yield the base URL of the ASGI server (uvicorn, as deployed; the name is historical) in a subprocess; its output
+    goes to a temp log file (shown if it dies)."""
     var = tempfile.mkdtemp(prefix="amarktai-test-")
     env = dict(os.environ)
     env.update(
@@ -46,9 +48,9 @@ def daphne(env_overrides=None, migrate=True, timeout=30):
             [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
         )
     port = free_port()
-    log = open(Path(var) / "daphne.log", "w+")
+    log = open(Path(var) / "asgi.log", "w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "amarktai.asgi:application"],
+        asgi_command(port),
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -60,13 +62,13 @@ def daphne(env_overrides=None, migrate=True, timeout=30):
         while True:
             if proc.poll() is not None:
                 log.seek(0)
-                raise RuntimeError("daphne exited: " + log.read()[-3000:])
+                raise RuntimeError("the ASGI server exited: " + log.read()[-3000:])
             try:
                 httpx.get(f"{base}/api/system/ping", timeout=1)
                 break
             except httpx.HTTPError:
                 if time.time() > deadline:
-                    raise RuntimeError("daphne did not come up") from None
+                    raise RuntimeError("the ASGI server did not come up") from None
                 time.sleep(0.2)
         yield base
     finally:
@@ -313,8 +315,31 @@ def gunicorn_command(port, workers):
     return [*command, *serve]
 
 
-def daphne_command(port):
-    return [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "amarktai.asgi:application"]
+def asgi_command(port):
+    """The ASGI server as deploy/amarktai-asgi.service runs it (tests/system/test_deploy_files.py holds them together;
+    bots/management/commands/serve.py gives uvicorn the same options), on 127.0.0.1:``port``."""
+    return [sys.executable, "-m", "uvicorn", *ASGI_OPTIONS, "--host", "127.0.0.1", "--port", str(port), ASGI_APP]
+
+
+ASGI_APP = "amarktai.asgi:application"
+ASGI_OPTIONS = [
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--ws",
+    "websockets-sansio",
+    "--lifespan",
+    "off",
+    "--no-access-log",
+    "--no-proxy-headers",
+    "--no-server-header",
+    "--log-level",
+    "warning",
+    "--timeout-graceful-shutdown",
+    "10",
+]
+daphne_command = asgi_command  # the name the stack test used before uvicorn replaced Daphne
 
 
 def celery_beat_command(directory):

@@ -27,7 +27,7 @@ REST_FRAMEWORK = {
     # An API key reads with scope "read" and writes with "trade"; credential management needs a password session
     # (accounts.permissions, applied per view).
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "accounts.permissions.KeyScope"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["amarktai.renderers.JSONRenderer"],  # DRF's, encoding with orjson
     "DEFAULT_PARSER_CLASSES": ["amarktai.parsers.JSONParser"],  # DRF's, with the size and depth limits above
     "EXCEPTION_HANDLER": "amarktai.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "amarktai.schema.AutoSchema",

@@ -85,9 +85,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "amarktai.middleware.LazyMessageMiddleware",  # Django's, building the message storage only when used (the admin)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "amarktai.middleware.SyncChainMiddleware",  # last: one thread hop per request under Daphne (see its docstring)
+    "amarktai.middleware.SyncChainMiddleware",  # last: one thread hop per request under an ASGIHandler (its docstring)
 ]
 
 ROOT_URLCONF = "amarktai.urls"

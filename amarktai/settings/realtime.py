@@ -4,6 +4,7 @@ from amarktai.settings.base import REDIS_URL
 from amarktai.settings.env import env, env_float, env_int
 
 __all__ = [
+    "ASGI_THREADS",
     "CHANNEL_LAYERS",
     "HEALTH_DB_TIMEOUT_MS",
     "METRICS_TOKEN",
@@ -24,6 +25,9 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Threads of the ASGI process's Django pool (amarktai.asgi_http): how many HTTP requests it serves at once, and so how
+# many database connections that pool holds (WebSocket and SSE consumers are not served from it).
+ASGI_THREADS = env_int("ASGI_THREADS", 8)
 SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15)
 # How often every open WebSocket/SSE connection validates its credential again (user active, API key not revoked,
 # admin still admin); deactivation, revocation and demotion also end connections at once through events.

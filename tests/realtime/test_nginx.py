@@ -29,7 +29,7 @@ def test_realtime_locations_follow_the_contract():
         "proxy_cache off;",
         "proxy_read_timeout 24h;",
         "chunked_transfer_encoding off;",
-        "proxy_pass http://daphne;",
+        "proxy_pass http://asgi;",
     ):
         assert line in sse
     ws = _block(text, "/api/ws")
@@ -38,13 +38,13 @@ def test_realtime_locations_follow_the_contract():
         'proxy_set_header Connection "upgrade";',
         "proxy_read_timeout 24h;",
         "proxy_send_timeout 24h;",
-        "proxy_pass http://daphne;",
+        "proxy_pass http://asgi;",
     ):
         assert line in ws
     metrics = _block(text, "= /metrics")
     assert "deny all;" in metrics and "allow 127.0.0.1;" in metrics
     assert "alias var/staticfiles/;" in _block(text, "/static/")
-    assert re.search(r"upstream daphne \{[^}]*server 127\.0\.0\.1:\d+", text)
+    assert re.search(r"upstream asgi \{[^}]*server 127\.0\.0\.1:\d+", text)
 
 
 def test_every_proxied_location_passes_the_client_headers():
@@ -72,8 +72,8 @@ def test_upstreams_match_the_readme():
     text = CONF.read_text()
     api = re.search(r"upstream api \{([^}]*)\}", text).group(1)
     assert re.findall(r"server (\S+)", api) == ["127.0.0.1:8101"]  # gunicorn -b 127.0.0.1:8101
-    daphne = re.search(r"upstream daphne \{([^}]*)\}", text).group(1)
-    assert re.findall(r"^\s*server (\S+)", daphne, re.M) == ["127.0.0.1:8001"]  # daphne -b 127.0.0.1 -p 8001
+    asgi = re.search(r"upstream asgi \{([^}]*)\}", text).group(1)
+    assert re.findall(r"^\s*server (\S+)", asgi, re.M) == ["127.0.0.1:8001"]  # uvicorn --host 127.0.0.1 --port 8001
 
 
 @pytest.mark.skipif(not servers.nginx_binary(), reason="nginx is not installed")

@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 APP_UNITS = {
     "amarktai-web.service": "gunicorn",
-    "amarktai-asgi.service": "daphne",
+    "amarktai-asgi.service": "uvicorn",
     "amarktai-worker.service": "celery worker",
     "amarktai-beat.service": "celery beat",
 }
-COMPOSE_SERVICE = {"gunicorn": "web", "daphne": "asgi", "celery worker": "worker", "celery beat": "beat"}
+COMPOSE_SERVICE = {"gunicorn": "web", "uvicorn": "asgi", "celery worker": "worker", "celery beat": "beat"}
 VENV_BIN = "/srv/amarktai/.venv/bin/"
 
 
@@ -48,7 +48,7 @@ def parse_unit(path):
 
 
 def kind(argv):
-    """'gunicorn', 'daphne', 'celery worker', 'celery beat' for a command line."""
+    """'gunicorn', 'uvicorn', 'celery worker', 'celery beat' for a command line."""
     program = Path(argv[0]).name
     if program == "celery":
         return f"celery {next(arg for arg in argv if arg in ('worker', 'beat'))}"
@@ -80,10 +80,13 @@ def compose():
 
 def without_bind(argv):
     """The command without its listening address: the units listen on loopback (nginx on the same host), compose on
-    the container's network. Returns (argv without -b HOST[:PORT], the ports named in -b/-p)."""
+    the container's network. Returns (argv without -b HOST[:PORT] or --host HOST, the ports named in -b)."""
     rest, ports = [], []
     args = iter(argv)
     for arg in args:
+        if arg == "--host":
+            next(args)
+            continue
         if arg == "-b":
             host_port = next(args)
             if ":" in host_port:
@@ -149,9 +152,13 @@ def test_the_units_run_the_readme_production_commands():
         assert command == readme[what], f"{name} runs {command}, the README {readme[what]}"
     # The listening ports are nginx.conf's upstreams.
     nginx = (ROOT / "nginx.conf").read_text()
-    daphne = unit_command("amarktai-asgi.service")
-    assert f"server 127.0.0.1:{daphne[daphne.index('-p') + 1]} " in nginx
-    assert daphne[daphne.index("-b") + 1] == "127.0.0.1"
+    asgi = unit_command("amarktai-asgi.service")
+    assert f"server 127.0.0.1:{asgi[asgi.index('--port') + 1]} " in nginx
+    assert asgi[asgi.index("--host") + 1] == "127.0.0.1"
+    # The test servers (tests/servers.py) run the unit's command line.
+    from tests import servers
+
+    assert asgi[1:] == servers.asgi_command(asgi[asgi.index("--port") + 1])[3:]
     _, ports = without_bind(unit_command("amarktai-web.service"))
     assert f"server 127.0.0.1:{(ports or [gunicorn_config_port()])[0]} " in nginx
 
@@ -198,7 +205,7 @@ def test_the_image_is_multi_stage_and_runs_as_a_non_root_user():
     requirements = (ROOT / "requirements.txt").read_text()
     assert "\n# Tests\n" in requirements
     runtime = requirements.split("\n# Tests\n", 1)[0]
-    for package in ("gunicorn==", "daphne==", "celery[", "psycopg[", "Django=="):
+    for package in ("gunicorn==", "uvicorn==", "uvloop==", "httptools==", "celery[", "psycopg[", "Django=="):
         assert package in runtime, package
     assert "pytest" not in runtime
     # The nginx stage points nginx.conf's upstreams at the compose services and puts the static files where

@@ -1,11 +1,27 @@
-"""Serve Amarktai with Daphne. Without REDIS_URL (the embedded default) the bot scheduler runs in this same process."""
+"""Serve Amarktai with uvicorn (uvloop, httptools): HTTP, WebSocket and SSE in one process. Without REDIS_URL (the
+embedded default) the bot scheduler runs in this same process, beside the in-memory channel layer it publishes to."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+# The options deploy/amarktai-asgi.service and compose.yaml give the uvicorn command line; bench/bench_servers.py
+# measured uvicorn against Daphne and granian on this application. No access log: WebSocket and SSE URLs carry
+# ?token=. No proxy headers: the API reads X-Forwarded-For itself, from TRUSTED_PROXIES only.
+UVICORN_OPTIONS = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "ws": "websockets-sansio",
+    "lifespan": "off",
+    "access_log": False,
+    "proxy_headers": False,
+    "server_header": False,
+    "log_level": "warning",
+    "timeout_graceful_shutdown": 10,
+}
+
 
 class Command(BaseCommand):
-    help = "Serve HTTP, WebSocket and SSE with Daphne (plus the embedded bot scheduler when REDIS_URL is unset)."
+    help = "Serve HTTP, WebSocket and SSE with uvicorn (plus the embedded bot scheduler when REDIS_URL is unset)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -13,8 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-scheduler", action="store_true", help="do not run bot ticks in this process")
 
     def handle(self, *args, host, port, no_scheduler, **options):
-        from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server
+        import uvicorn
 
         from amarktai.asgi import application
 
@@ -28,14 +43,9 @@ class Command(BaseCommand):
         elif settings.REDIS_URL:
             self.stdout.write("REDIS_URL set: run `celery -A amarktai worker` and `celery -A amarktai beat` for bots.")
         self.stdout.write(f"Amarktai on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs/)")
+        self.stdout.flush()
         try:
-            Server(
-                application=application,
-                endpoints=build_endpoint_description_strings(host=host, port=port),
-                verbosity=0,
-                websocket_timeout=86400,
-                application_close_timeout=10,
-            ).run()
+            uvicorn.Server(uvicorn.Config(application, host=host, port=port, **UVICORN_OPTIONS)).run()
         finally:
             if scheduler is not None:
                 scheduler.stop()
