@@ -43,13 +43,19 @@ Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for
 buffer in the Django cache (Redis in production, so every process sees it): a reconnecting SSE client sends
 Last-Event-ID and receives what it missed (at most the last ``REPLAY_BUFFER_SIZE`` events of the last
 ``REPLAY_TTL_SECONDS``). The channel-layer message is ``{"type": "amarktai.event", "event", "id", "user_id",
-"payload", "timestamp"}``.
+"payload", "timestamp", "ws"}``: ``ws`` is the event's WebSocket message (realtime.translate.ws_message) already
+encoded as JSON text, once per event by the publisher, so no consumer in any process translates or encodes it again:
+every WebSocket of the user and every admin socket sends that same text (None: the event has no WebSocket form).
+
+``send_many(events)`` sends a batch of events (after their commit, like ``send_now``) in one event-loop hop, so a
+publisher with many events (a tick of many bots) pays for one channel-layer connection, not one per event.
 
 Listeners (``add_listener(fn)``): higher layers (notifications) hear of every published event without this module
 knowing them. ``fn(user_id, event_type, payload)`` runs after the commit, once per event, in the publishing process;
 it must be quick (hand slow work to a task) and anything it raises is logged, never passed to the publisher.
 """
 
+import json
 import logging
 
 from asgiref.sync import async_to_sync
@@ -192,31 +198,61 @@ def build_message(user_id, event_type, payload):
     }
 
 
-async def _group_send_both(layer, user_id, message):
-    # One event-loop hop for both groups (a sync caller outside any loop gets a fresh loop, and with channels-redis a
-    # fresh connection, per async_to_sync call).
-    await layer.group_send(user_group(user_id), message)
-    await layer.group_send(ADMIN_GROUP, message)
+def encode_ws(message):
+    """The event's WebSocket message as compact JSON text, or None when it has no WebSocket form."""
+    from realtime import translate
+
+    out = translate.ws_message(message)
+    return None if out is None else json.dumps(out, separators=(",", ":"))
 
 
-def _send(user_id, event_type, payload):
-    """Send one event now (no transaction wait): publish() calls it on commit."""
+async def _group_send_all(layer, messages):
+    # One event-loop hop for every group of every event (a sync caller outside any loop gets a fresh loop, and with
+    # channels-redis a fresh connection, per async_to_sync call).
+    for message in messages:
+        await layer.group_send(user_group(message["user_id"]), message)
+        await layer.group_send(ADMIN_GROUP, message)
+
+
+def _prepare(user_id, event_type, payload):
+    """Listeners told, sequence number and replay buffer done, WebSocket text encoded: the message to send."""
     _tell_listeners(user_id, event_type, payload)
-    layer = get_channel_layer()
-    if layer is None:
-        return
     message = build_message(user_id, event_type, payload)
     try:
         _remember(user_id, message)
     except Exception:
         logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
+    message = {**message, "ws": encode_ws(message)}  # the buffered copy stays without the text
+    return message
+
+
+def send_many(items):
+    """Send ``(user_id, event_type, payload)`` events now (callers past the commit), in one event-loop hop."""
+    items = list(items)
+    for _user_id, event_type, _payload in items:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+    layer = get_channel_layer()
+    if layer is None:
+        for user_id, event_type, payload in items:
+            _tell_listeners(user_id, event_type, payload)
+        return
+    messages = [_prepare(user_id, event_type, payload) for user_id, event_type, payload in items]
+    if not messages:
+        return
     try:
         from realtime.metrics import EVENTS_PUBLISHED
 
-        EVENTS_PUBLISHED.labels(event_type).inc()
-        async_to_sync(_group_send_both)(layer, user_id, message)
+        for message in messages:
+            EVENTS_PUBLISHED.labels(message["event"]).inc()
+        async_to_sync(_group_send_all)(layer, messages)
     except Exception:
-        logger.warning("could not publish %s for user %s", event_type, user_id, exc_info=True)
+        logger.warning("could not publish %d event(s)", len(messages), exc_info=True)
+
+
+def _send(user_id, event_type, payload):
+    """Send one event now (no transaction wait): publish() calls it on commit."""
+    send_many([(user_id, event_type, payload)])
 
 
 def publish(user_id, event_type, payload):
@@ -237,6 +273,7 @@ def _broadcast_now(event_type, payload):
     if layer is None:
         return
     message = {**build_message("", event_type, payload), "user_id": None}
+    message["ws"] = encode_ws(message)
     try:
         from realtime.metrics import EVENTS_PUBLISHED
 
