@@ -92,7 +92,7 @@ async def _clients(port, users, ready, go_stop, out):
     import websockets
 
     latencies, last = [], [0.0]
-    sem = asyncio.Semaphore(64)
+    sem = asyncio.Semaphore(16)  # concurrent handshakes per process (channels-redis pool)
     sockets = []
 
     async def connect(token):
