@@ -1,5 +1,6 @@
 """Memory per active bot: the growth of one worker process's resident memory when it takes on 1,000 more active paper
-bots (created, dispatched and ticked in process, SQLite temp DB), divided by the bot count. Target (issue 17): < 10 KB per bot, also at 100,000 bots (--bots 100000: minutes).
+bots (created, dispatched and ticked in process, SQLite temp DB), divided by the bot count.
+Target (issue 17): < 10 KB per bot, also at 100,000 bots (--bots 100000: minutes).
 
     python bench/bench_memory.py [--bots 1000]
 """

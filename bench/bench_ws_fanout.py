@@ -42,7 +42,9 @@ print(json.dumps([[str(u.pk), issue_tokens(u)["token"]] for u in rows]))
 """
 
 SERVERS = {
-    "daphne": lambda port: [str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), "amarktai.asgi:application"],
+    "daphne": lambda port: [
+        str(BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), "amarktai.asgi:application",
+    ],
     "uvicorn": lambda port: [
         str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
         "amarktai.asgi:application",

@@ -157,16 +157,20 @@ def _remember(user_id, message):
     processes never lose or reorder each other's events. Keys expire on their own; replay reads at most the newest
     REPLAY_BUFFER_SIZE of them.
     """
-    key = _seq_key(user_id)
-    cache.add(key, 0, timeout=None)
-    try:
-        seq = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.add(key, 0, timeout=None)
-        seq = cache.incr(key)
+    seq = _next_seq(user_id)
     message["id"] = seq
     cache.set(_event_key(user_id, seq), message, REPLAY_TTL_SECONDS)
     return seq
+
+
+def _next_seq(user_id):
+    """The user's next sequence number: one round trip (incr) once the counter exists."""
+    key = _seq_key(user_id)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the user's first event (or the counter was evicted): create it, then count
+        cache.add(key, 0, timeout=None)
+        return cache.incr(key)
 
 
 def events_since(user_id, after_id):
@@ -214,16 +218,26 @@ async def _group_send_all(layer, messages):
         await layer.group_send(ADMIN_GROUP, message)
 
 
-def _prepare(user_id, event_type, payload):
-    """Listeners told, sequence number and replay buffer done, WebSocket text encoded: the message to send."""
-    _tell_listeners(user_id, event_type, payload)
-    message = build_message(user_id, event_type, payload)
-    try:
-        _remember(user_id, message)
-    except Exception:
-        logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
-    message = {**message, "ws": encode_ws(message)}  # the buffered copy stays without the text
-    return message
+def _prepare(items):
+    """Listeners told, sequence numbers taken, the batch's replay buffer written in one round trip (set_many),
+    WebSocket text encoded: the messages to send."""
+    messages, buffered = [], {}
+    for user_id, event_type, payload in items:
+        _tell_listeners(user_id, event_type, payload)
+        message = build_message(user_id, event_type, payload)
+        try:
+            message["id"] = _next_seq(user_id)
+            buffered[_event_key(user_id, message["id"])] = dict(message)  # the buffered copy stays without the text
+        except Exception:
+            logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
+        message["ws"] = encode_ws(message)
+        messages.append(message)
+    if buffered:
+        try:
+            cache.set_many(buffered, REPLAY_TTL_SECONDS)
+        except Exception:
+            logger.warning("could not buffer %d event(s)", len(buffered), exc_info=True)
+    return messages
 
 
 def send_many(items):
@@ -237,7 +251,7 @@ def send_many(items):
         for user_id, event_type, payload in items:
             _tell_listeners(user_id, event_type, payload)
         return
-    messages = [_prepare(user_id, event_type, payload) for user_id, event_type, payload in items]
+    messages = _prepare(items)
     if not messages:
         return
     try:

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from bench import plot, run_all  # noqa: E402
+from bench import plot, run_all
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
