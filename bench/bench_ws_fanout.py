@@ -232,9 +232,9 @@ def run_one(ctx, env, port, users, args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--clients", default="500", help="comma separated client counts, e.g. 500,2000,5000")
+    parser.add_argument("--clients", default="500,2000,5000", help="comma separated client counts, e.g. 500,2000,5000")
     parser.add_argument("--rate", type=float, default=5.0, help="events per second per user")
-    parser.add_argument("--seconds", type=float, default=5.0, help="how long each count publishes")
+    parser.add_argument("--seconds", type=float, default=2.0, help="how long each count publishes")
     parser.add_argument("--publishers", type=int, default=2, help="publishing processes (like Celery workers)")
     parser.add_argument("--client-procs", type=int, default=2, help="processes holding the client sockets")
     parser.add_argument("--server", default="daphne", choices=sorted(SERVERS))

@@ -202,12 +202,26 @@ def build_message(user_id, event_type, payload):
     }
 
 
+# realtime.translate.ws_message, set by realtime.apps.RealtimeConfig.ready() (translate imports this module, so this
+# module cannot import it). Unset, messages go without "ws" and every consumer translates them itself.
+_ws_translator = None
+
+
+def set_ws_translator(fn):
+    global _ws_translator
+    _ws_translator = fn
+
+
 def encode_ws(message):
     """The event's WebSocket message as compact JSON text, or None when it has no WebSocket form."""
-    from realtime import translate
-
-    out = translate.ws_message(message)
+    out = _ws_translator(message)
     return None if out is None else json.dumps(out, separators=(",", ":"))
+
+
+def _with_ws(message):
+    if _ws_translator is not None:
+        message["ws"] = encode_ws(message)
+    return message
 
 
 async def _group_send_all(layer, messages):
@@ -230,8 +244,7 @@ def _prepare(items):
             buffered[_event_key(user_id, message["id"])] = dict(message)  # the buffered copy stays without the text
         except Exception:
             logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
-        message["ws"] = encode_ws(message)
-        messages.append(message)
+        messages.append(_with_ws(message))
     if buffered:
         try:
             cache.set_many(buffered, REPLAY_TTL_SECONDS)
@@ -286,8 +299,7 @@ def _broadcast_now(event_type, payload):
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {**build_message("", event_type, payload), "user_id": None}
-    message["ws"] = encode_ws(message)
+    message = _with_ws({**build_message("", event_type, payload), "user_id": None})
     try:
         from realtime.metrics import EVENTS_PUBLISHED
 
