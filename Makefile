@@ -28,14 +28,17 @@ lint: install
 screenshots: install
 	$(PY) docs/screenshots/take.py
 
+# Every benchmark, then bench/results/<date>.json and the plots of docs/benchmarks.md (bench/plot.py).
 bench: install
 	$(PY) bench/run_all.py
+	$(PY) bench/plot.py
 
 install: $(VENV)/.installed
 
 # requirements-wandb.txt: the optional Weights & Biases tracking (ranking/tracking.py imports it only when configured);
 # installed here so the test suite exercises it in offline mode. A production image may leave it out.
-$(VENV)/.installed: requirements.txt requirements-wandb.txt
+# requirements-bench.txt: matplotlib for bench/plot.py (benchmarks only; its CI test runs on a fresh venv).
+$(VENV)/.installed: requirements.txt requirements-wandb.txt requirements-bench.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-wandb.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-wandb.txt -r requirements-bench.txt
 	touch $@

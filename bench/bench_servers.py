@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.bench_api import wrk
 from bench.bench_ws_fanout import SETUP as WS_SETUP
-from bench.bench_ws_fanout import pct, run_clients, start_redis
+from bench.bench_ws_fanout import pct, start_redis
 from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, manage, result, start, stop, wait_http
 
 BOTS_PER_USER = 100
@@ -116,6 +116,60 @@ SERVERS = {
     ],
 }
 ASGI = ("daphne-stock", "daphne", "uvicorn", "granian", "serve")
+
+
+# One trade event per client, each client on its own connection: the small fan-out this benchmark compares servers
+# with (bench_ws_fanout.py measures sustained fan-out at scale).
+async def run_clients(ports, users, publish):
+    import websockets
+
+    latencies, connected = {}, []
+    done = asyncio.Event()
+    sem = asyncio.Semaphore(64)
+
+    async def client(i, user_id, token):
+        port = ports[i % len(ports)]
+        async with sem:
+            ws = await websockets.connect(
+                f"ws://127.0.0.1:{port}/api/ws?token={token}", open_timeout=30, ping_interval=None, max_queue=None
+            )
+            await ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(await ws.recv())["type"] == "pong"  # the consumer has joined user.<id>
+        connected.append(ws)
+        try:
+            while True:
+                message = json.loads(await ws.recv())
+                if message.get("type") == "trade_executed":
+                    latencies[user_id] = time.time() - message["trade"]["sent_at"]
+                    if len(latencies) == len(users):
+                        done.set()
+                    return
+        finally:
+            pass
+
+    started = time.time()
+    tasks = [asyncio.create_task(client(i, uid, tok)) for i, (uid, tok) in enumerate(users)]
+    while len(connected) < len(users):
+        for task in tasks:
+            if task.done() and task.exception():
+                raise task.exception()
+        await asyncio.sleep(0.05)
+    connect_seconds = time.time() - started
+    print(f"{len(connected)} clients connected in {connect_seconds:.1f} s")
+
+    loop = asyncio.get_running_loop()
+    t0 = time.time()
+    publish_seconds = await loop.run_in_executor(None, publish, users)
+    try:
+        await asyncio.wait_for(done.wait(), 30)
+    except TimeoutError:
+        pass
+    total = time.time() - t0
+    for ws in connected:
+        await ws.close()
+    for task in tasks:
+        task.cancel()
+    return latencies, connect_seconds, publish_seconds, total
 
 
 def fanout(port, users):

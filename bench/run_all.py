@@ -2,11 +2,16 @@
 
     make bench            (or: .venv/bin/python bench/run_all.py [--only api,ticks])
 
-Each bench script prints its own details, then lines "BENCH_RESULT {json}" that this runner collects.
+Each bench script prints its own details, then lines "BENCH_RESULT {json}" that this runner collects. The figures are
+written to bench/results/<date>.json with the machine they came from (cores, CPU model, RAM, Python, database
+backend); bench/plot.py draws them.
 """
 
 import argparse
+import datetime
 import json
+import os
+import platform
 import subprocess
 import sys
 import time
@@ -25,6 +30,45 @@ SCRIPTS = {
     "backtest_load": ["bench_backtest_load.py"],
     "latency": ["bench_latency.py"],
 }
+
+
+def machine():
+    """The machine a run came from: cores, CPU model, RAM, Python version, database and channel-layer backends."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = None
+    try:
+        ram_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    url = os.environ.get("DATABASE_URL", "")
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gb": ram_gb,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "db": url.split(":", 1)[0] if url else "sqlite",
+        "redis": bool(os.environ.get("REDIS_URL")),
+    }
+
+
+def write_results(rows, directory=None):
+    """bench/results/<UTC date>.json: {"date", "machine", "results": [BENCH_RESULT rows]}. Returns the path."""
+    directory = Path(directory or HERE / "results")
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    path = directory / f"{now:%Y-%m-%d}.json"
+    path.write_text(
+        json.dumps({"date": now.isoformat(timespec="seconds"), "machine": machine(), "results": rows}, indent=1) + "\n"
+    )
+    return path
 
 
 def main():
@@ -75,6 +119,7 @@ def main():
             f"{row['name'][:52]:52} {row['value']!s:>12} {row['unit'][:8]:8} {str(row.get('target') or '')[:24]:24} "
             f"{verdict}  {row.get('note', '')}"
         )
+    print(f"\nfigures written to {write_results(rows)} (draw them: python bench/plot.py)")
 
 
 if __name__ == "__main__":

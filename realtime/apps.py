@@ -10,7 +10,10 @@ class RealtimeConfig(AppConfig):
 
         from accounts.models import ApiKey, User
         from accounts.signals import sessions_revoked
-        from realtime import sessions
+        from realtime import events, sessions, translate
+
+        # Events carry their WebSocket text, encoded once by the publisher (realtime.events).
+        events.set_ws_translator(translate.ws_message)
 
         # Open WebSockets and SSE streams end when their user is deactivated or deleted, loses admin rights, revokes
         # the API key they were opened with, or revokes every session (realtime/sessions.py).

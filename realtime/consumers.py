@@ -16,6 +16,17 @@ CLOSE_AUTH = sessions.CLOSE_AUTH  # the client's credential was missing, invalid
 CLOSE_FORBIDDEN = sessions.CLOSE_FORBIDDEN  # still valid, but no longer allowed this socket (an admin demoted)
 
 
+_counters = {}
+
+
+def _count(kind):
+    """WS_MESSAGES for one message type, its labelled child looked up once per type rather than once per message."""
+    counter = _counters.get(kind)
+    if counter is None:
+        counter = _counters[kind] = WS_MESSAGES.labels(kind)
+    counter.inc()
+
+
 class EventsConsumer(AsyncWebsocketConsumer):
     """Joins ``user.<id>`` (admins: ``admins``, which carries every user's events, so an admin never gets one twice),
     and ``session.<id>`` for the messages that end it (realtime.sessions): the socket closes with 4401 when its JWT
@@ -40,7 +51,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.session = await sessions.open_session(raw, self.user)
         events_group = events.ADMIN_GROUP if self.user.is_admin else events.user_group(self.user.pk)
         self.groups_joined = (events_group, sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
-        for group in self.groups_joined:
+        for group in self.groups_joined:  # one after another: concurrent joins exhaust channels-redis' pool at scale
             await self.channel_layer.group_add(group, self.channel_name)
         WS_CONNECTIONS.inc()
         self.counted = True
@@ -112,9 +123,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def amarktai_event(self, message):
         if self.ended:
             return
-        out = translate.ws_message(message)
+        if "ws" in message:
+            # Encoded once by the publisher (realtime.events): every socket of the group sends the same text.
+            text = message["ws"]
+            if text is not None:
+                _count(message.get("event"))
+                await self.send(text_data=text)
+            return
+        out = translate.ws_message(message)  # a message from a publisher that did not encode it
         if out is not None:
-            WS_MESSAGES.labels(out["type"]).inc()
+            _count(out["type"])
             await self._send_json(out)
 
     async def _send_json(self, data):

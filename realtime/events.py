@@ -43,13 +43,19 @@ Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for
 buffer in the Django cache (Redis in production, so every process sees it): a reconnecting SSE client sends
 Last-Event-ID and receives what it missed (at most the last ``REPLAY_BUFFER_SIZE`` events of the last
 ``REPLAY_TTL_SECONDS``). The channel-layer message is ``{"type": "amarktai.event", "event", "id", "user_id",
-"payload", "timestamp"}``.
+"payload", "timestamp", "ws"}``: ``ws`` is the event's WebSocket message (realtime.translate.ws_message) already
+encoded as JSON text, once per event by the publisher, so no consumer in any process translates or encodes it again:
+every WebSocket of the user and every admin socket sends that same text (None: the event has no WebSocket form).
+
+``send_many(events)`` sends a batch of events (after their commit, like ``send_now``) in one event-loop hop, so a
+publisher with many events (a tick of many bots) pays for one channel-layer connection, not one per event.
 
 Listeners (``add_listener(fn)``): higher layers (notifications) hear of every published event without this module
 knowing them. ``fn(user_id, event_type, payload)`` runs after the commit, once per event, in the publishing process;
 it must be quick (hand slow work to a task) and anything it raises is logged, never passed to the publisher.
 """
 
+import json
 import logging
 
 from asgiref.sync import async_to_sync
@@ -151,16 +157,20 @@ def _remember(user_id, message):
     processes never lose or reorder each other's events. Keys expire on their own; replay reads at most the newest
     REPLAY_BUFFER_SIZE of them.
     """
-    key = _seq_key(user_id)
-    cache.add(key, 0, timeout=None)
-    try:
-        seq = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.add(key, 0, timeout=None)
-        seq = cache.incr(key)
+    seq = _next_seq(user_id)
     message["id"] = seq
     cache.set(_event_key(user_id, seq), message, REPLAY_TTL_SECONDS)
     return seq
+
+
+def _next_seq(user_id):
+    """The user's next sequence number: one round trip (incr) once the counter exists."""
+    key = _seq_key(user_id)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the user's first event (or the counter was evicted): create it, then count
+        cache.add(key, 0, timeout=None)
+        return cache.incr(key)
 
 
 def events_since(user_id, after_id):
@@ -192,31 +202,84 @@ def build_message(user_id, event_type, payload):
     }
 
 
-async def _group_send_both(layer, user_id, message):
-    # One event-loop hop for both groups (a sync caller outside any loop gets a fresh loop, and with channels-redis a
-    # fresh connection, per async_to_sync call).
-    await layer.group_send(user_group(user_id), message)
-    await layer.group_send(ADMIN_GROUP, message)
+# realtime.translate.ws_message, set by realtime.apps.RealtimeConfig.ready() (translate imports this module, so this
+# module cannot import it). Unset, messages go without "ws" and every consumer translates them itself.
+_ws_translator = None
+
+
+def set_ws_translator(fn):
+    global _ws_translator
+    _ws_translator = fn
+
+
+def encode_ws(message):
+    """The event's WebSocket message as compact JSON text, or None when it has no WebSocket form."""
+    out = _ws_translator(message)
+    return None if out is None else json.dumps(out, separators=(",", ":"))
+
+
+def _with_ws(message):
+    if _ws_translator is not None:
+        message["ws"] = encode_ws(message)
+    return message
+
+
+async def _group_send_all(layer, messages):
+    # One event-loop hop for every group of every event (a sync caller outside any loop gets a fresh loop, and with
+    # channels-redis a fresh connection, per async_to_sync call).
+    for message in messages:
+        await layer.group_send(user_group(message["user_id"]), message)
+        await layer.group_send(ADMIN_GROUP, message)
+
+
+def _prepare(items):
+    """Listeners told, sequence numbers taken, the batch's replay buffer written in one round trip (set_many),
+    WebSocket text encoded: the messages to send."""
+    messages, buffered = [], {}
+    for user_id, event_type, payload in items:
+        _tell_listeners(user_id, event_type, payload)
+        message = build_message(user_id, event_type, payload)
+        try:
+            message["id"] = _next_seq(user_id)
+            buffered[_event_key(user_id, message["id"])] = dict(message)  # the buffered copy stays without the text
+        except Exception:
+            logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
+        messages.append(_with_ws(message))
+    if buffered:
+        try:
+            cache.set_many(buffered, REPLAY_TTL_SECONDS)
+        except Exception:
+            logger.warning("could not buffer %d event(s)", len(buffered), exc_info=True)
+    return messages
+
+
+def send_many(items):
+    """Send ``(user_id, event_type, payload)`` events now (callers past the commit), in one event-loop hop."""
+    items = list(items)
+    for _user_id, event_type, _payload in items:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+    layer = get_channel_layer()
+    if layer is None:
+        for user_id, event_type, payload in items:
+            _tell_listeners(user_id, event_type, payload)
+        return
+    messages = _prepare(items)
+    if not messages:
+        return
+    try:
+        from realtime.metrics import EVENTS_PUBLISHED
+
+        for message in messages:
+            EVENTS_PUBLISHED.labels(message["event"]).inc()
+        async_to_sync(_group_send_all)(layer, messages)
+    except Exception:
+        logger.warning("could not publish %d event(s)", len(messages), exc_info=True)
 
 
 def _send(user_id, event_type, payload):
     """Send one event now (no transaction wait): publish() calls it on commit."""
-    _tell_listeners(user_id, event_type, payload)
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = build_message(user_id, event_type, payload)
-    try:
-        _remember(user_id, message)
-    except Exception:
-        logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
-    try:
-        from realtime.metrics import EVENTS_PUBLISHED
-
-        EVENTS_PUBLISHED.labels(event_type).inc()
-        async_to_sync(_group_send_both)(layer, user_id, message)
-    except Exception:
-        logger.warning("could not publish %s for user %s", event_type, user_id, exc_info=True)
+    send_many([(user_id, event_type, payload)])
 
 
 def publish(user_id, event_type, payload):
@@ -236,7 +299,7 @@ def _broadcast_now(event_type, payload):
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {**build_message("", event_type, payload), "user_id": None}
+    message = _with_ws({**build_message("", event_type, payload), "user_id": None})
     try:
         from realtime.metrics import EVENTS_PUBLISHED
 

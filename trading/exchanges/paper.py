@@ -173,12 +173,23 @@ class PaperExchange(Exchange):
 
     def _locked_balances(self, *currencies):
         """Lock (and create if missing) the balance rows of these currencies, always in the same order."""
-        rows = {}
-        for currency in sorted(set(currencies)):
-            PaperBalance.objects.get_or_create(user=self.user, platform=self.platform_id, currency=currency)
-            rows[currency] = PaperBalance.objects.select_for_update().get(
-                user=self.user, platform=self.platform_id, currency=currency
-            )
+        wanted = sorted(set(currencies))
+
+        def lock():
+            # One locking read for every row (ordered, so concurrent orders take the locks in the same order).
+            return {
+                row.currency: row
+                for row in PaperBalance.objects.select_for_update()
+                .filter(user=self.user, platform=self.platform_id, currency__in=wanted)
+                .order_by("currency")
+            }
+
+        rows = lock()
+        if len(rows) < len(wanted):  # first use of a currency: create its row, then lock them all again
+            for currency in wanted:
+                if currency not in rows:
+                    PaperBalance.objects.get_or_create(user=self.user, platform=self.platform_id, currency=currency)
+            rows = lock()
         return rows
 
     # --- orders ----------------------------------------------------------------------------------------------
