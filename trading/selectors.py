@@ -179,6 +179,17 @@ def order_children(order: Order) -> list[Order]:
     return list(order.children.order_by("created_at", "client_order_id"))
 
 
+def children_of(orders: list[Order]) -> dict[str, list[Order]]:
+    """The child orders of each of ``orders`` (by parent id, oldest first), in one query: a list of orders shows which
+    ones were split and how each part went."""
+    found: dict[str, list[Order]] = {}
+    parents = [order.pk for order in orders if order.parent_id is None]
+    if parents:
+        for child in Order.objects.filter(parent_id__in=parents).order_by("created_at", "client_order_id"):
+            found.setdefault(str(child.parent_id), []).append(child)
+    return found
+
+
 def access_position(user: Any, position_id: Any, *, lock: bool = False) -> Position:
     """One of the user's positions (open or closed); 404 for a missing or another user's position alike."""
     return access(Position.objects, user, position_id, "Position", lock=lock)

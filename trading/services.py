@@ -178,12 +178,14 @@ def _roll_up(parent: Order) -> None:
     parent.fee = sum((c.fee for c in children), ZERO)
     parent.fee_currency = children[0].fee_currency if children else ""
     statuses = {c.status for c in children}
-    if statuses == {OrderStatus.CLOSED}:
+    finished = {OrderStatus.CLOSED, OrderStatus.CANCELED, OrderStatus.REJECTED}
+    if not statuses <= finished:
+        parent.status = OrderStatus.OPEN  # a part still works at the exchange
+    elif OrderStatus.CLOSED in statuses:
+        # Done, with at least one part filled: what filled is in ``filled``; the parts say which failed and why.
         parent.status = OrderStatus.CLOSED
-    elif statuses <= {OrderStatus.CANCELED, OrderStatus.REJECTED}:
-        parent.status = OrderStatus.CANCELED if OrderStatus.CANCELED in statuses else OrderStatus.REJECTED
     else:
-        parent.status = OrderStatus.OPEN
+        parent.status = OrderStatus.CANCELED if OrderStatus.CANCELED in statuses else OrderStatus.REJECTED
     parent.save(update_fields=["filled", "average", "fee", "fee_currency", "status", "updated_at"])
     events.publish(
         parent.user_id,

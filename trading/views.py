@@ -85,7 +85,9 @@ class OrderListView(GenericAPIView):
     def get(self, request):
         filters = validated(OrderFilterSerializer, request.query_params)
         orders, total = selectors.orders_page(request.user, **filters)
-        return Response({"success": True, "orders": [order_payload(o) for o in orders], "total": total})
+        children = selectors.children_of(orders)
+        payloads = [order_payload(o, children=children.get(str(o.pk))) for o in orders]
+        return Response({"success": True, "orders": payloads, "total": total})
 
     @extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @idempotent
