@@ -89,6 +89,7 @@ def test_dca_and_grid_bots_from_form_to_page(new_page, portal_server, screenshot
     # the test ticks them over its scripted path instead.
     assert api(portal_server, token, "POST", "trading/stop", {}).status_code == 200
     page = new_page(VIEWPORTS[size])
+    page.clock.install()  # real time, but the bot page's 15 s quiet refresh can be brought forward (fast_forward below)
     open_signed_in(page, account, "/bots")
     expect(tid(page, "bot-form")).to_be_visible()
 
@@ -176,6 +177,7 @@ def test_dca_and_grid_bots_from_form_to_page(new_page, portal_server, screenshot
     run_ticks(portal_server, grid_id, [px(945000)])
     managed = api(portal_server, token, "GET", f"bots/{grid_id}").json()["bot"]["managed"]
     assert [level["side"] for level in managed["levels"]] == ["sell", "sell", "sell", None, "buy"]
+    page.clock.fast_forward(15000)
     expect(page.locator('[data-testid="grid-level"][data-side="buy"]')).to_have_count(1, timeout=40000)
     if size == "phone":  # tables become cards: nothing wider than the screen
         width = page.evaluate("document.documentElement.scrollWidth")

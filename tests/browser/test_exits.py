@@ -83,6 +83,7 @@ def test_trailing_stop_follows_the_price_on_the_bot_page(new_page, portal_server
     manage_shell(portal_server, SEED.format(email=account["email"], bot_id=bot_id))
 
     page = new_page(viewport=VIEWPORTS[size])
+    page.clock.install()  # real time, but the page's 15 s quiet refresh can be brought forward (fast_forward below)
     open_signed_in(page, account, f"/bots/{bot_id}")
     page.wait_for_selector("body[data-ready='1']")
     expect(tid(page, "bot-exits-live")).to_be_visible()
@@ -114,6 +115,7 @@ def test_trailing_stop_follows_the_price_on_the_bot_page(new_page, portal_server
     expect(tid(page, "bot-exits-trailing-stop")).to_contain_text(re.compile(r"1\s?029\s?000\.00"))
     manage_shell(portal_server, TICK.format(bot_id=bot_id, price="1100000"))
     # No reload: the page's quiet refresh shows it.
+    page.clock.fast_forward(15000)
     expect(tid(page, "bot-exits-trailing-stop")).to_contain_text(re.compile(r"1\s?078\s?000\.00"), timeout=25000)
     assert page.eval_on_selector_all(
         "[data-testid=bot-exits-target] td, [data-testid=bot-history-row] td",
@@ -131,6 +133,7 @@ def test_trailing_stop_follows_the_price_on_the_bot_page(new_page, portal_server
         text=True,
     )
     assert fired.returncode == 0 and "Sold 0.01" in fired.stdout, fired.stderr[-2000:]
+    page.clock.fast_forward(15000)
     expect(tid(page, "bot-exits-empty")).to_be_visible(timeout=25000)  # the quiet refresh: the position is gone
     page.reload()  # (the check ran in another process: the embedded server's feed did not carry its events)
     page.wait_for_selector("body[data-ready='1']")

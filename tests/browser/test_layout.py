@@ -10,6 +10,7 @@ filled with a realistic account: bots with long names, big numbers, trades, posi
 - /favicon.ico is an icon.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -59,11 +60,14 @@ def trader(portal_server):
 
 
 def sign_in(page, client):
-    page.goto("/login")
-    page.evaluate(
-        "([t, r, u]) => { sessionStorage.setItem('amk.token', t); sessionStorage.setItem('amk.refresh', r);"
-        " sessionStorage.setItem('amk.user', JSON.stringify(u)); }",
-        [client.account["token"], client.account["refresh"], client.account["user"]],
+    """The session goes into the tab's sessionStorage before the first page's scripts run, once (as a sign-in would,
+    without loading the login page first)."""
+    account = json.dumps([client.account["token"], client.account["refresh"], client.account["user"]])
+    page.add_init_script(
+        "(() => { if (!location.protocol.startsWith('http') || sessionStorage.getItem('amk.test-signed-in')) return;"
+        f" const [t, r, u] = {account}; sessionStorage.setItem('amk.token', t);"
+        " sessionStorage.setItem('amk.refresh', r); sessionStorage.setItem('amk.user', JSON.stringify(u));"
+        " sessionStorage.setItem('amk.test-signed-in', '1'); })();"
     )
 
 
