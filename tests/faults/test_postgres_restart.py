@@ -62,7 +62,7 @@ def test_requests_fail_cleanly_then_recover():
             if up.status_code == 200 or time.time() > deadline:
                 break
             time.sleep(0.5)
-        assert up.status_code == 200 and up.json() == {"success": True, "trades": [], "total": 0}
+        assert up.status_code == 200 and up.json() == {"success": True, "trades": [], "total": 0, "next_cursor": None}
         assert (
             httpx.get(f"{base}/api/auth/me", headers=headers, timeout=10).json()["user"]["email"]
             == "pgfault@example.com"
