@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 
 import requests
 from alpaca.common.enums import Sort
@@ -58,6 +58,7 @@ from django.conf import settings
 
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
 from trading.exchanges.base import Exchange, Number, round_to_step
+from trading.exchanges.base import decimal_or_none as D
 from trading.exchanges.resilience import CircuitBreaker, bucket_for
 
 logger = logging.getLogger(__name__)
@@ -105,16 +106,6 @@ def reset_state():
     """Forget cached assets (tests)."""
     with _assets_lock:
         _assets_cache.clear()
-
-
-def D(value):
-    if value is None or value == "":
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
 
 
 def _ms(value):

@@ -69,8 +69,9 @@ class OrderOptions:
         return self.product is None and self.time_in_force == "gtc" and self.stop_price is None
 
 
-def _decimal(value: Number) -> Decimal | None:
-    """``value`` as a finite Decimal, or None when it is not a number."""
+def decimal_or_none(value: Number | None) -> Decimal | None:
+    """``value`` as a finite Decimal, or None when it is not a number (None, "", "None", "abc", NaN, infinity): how
+    every adapter reads the numbers an exchange or broker sends."""
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -162,7 +163,7 @@ class Exchange(ABC):
         ``reference_price`` (default: the ticker's last price, fetched only when needed).
         """
         base, quote = market["base"], market["quote"]
-        number = _decimal(amount)
+        number = decimal_or_none(amount)
         if number is None:
             raise ValidationFailed("amount must be a number", details={"amount": ["invalid"]})
         rounded = round_to_step(number, market["amount_precision"], ROUND_DOWN)
@@ -194,7 +195,7 @@ class Exchange(ABC):
         if type in ("limit", "stop_limit"):
             if price is None:
                 raise ValidationFailed(f"a {type} order needs a price", details={"price": ["required"]})
-            limit_price = _decimal(price)
+            limit_price = decimal_or_none(price)
             if limit_price is not None:
                 limit_price = round_to_step(
                     limit_price, market["price_precision"], ROUND_DOWN if side == "buy" else ROUND_UP
@@ -222,7 +223,7 @@ class Exchange(ABC):
             )
         stop = options.stop_price
         if type in ("stop", "stop_limit"):
-            number = _decimal(stop) if stop is not None else None
+            number = decimal_or_none(stop) if stop is not None else None
             if number is None or number <= 0:
                 raise ValidationFailed(
                     f"a {type} order needs a positive stop_price", details={"stop_price": ["required"]}

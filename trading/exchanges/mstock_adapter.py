@@ -44,7 +44,7 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
@@ -55,6 +55,7 @@ from django.conf import settings
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
 from trading import sessions
 from trading.exchanges.base import Exchange, Number
+from trading.exchanges.base import decimal_or_none as D
 from trading.exchanges.resilience import CircuitBreaker, bucket_for
 
 
@@ -107,16 +108,6 @@ TYPES_BACK = {"MARKET": "market", "LIMIT": "limit", "SL-M": "stop", "SL": "stop_
 NETWORK_ERRORS = (requests.Timeout, requests.ConnectionError)
 SESSION_REFUSED = "mStock refused the new session; log in to mStock and check the API key"
 TOTP_REFUSED = "mStock refused the TOTP code generated from the stored TOTP secret: check the TOTP secret"
-
-
-def D(value):
-    if value is None or value == "" or value == "None":
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
 
 
 class _Retryable(Exception):

@@ -43,7 +43,7 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fnmatch import fnmatch
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -54,6 +54,7 @@ from django.conf import settings
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
 from trading import sessions
 from trading.exchanges.base import Exchange
+from trading.exchanges.base import decimal_or_none as D
 from trading.exchanges.resilience import CircuitBreaker, bucket_for
 
 logger = logging.getLogger(__name__)
@@ -90,16 +91,6 @@ def reset_state():
     """Forget cached instrument details (tests)."""
     with _instruments_lock:
         _instruments.clear()
-
-
-def D(value):
-    if value is None or value == "":
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
 
 
 def check_host(url):
