@@ -33,7 +33,7 @@ class Command(BaseCommand):
                 "strategy": "momentum",
                 "risk_mode": "balanced",
                 "initial_capital": Decimal("50000"),
-                "params": {"fast": 1, "slow": 2},
+                "params": {"fast": 2, "slow": 3},
             },
             {
                 "name": "Beta Reverter",
@@ -42,7 +42,7 @@ class Command(BaseCommand):
                 "strategy": "mean_reversion",
                 "risk_mode": "safe",
                 "initial_capital": Decimal("5000"),
-                "params": {"period": 10, "entry_z": 0.05, "exit_z": 0.1},
+                "params": {"period": 10, "entry_z": 0.1, "exit_z": 0.1},
             },
             # Dips, rallies and turns: between the three, most minutes give one of them an entry.
             {
