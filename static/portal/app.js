@@ -1182,38 +1182,72 @@
   pages.admin_panel = async () => {
     if (!(session.user || {}).is_admin) { pageError(new Error('This page is for administrators.')); return; }
     const bots = new Map();
+    // Rows are kept per bot and rebuilt only when what they show changes: with every bot of the platform listed, a
+    // bot_update of one bot must not replace the row (and the button) an administrator is clicking in another. The
+    // action cell is kept too while its action stays the same (pause for an active bot, release for a locked one).
+    const rows = new Map();
+    const actionOf = (b) => (b.admin_lock ? 'unlock' : b.status === 'active' || b.status === 'created' ? 'pause' : '');
+    const shown = (b) => JSON.stringify([b.name, b.symbol, b.strategy, b.user_email || b.user_id, b.exchange, b.status,
+      b.trading_mode, b.total_profit, actionOf(b)]);
+    function actionCell(id, err) {
+      const b = bots.get(id);
+      const kind = actionOf(b);
+      if (kind === 'unlock') {
+        return h('td', { class: 'r' }, h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-bot-unlock',
+          onclick: (ev) => act(ev.currentTarget, err, async () => {
+            const r = await POST(`admin/bot/${id}/unlock`, { resume: false });
+            bots.set(id, { ...bots.get(id), status: r.status, admin_lock: null });
+            renderBots();
+          }) }, 'Release'));
+      }
+      if (kind === 'pause') {
+        return h('td', { class: 'r' }, h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-bot-pause',
+          onclick: async (ev) => {
+            const btn = ev.currentTarget;
+            const reason = await confirmDialog({ title: `Pause and lock ${bots.get(id).name}?`, confirmLabel: 'Pause and lock', testid: 'admin-pause-dialog',
+              body: 'The owner cannot resume it until an administrator releases it. They see the reason you give.',
+              input: { label: 'Reason (shown to the owner)', maxlength: 200 } });
+            if (reason === null) return;
+            await act(btn, err, async () => {
+              const r = await POST(`admin/bot/${id}/pause`, { reason });
+              bots.set(id, { ...bots.get(id), status: r.status, admin_lock: { reason } });
+              renderBots();
+            });
+          } }, 'Pause'));
+      }
+      return h('td', { class: 'r' });
+    }
+    function botRow(b, old) {
+      const err = old ? old.err : h('span', { class: 'field-error', testid: 'admin-bot-error' });
+      const action = old && old.action === actionOf(b) ? old.tr.lastElementChild : actionCell(b.id, err);
+      const tr = h('tr', { testid: 'admin-bot-row', dataset: { id: b.id } },
+        h('td', {}, h('a', { href: `/bots/${encodeURIComponent(b.id)}`, testid: 'admin-bot-link' }, h('b', {}, b.name)), h('span', { class: 'sub' }, [b.symbol, b.strategy].filter(Boolean).join(' · ')), err),
+        h('td', {}, b.user_email || b.user_id || '—'),
+        h('td', {}, b.exchange),
+        h('td', {}, badge(b.status, b.status, 'admin-bot-status'), ' ', badge(b.trading_mode || 'paper')),
+        h('td', { class: `r ${cls(b.total_profit)}` }, signedMoney(b.total_profit, quoteOf(b.symbol))),
+        action);
+      return { tr, err, shown: shown(b), action: actionOf(b) };
+    }
     function renderBots() {
       const all = Array.from(bots.values());
-      T('admin-bots').replaceChildren(...all.map((b) => {
-        const err = h('span', { class: 'field-error', testid: 'admin-bot-error' });
-        return h('tr', { testid: 'admin-bot-row', dataset: { id: b.id } },
-          h('td', {}, h('a', { href: `/bots/${encodeURIComponent(b.id)}`, testid: 'admin-bot-link' }, h('b', {}, b.name)), h('span', { class: 'sub' }, [b.symbol, b.strategy].filter(Boolean).join(' · ')), err),
-          h('td', {}, b.user_email || b.user_id || '—'),
-          h('td', {}, b.exchange),
-          h('td', {}, badge(b.status, b.status, 'admin-bot-status'), ' ', badge(b.trading_mode || 'paper')),
-          h('td', { class: `r ${cls(b.total_profit)}` }, signedMoney(b.total_profit, quoteOf(b.symbol))),
-          h('td', { class: 'r' }, b.admin_lock
-            ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-bot-unlock',
-              onclick: (ev) => act(ev.currentTarget, err, async () => {
-                const r = await POST(`admin/bot/${b.id}/unlock`, { resume: false });
-                bots.set(b.id, { ...b, status: r.status, admin_lock: null });
-                renderBots();
-              }) }, 'Release')
-            : b.status === 'active' || b.status === 'created'
-              ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-bot-pause',
-                onclick: async (ev) => {
-                  const btn = ev.currentTarget;
-                  const reason = await confirmDialog({ title: `Pause and lock ${b.name}?`, confirmLabel: 'Pause and lock', testid: 'admin-pause-dialog',
-                    body: 'The owner cannot resume it until an administrator releases it. They see the reason you give.',
-                    input: { label: 'Reason (shown to the owner)', maxlength: 200 } });
-                  if (reason === null) return;
-                  await act(btn, err, async () => {
-                    const r = await POST(`admin/bot/${b.id}/pause`, { reason });
-                    bots.set(b.id, { ...b, status: r.status, admin_lock: { reason } });
-                    renderBots();
-                  });
-                } }, 'Pause') : ''));
-      }));
+      const body = T('admin-bots');
+      let before = body.firstChild;
+      all.forEach((b) => {
+        let row = rows.get(b.id);
+        if (!row || row.shown !== shown(b)) {
+          const fresh = botRow(b, row);
+          if (row) {
+            if (before === row.tr) before = row.tr.nextSibling;
+            row.tr.remove();
+          }
+          rows.set(b.id, fresh);
+          row = fresh;
+        }
+        if (row.tr !== before) body.insertBefore(row.tr, before);
+        before = row.tr.nextSibling;
+      });
+      rows.forEach((row, id) => { if (!bots.has(id)) { row.tr.remove(); rows.delete(id); } });
       T('admin-bots-empty').hidden = all.length > 0;
       T('admin-bots-count').textContent = `${all.length} bots`;
     }

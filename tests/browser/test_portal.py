@@ -434,12 +434,31 @@ def test_admin_console(new_page, portal_server, screenshot_dir):
     expect(tid(page, "admin-user-row").filter(has_text=owner["email"])).to_have_count(1)
     row = page.locator(f'[data-testid="admin-bot-row"][data-id="{bot_id}"]')
     expect(row).to_contain_text("Frank Bot")
+    # Another bot's news (here a new bot: the console reloads its lists) leaves this row's button in place, so a click
+    # racing the update is never lost (the list holds every bot of the platform, and they tick all the time).
+    row.locator('[data-testid="admin-bot-pause"]').evaluate("(el) => { el.dataset.seen = 'yes'; }")
+    other = api(
+        portal_server,
+        owner["token"],
+        "POST",
+        "bots",
+        {
+            "name": "Frank Two",
+            "exchange": "valr",
+            "trading_mode": "paper",
+            "initial_capital": 500,
+            "strategy": "breakout",
+        },
+    )
+    assert other.status_code == 201, other.text
+    expect(page.locator(f'[data-testid="admin-bot-row"][data-id="{other.json()["bot"]["id"]}"]')).to_have_count(1)
+    expect(row.locator('[data-testid="admin-bot-pause"][data-seen="yes"]')).to_have_count(1)
     row.locator('[data-testid="admin-bot-pause"]').click()
     tid(page, "admin-pause-dialog-input").fill("Checking unusual volume")
     tid(page, "admin-pause-dialog-confirm").click()
     expect(row.locator('[data-testid="admin-bot-status"]')).to_have_text("paused")
     expect(row.locator('[data-testid="admin-bot-unlock"]')).to_be_visible()
     bots = api(portal_server, owner["token"], "GET", "bots").json()["bots"]
-    assert [b["status"] for b in bots] == ["paused"]
+    assert {b["name"]: b["status"] for b in bots}["Frank Bot"] == "paused"
     shot(page, screenshot_dir / "12-admin-console.png")
     assert not page.errors, page.errors
