@@ -430,3 +430,15 @@ def orders_page(
     if status:
         orders = orders.filter(status=status)
     return list(orders.order_by("-created_at")[:limit]), orders.count()
+
+
+def realised_by_currency(user: Any, account: Any, since: datetime | None = None) -> dict[str, Decimal]:
+    """The realised P&L of the trades on one trading account (optionally since ``since``), by quote currency."""
+    trades = Trade.objects.owned_by(user).filter(account=account)
+    if since is not None:
+        trades = trades.filter(created_at__gte=since)
+    out: dict[str, Decimal] = {}
+    for symbol, total in trades.values_list("symbol").annotate(total=Sum("profit_loss")).order_by("symbol"):
+        currency = quote_of(symbol)
+        out[currency] = out.get(currency, ZERO) + (total or ZERO)
+    return out

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import LIVE_MODES
+from accounts.models import LIVE_MODES, User
 from amarktai.errors import AmarktaiError, Conflict, ValidationFailed
 from amarktai.utils import money
 from trading import selectors as trading_selectors
@@ -217,3 +217,43 @@ def place_account_order(user: Any, account_id: Any, **order: Any) -> Order:
             details={"account_id": ["live account while in testing mode"]},
         )
     return trading.manual_order(user, exchange=account.platform, account=account, **order)
+
+
+def account_pnl(user: Any, account_id: Any) -> dict[str, Any]:
+    """The P&L of one trading account in the user's base currency, as the per-account SSE stream's pnl_update carries
+    it: {"scope": "trading_account", "account_id", "total_pnl", "realised_pnl" (its trades' realised P&L),
+    "unrealised_pnl" (its open positions at the current price), "daily_pnl" (realised since 00:00 UTC),
+    "open_positions", "positions_without_price", <valuation block>}."""
+    if not isinstance(user, User):  # the SSE stream passes the user's id
+        user = User.objects.get(pk=user)
+    account = access_account(user, account_id)
+    valuation = Valuation.for_user(user)
+    positions = trading_selectors.positions_report(user, valuation, account=account)
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    totals, block = valuation.report(
+        {
+            "realised_pnl": trading_selectors.realised_by_currency(user, account),
+            "daily_pnl": trading_selectors.realised_by_currency(user, account, since=midnight),
+        }
+    )
+    unrealised = positions["unrealised_pnl"]
+    return {
+        "scope": "trading_account",
+        "account_id": str(account.pk),
+        "total_pnl": money(Decimal(str(totals["realised_pnl"])) + Decimal(str(unrealised)), 2),
+        "realised_pnl": totals["realised_pnl"],
+        "unrealised_pnl": unrealised,
+        "daily_pnl": totals["daily_pnl"],
+        "open_positions": positions["total"],
+        "positions_without_price": positions["no_price"],
+        **block,
+    }
+
+
+def owns_account(user: Any, account_id: Any) -> bool:
+    """Whether ``account_id`` is one of the user's trading accounts (the per-account SSE stream's 404 check)."""
+    try:
+        access_account(user, account_id)
+    except AmarktaiError:
+        return False
+    return True
