@@ -2,6 +2,7 @@
 test against the fake Binance (live) and for paper accounts, funds / positions / orders per account, and an order on
 account A never showing on account B."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,8 @@ from tests.fake_exchange.server import DEFAULT_KEY, DEFAULT_SECRET
 from tests.helpers import assert_error
 from trading.exchanges import get_exchange
 from trading.exchanges.paper import PaperExchange
-from trading.models import Order, PaperBalance
+from trading.models import Order, PaperBalance, PaperOrder
+from trading.services import sync_open_orders
 from wallets.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
@@ -206,6 +208,12 @@ def test_orders_positions_and_funds_per_paper_account(auth_client, user):
     # A resting limit order on A keeps A from being deleted; canceled, A goes (its position too must be closed).
     limit = _order(auth_client, a, type="limit", price=1000).json()["order"]
     assert limit["status"] == "open"
+    assert PaperOrder.objects.get(client_order_id=Order.objects.get(pk=limit["id"]).client_order_id).account_id == (
+        uuid.UUID(a)
+    )
+    # The open-order sync (beat, every 15 s) finds it on A's book: still open, not "never reached the exchange".
+    assert sync_open_orders() >= 1
+    assert Order.objects.get(pk=limit["id"]).status == "open"
     assert_error(auth_client.delete(f"/api/accounts/{a}"), 409, "CONFLICT")
     assert auth_client.post(f"/api/orders/{limit['id']}/cancel").json()["order"]["status"] == "canceled"
     assert_error(auth_client.delete(f"/api/accounts/{a}"), 409, "CONFLICT")  # the open position
