@@ -268,3 +268,29 @@ def test_get_exchange_paper_account_and_default_book(user):
     assert default.fetch_balance()["USDT"]["total"] == Decimal("10000")
     with pytest.raises(PermissionDenied):
         get_exchange(user, "luno", "paper", credential=account)  # not this platform's account
+
+
+def test_api_key_scopes(auth_client, user):
+    """An API key may list and read accounts (read) and trade on one (trade); creating, changing, testing and deleting
+    an account (it holds exchange keys) needs a password session."""
+    from rest_framework.test import APIClient
+
+    from accounts.models import ApiKey
+
+    paper = account_id(auth_client)
+    _key, reader_raw = ApiKey.generate(user, "reader", scopes=["read"])
+    _key, trader_raw = ApiKey.generate(user, "trader", scopes=["read", "trade"])
+    reader, trader = APIClient(), APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {reader_raw}")
+    trader.credentials(HTTP_AUTHORIZATION=f"Bearer {trader_raw}")
+    assert [a["id"] for a in reader.get("/api/accounts").json()["accounts"]] == [paper]
+    for path in ("", "/funds", "/positions", "/orders"):
+        assert reader.get(f"/api/accounts/{paper}{path}").status_code == 200, path
+    assert_error(_order(reader, paper), 403, "PERMISSION_DENIED")
+    assert _order(trader, paper).status_code == 201
+    for client in (reader, trader):
+        assert_error(add(client), 403, "PERMISSION_DENIED")
+        assert_error(client.patch(f"/api/accounts/{paper}", {"name": "x"}, format="json"), 403, "PERMISSION_DENIED")
+        assert_error(client.post(f"/api/accounts/{paper}/test"), 403, "PERMISSION_DENIED")
+        assert_error(client.delete(f"/api/accounts/{paper}"), 403, "PERMISSION_DENIED")
+    assert ExchangeCredential.objects.get(pk=paper).label == "Family"
