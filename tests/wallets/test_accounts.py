@@ -294,3 +294,21 @@ def test_api_key_scopes(auth_client, user):
         assert_error(client.post(f"/api/accounts/{paper}/test"), 403, "PERMISSION_DENIED")
         assert_error(client.delete(f"/api/accounts/{paper}"), 403, "PERMISSION_DENIED")
     assert ExchangeCredential.objects.get(pk=paper).label == "Family"
+
+
+def test_idempotency_key_on_create_and_order(auth_client):
+    first = auth_client.post(
+        "/api/accounts", {"name": "Once", "platform": "luno"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    again = auth_client.post(
+        "/api/accounts", {"name": "Once", "platform": "luno"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert first.status_code == again.status_code == 201
+    assert first.json()["account"]["id"] == again.json()["account"]["id"]
+    assert ExchangeCredential.objects.count() == 1
+    account = first.json()["account"]["id"]
+    body = {"symbol": "BTC/ZAR", "side": "buy", "amount": 0.001}
+    one = auth_client.post(f"/api/accounts/{account}/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="o-1")
+    two = auth_client.post(f"/api/accounts/{account}/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="o-1")
+    assert one.status_code == two.status_code == 201 and one.json()["order"]["id"] == two.json()["order"]["id"]
+    assert Order.objects.filter(account_id=account).count() == 1
