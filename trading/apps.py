@@ -11,6 +11,10 @@ class TradingConfig(AppConfig):
 
         register_health_component("exchanges", check_exchanges)
 
+        from trading.exchanges.ratelimit import health as rate_limits
+
+        register_health_component("rate_limits", rate_limits)
+
         from trading.tallies import connect_signals
 
         connect_signals()

@@ -92,8 +92,7 @@ def reset_state():
     """Forget cached markets and token buckets, the shared ones included (tests)."""
     with _markets_lock:
         _markets_cache.clear()
-    reset_buckets()
-    ratelimit.reset()
+    reset_buckets()  # the shared rate limiter's too
 
 
 def D(value):
