@@ -317,13 +317,17 @@ class CcxtExchange(Exchange):
         return [[int(r[0]), D(r[1]), D(r[2]), D(r[3]), D(r[4]), D(r[5]) or Decimal(0)] for r in rows]
 
     def ping(self):
-        """One cheap public call (the default symbol's ticker); returns the latency in ms. Never retried."""
+        """One cheap public call (the default symbol's ticker); returns the latency in ms. Never retried, and it waits
+        for the rate limiter no longer than the client's timeout (a health check must not hang on a back-off)."""
         market = self.market(self.platform.default_symbol)
         started = time.monotonic()
+        self.limiter.max_wait = self.client.timeout / 1000
         try:
             self._once("ping", self.client.fetch_ticker, market["symbol"])
         except ccxt.BaseError as exc:
             raise self._translate(exc, "ping") from None
+        finally:
+            self.limiter.max_wait = None
         return int((time.monotonic() - started) * 1000)
 
     # --- account -----------------------------------------------------------------------------------------------

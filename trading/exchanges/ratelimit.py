@@ -106,17 +106,18 @@ def parse_retry_after(headers) -> float | None:
 
 
 # --- backends ------------------------------------------------------------------------------------------------------
-# take: every bucket's (rate, burst, cost); grants all or nothing. Returns (granted, wait_seconds, tokens_after...).
+# take: KEYS = the buckets then the index; ARGV = every bucket's (rate, burst, cost, index member). All or nothing.
+# Returns (granted, wait_seconds, tokens_after...).
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local n = #KEYS
+local n = #KEYS - 1
 local wait = 0
 local tokens = {}
 for i = 1, n do
-  local rate = tonumber(ARGV[(i - 1) * 3 + 1])
-  local burst = tonumber(ARGV[(i - 1) * 3 + 2])
-  local cost = tonumber(ARGV[(i - 1) * 3 + 3])
+  local rate = tonumber(ARGV[(i - 1) * 4 + 1])
+  local burst = tonumber(ARGV[(i - 1) * 4 + 2])
+  local cost = tonumber(ARGV[(i - 1) * 4 + 3])
   local h = redis.call('HMGET', KEYS[i], 'tokens', 'ts', 'until')
   local have = tonumber(h[1]) or burst
   local ts = tonumber(h[2]) or now
@@ -137,9 +138,9 @@ end
 out[1] = 1
 out[2] = '0'
 for i = 1, n do
-  local rate = tonumber(ARGV[(i - 1) * 3 + 1])
-  local burst = tonumber(ARGV[(i - 1) * 3 + 2])
-  local cost = tonumber(ARGV[(i - 1) * 3 + 3])
+  local rate = tonumber(ARGV[(i - 1) * 4 + 1])
+  local burst = tonumber(ARGV[(i - 1) * 4 + 2])
+  local cost = tonumber(ARGV[(i - 1) * 4 + 3])
   local left = tokens[i] - cost
   redis.call('HSET', KEYS[i], 'tokens', tostring(left), 'ts', tostring(now), 'rate', tostring(rate),
     'burst', tostring(burst))
@@ -147,8 +148,10 @@ for i = 1, n do
   local untl = tonumber(redis.call('HGET', KEYS[i], 'until')) or 0
   if untl > now then ttl = ttl + math.ceil(untl - now) end
   redis.call('EXPIRE', KEYS[i], ttl)
+  redis.call('ZADD', KEYS[n + 1], now, ARGV[(i - 1) * 4 + 4])
   out[i + 2] = tostring(left)
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[n + 1], 0, now - 3600)
 return out
 """
 # backoff: ARGV = seconds ('' = none sent), base, max. Returns every bucket's new until (epoch seconds) and now.
@@ -262,21 +265,14 @@ class RedisBackend:
     def take(self, buckets, costs):
         args = []
         for bucket, cost in zip(buckets, costs, strict=True):
-            args += [repr(bucket.rate), repr(bucket.burst), repr(float(cost))]
-        out = self._take(keys=[PREFIX + b.name for b in buckets], args=args)
-        granted, wait = int(out[0]) == 1, float(out[1])
-        if granted:
-            pipe = self.client.pipeline(transaction=False)
-            stamp = time.time()
-            pipe.zadd(INDEX, {b.name + "|" + repr(b.rate) + "|" + repr(b.burst): stamp for b in buckets})
-            pipe.zremrangebyscore(INDEX, 0, stamp - 3600)
-            pipe.execute()
-        return granted, wait, [float(x) for x in out[2:]]
+            args += [repr(bucket.rate), repr(bucket.burst), repr(float(cost)), _member(bucket)]
+        out = self._take(keys=[PREFIX + b.name for b in buckets] + [INDEX], args=args)
+        return int(out[0]) == 1, float(out[1]), [float(x) for x in out[2:]]
 
     def backoff(self, buckets, seconds, base, cap):
         sent = "" if seconds is None else repr(float(seconds))
         out = self._backoff(keys=[PREFIX + b.name for b in buckets], args=[sent, repr(base), repr(cap)])
-        self.client.zadd(INDEX, {b.name + "|" + repr(b.rate) + "|" + repr(b.burst): time.time() for b in buckets})
+        self.client.zadd(INDEX, {_member(b): float(out[0]) for b in buckets})
         return float(out[0]), [float(x) for x in out[1:]]
 
     def snapshot(self, limit):
@@ -304,6 +300,11 @@ class RedisBackend:
         keys = list(self.client.scan_iter(match=PREFIX + "*", count=500))
         if keys:
             self.client.delete(*keys)
+
+
+def _member(bucket):
+    """The index's member for a bucket: its name, rate and burst (the health report shows them)."""
+    return f"{bucket.name}|{bucket.rate!r}|{bucket.burst!r}"
 
 
 def _row(exchange, scope, ident, rate, burst, tokens, backoff):
@@ -373,6 +374,7 @@ class Limiter:
         self.exchange = exchange
         self.name = name or exchange
         self.backoff_until = 0.0
+        self.max_wait: float | None = None  # None: settings.EXCHANGE_RATE_WAIT_SECONDS
         rate, burst = limits_for(exchange, IP, rate_limit_ms, default)
         self.ip = Bucket(exchange, IP, egress_id(), rate, burst)
         self.key = None
@@ -388,7 +390,9 @@ class Limiter:
         seconds waited; raises RateLimited (with the seconds to wait) when that would pass ``max_wait``."""
         buckets = self.buckets(private)
         costs = [float(cost)] * len(buckets)
-        limit = float(settings.EXCHANGE_RATE_WAIT_SECONDS if max_wait is None else max_wait)
+        if max_wait is None:
+            max_wait = self.max_wait if self.max_wait is not None else settings.EXCHANGE_RATE_WAIT_SECONDS
+        limit = float(max_wait)
         started = time.monotonic()
         while True:
             granted, wait, tokens = _with_fallback("take", buckets, costs)
