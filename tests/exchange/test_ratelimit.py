@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY, generate_latest
 
 from amarktai.errors import RateLimited
+from tests.fake_alpaca.fixtures import fake_alpaca  # noqa: F401
 from tests.fake_exchange.fixtures import binance_via_fake, fake_exchange  # noqa: F401
 from tests.fake_exchange.server import DEFAULT_KEY, DEFAULT_SECRET
 from trading.exchanges import ratelimit
@@ -211,3 +212,34 @@ def test_threads_sharing_one_key_never_exceed_its_budget(binance_via_fake, setti
     assert len(arrivals) <= (8 + 40 * (arrivals[-1] - arrivals[0] + 0.05)) / 4 + 1
     assert len(arrivals) >= 0.6 * (8 + 40 * seconds) / 4  # the budget was used, not starved
     assert all(n > 0 for n in counts)
+
+
+def test_a_broker_429_backs_the_account_off_for_every_adapter(fake_alpaca, settings):
+    """Alpaca (alpaca-py against the fake Alpaca): a 429 backs the account's key off; the adapter's retry waits for the
+    back-off, and another adapter on the same key that may not wait that long is refused without reaching Alpaca."""
+    from tests.fake_alpaca.server import DEFAULT_KEY as ALPACA_KEY
+    from tests.fake_alpaca.server import DEFAULT_SECRET as ALPACA_SECRET
+    from trading.exchanges import connect
+    from trading.exchanges.base import KeySet
+
+    settings.ALPACA_BASE_URL = fake_alpaca.url
+    settings.EXCHANGE_RETRY_BASE_SECONDS = 0.01
+    settings.EXCHANGE_RATE_BACKOFF_SECONDS = 0.6
+    keyset = KeySet("alpaca", ALPACA_KEY, ALPACA_SECRET, extras={"environment": "paper"})
+    ex = connect("alpaca", keyset)
+    fake_alpaca.fail_next("429", path="/v2/account")
+    started = time.monotonic()
+    ex.fetch_balance()
+    assert time.monotonic() - started >= 0.55  # the retry waited for the back-off
+    assert _bucket("key", "alpaca")["bucket"] == ratelimit.key_id("alpaca", ALPACA_KEY)
+
+    fake_alpaca.fail_next("429", path="/v2/account")
+    settings.EXCHANGE_RATE_BACKOFF_SECONDS = 5
+    settings.EXCHANGE_RATE_WAIT_SECONDS = 0.2
+    with pytest.raises(RateLimited) as refused:
+        ex.fetch_balance()
+    received = len(fake_alpaca.requests)
+    with pytest.raises(RateLimited):
+        connect("alpaca", keyset).fetch_balance()
+    assert len(fake_alpaca.requests) == received
+    assert refused.value.retry_after >= 1
