@@ -243,3 +243,29 @@ def test_a_broker_429_backs_the_account_off_for_every_adapter(fake_alpaca, setti
         connect("alpaca", keyset).fetch_balance()
     assert len(fake_alpaca.requests) == received
     assert refused.value.retry_after >= 1
+
+
+def test_redis_down_limits_each_process_alone(settings):
+    """When the Redis holding the buckets does not answer, calls still go out, limited by this process's buckets."""
+    from django.core.cache import caches
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "amarktai.redis_cache.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    settings.EXCHANGE_RATE_LIMITS = {"binance": (20, 2)}
+    try:
+        assert ratelimit.backend().kind == "redis"
+        limiter = ratelimit.Limiter("binance", DEFAULT_KEY)
+        limiter.take(2)
+        with pytest.raises(RateLimited):
+            limiter.take(2, max_wait=0)  # the local bucket is spent
+        ok, detail = ratelimit.health()
+        assert not ok and detail["backend"] == "redis" and detail["error"]
+    finally:
+        caches["default"].close()
+        ratelimit._local.reset()

@@ -346,6 +346,9 @@ def reset():
             b.reset()
 
 
+_warned_at = -1e9
+
+
 def _with_fallback(op, *args):
     """Run ``op`` on the shared backend; when Redis does not answer, on this process's buckets (calls keep a limit)."""
     b = backend()
@@ -354,7 +357,10 @@ def _with_fallback(op, *args):
     except Exception as exc:
         if b is _local:
             raise
-        logger.warning("rate limiter: Redis unavailable (%s); limiting in this process", exc.__class__.__name__)
+        global _warned_at
+        if time.monotonic() - _warned_at > 60:  # once a minute, not once a call
+            _warned_at = time.monotonic()
+            logger.warning("rate limiter: Redis unavailable (%s); limiting in this process", exc.__class__.__name__)
         metrics.ERRORS.labels(area="ratelimit").inc()
         return getattr(_local, op)(*args)
 
