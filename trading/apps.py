@@ -15,6 +15,11 @@ class TradingConfig(AppConfig):
 
         register_health_component("rate_limits", rate_limits)
 
+        from realtime import doctor
+        from trading.exchanges.ratelimit import doctor_check
+
+        doctor.register("rate limiter", doctor_check, needs=("cache",))
+
         from trading.tallies import connect_signals
 
         connect_signals()

@@ -269,3 +269,14 @@ def test_redis_down_limits_each_process_alone(settings):
     finally:
         caches["default"].close()
         ratelimit._local.reset()
+
+
+def test_doctor_reports_the_limiter(settings):
+    from realtime import doctor
+
+    (row,) = doctor.run(only=["rate limiter"])
+    assert row.status == "ok" and ("Redis" if settings.REDIS_URL else "embedded") in row.detail
+    settings.EXCHANGE_RATE_BACKOFF_SECONDS = 30
+    ratelimit.Limiter("binance").backoff(private=False)
+    (row,) = doctor.run(only=["rate limiter"])
+    assert row.status == "warn" and "binance ip" in row.detail

@@ -524,3 +524,18 @@ def health(limit: int = 50) -> tuple[bool, dict]:
         "buckets": rows,
         "backing_off": len(backing_off),
     }
+
+
+def doctor_check():
+    """``manage.py doctor``'s "rate limiter" row: where the buckets live, and whether an IP bucket backs off now."""
+    from realtime.doctor import FAIL, OK, WARN, Result
+
+    ok, detail = health()
+    if "error" in detail:
+        return Result("rate limiter", FAIL, f"the buckets in Redis do not answer ({detail['error']})")
+    where = "shared in Redis" if detail["backend"] == "redis" else "in this process (embedded: one process)"
+    summary = f"{where}; egress {detail['egress']}; {len(detail['buckets'])} bucket(s) used in the last hour"
+    if not ok:
+        names = [f"{r['exchange']} {r['scope']}" for r in detail["buckets"] if r["backoff_seconds"] > 0]
+        return Result("rate limiter", WARN, f"{summary}; backing off after a 429/418: {', '.join(names)}")
+    return Result("rate limiter", OK, summary)
