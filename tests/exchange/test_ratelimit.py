@@ -46,6 +46,9 @@ def test_sizes_come_from_ccxt_and_settings_override_them(settings):
     assert ratelimit.limits_for("binance", ratelimit.IP, 50) == (50.0, 100.0)
     assert ratelimit.limits_for("alpaca", ratelimit.KEY, None, (3, 20)) == (3.0, 20.0)
     assert CcxtExchange("binance", DEFAULT_KEY, DEFAULT_SECRET).limiter.key.rate == 5.0
+    # a testnet is another host with limits of its own: its own IP bucket
+    assert CcxtExchange("binance", DEFAULT_KEY, DEFAULT_SECRET, testnet=True).limiter.ip.ident == "local-testnet"
+    assert CcxtExchange("binance").limiter.ip.ident == "local"
 
 
 def test_env_format_is_parsed():

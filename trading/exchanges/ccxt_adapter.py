@@ -167,7 +167,9 @@ class CcxtExchange(Exchange):
             self.client.set_sandbox_mode(True)
         if self.base_url:
             self.client.urls["api"] = _override_urls(self.client.urls["api"], self.base_url)
-        self.limiter = ratelimit.Limiter(platform.id, api_key or None, self.client.rateLimit, name=platform.name)
+        self.limiter = ratelimit.Limiter(
+            platform.id, api_key or None, self.client.rateLimit, name=platform.name, host="testnet" if testnet else ""
+        )
         ratelimit.install(self.client, self.limiter, (ccxt.DDoSProtection,))
         self.breaker = CircuitBreaker(
             platform.id, settings.EXCHANGE_CIRCUIT_THRESHOLD, settings.EXCHANGE_CIRCUIT_COOLDOWN_SECONDS

@@ -376,13 +376,15 @@ class Limiter:
         rate_limit_ms=None,
         default=DEFAULT_LIMITS,
         name: str | None = None,
+        host: str = "",
     ):
         self.exchange = exchange
         self.name = name or exchange
         self.backoff_until = 0.0
         self.max_wait: float | None = None  # None: settings.EXCHANGE_RATE_WAIT_SECONDS
         rate, burst = limits_for(exchange, IP, rate_limit_ms, default)
-        self.ip = Bucket(exchange, IP, egress_id(), rate, burst)
+        # ``host``: another host of the same exchange with limits of its own (a testnet): its own IP bucket.
+        self.ip = Bucket(exchange, IP, f"{egress_id()}-{host}" if host else egress_id(), rate, burst)
         self.key = None
         if api_key:
             rate, burst = limits_for(exchange, KEY, rate_limit_ms, default)
