@@ -39,6 +39,36 @@ ERRORS = Counter("amarktai_errors_total", "Errors by area", ["area"])
 EVENTS_PUBLISHED = Counter("amarktai_events_published_total", "Real-time events published", ["event"])
 WS_MESSAGES = Counter("amarktai_websocket_messages_total", "Event messages sent to WebSocket clients", ["type"])
 SSE_MESSAGES = Counter("amarktai_sse_messages_total", "Frames sent to SSE clients", ["event"])
+# The shared exchange rate limiter (trading.exchanges.ratelimit). scope: key|ip; bucket: the egress id, or an API key's
+# HMAC id (never the key). Gauges: the value set last by any process (the buckets themselves live in Redis).
+RATELIMIT_CALLS = Counter("amarktai_ratelimit_calls_total", "REST calls let through a bucket", ["exchange", "scope"])
+RATELIMIT_COST = Counter(
+    "amarktai_ratelimit_cost_total", "Tokens (ccxt endpoint weights) taken from buckets", ["exchange", "scope"]
+)
+RATELIMIT_WAIT = Histogram(
+    "amarktai_ratelimit_wait_seconds",
+    "Time a REST call waited for its buckets",
+    ["exchange"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+RATELIMIT_REFUSED = Counter(
+    "amarktai_ratelimit_refused_total", "Calls refused (RateLimited) rather than waiting too long", ["exchange"]
+)
+RATELIMIT_BACKOFFS = Counter(
+    "amarktai_ratelimit_backoffs_total", "429/418 answers that backed a bucket off", ["exchange", "scope", "reason"]
+)
+RATELIMIT_TOKENS = Gauge(
+    "amarktai_ratelimit_tokens",
+    "Tokens left in a bucket after the last call",
+    ["exchange", "scope", "bucket"],
+    multiprocess_mode="mostrecent",
+)
+RATELIMIT_BACKOFF_UNTIL = Gauge(
+    "amarktai_ratelimit_backoff_until_seconds",
+    "Epoch seconds until which a bucket backs off (past: not backing off)",
+    ["exchange", "scope", "bucket"],
+    multiprocess_mode="mostrecent",
+)
 
 # gauge_<mode>_<pid>.db: the per-process files of the gauges that count live processes only.
 _LIVE_GAUGE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")

@@ -11,6 +11,15 @@ class TradingConfig(AppConfig):
 
         register_health_component("exchanges", check_exchanges)
 
+        from trading.exchanges.ratelimit import health as rate_limits
+
+        register_health_component("rate_limits", rate_limits)
+
+        from realtime import doctor
+        from trading.exchanges.ratelimit import doctor_check
+
+        doctor.register("rate limiter", doctor_check, needs=("cache",))
+
         from trading.tallies import connect_signals
 
         connect_signals()

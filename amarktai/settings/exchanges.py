@@ -9,7 +9,12 @@ __all__ = [
     "ALPACA_DATA_SECRET_KEY",
     "EXCHANGE_CIRCUIT_COOLDOWN_SECONDS",
     "EXCHANGE_CIRCUIT_THRESHOLD",
+    "EXCHANGE_EGRESS_ID",
+    "EXCHANGE_IP_RATE_LIMITS",
     "EXCHANGE_MAX_RETRIES",
+    "EXCHANGE_RATE_BACKOFF_MAX_SECONDS",
+    "EXCHANGE_RATE_BACKOFF_SECONDS",
+    "EXCHANGE_RATE_BURST_SECONDS",
     "EXCHANGE_RATE_LIMITS",
     "EXCHANGE_RATE_WAIT_SECONDS",
     "EXCHANGE_RETRY_BASE_SECONDS",
@@ -46,9 +51,38 @@ ALPACA_DATA_SECRET_KEY = env("ALPACA_DATA_SECRET_KEY", "")
 EXCHANGE_MAX_RETRIES = env_int("EXCHANGE_MAX_RETRIES", 3)
 EXCHANGE_RETRY_BASE_SECONDS = env_float("EXCHANGE_RETRY_BASE_SECONDS", 0.5)
 EXCHANGE_TIMEOUT_MS = env_int("EXCHANGE_TIMEOUT_MS", 10_000)
-# (requests per second, burst) per platform id; platforms not named get (10, 20).
-EXCHANGE_RATE_LIMITS: dict[str, tuple[float, int]] = {}
+
+
+def _rate_limits(text: str) -> dict[str, tuple[float, float]]:
+    """ "binance=20:40,luno=5:5" -> {"binance": (20.0, 40.0), "luno": (5.0, 5.0)} (tokens a second : burst)."""
+    limits = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, _, value = item.partition("=")
+        rate, _, burst = value.partition(":")
+        try:
+            limits[name.strip()] = (float(rate), float(burst or rate))
+        except ValueError:
+            raise ValueError(f"rate limit {item.strip()!r}: expected <platform>=<rate>:<burst>") from None
+    return limits
+
+
+# The shared rate limiter (trading/exchanges/ratelimit.py): token buckets per (exchange, API key) and per (exchange,
+# egress IP), in Redis with REDIS_URL. Sizes come from ccxt's rateLimit (tokens a second = 1000 / rateLimit, a call
+# costing its endpoint's ccxt weight) and a burst of EXCHANGE_RATE_BURST_SECONDS of that; these override them per
+# platform id (both scopes; EXCHANGE_IP_RATE_LIMITS the IP scope alone): "binance=20:40,luno=5:5".
+EXCHANGE_RATE_LIMITS: dict[str, tuple[float, float]] = _rate_limits(env("EXCHANGE_RATE_LIMITS", ""))
+EXCHANGE_IP_RATE_LIMITS: dict[str, tuple[float, float]] = _rate_limits(env("EXCHANGE_IP_RATE_LIMITS", ""))
+EXCHANGE_RATE_BURST_SECONDS = env_float("EXCHANGE_RATE_BURST_SECONDS", 1.0)
+# Longest wait for a bucket (or a back-off) before a call fails with RateLimited.
 EXCHANGE_RATE_WAIT_SECONDS = env_float("EXCHANGE_RATE_WAIT_SECONDS", 30)
+# After a 429/418 without Retry-After: back off this long, doubled per repeat, at most the max.
+EXCHANGE_RATE_BACKOFF_SECONDS = env_float("EXCHANGE_RATE_BACKOFF_SECONDS", 10)
+EXCHANGE_RATE_BACKOFF_MAX_SECONDS = env_float("EXCHANGE_RATE_BACKOFF_MAX_SECONDS", 300)
+# Which public address this host's calls leave from: hosts behind one address share it (the default "local" suits one
+# host); a host with its own address sets its own, so its IP buckets are its own.
+EXCHANGE_EGRESS_ID = env("EXCHANGE_EGRESS_ID", "local")
 EXCHANGE_CIRCUIT_THRESHOLD = env_int("EXCHANGE_CIRCUIT_THRESHOLD", 5)
 EXCHANGE_CIRCUIT_COOLDOWN_SECONDS = env_float("EXCHANGE_CIRCUIT_COOLDOWN_SECONDS", 30)
 # Dotted path of a callable (platform_id) -> circuit state ("closed", "open", "half_open") that /api/health/components

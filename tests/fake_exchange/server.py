@@ -11,7 +11,9 @@ orders fill at once at the touch; limit orders rest (funds locked) unless market
 
 Faults for the next N matching requests (``fail_next``): "timeout" (sleep ``delay`` seconds before answering),
 "timeout_after" (process the request, then sleep: the client times out although the exchange acted), "500", "503",
-"429", "bad_key" (-2015). ``requests`` records (method, path) of every request received.
+"429" / "418" (with a ``Retry-After`` header when ``retry_after`` seconds are given), "bad_key" (-2015). ``requests``
+records (method, path) of every request received; ``log`` records (time.time(), method, path, api key or "", client
+address) of each, for counting calls per key or IP over time (``calls``).
 
 Usage: ``with FakeBinance() as fake: ccxt.binance(...)`` pointed at ``fake.url``; the ``fake_exchange`` fixture in
 tests/fake_exchange/fixtures.py does that per test.
@@ -74,6 +76,7 @@ class FakeBinance:
         self._lock = threading.RLock()
         self._faults = []  # [kind, remaining, delay, path_filter, method_filter]
         self.requests = []
+        self.log = []  # (time.time(), method, path, api key or "", client address)
         self._server = None
         self._thread = None
 
@@ -103,11 +106,20 @@ class FakeBinance:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def fail_next(self, kind, times=1, delay=1.0, path=None, method=None):
-        """Make the next ``times`` requests (optionally only those to ``path`` / with ``method``) fail with ``kind``."""
-        assert kind in {"timeout", "timeout_after", "500", "503", "429", "bad_key"}, kind
+    def fail_next(self, kind, times=1, delay=1.0, path=None, method=None, retry_after=None):
+        """Make the next ``times`` requests (optionally only those to ``path`` / with ``method``) fail with ``kind``.
+        "429"/"418" send ``Retry-After: <retry_after>`` when it is given."""
+        assert kind in {"timeout", "timeout_after", "500", "503", "429", "418", "bad_key"}, kind
         with self._lock:
-            self._faults.append([kind, times, delay, path, method])
+            self._faults.append([kind, times, delay, path, method, retry_after])
+
+    def calls(self, key=None, since=None, path=None):
+        """The arrival times of the requests received (with this api key; "" for unsigned ones; None: all)."""
+        return [
+            t
+            for t, _m, p, k, _ip in list(self.log)
+            if (key is None or k == key) and (since is None or t >= since) and (path is None or p == path)
+        ]
 
     def set_price(self, symbol_id, price):
         self.prices[symbol_id] = Decimal(str(price))
@@ -129,11 +141,11 @@ class FakeBinance:
     def _take_fault(self, method, path):
         with self._lock:
             for fault in self._faults:
-                kind, remaining, delay, fpath, fmethod = fault
+                kind, remaining, delay, fpath, fmethod, retry_after = fault
                 if remaining > 0 and (fpath is None or fpath == path) and (fmethod is None or fmethod == method):
                     fault[1] -= 1
-                    return kind, delay
-        return None, 0
+                    return kind, delay, retry_after
+        return None, 0, None
 
     # --- market data -----------------------------------------------------------------------------------------
     def _unified(self, symbol_id):
@@ -187,10 +199,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._dispatch("DELETE")
 
-    def _send(self, status, payload):
+    def _send(self, status, payload, headers=None):
         body = json.dumps(payload).encode()
         try:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -205,7 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length).decode() if length else ""
         fake.requests.append((method, path))
-        kind, delay = fake._take_fault(method, path)
+        fake.log.append((time.time(), method, path, self.headers.get("X-MBX-APIKEY", ""), self.client_address[0]))
+        kind, delay, retry_after = fake._take_fault(method, path)
+        limit_headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         if kind == "timeout":
             time.sleep(delay)
         elif kind == "500":
@@ -214,8 +230,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(503, {"code": -1001, "msg": "Internal error; unable to process your request."})
         elif kind == "429":
             return self._send(
-                429, {"code": -1003, "msg": "Too many requests; current limit is 1200 request weight per 1 MINUTE."}
+                429,
+                {"code": -1003, "msg": "Too many requests; current limit is 1200 request weight per 1 MINUTE."},
+                limit_headers,
             )
+        elif kind == "418":
+            return self._send(418, {"code": -1003, "msg": "Way too many requests; IP banned."}, limit_headers)
         elif kind == "bad_key":
             return self._send(401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
         query = dict(parse_qsl(parts.query, keep_blank_values=True))

@@ -150,12 +150,15 @@ def test_components_report_each_dependency(auth_client, settings):
     body = r.json()
     assert body["success"] is True and body["status"] == "ok" and body["timestamp"].endswith("Z")
     c = body["components"]
-    assert set(c) == {"database", "cache", "channel_layer", "celery", "exchanges"}
+    assert set(c) == {"database", "cache", "channel_layer", "celery", "exchanges", "rate_limits"}
     assert c["database"]["status"] == "ok" and c["database"]["latency_ms"] >= 0
     assert c["cache"]["status"] == "ok" and c["channel_layer"]["status"] == "ok"
     assert c["celery"] == {"status": "embedded", "mode": "embedded", "workers": []}
     assert set(c["exchanges"]["platforms"]) == set(PLATFORMS)  # every catalogue platform, crypto and brokers
     assert c["exchanges"]["platforms"]["luno"] == {"enabled": True, "status": "enabled"}
+    # the shared exchange rate limiter (trading.exchanges.ratelimit): no bucket used yet, none backing off
+    assert c["rate_limits"]["status"] == "ok" and c["rate_limits"]["backing_off"] == 0
+    assert c["rate_limits"]["backend"] == ("redis" if settings.REDIS_URL else "local")
 
 
 @pytest.mark.django_db

@@ -14,8 +14,9 @@ https://api.alpaca.markets, chosen by the credential's ``environment`` field) an
   simple): the amount is rounded down to whole shares and an order below one share is refused with a clear error.
 - Timeouts: the SDK's requests session has none, so every request gets settings.EXCHANGE_TIMEOUT_MS (or
   ``timeout_ms``). The SDK's own retry (429/504, 3 s sleeps) is switched off; this adapter retries network errors,
-  429 and 5xx with backoff (settings.EXCHANGE_MAX_RETRIES, EXCHANGE_RETRY_BASE_SECONDS), behind the same per-platform
-  token bucket and circuit breaker as the ccxt adapter (trading.exchanges.resilience).
+  429 and 5xx with backoff (settings.EXCHANGE_MAX_RETRIES, EXCHANGE_RETRY_BASE_SECONDS), behind the same shared rate
+  limiter (trading.exchanges.ratelimit: a 429 backs the account off for every process) and circuit breaker
+  (trading.exchanges.resilience) as the ccxt adapter.
 - create_order is NEVER retried blindly: every order carries a client order id; after a network error or 5xx the order
   is looked up by that id (GET /v2/orders:by_client_order_id): found -> returned; 404 -> sent again (same id);
   unknown -> ProviderError.
@@ -57,9 +58,10 @@ from alpaca.trading.requests import (
 from django.conf import settings
 
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
+from trading.exchanges import ratelimit
 from trading.exchanges.base import Exchange, Number, round_to_step
 from trading.exchanges.base import decimal_or_none as D
-from trading.exchanges.resilience import CircuitBreaker, bucket_for
+from trading.exchanges.resilience import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 # urllib3 logs request lines at DEBUG (never headers, but keep it quiet like ccxt's logger).
@@ -189,8 +191,9 @@ class AlpacaExchange(Exchange):
         self.crypto = self._tune(
             CryptoHistoricalDataClient(data_key, data_secret, raw_data=True, url_override=self.base_url)
         )
-        rate, burst = settings.EXCHANGE_RATE_LIMITS.get(platform.id, (3, 20))  # Alpaca: 200 requests a minute
-        self.bucket = bucket_for(platform.id, rate, burst)
+        # The shared rate limiter (trading.exchanges.ratelimit): Alpaca allows 200 requests a minute per account.
+        self.keyed = bool(data_key)
+        self.limiter = ratelimit.Limiter(platform.id, data_key or None, default=(3, 20), name=platform.name)
         self.breaker = CircuitBreaker(
             platform.id, settings.EXCHANGE_CIRCUIT_THRESHOLD, settings.EXCHANGE_CIRCUIT_COOLDOWN_SECONDS
         )
@@ -223,7 +226,9 @@ class AlpacaExchange(Exchange):
             if status == 404:
                 return NotFound("Order not found" if "order" in action else f"{name}: not found")
             if status == 429:
-                return RateLimited(f"Too many requests to {name}; try again shortly", retry_after=1)
+                return RateLimited(
+                    f"Too many requests to {name}; try again shortly", retry_after=self.limiter.retry_after()
+                )
             if status >= 500:
                 return ProviderError(f"{name} is not reachable right now (HTTP {status} on {action})")
             return ProviderError(f"{name} rejected {action}: {message}")
@@ -237,15 +242,18 @@ class AlpacaExchange(Exchange):
                 f"{self.platform.name} is temporarily unavailable (circuit open)",
                 retry_after=self.breaker.retry_after(),
             )
-        if not self.bucket.acquire(max_wait=float(settings.EXCHANGE_RATE_WAIT_SECONDS)):
-            raise RateLimited(f"Too many requests to {self.platform.name}; try again shortly", retry_after=1)
+        self.limiter.take(private=self.keyed)
 
     def _once(self, fn, *args, **kwargs):
         self._guard()
         try:
             result = fn(*args, **kwargs)
         except (APIError, *RETRYABLE) as exc:
-            if self._retryable(exc):
+            if isinstance(exc, APIError) and exc.status_code == 429:
+                # Alpaca answered (it is up) and asks us to slow down: back the account off for every process.
+                headers = getattr(exc.response, "headers", None) if exc._http_error is not None else None
+                self.limiter.backoff(self.keyed, ratelimit.parse_retry_after(headers))
+            elif self._retryable(exc):
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()  # Alpaca answered: it is up
@@ -254,9 +262,9 @@ class AlpacaExchange(Exchange):
         return result
 
     def _backoff(self, attempt, exc):
-        delay = self.retry_base * (2**attempt)
         if isinstance(exc, APIError) and exc.status_code == 429:
-            delay *= 4
+            return  # the shared back-off (ratelimit) holds the next request, for every process
+        delay = self.retry_base * (2**attempt)
         time.sleep(delay * (1 + random.random() * 0.25))
 
     def _call(self, action, fn, *args, **kwargs):

@@ -3,18 +3,23 @@
 CcxtExchange(platform_id, api_key=None, api_secret=None, passphrase=None, base_url=None, timeout_ms=None,
 max_retries=None) wraps ccxt's unified API for the catalogue's platforms and returns the Decimal shapes of base.py.
 
-- Rate limiting: ccxt's own ``enableRateLimit`` plus a token bucket per platform shared by every instance in the process
-  (settings.EXCHANGE_RATE_LIMITS = {"binance": (rate_per_second, burst)}; default (10, 20)).
+- Rate limiting: every REST request (ccxt's ``fetch2``) takes its endpoint's ccxt weight from the shared token buckets
+  of trading.exchanges.ratelimit (Redis with REDIS_URL: every process of the platform shares them): the egress IP's
+  bucket, and for calls carrying the key also the key's; sized from ccxt's ``rateLimit`` unless
+  settings.EXCHANGE_RATE_LIMITS says otherwise. ccxt's own per-instance throttle is off. A 429/418
+  (DDoSProtection/RateLimitExceeded) backs that key/IP off for everyone (Retry-After honoured); retries then wait for
+  the back-off instead of sleeping blindly, and a back-off longer than EXCHANGE_RATE_WAIT_SECONDS fails the call with
+  RateLimited (retry_after = the seconds left).
 - Timeouts: settings.EXCHANGE_TIMEOUT_MS (default 10 000) or the constructor's ``timeout_ms``.
 - Retries with exponential backoff + jitter on network errors ONLY (ccxt.NetworkError: RequestTimeout,
   ExchangeNotAvailable, DDoSProtection/RateLimitExceeded, InvalidNonce, and ccxt.OperationFailed = the exchange's
   "unknown error, try again" 5xx answers); settings.EXCHANGE_MAX_RETRIES (default 3),
-  EXCHANGE_RETRY_BASE_SECONDS (default 0.5; doubled per attempt, x4 after a 429).
+  EXCHANGE_RETRY_BASE_SECONDS (default 0.5; doubled per attempt; after a 429 the shared back-off decides instead).
   create_order is NEVER retried blindly: every order carries a client order id; after a network error the adapter looks
   the order up by that id: found -> returned; confirmed absent -> sent again (same id); unknown -> ProviderError.
 - Circuit breaker per platform (state in the cache, shared across processes): settings.EXCHANGE_CIRCUIT_THRESHOLD
-  consecutive failed calls (default 5) open it, calls then fail fast with ProviderError until
-  EXCHANGE_CIRCUIT_COOLDOWN_SECONDS (default 30) pass; then one probe call decides.
+  consecutive failed calls (default 5; 429/418 answers do not count: the rate limiter backs off) open it, calls then
+  fail fast with ProviderError until EXCHANGE_CIRCUIT_COOLDOWN_SECONDS (default 30) pass; then one probe call decides.
 - Errors: AuthenticationError/PermissionDenied -> AuthInvalid("Invalid API credentials"); InsufficientFunds ->
   InsufficientFunds; everything else -> ProviderError. Messages never contain keys, secrets or signed URLs.
 - Orders: rounded to the market's steps and checked against its limits (min/max amount, min cost) by
@@ -41,8 +46,9 @@ import ccxt
 from django.conf import settings
 
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
+from trading.exchanges import ratelimit
 from trading.exchanges.base import Exchange, Number, OrderOptions
-from trading.exchanges.resilience import CircuitBreaker, bucket_for, reset_buckets
+from trading.exchanges.resilience import CircuitBreaker, reset_buckets
 from trading.platforms import get_platform
 
 logger = logging.getLogger(__name__)
@@ -83,10 +89,10 @@ _markets_lock = threading.Lock()
 
 
 def reset_state():
-    """Forget cached markets and token buckets (tests)."""
+    """Forget cached markets and token buckets, the shared ones included (tests)."""
     with _markets_lock:
         _markets_cache.clear()
-    reset_buckets()
+    reset_buckets()  # the shared rate limiter's too
 
 
 def D(value):
@@ -161,8 +167,10 @@ class CcxtExchange(Exchange):
             self.client.set_sandbox_mode(True)
         if self.base_url:
             self.client.urls["api"] = _override_urls(self.client.urls["api"], self.base_url)
-        rate, burst = settings.EXCHANGE_RATE_LIMITS.get(platform.id, (10, 20))
-        self.bucket = bucket_for(platform.id, rate, burst)
+        self.limiter = ratelimit.Limiter(
+            platform.id, api_key or None, self.client.rateLimit, name=platform.name, host="testnet" if testnet else ""
+        )
+        ratelimit.install(self.client, self.limiter, (ccxt.DDoSProtection,))
         self.breaker = CircuitBreaker(
             platform.id, settings.EXCHANGE_CIRCUIT_THRESHOLD, settings.EXCHANGE_CIRCUIT_COOLDOWN_SECONDS
         )
@@ -182,6 +190,10 @@ class CcxtExchange(Exchange):
             return NotFound("Order not found")
         if isinstance(exc, ccxt.BadSymbol):
             return ValidationFailed(f"{name} has no such market", details={"symbol": ["unknown market"]})
+        if isinstance(exc, ccxt.DDoSProtection):
+            return RateLimited(
+                f"{name} asks us to slow down; try again shortly", retry_after=self.limiter.retry_after()
+            )
         if isinstance(exc, RETRYABLE):
             return ProviderError(f"{name} is not reachable right now ({exc.__class__.__name__} on {action})")
         return ProviderError(f"{name} rejected {action}: {_exchange_message(exc)}")
@@ -192,13 +204,12 @@ class CcxtExchange(Exchange):
                 f"{self.platform.name} is temporarily unavailable (circuit open)",
                 retry_after=self.breaker.retry_after(),
             )
-        if not self.bucket.acquire(max_wait=float(settings.EXCHANGE_RATE_WAIT_SECONDS)):
-            raise RateLimited(f"Too many requests to {self.platform.name}; try again shortly", retry_after=1)
+        # The rate limit is taken per HTTP request, in the client's fetch2 (ratelimit.install).
 
     def _backoff(self, attempt, exc):
-        delay = self.retry_base * (2**attempt)
         if isinstance(exc, ccxt.DDoSProtection):
-            delay *= 4  # the exchange asked us to slow down
+            return  # the shared back-off (ratelimit) holds the next request, for every process
+        delay = self.retry_base * (2**attempt)
         time.sleep(delay * (1 + random.random() * 0.25))
 
     def _once(self, action, fn, *args, **kwargs):
@@ -206,6 +217,8 @@ class CcxtExchange(Exchange):
         self._guard()
         try:
             result = fn(*args, **kwargs)
+        except ccxt.DDoSProtection:
+            raise  # the exchange answered (it is up); the rate limiter has backed off
         except RETRYABLE:
             self.breaker.record_failure()
             raise
@@ -306,13 +319,17 @@ class CcxtExchange(Exchange):
         return [[int(r[0]), D(r[1]), D(r[2]), D(r[3]), D(r[4]), D(r[5]) or Decimal(0)] for r in rows]
 
     def ping(self):
-        """One cheap public call (the default symbol's ticker); returns the latency in ms. Never retried."""
+        """One cheap public call (the default symbol's ticker); returns the latency in ms. Never retried, and it waits
+        for the rate limiter no longer than the client's timeout (a health check must not hang on a back-off)."""
         market = self.market(self.platform.default_symbol)
         started = time.monotonic()
+        self.limiter.max_wait = self.client.timeout / 1000
         try:
             self._once("ping", self.client.fetch_ticker, market["symbol"])
         except ccxt.BaseError as exc:
             raise self._translate(exc, "ping") from None
+        finally:
+            self.limiter.max_wait = None
         return int((time.monotonic() - started) * 1000)
 
     # --- account -----------------------------------------------------------------------------------------------

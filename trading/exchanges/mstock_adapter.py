@@ -31,7 +31,8 @@ anything else DAY (NSE orders live for the day); order types market, limit, stop
 ``options.stop_price`` as the trigger. Orders carry a tag derived from the client order id: after a timeout the
 order book is searched for it (found -> that order; confirmed absent -> sent again; unknown -> ProviderError), so an
 order is never placed twice. Reads are retried on network errors and 5xx answers (settings.EXCHANGE_MAX_RETRIES, with
-back-off); the per-platform token bucket and circuit breaker of resilience.py guard every call.
+back-off); the shared rate limiter (ratelimit.py: a 429 backs the key off for every process) and the circuit breaker of
+resilience.py guard every call.
 
 Market data: mStock serves quotes and candles only to a logged-in account, so the keyless ``public()`` adapter answers
 ``ping`` (reachability) and refuses prices with a ProviderError that says so; an adapter built from a credential
@@ -54,9 +55,10 @@ from django.conf import settings
 
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
 from trading import sessions
+from trading.exchanges import ratelimit
 from trading.exchanges.base import Exchange, Number
 from trading.exchanges.base import decimal_or_none as D
-from trading.exchanges.resilience import CircuitBreaker, bucket_for
+from trading.exchanges.resilience import CircuitBreaker
 
 
 def _import_sdk():
@@ -154,8 +156,8 @@ class MStockExchange(Exchange):
             disable_ssl=False,
         )
         self.client.default_root_uri = self.base_url
-        rate, burst = settings.EXCHANGE_RATE_LIMITS.get(platform.id, (10, 20))
-        self.bucket = bucket_for(platform.id, rate, burst)
+        # The shared rate limiter (trading.exchanges.ratelimit): the key's bucket and this host's.
+        self.limiter = ratelimit.Limiter(platform.id, api_key or None, name=platform.name)
         self.breaker = CircuitBreaker(
             platform.id, settings.EXCHANGE_CIRCUIT_THRESHOLD, settings.EXCHANGE_CIRCUIT_COOLDOWN_SECONDS
         )
@@ -208,8 +210,7 @@ class MStockExchange(Exchange):
                 f"{self.platform.name} is temporarily unavailable (circuit open)",
                 retry_after=self.breaker.retry_after(),
             )
-        if not self.bucket.acquire(max_wait=float(settings.EXCHANGE_RATE_WAIT_SECONDS)):
-            raise RateLimited(f"Too many requests to {self.platform.name}; try again shortly", retry_after=1)
+        self.limiter.take(private=bool(self.keys is not None and self.keys.api_key))
 
     def _once(self, action, fn, *args):
         """One guarded SDK call. Returns the response; raises _Retryable, _SessionExpired or _Refused."""
@@ -238,6 +239,10 @@ class MStockExchange(Exchange):
             self.breaker.record_failure()
             raise _Retryable(f"HTTP {response.status_code} on {action}")
         self.breaker.record_success()
+        if response.status_code == 429:  # slow down: back the key off for every process; the retry waits for it
+            private = bool(self.keys is not None and self.keys.api_key)
+            self.limiter.backoff(private, ratelimit.parse_retry_after(response.headers))
+            raise _Retryable(f"HTTP 429 on {action}")
         if response.status_code == 401:
             raise _SessionExpired()
         return response
@@ -257,6 +262,10 @@ class MStockExchange(Exchange):
 
     def _translate(self, exc, action):
         name = self.platform.name
+        if isinstance(exc, _Retryable) and exc.reason.startswith("HTTP 429"):
+            return RateLimited(
+                f"Too many requests to {name}; try again shortly", retry_after=self.limiter.retry_after()
+            )
         if isinstance(exc, _Retryable):
             return ProviderError(f"{name} is not reachable right now ({exc.reason})")
         text = exc.message.lower()

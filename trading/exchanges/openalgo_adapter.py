@@ -53,9 +53,10 @@ from django.conf import settings
 
 from amarktai.errors import AuthInvalid, InsufficientFunds, NotFound, ProviderError, RateLimited, ValidationFailed
 from trading import sessions
+from trading.exchanges import ratelimit
 from trading.exchanges.base import Exchange
 from trading.exchanges.base import decimal_or_none as D
-from trading.exchanges.resilience import CircuitBreaker, bucket_for
+from trading.exchanges.resilience import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +164,8 @@ class OpenAlgoExchange(Exchange):
         self.retry_base = float(settings.EXCHANGE_RETRY_BASE_SECONDS)
         # One gateway per user: its own breaker and bucket, so one user's dead gateway never blocks another's.
         gateway = hashlib.sha256(self.host.encode()).hexdigest()[:16]
-        rate, burst = settings.EXCHANGE_RATE_LIMITS.get(platform.id, (10, 20))
-        self.bucket = bucket_for(f"{platform.id}:{gateway}", rate, burst)
+        # The shared rate limiter (trading.exchanges.ratelimit): per gateway, its key's bucket and this host's.
+        self.limiter = ratelimit.Limiter(f"{platform.id}:{gateway}", self.api_key or None, name="your OpenAlgo gateway")
         self.breaker = CircuitBreaker(
             f"{platform.id}:{gateway}", settings.EXCHANGE_CIRCUIT_THRESHOLD, settings.EXCHANGE_CIRCUIT_COOLDOWN_SECONDS
         )
@@ -192,8 +193,7 @@ class OpenAlgoExchange(Exchange):
                 "Your OpenAlgo gateway is temporarily unavailable (circuit open)",
                 retry_after=self.breaker.retry_after(),
             )
-        if not self.bucket.acquire(max_wait=float(settings.EXCHANGE_RATE_WAIT_SECONDS)):
-            raise RateLimited("Too many requests to your OpenAlgo gateway; try again shortly", retry_after=1)
+        self.limiter.take(private=bool(self.api_key))
 
     def _once(self, endpoint, payload):
         """One POST. Returns the decoded answer of a 2xx; raises _Transient for timeouts, refused connections and 5xx
@@ -223,8 +223,13 @@ class OpenAlgoExchange(Exchange):
         message = self._clean(data.get("message") or f"HTTP {response.status_code}")
         if response.status_code in (401, 403):
             raise AuthInvalid("Invalid API credentials")
-        if response.status_code == 429:
-            raise RateLimited("Your OpenAlgo gateway asks to slow down; try again shortly", retry_after=1)
+        if response.status_code == 429:  # back off this gateway's key for every process (Retry-After honoured)
+            seconds = self.limiter.backoff(
+                bool(self.api_key), ratelimit.parse_retry_after(response.headers), str(response.status_code)
+            )
+            raise RateLimited(
+                "Your OpenAlgo gateway asks to slow down; try again shortly", retry_after=max(1, int(seconds + 0.999))
+            )
         if 300 <= response.status_code < 400:
             raise ProviderError(f"Your OpenAlgo gateway answered {endpoint} with a redirect; give its final URL")
         if response.status_code == 404 and endpoint in ("orderstatus",):

@@ -1,5 +1,6 @@
-"""Guards around calls to real exchanges: a token bucket per platform (in this process) and a circuit breaker per
-platform whose state lives in the Django cache (Redis in production), so every process sees the same open circuit.
+"""Guards around calls to real exchanges: a circuit breaker per platform whose state lives in the Django cache (Redis
+in production), so every process sees the same open circuit, and a plain in-process token bucket. The adapters' rate
+limit is the shared one of trading.exchanges.ratelimit (per API key and per egress IP, across processes).
 
 Circuit: CLOSED -> after ``threshold`` consecutive failures -> OPEN (calls fail fast) -> after ``cooldown`` seconds one
 probe call is let through (HALF-OPEN) -> success closes it, failure opens it again for another cool-down.
@@ -50,8 +51,12 @@ def bucket_for(platform_id, rate, burst):
 
 
 def reset_buckets():
+    """Forget this process's buckets and the shared rate limiter's (trading.exchanges.ratelimit; tests)."""
+    from trading.exchanges import ratelimit
+
     with _buckets_lock:
         _buckets.clear()
+    ratelimit.reset()
 
 
 class CircuitBreaker:
