@@ -197,3 +197,32 @@ def test_coalescer_unit_latest_wins_and_a_lost_send_does_not_block(settings, mon
     clock[0] += 5
     coalescer.offer("luno", "BTC/ZAR", entry(5))  # not stuck: sent at once
     assert sent == [1.0, 3.0, 5.0]
+
+
+def test_limits_are_per_user_and_subscriptions_stay_wanted(user, other_user, settings, monkeypatch):
+    settings.MARKET_WS_MAX_SYMBOLS_PER_USER = 2
+    from realtime import markets as rt_markets
+
+    monkeypatch.setattr(rt_markets, "RENEW_SECONDS", 0.05)
+    wants = []
+    original = marketcache.want
+    monkeypatch.setattr(marketcache, "want", lambda ex, sym, ttl=120: (wants.append((ex, sym)), original(ex, sym, ttl)))
+    mine, theirs = token_for(user), token_for(other_user)
+
+    async def scenario():
+        a = await ws_connect(token=mine)
+        b = await ws_connect(token=theirs)
+        assert (await _send(a, {"type": "subscribe", "symbols": ["luno:BTC/ZAR", "luno:ETH/ZAR"]}))["type"] == (
+            "subscribed"
+        )
+        # Another user's subscriptions never count against this user's limit (nor the other way round).
+        answer = await _send(b, {"type": "subscribe", "symbols": ["luno:XRP/ZAR", "luno:SOL/ZAR"]})
+        assert answer["type"] == "subscribed", answer
+        refused = await _send(a, {"type": "subscribe", "symbols": ["luno:XRP/ZAR"]})
+        assert refused["error_code"] == "SUBSCRIPTION_LIMIT"
+        # While subscribed, the markets are marked wanted again and again (the market-data service keeps them).
+        wants.clear()
+        await asyncio.sleep(0.3)
+        assert wants.count(("luno", "BTC/ZAR")) >= 2 and wants.count(("luno", "XRP/ZAR")) >= 2
+
+    run(scenario)
