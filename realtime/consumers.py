@@ -101,6 +101,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     # --- market subscriptions (realtime.markets) ------------------------------------------------------------
     async def _subscribe(self, data):
+        markets.note_consumer_loop()
         followed = dict(self.followed_markets or {})
         asked = markets.parse(data.get("symbols"))
         new = {name: market for name, market in asked.items() if name not in followed}

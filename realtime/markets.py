@@ -19,6 +19,7 @@ trading) at once and again on every renewal, so the market-data service streams 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -37,6 +38,21 @@ MAX_SYMBOL_LENGTH = 64
 # want(exchange, symbol, ttl) marks the market wanted in trading.marketcache.
 _resolve: Callable[[str], tuple[str, str]] | None = None
 _want: Callable[[str, str, float], None] | None = None
+
+
+# The event loop of the WebSocket consumers of this process (noted at each subscribe). The in-memory channel layer
+# (the embedded default) is not thread-safe: a sender in another thread hands its sends to this loop.
+_consumer_loop: asyncio.AbstractEventLoop | None = None
+
+
+def note_consumer_loop() -> None:
+    global _consumer_loop
+    _consumer_loop = asyncio.get_running_loop()
+
+
+def consumer_loop() -> asyncio.AbstractEventLoop | None:
+    loop = _consumer_loop
+    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
 
 
 def register(resolve: Callable[[str], tuple[str, str]], want: Callable[[str, str, float], None]) -> None:

@@ -3,6 +3,7 @@ ticker reaches trading.marketcache, coalescing to MARKET_UPDATES_PER_SECOND per 
 per user (a subscription flood is refused with a clear message), the markets marked wanted."""
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -224,5 +225,23 @@ def test_limits_are_per_user_and_subscriptions_stay_wanted(user, other_user, set
         wants.clear()
         await asyncio.sleep(0.3)
         assert wants.count(("luno", "BTC/ZAR")) >= 2 and wants.count(("luno", "XRP/ZAR")) >= 2
+
+    run(scenario)
+
+
+def test_a_ticker_written_by_another_thread_reaches_the_subscriber(user):
+    """The market-data service writes from its own thread (or process): the update still arrives, on the in-memory
+    layer of the embedded default as on Redis."""
+    token = token_for(user)
+
+    async def scenario():
+        comm = await ws_connect(token=token)
+        await _send(comm, {"type": "subscribe", "symbols": ["valr:SOL/ZAR"]})
+        writer = threading.Thread(target=marketcache.put_ticker, args=("valr", "SOL/ZAR", _ticker(2500)))
+        writer.start()
+        writer.join()
+        update = await ws_receive(comm)
+        assert update["type"] == "market_update" and update["data"]["symbol"] == "SOL/ZAR"
+        assert update["data"]["last"] == 2500.0
 
     run(scenario)
