@@ -3,13 +3,14 @@ ticker reaches trading.marketcache, coalescing to MARKET_UPDATES_PER_SECOND per 
 per user (a subscription flood is refused with a clear message), the markets marked wanted."""
 
 import asyncio
+import json
 import threading
 import time
 
 import pytest
 
 from market import feed
-from tests.realtime.conftest import run, token_for, ws_connect, ws_receive
+from tests.realtime.conftest import SSEStream, run, token_for, ws_connect, ws_receive
 from trading import marketcache
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -243,5 +244,31 @@ def test_a_ticker_written_by_another_thread_reaches_the_subscriber(user):
         update = await ws_receive(comm)
         assert update["type"] == "market_update" and update["data"]["symbol"] == "SOL/ZAR"
         assert update["data"]["last"] == 2500.0
+
+    run(scenario)
+
+
+def test_sse_stream_subscribes_with_the_symbols_parameter(user, settings):
+    settings.MARKET_WS_MAX_SYMBOLS_PER_CONNECTION = 2
+    token = token_for(user)
+
+    async def scenario():
+        stream = await SSEStream(query=f"token={token}&symbols=luno:BTC/ZAR,binance:eth/usdt").start()
+        assert stream.status == 200
+        await stream.events_until("overview_update")
+        marketcache.put_ticker("binance", "ETH/USDT", {**_ticker(3000), "symbol": "ETH/USDT"})
+        event = await stream.event()
+        assert event["event"] == "market_update" and event["data"]["type"] == "market_update"
+        assert (event["data"]["data"]["symbol"], event["data"]["data"]["last"]) == ("ETH/USDT", 3000.0)
+        assert ("binance", "ETH/USDT") in marketcache.wanted()
+
+        for query, code in (
+            ("symbols=luno:NOPE/ZAR", "VALIDATION_ERROR"),
+            ("symbols=luno:BTC/ZAR,luno:ETH/ZAR,luno:XRP/ZAR", "SUBSCRIPTION_LIMIT"),
+        ):
+            refused = await SSEStream(query=f"token={token}&{query}").start()
+            body = json.loads(await refused.body())
+            assert refused.status == 400 and body["success"] is False and body["error_code"] == code, body
+        await stream.close()
 
     run(scenario)
