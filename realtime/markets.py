@@ -33,6 +33,8 @@ SUBSCRIPTION_LIMIT = "SUBSCRIPTION_LIMIT"
 RENEW_SECONDS = 30.0
 ENTRY_TTL = 90.0
 MAX_SYMBOL_LENGTH = 64
+LOCK_WAIT_SECONDS = 1.0
+LOCK_TTL_SECONDS = 5
 
 # Set by the market app (market.apps): resolve("luno:btc/zar") -> ("luno", "BTC/ZAR") or raise ValueError(reason);
 # want(exchange, symbol, ttl) marks the market wanted in trading.marketcache.
@@ -167,6 +169,23 @@ def check_limits(user_id: Any, channel: str, current: Iterable[str], adding: Ite
             SUBSCRIPTION_LIMIT,
         )
     return after
+
+
+def claim(user_id: Any, channel: str, current: Iterable[str], adding: Iterable[str]) -> list[str]:
+    """check_limits and record in one step, under the user's lock: two connections of a user subscribing at the same
+    moment (in any processes) cannot both pass the per-user limit. Returns the connection's new list."""
+    lock = _user_key(user_id) + ":lock"
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while not cache.add(lock, 1, timeout=LOCK_TTL_SECONDS):
+        if time.monotonic() > deadline:
+            break  # a holder that died: its lock expires on its own; go ahead rather than refuse the client
+        time.sleep(0.01)
+    try:
+        after = check_limits(user_id, channel, current, adding)
+        record(user_id, channel, after)
+        return after
+    finally:
+        cache.delete(lock)
 
 
 def record(user_id: Any, channel: str, symbols: list[str], now: float | None = None) -> None:

@@ -106,7 +106,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
         if asked is not None:
             try:
                 self.followed = markets.parse([part.strip() for part in asked.split(",") if part.strip()] or None)
-                names = await sync_to_async(markets.check_limits)(self.user.pk, self.channel_name, [], self.followed)
+                await sync_to_async(markets.claim)(self.user.pk, self.channel_name, [], self.followed)
             except markets.SubscriptionError as exc:
                 body = exc.message_body()
                 await self.send_response(
@@ -127,7 +127,6 @@ class EventStreamConsumer(AsyncHttpConsumer):
         if self.followed:
             markets.note_consumer_loop()
             self.groups += tuple(markets.market_group(*market) for market in self.followed.values())
-            await sync_to_async(markets.record)(self.user.pk, self.channel_name, names)
             await sync_to_async(markets.want)(list(self.followed.values()))
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)

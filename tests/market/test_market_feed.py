@@ -272,3 +272,35 @@ def test_sse_stream_subscribes_with_the_symbols_parameter(user, settings):
         await stream.close()
 
     run(scenario)
+
+
+def test_concurrent_claims_of_one_user_cannot_both_pass_the_user_limit(settings, monkeypatch):
+    from realtime import markets as rt_markets
+
+    settings.MARKET_WS_MAX_SYMBOLS_PER_USER = 3
+    original = rt_markets.check_limits
+
+    def slow_check(*args):  # widen the race window between reading and recording
+        result = original(*args)
+        time.sleep(0.05)
+        return result
+
+    monkeypatch.setattr(rt_markets, "check_limits", slow_check)
+    outcomes = []
+
+    def claim(channel, names):
+        try:
+            outcomes.append(rt_markets.claim("u1", channel, [], names))
+        except rt_markets.SubscriptionError as exc:
+            outcomes.append(exc.error_code)
+
+    threads = [
+        threading.Thread(target=claim, args=(f"chan{i}", [f"luno:M{i}{j}/ZAR" for j in range(2)])) for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(1 for o in outcomes if isinstance(o, list)) == 1, outcomes
+    assert outcomes.count("SUBSCRIPTION_LIMIT") == 3
+    assert len(rt_markets.user_markets("u1")) == 2
