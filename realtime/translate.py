@@ -30,6 +30,10 @@ def ws_message(message):
         return {"type": event, **payload}
     if event == ev.SIGNAL:
         return signal_message(payload)
+    if event == ev.MARKET_UPDATE:
+        return {"type": "market_update", "data": payload}
+    if event == ev.INDEX_UPDATE:  # as in GET /api/market/indices; its timestamp is that of its newest ticker
+        return {"type": "index_update", **payload, "timestamp": payload.get("timestamp") or message.get("timestamp")}
     if event in (
         ev.TRADING_STATUS,
         ev.CONFIG_UPDATE,
