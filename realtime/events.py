@@ -16,9 +16,9 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - pnl_update:      per bot: {"scope": "bot", "bot_id", "currency" (the bot's quote), "total_profit", "current_capital",
                    "profit_percentage"}; per account (the seed's shape, in the user's base currency): {"scope":
                    "account", "total_pnl", "realised_pnl", "unrealised_pnl", "daily_pnl", "open_positions",
-                   "positions_without_price", <valuation block>}; per trading account (only on that account's SSE stream,
-                   computed there after its fills, never published): {"scope": "trading_account", "account_id", the
-                   same figures of that account}
+                   "positions_without_price", <valuation block>}; per trading account (only on that account's SSE
+                   stream, computed there after its fills, never published): {"scope": "trading_account",
+                   "account_id", the same figures of that account}
 - overview_update: {"active_bots", "total_bots", "total_profit", "total_capital", "realised_pnl", "unrealised_pnl",
                    "total_pnl", "daily_pnl", "open_positions", "positions_without_price", <valuation block>}
   The valuation block (trading.valuation): {"currency", "rate_source", "rates", "breakdown", "unpriced"}.
