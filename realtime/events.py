@@ -37,6 +37,10 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - model_training_progress: {"kind": "ranking"|"optimization", "run_id", "progress" (0..1), "status"
                    ("running"|"completed"|"failed"), "error"?, "scored"?, "total"?, "evaluated"?, "strategy"?,
                    "exchange"?, "symbol"?}  (a ranking run or parameter search the user started, ranking app)
+- group_order_update: {"group_order": <the group order as in GET /api/group-orders/{id}: "status" ("working"|"filled"|
+                   "partial"|"failed"), "accounts_filled", "accounts_failed", "children": [one per account and slice,
+                   each with "account_id", "account_label", "status", "error"]>}  (mirror app: a group order's
+                   children were placed; each child also sends its own order_update)
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay
@@ -83,6 +87,7 @@ CONFIG_UPDATE = "config_update"
 SYSTEM_STATUS = "system_status"
 BACKTEST_PROGRESS = "backtest_progress"
 MODEL_TRAINING_PROGRESS = "model_training_progress"
+GROUP_ORDER_UPDATE = "group_order_update"
 EVENT_TYPES = {
     BOT_UPDATE,
     TRADE_EXECUTED,
@@ -98,6 +103,7 @@ EVENT_TYPES = {
     POSITION_UPDATE,
     BACKTEST_PROGRESS,
     MODEL_TRAINING_PROGRESS,
+    GROUP_ORDER_UPDATE,
 }
 # Every WebSocket and SSE connection also joins this group: platform-wide events (system_status) reach everyone once.
 BROADCAST_GROUP = "broadcast"
