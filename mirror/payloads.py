@@ -16,7 +16,7 @@ def account_label(account: ExchangeCredential | None) -> str:
 def member_payload(member: GroupMember) -> dict:
     return {
         "id": str(member.id),
-        "account_id": member.account_id,
+        "account_id": str(member.account_id),
         "account_label": account_label(member.account),
         "exchange": member.account.platform,
         "is_primary": member.is_primary,
@@ -51,7 +51,7 @@ def child_payload(child: GroupOrderChild, group_order: GroupOrder) -> dict:
     return {
         "id": str(child.id),
         "group_order_id": str(child.group_order_id),
-        "account_id": child.account_id,
+        "account_id": str(child.account_id) if child.account_id else None,
         "account_label": child.account_label,
         "exchange": child.exchange,
         "is_primary": child.is_primary,

@@ -11,13 +11,13 @@ def _decimal(**kwargs):
 
 class GroupCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64)
-    primary_account_id = StrictIntegerField(min_value=1, help_text="The account (a stored exchange key) that leads.")
+    primary_account_id = serializers.UUIDField(help_text="The account (a stored exchange key) that leads.")
     enabled = serializers.BooleanField(default=True)
 
 
 class GroupUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64, required=False)
-    primary_account_id = StrictIntegerField(min_value=1, required=False)
+    primary_account_id = serializers.UUIDField(required=False)
     enabled = serializers.BooleanField(required=False)
 
 
@@ -38,7 +38,7 @@ class MemberFieldsSerializer(serializers.Serializer):
 
 
 class MemberCreateSerializer(MemberFieldsSerializer):
-    account_id = StrictIntegerField(min_value=1)
+    account_id = serializers.UUIDField()
 
 
 class GroupOrderCreateSerializer(serializers.Serializer):
@@ -67,7 +67,7 @@ class GroupOrderFilterSerializer(serializers.Serializer):
 # --- response shapes (OpenAPI) --------------------------------------------------------------------------------
 class MemberSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    account_id = serializers.IntegerField()
+    account_id = serializers.UUIDField()
     account_label = serializers.CharField()
     exchange = serializers.CharField()
     is_primary = serializers.BooleanField()
@@ -109,7 +109,7 @@ class MessageResponseSerializer(serializers.Serializer):
 class ChildSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     group_order_id = serializers.UUIDField()
-    account_id = serializers.IntegerField(allow_null=True)
+    account_id = serializers.UUIDField(allow_null=True)
     account_label = serializers.CharField()
     exchange = serializers.CharField()
     is_primary = serializers.BooleanField()

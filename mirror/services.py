@@ -38,7 +38,7 @@ MEMBER_FIELDS = ("multiplier", "fixed_amount", "max_order_value", "enabled")
 
 
 # --- groups ------------------------------------------------------------------------------------------------
-def create_group(user: Any, *, name: str, primary_account_id: int, enabled: bool = True) -> AccountGroup:
+def create_group(user: Any, *, name: str, primary_account_id: Any, enabled: bool = True) -> AccountGroup:
     account = selectors.access_account(user, primary_account_id)
     try:
         with transaction.atomic():
@@ -74,7 +74,7 @@ def delete_group(user: Any, group_id: Any) -> None:
     selectors.access_group(user, group_id).delete()
 
 
-def add_member(user: Any, group_id: Any, *, account_id: int, **fields: Any) -> GroupMember:
+def add_member(user: Any, group_id: Any, *, account_id: Any, **fields: Any) -> GroupMember:
     group = selectors.access_group(user, group_id)
     account = selectors.access_account(user, account_id)
     _check_member_fields(fields)
@@ -362,7 +362,7 @@ def _publish_unplaced(child: GroupOrderChild, group_order: GroupOrder) -> None:
         "status": "rejected",
         "client_order_id": child.client_order_id,
         "reason": f"{child.state}: {child.error}",
-        "account_id": child.account_id,
+        "account_id": str(child.account_id) if child.account_id else None,
         "account_label": child.account_label,
         "group_order_id": str(group_order.id),
         "created_at": iso_now(),
