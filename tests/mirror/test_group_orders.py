@@ -64,7 +64,7 @@ def test_one_order_mirrored_to_three_accounts_with_multipliers_and_lot_rounding(
 
 
 def test_a_follower_with_revoked_keys_fails_alone(user, accounts, group):
-    fake, _primary, half, _double = accounts
+    fake = accounts[0]
     fake.accounts.pop("FOLLOWER-KEY-0001")  # the exchange revoked the follower's keys
     go = services.place_group_order(user, group.pk, symbol="BTC/USDT", side="buy", amount=D("0.01"))
     children = _children(go)
