@@ -94,6 +94,7 @@ def place_order(
     common = {
         "user": user,
         "bot": bot,
+        "account": exchange.account,  # the trading account it goes to (None: the default paper book / KeySet)
         "exchange": exchange.platform_id,
         "symbol": market["symbol"],
         "side": side,
@@ -154,7 +155,10 @@ def _record_children(
     parent: Order, children: list[dict], stop_loss: Decimal | None, take_profit: Decimal | None
 ) -> None:
     """The orders an exchange split ``parent`` into, each recorded and filled like any order; the parent rolls up."""
-    common = {f: getattr(parent, f) for f in ("user", "bot", "exchange", "symbol", "side", "type", "price", "is_paper")}
+    common = {
+        f: getattr(parent, f)
+        for f in ("user", "bot", "account", "exchange", "symbol", "side", "type", "price", "is_paper")
+    }
     for i, result in enumerate(children):
         child = Order.objects.create(
             **common,
@@ -250,7 +254,11 @@ def record_fill(
     with transaction.atomic():
         fills.before_fill(order)  # listeners lock what they will change (the bot row) before the position rows
         positions = Position.objects.select_for_update().filter(
-            user_id=order.user_id, exchange=order.exchange, symbol=order.symbol, is_open=True
+            user_id=order.user_id,
+            account_id=order.account_id,
+            exchange=order.exchange,
+            symbol=order.symbol,
+            is_open=True,
         )
         position = (
             positions.filter(bot_id=order.bot_id).first()
@@ -263,6 +271,7 @@ def record_fill(
                 position = Position.objects.create(
                     user_id=order.user_id,
                     bot_id=order.bot_id,
+                    account_id=order.account_id,
                     exchange=order.exchange,
                     symbol=order.symbol,
                     amount=amount,
@@ -291,6 +300,7 @@ def record_fill(
         trade = Trade.objects.create(
             user_id=order.user_id,
             bot_id=order.bot_id,
+            account_id=order.account_id,
             order=order,
             exchange=order.exchange,
             symbol=order.symbol,
@@ -350,6 +360,12 @@ def cancel_order(order: Order, exchange: Exchange) -> Order:
 
 def _user_exchange(user: Any, exchange_id: str, is_paper: bool) -> Exchange:
     return get_exchange(user, exchange_id, "paper" if is_paper else "live")
+
+
+def order_exchange(order: Order) -> Exchange:
+    """The exchange an existing order lives on: its trading account's (Order.account) when it has one, else the
+    user's default paper book or live keys of the platform."""
+    return get_exchange(order.user, order.exchange, "paper" if order.is_paper else "live", credential=order.account)
 
 
 def user_client_order_id(user: Any, client_id: str) -> str:
@@ -484,7 +500,7 @@ def send_paper_funds(user: Any, from_platform: str, to_platform: str, currency: 
 
 def cancel_user_order(user: Any, order_id: Any) -> Order:
     order = access_order(user, order_id)
-    return cancel_order(order, _user_exchange(user, order.exchange, order.is_paper))
+    return cancel_order(order, order_exchange(order))
 
 
 def modify_user_order(user: Any, order_id: Any, amount: Decimal | None = None, price: Decimal | None = None) -> Order:
@@ -494,7 +510,7 @@ def modify_user_order(user: Any, order_id: Any, amount: Decimal | None = None, p
         raise ValidationFailed("Only open limit orders can be modified")
     if amount is None and price is None:
         raise ValidationFailed("Give a new amount or price", details={"amount": ["required"], "price": ["required"]})
-    exchange = _user_exchange(user, order.exchange, order.is_paper)
+    exchange = order_exchange(order)
     with transaction.atomic():
         order = cancel_order(order, exchange)
         remaining = amount if amount is not None else order.amount - order.filled
@@ -518,12 +534,12 @@ def sync_open_orders(limit: int = 500) -> int:
     synced = 0
     orders = (
         Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True)
-        .select_related("user", "bot")
+        .select_related("user", "bot", "account")
         .order_by("updated_at")[:limit]
     )
     for order in orders:
         try:
-            sync_order(order, get_exchange(order.user, order.exchange, "paper" if order.is_paper else "live"))
+            sync_order(order, order_exchange(order))
             synced += 1
         except Exception:
             logger.warning("could not sync order %s", order.pk, exc_info=True)
