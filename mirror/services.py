@@ -122,13 +122,13 @@ def _check_member_fields(fields: dict) -> None:
 # --- accounts as exchanges -------------------------------------------------------------------------------------
 def account_is_paper(account: ExchangeCredential) -> bool:
     """Whether an account trades on the paper exchange (a paper account) rather than live with its keys."""
-    return bool(getattr(account, "is_paper", False))
+    return bool(account.is_paper)
 
 
 def account_exchange(account: ExchangeCredential) -> Exchange:
-    """The exchange an account trades on: its platform with its own keys (live), or the paper exchange."""
-    mode = "paper" if account_is_paper(account) else "live"
-    return get_exchange(account.user, account.platform, mode, credential=account)
+    """The exchange an account trades on: its platform with its own keys (live), or its own paper book (a paper
+    account). Orders placed through it record the account (Order.account)."""
+    return get_exchange(account.user, account.platform, account.trading_mode, credential=account)
 
 
 # --- planning ------------------------------------------------------------------------------------------------
@@ -207,6 +207,38 @@ def place_group_order(
     """Send one order to every enabled account of a group (see the module docstring). ``client_order_id`` (the
     client's id, or a bot's deterministic one) makes it safe to retry: the same id returns the same group order (and
     finishes placing whatever it had not placed yet)."""
+    group_order = plan_group_order(
+        user,
+        group_id,
+        symbol=symbol,
+        side=side,
+        type=type,
+        amount=amount,
+        price=price,
+        all_or_nothing=all_or_nothing,
+        client_order_id=client_order_id,
+        bot=bot,
+        reason=reason,
+    )
+    return execute_group_order(group_order.pk)
+
+
+def plan_group_order(
+    user: Any,
+    group_id: Any,
+    *,
+    symbol: str,
+    side: str,
+    type: str = "market",
+    amount: Decimal,
+    price: Decimal | None = None,
+    all_or_nothing: bool = False,
+    client_order_id: str | None = None,
+    bot: Any = None,
+    reason: str = "",
+) -> GroupOrder:
+    """The group order and its children, written but not sent (execute_group_order sends them). An existing group
+    order with the same ``client_order_id`` is returned as it is."""
     group = selectors.access_group(user, group_id)
     if type == "limit" and price is None:
         raise ValidationFailed("a limit order needs a price", details={"price": ["required"]})
@@ -215,7 +247,7 @@ def place_group_order(
     if key is not None:
         existing = GroupOrder.objects.owned_by(user).filter(client_key=key).first()
         if existing is not None:
-            return execute_group_order(existing.pk)
+            return existing
     if not group.enabled:
         raise ValidationFailed("this group is disabled", details={"group": ["disabled"]})
     members = [m for m in selectors.group_members(group) if m.enabled]
@@ -245,7 +277,7 @@ def place_group_order(
         )
         for plan in plans:
             _write_children(group_order, plan)
-    return execute_group_order(group_order.pk)
+    return group_order
 
 
 def _write_children(group_order: GroupOrder, plan: _Plan) -> None:
@@ -323,7 +355,6 @@ def _place_child(group_order: GroupOrder, child_id: Any) -> None:
                     reason=f"group {group_order.group_name}: {child.account_label}",
                     is_paper=account_is_paper(account),
                 )
-                _link_account(order, account)
             child.state, child.order = ChildState.PLACED, order
         except AmarktaiError as exc:
             child.state, child.error, child.error_code = ChildState.FAILED, exc.message[:255], exc.error_code
@@ -334,13 +365,6 @@ def _place_child(group_order: GroupOrder, child_id: Any) -> None:
         child.save(update_fields=["state", "order", "error", "error_code", "updated_at"])
         if child.state != ChildState.PLACED:
             _publish_unplaced(child, group_order)
-
-
-def _link_account(order: Any, account: ExchangeCredential) -> None:
-    """Record on the trading Order which account placed it, where the Order knows accounts (``Order.account``)."""
-    if hasattr(order, "account_id") and order.account_id is None:
-        order.account_id = account.pk
-        order.save(update_fields=["account_id"])
 
 
 def _publish_unplaced(child: GroupOrderChild, group_order: GroupOrder) -> None:
