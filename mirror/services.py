@@ -136,7 +136,7 @@ class _Plan:
     def __init__(self, member: GroupMember) -> None:
         self.member = member
         self.slices: list[Decimal] = []
-        self.state = ChildState.PENDING
+        self.state: str = ChildState.PENDING
         self.error = ""
         self.error_code = ""
 
@@ -337,7 +337,11 @@ def _place_child(group_order: GroupOrder, child_id: Any) -> None:
         child = GroupOrderChild.objects.select_for_update().filter(pk=child_id).first()
         if child is None or child.state != ChildState.PENDING:
             return  # another worker placed (or settled) it while this one waited for the lock
-        account = ExchangeCredential.objects.select_related("user").filter(pk=child.account_id).first()
+        account = (
+            ExchangeCredential.objects.select_related("user").filter(pk=child.account_id).first()
+            if child.account_id
+            else None
+        )
         try:
             if account is None:
                 raise NotFound("the account was removed before its order was sent")

@@ -61,6 +61,7 @@ class GroupDetailView(GenericAPIView):
 
     @extend_schema(request=GroupUpdateSerializer, responses=GroupResponseSerializer)
     def patch(self, request, group_id):
+        self.get_object()  # another user's group: 404 before any validation
         changes = validated(GroupUpdateSerializer, request.data)
         return Response(_group_body(services.update_group(request.user, group_id, dict(changes))))
 
@@ -75,6 +76,7 @@ class MemberListView(GenericAPIView):
 
     @extend_schema(request=MemberCreateSerializer, responses={201: MemberResponseSerializer})
     def post(self, request, group_id):
+        selectors.access_group(request.user, group_id)  # another user's group: 404 before any validation
         data = validated(MemberCreateSerializer, request.data)
         member = services.add_member(request.user, group_id, **data)
         return Response({"success": True, "member": member_payload(member)}, status=201)
@@ -88,6 +90,7 @@ class MemberDetailView(GenericAPIView):
 
     @extend_schema(request=MemberFieldsSerializer, responses=MemberResponseSerializer)
     def patch(self, request, group_id, member_id):
+        self.get_object()  # another user's member: 404 before any validation
         changes = validated(MemberFieldsSerializer, request.data)
         member = services.update_member(request.user, group_id, member_id, dict(changes))
         return Response({"success": True, "member": member_payload(member)})
@@ -113,6 +116,7 @@ class GroupOrderCreateView(GenericAPIView):
     )
     @idempotent
     def post(self, request, group_id):
+        selectors.access_group(request.user, group_id)  # another user's group: 404 before any validation
         data = validated(GroupOrderCreateSerializer, request.data)
         group_order = services.place_group_order(request.user, group_id, **data)
         children = selectors.group_order_children(group_order)
