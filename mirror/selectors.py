@@ -6,6 +6,7 @@ from django.db.models import Prefetch
 
 from amarktai.tenancy import access
 from mirror.models import AccountGroup, GroupMember, GroupOrder, GroupOrderChild
+from trading.services import client_order_id as derive
 from wallets.models import ExchangeCredential
 
 
@@ -27,6 +28,11 @@ def access_account(user: Any, account_id: Any) -> ExchangeCredential:
 
 def access_group_order(user: Any, group_order_id: Any) -> GroupOrder:
     return access(GroupOrder.objects, user, group_order_id, "Group order")
+
+
+def group_order_placed(user: Any, client_order_id: str) -> bool:
+    """Whether a group order with this client id (a bot's deterministic one) exists: a retried tick sends nothing."""
+    return GroupOrder.objects.owned_by(user).filter(client_key=derive("group", user.pk, client_order_id)).exists()
 
 
 def groups(user: Any) -> list[AccountGroup]:
