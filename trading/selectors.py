@@ -154,12 +154,12 @@ def open_positions(user: Any, prices: dict | None = None) -> list[dict]:
     return [position_payload(row, now) for row in valued_positions(user, prices)]
 
 
-def positions_report(user: Any, valuation: Valuation | None = None) -> dict:
+def positions_report(user: Any, valuation: Valuation | None = None, account: Any = None) -> dict:
     """GET /api/positions (without the envelope): the positions in their own currencies, and their value and
     unrealised P&L converted into the user's base currency (positions with no price are counted in ``no_price`` and
     left out of both)."""
     valuation = valuation or Valuation.for_user(user)
-    rows = valued_positions(user)
+    rows = valued_positions(user, account=account)
     now = timezone.now()
     totals, block = valuation.report(
         {
@@ -419,9 +419,26 @@ def round_trips_page(user: Any, *, offset: int = 0, limit: int = 100, **filters:
     return trips[offset : offset + limit], len(trips)
 
 
-def orders_page(user: Any, *, status: str | None = None, limit: int = 100) -> tuple[list[Order], int]:
-    """The user's orders, newest first, and how many there are in all (optionally in one status)."""
+def orders_page(
+    user: Any, *, status: str | None = None, limit: int = 100, account: Any = None
+) -> tuple[list[Order], int]:
+    """The user's orders, newest first, and how many there are in all (optionally in one status); ``account``: only
+    the orders placed on that trading account (top-level ones: their split parts come as children)."""
     orders = Order.objects.owned_by(user)
+    if account is not None:
+        orders = orders.filter(account=account, parent__isnull=True)
     if status:
         orders = orders.filter(status=status)
     return list(orders.order_by("-created_at")[:limit]), orders.count()
+
+
+def realised_by_currency(user: Any, account: Any, since: datetime | None = None) -> dict[str, Decimal]:
+    """The realised P&L of the trades on one trading account (optionally since ``since``), by quote currency."""
+    trades = Trade.objects.owned_by(user).filter(account=account)
+    if since is not None:
+        trades = trades.filter(created_at__gte=since)
+    out: dict[str, Decimal] = {}
+    for symbol, total in trades.values_list("symbol").annotate(total=Sum("profit_loss")).order_by("symbol"):
+        currency = quote_of(symbol)
+        out[currency] = out.get(currency, ZERO) + (total or ZERO)
+    return out

@@ -406,8 +406,11 @@ def manual_order(
     product: str | None = None,
     time_in_force: str = "gtc",
     stop_price: Decimal | None = None,
+    account: Any = None,
 ) -> Order:
-    """A user's own order: paper in testing mode, live (stored keys) in the live modes. ``product``,
+    """A user's own order: paper in testing mode, live (stored keys) in the live modes; or, with ``account`` (one of
+    the user's trading accounts, wallets.ExchangeCredential), on that account: a paper account's own paper book, a
+    live account's keys (only in the live modes). ``product``,
     ``time_in_force`` and ``stop_price`` are the order's options (trading.exchanges.base.OrderOptions; stop and
     stop_limit orders need a stop price).
 
@@ -418,6 +421,16 @@ def manual_order(
     if type in ("stop", "stop_limit") and stop_price is None:
         raise ValidationFailed(f"a {type} order needs a stop_price", details={"stop_price": ["required"]})
     is_paper = user.system_mode not in LIVE_MODES
+    if account is not None:
+        if account.user_id != user.pk:
+            raise NotFound("Account not found")
+        exchange = account.platform
+        if not account.is_paper and is_paper:
+            raise ValidationFailed(
+                "This is a live account: switch the system mode to live to trade on it",
+                details={"account_id": ["live account while in testing mode"]},
+            )
+        is_paper = account.is_paper
     price = None if type in ("market", "stop") else price
     stop_price = stop_price if type in ("stop", "stop_limit") else None
     options = OrderOptions(product=product, time_in_force=time_in_force, stop_price=stop_price)
@@ -429,7 +442,7 @@ def manual_order(
         if existing is not None:
             platform = get_platform(exchange)
             platform_id = platform.id if platform is not None else exchange
-            if not _same_order(
+            if existing.account_id != (account.pk if account is not None else None) or not _same_order(
                 existing,
                 exchange=platform_id,
                 symbol=symbol,
@@ -444,7 +457,11 @@ def manual_order(
                     details={"client_order_id": ["already used for a different order"]},
                 )
             return existing
-    target = _user_exchange(user, exchange, is_paper)
+    target = (
+        _user_exchange(user, exchange, is_paper)
+        if account is None
+        else get_exchange(user, exchange, "paper" if is_paper else "live", credential=account)
+    )
     order = place_order(
         user,
         target,
@@ -496,6 +513,15 @@ def release_paper_funds(user: Any, platform_id: str, currency: str, amount: Deci
 def send_paper_funds(user: Any, from_platform: str, to_platform: str, currency: str, amount: Decimal) -> None:
     """A completed paper transfer: the held amount leaves ``from_platform`` and arrives free on ``to_platform``."""
     _paper(user, from_platform).send_held(currency, amount, to=_paper(user, to_platform))
+
+
+def open_paper_account(user: Any, account: Any, starting_balance: Decimal | None = None) -> dict:
+    """Give a new paper trading account (wallets.ExchangeCredential, trading_mode "paper") its starting balance in
+    the platform's quote currency (``starting_balance``, else PAPER_STARTING_BALANCES) and return its balances."""
+    exchange = get_exchange(user, account.platform, "paper", credential=account)
+    if starting_balance is not None:
+        exchange.fund(starting_balance)
+    return exchange.fetch_balance()
 
 
 def cancel_user_order(user: Any, order_id: Any) -> Order:

@@ -125,3 +125,26 @@ def pending_out(user: Any, provider: str, currency: str, *, held: bool | None = 
         qs = qs.filter(held=held)
     pending = qs.alias(current_status=_latest_status()).filter(current_status="pending")
     return pending.aggregate(s=Sum("amount"))["s"] or Decimal(0)
+
+
+# ---------------------------------------------------------------- trading accounts (/api/accounts)
+
+
+def access_account(user: Any, account_id: Any, *, lock: bool = False) -> ExchangeCredential:
+    """One of the user's trading accounts, live or paper (404 for a missing or another user's account alike)."""
+    return access(ExchangeCredential.objects, user, account_id, "Account", lock=lock)
+
+
+def accounts(user: Any, platform: str | None = None, mode: str | None = None) -> list[ExchangeCredential]:
+    """The user's trading accounts (live and paper), by platform then oldest first; optionally of one platform/mode."""
+    qs = ExchangeCredential.objects.owned_by(user)
+    if platform:
+        qs = qs.filter(platform=platform)
+    if mode:
+        qs = qs.filter(trading_mode=mode)
+    return list(qs.order_by("platform", "created_at"))
+
+
+def account_ids(user: Any) -> set[str]:
+    """The ids of the user's trading accounts (as strings)."""
+    return {str(pk) for pk in ExchangeCredential.objects.owned_by(user).values_list("pk", flat=True)}

@@ -167,6 +167,17 @@ class PaperExchange(Exchange):
         except IntegrityError:
             pass  # created concurrently
 
+    def fund(self, amount: Decimal) -> None:
+        """Open this book with ``amount`` of the platform's quote currency (a new paper account's starting balance);
+        a book that already has balances is left as it is."""
+        if PaperBalance.objects.filter(**self.book).exists():
+            return
+        try:
+            with transaction.atomic():
+                PaperBalance.objects.create(**self.book, currency=self.platform.quote, free=Decimal(str(amount)))
+        except IntegrityError:
+            pass  # opened concurrently
+
     def fetch_balance(self):
         self._ensure_account()
         return {
