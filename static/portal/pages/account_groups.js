@@ -152,6 +152,9 @@
       await loadOrders();
     });
 
+    // An account added or removed above (accounts.js redraws its list): the account choices follow.
+    const accountList = T('accounts-list');
+    if (accountList) new MutationObserver(debounce(() => load().catch(() => {}), 300)).observe(accountList, { childList: true });
     const reload = debounce(() => loadOrders().catch(() => {}), 300);
     live.on('group_order_update', reload);
     live.on('order_update', ({ order } = {}) => { if (order && (order.group_order_id || order.account_id)) reload(); });
