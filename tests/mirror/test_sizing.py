@@ -86,3 +86,18 @@ def test_children_sum_to_the_rounded_size_and_never_exceed_the_freeze_quantity(
     assert sum(children, D("0")) == size
     assert all(0 < c <= market["max_market_amount"] for c in children)
     assert all(c % unit == 0 for c in children)
+
+
+def test_every_adapter_states_its_freeze_quantity_where_the_exchange_has_one():
+    from trading.exchanges import mstock_adapter, paper
+    from trading.platforms import get_platform
+
+    assert paper.market_info("BTC/ZAR")["max_market_amount"] == D("5")
+    nifty = paper.market_info("NIFTY/INR")
+    assert nifty["max_market_amount"] == D("1800") and nifty["lot_size"] == D("75")
+    plan = sizing.split(sizing.round_amount(D("3790"), nifty), sizing.freeze_quantity(nifty, "market"), nifty)
+    assert plan == [D("1800"), D("1800"), D("150")]
+    adapter = mstock_adapter.MStockExchange.__new__(mstock_adapter.MStockExchange)
+    adapter.platform = get_platform("mstock")
+    assert adapter._market_shape("NIFTY/INR")["max_market_amount"] == D("1800")
+    assert adapter._market_shape("RELIANCE/INR")["max_market_amount"] is None  # NSE states none for cash shares
