@@ -15,10 +15,12 @@ A group order is planned once and executed child by child:
 """
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from amarktai.errors import AmarktaiError, Conflict, InsufficientFunds, NotFound, ValidationFailed
 from amarktai.utils import iso_now, money
@@ -330,6 +332,24 @@ def execute_group_order(group_order_id: Any) -> GroupOrder:
             group_order.user_id, events.GROUP_ORDER_UPDATE, {"group_order": group_order_payload(group_order, children)}
         )
     return group_order
+
+
+def resume_pending(older_than_seconds: int = 60, limit: int = 100) -> int:
+    """Finish group orders left with pending children (a process died between planning and placing): each is executed
+    again, which places only what was not placed. Returns how many group orders were resumed (the beat task)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        GroupOrderChild.objects.filter(state=ChildState.PENDING, created_at__lt=cutoff)
+        .order_by("group_order_id")
+        .values_list("group_order_id", flat=True)
+        .distinct()[:limit]
+    )
+    for group_order_id in ids:
+        try:
+            execute_group_order(group_order_id)
+        except Exception:  # one group order's trouble never stops the others
+            logger.warning("could not resume group order %s", group_order_id, exc_info=True)
+    return len(ids)
 
 
 def _place_child(group_order: GroupOrder, child_id: Any) -> None:

@@ -96,3 +96,19 @@ def test_two_workers_racing_place_every_child_once(user):
     # a third, late retry finds everything placed and sends nothing
     services.execute_group_order(go.pk)
     assert PaperOrder.objects.filter(user=user).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_crashed_group_order_is_resumed_once(user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    group, *_ = paper_group(user)
+    go = services.plan_group_order(user, group.pk, symbol="BTC/USDT", side="buy", amount=D("0.01"))
+    assert services.resume_pending() == 0  # too recent: its own request is still placing it
+    GroupOrderChild.objects.filter(group_order=go).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert services.resume_pending() == 1
+    assert GroupOrderChild.objects.filter(group_order=go, state="placed").count() == 3
+    assert services.resume_pending() == 0
+    assert PaperOrder.objects.filter(user=user).count() == 3
