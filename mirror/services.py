@@ -249,6 +249,17 @@ def plan_group_order(
     if key is not None:
         existing = GroupOrder.objects.owned_by(user).filter(client_key=key).first()
         if existing is not None:
+            same = (
+                str(existing.group_id) == str(group.pk)
+                and (existing.symbol, existing.side, existing.type) == (symbol.upper(), side, type)
+                and existing.amount == Decimal(str(amount))
+                and existing.price == price
+            )
+            if not same:
+                raise Conflict(
+                    "client_order_id was already used for a different group order",
+                    details={"client_order_id": ["already used for a different order"]},
+                )
             return existing
     if not group.enabled:
         raise ValidationFailed("this group is disabled", details={"group": ["disabled"]})

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from amarktai.errors import Conflict
 from mirror import services
 from mirror.models import GroupOrderChild
 from mirror.payloads import group_order_payload
@@ -125,6 +126,10 @@ def test_a_retry_places_nothing_twice(user, accounts, group):
     services.execute_group_order(first.pk)  # the task retried
     assert again.pk == first.pk
     assert fake.count("POST", ORDER_PATH) == 3 and Order.objects.count() == 3
+    with pytest.raises(Conflict):  # the same id for another order
+        services.place_group_order(
+            user, group.pk, symbol="BTC/USDT", side="sell", amount=D("0.01"), client_order_id="retry-1"
+        )
 
 
 def test_api_crud_orders_and_idempotency(user, auth_client, accounts):
