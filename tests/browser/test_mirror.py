@@ -84,6 +84,14 @@ def test_groups_section(new_page, portal_server, screenshot_dir, size):
     assert no_page_overflow(page)
     shot(page, str(screenshot_dir / f"mirror-groups-{size}.png"))
 
+    # The Trades page's order list says which group and account each child order went to.
+    page.goto("/trades")
+    expect(tid(page, "order-row")).to_have_count(4)  # 2 + 2 children placed (the short follower never was)
+    expect(tid(page, "order-group")).to_have_count(4)
+    expect(tid(page, "order-group").first).to_contain_text("Desk · ")
+    expect(tid(page, "orders-group-order").first).to_contain_text("Client (valr) Skipped (insufficient funds")
+    assert no_page_overflow(page)
+
 
 def no_page_overflow(page):
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
