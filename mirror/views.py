@@ -6,6 +6,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from accounts.permissions import PASSWORD_SESSION_FOR_CHANGES
 from amarktai.api import validated
 from mirror import selectors, services
 from mirror.payloads import group_order_payload, group_payload, member_payload
@@ -31,6 +32,8 @@ def _group_body(group):
 
 class GroupListView(GenericAPIView):
     serializer_class = GroupCreateSerializer
+    # Which accounts trade together and how much: an API key may read groups, only a password session changes them.
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES
 
     @extend_schema(responses=GroupListResponseSerializer, description="The user's account groups with their members.")
     def get(self, request):
@@ -51,6 +54,8 @@ class GroupListView(GenericAPIView):
 
 class GroupDetailView(GenericAPIView):
     serializer_class = GroupUpdateSerializer
+    # Which accounts trade together and how much: an API key may read groups, only a password session changes them.
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES
 
     def get_object(self):
         return selectors.access_group(self.request.user, self.kwargs["group_id"])
@@ -73,6 +78,8 @@ class GroupDetailView(GenericAPIView):
 
 class MemberListView(GenericAPIView):
     serializer_class = MemberCreateSerializer
+    # Which accounts trade together and how much: an API key may read groups, only a password session changes them.
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES
 
     @extend_schema(request=MemberCreateSerializer, responses={201: MemberResponseSerializer})
     def post(self, request, group_id):
@@ -84,6 +91,8 @@ class MemberListView(GenericAPIView):
 
 class MemberDetailView(GenericAPIView):
     serializer_class = MemberFieldsSerializer
+    # Which accounts trade together and how much: an API key may read groups, only a password session changes them.
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES
 
     def get_object(self):
         return selectors.access_member(self.request.user, self.kwargs["group_id"], self.kwargs["member_id"])

@@ -211,3 +211,41 @@ def test_api_tenancy(user, other_client, auth_client, accounts, group):
     assert other_client.get("/api/group-orders").json()["group_orders"] == []
     member.refresh_from_db()
     assert member.enabled is True
+
+
+def test_api_key_scopes(user, auth_client, accounts, group):
+    """A read key reads groups and group orders; a trade key also sends group orders; changing a group (which
+    accounts trade, and how much) needs a password session."""
+    from rest_framework.test import APIClient
+
+    from accounts.models import ApiKey
+
+    _key, reader_raw = ApiKey.generate(user, "reader", scopes=["read"])
+    _key, trader_raw = ApiKey.generate(user, "trader", scopes=["read", "trade"])
+    reader, trader = APIClient(), APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {reader_raw}")
+    trader.credentials(HTTP_AUTHORIZATION=f"Bearer {trader_raw}")
+    assert reader.get("/api/account-groups").json()["total"] == 1
+    assert reader.get(f"/api/account-groups/{group.pk}").status_code == 200
+    order = {"symbol": "BTC/USDT", "side": "buy", "amount": "0.01"}
+    assert_error(reader.post(f"/api/account-groups/{group.pk}/orders", order, format="json"), 403, "PERMISSION_DENIED")
+    assert trader.post(f"/api/account-groups/{group.pk}/orders", order, format="json").status_code == 201
+    assert reader.get("/api/group-orders").json()["total"] == 1
+    member = group.members.exclude(is_primary=True).first()
+    for client in (reader, trader):
+        assert_error(
+            client.patch(f"/api/account-groups/{group.pk}", {"enabled": False}, format="json"), 403, "PERMISSION_DENIED"
+        )
+        assert_error(
+            client.patch(f"/api/account-groups/{group.pk}/members/{member.pk}", {"multiplier": "9"}, format="json"),
+            403,
+            "PERMISSION_DENIED",
+        )
+        assert_error(
+            client.post("/api/account-groups", {"name": "k", "primary_account_id": str(accounts[1].pk)}, format="json"),
+            403,
+            "PERMISSION_DENIED",
+        )
+        assert_error(client.delete(f"/api/account-groups/{group.pk}"), 403, "PERMISSION_DENIED")
+    member.refresh_from_db()
+    assert member.multiplier == D("0.5")
