@@ -112,3 +112,28 @@ def test_a_crashed_group_order_is_resumed_once(user):
     assert GroupOrderChild.objects.filter(group_order=go, state="placed").count() == 3
     assert services.resume_pending() == 0
     assert PaperOrder.objects.filter(user=user).count() == 3
+
+
+@pytest.mark.django_db
+def test_order_update_per_child_and_group_order_update(user, monkeypatch, django_capture_on_commit_callbacks):
+    from realtime import events
+
+    sent = []
+    monkeypatch.setattr(events, "_send", lambda user_id, kind, payload: sent.append((user_id, kind, payload)))
+    group, primary, follower, other = paper_group(user)
+    from trading.models import PaperBalance
+
+    PaperBalance.objects.update_or_create(
+        user=user, platform="kucoin", account=other, currency="USDT", defaults={"free": D("1")}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        go = services.place_group_order(user, group.pk, symbol="BTC/USDT", side="buy", amount=D("0.01"))
+    updates = [p["order"] for _, kind, p in sent if kind == events.ORDER_UPDATE]
+    placed = [o for o in updates if o.get("account_id") in (str(primary.pk), str(follower.pk))]
+    assert {o["account_id"] for o in placed} == {str(primary.pk), str(follower.pk)}
+    short = [o for o in updates if o.get("account_id") == str(other.pk)]
+    assert len(short) == 1 and short[0]["status"] == "rejected" and short[0]["group_order_id"] == str(go.pk)
+    assert short[0]["reason"].startswith("skipped: insufficient funds")
+    (group_update,) = [p["group_order"] for _, kind, p in sent if kind == events.GROUP_ORDER_UPDATE]
+    assert group_update["status"] == "partial" and len(group_update["children"]) == 3
+    assert all(user_id == user.pk for user_id, _, _ in sent)
