@@ -89,6 +89,16 @@ def owner_candles(bot_id, exchange, symbol, timeframe):
     return candles
 
 
+def _bot_position(bot):
+    """The bot's open position. A bot trading an account group holds one per account: its primary account's decides
+    (the followers' orders follow from it by their multipliers)."""
+    rows = Position.objects.filter(bot=bot, is_open=True)
+    if bot.account_group_id is not None:
+        primary = mirror_selectors.primary_account_id(bot.account_group_id)
+        return rows.filter(account_id=primary).first() or rows.first()
+    return rows.first()
+
+
 def _position_view(position):
     if position is None:
         return None
@@ -225,11 +235,11 @@ def _tick(bot_id, candles, source, signals=None):
                 last_decision_at=now,
             )
             return "traded" if traded else "ok"
-        position = Position.objects.filter(bot=bot, is_open=True).first()
+        position = _bot_position(bot)
         # The position's exit plan (bots.exits) first, from the latest price; an exit is this tick's one order.
         exited, plan, sold = exits.run_exits(bot, position, exchange) if position is not None else ("", None, False)
         if sold:
-            position = Position.objects.filter(bot=bot, is_open=True).first()
+            position = _bot_position(bot)
         view = _position_view(position)
         if view is not None and exits.manages_take_profit(plan):
             view["take_profit"] = None  # the plan's targets / trailing take profit replace the single take profit

@@ -35,6 +35,11 @@ def group_order_placed(user: Any, client_order_id: str) -> bool:
     return GroupOrder.objects.owned_by(user).filter(client_key=derive("group", user.pk, client_order_id)).exists()
 
 
+def primary_account_id(group_id: Any) -> Any:
+    """The account id of a group's primary member (None if it has none)."""
+    return GroupMember.objects.filter(group_id=group_id, is_primary=True).values_list("account_id", flat=True).first()
+
+
 def groups(user: Any) -> list[AccountGroup]:
     members = GroupMember.objects.select_related("account").order_by("-is_primary", "created_at")
     return list(AccountGroup.objects.owned_by(user).prefetch_related(Prefetch("members", queryset=members)))

@@ -8,9 +8,9 @@ from bots import engine
 from bots.services import create_bot
 from mirror import services
 from mirror.models import GroupOrder, GroupOrderChild
-from tests.bots.test_engine import BUY, scaled
+from tests.bots.test_engine import BUY, SELL, scaled
 from tests.helpers import assert_error
-from trading.models import Order
+from trading.models import Order, Position
 from wallets.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +50,14 @@ def test_a_bots_order_goes_to_every_enabled_account_of_its_group(user, auth_clie
     # the same candle again (a retried tick): nothing new is placed
     engine.tick_bot(bot.pk, scaled(BUY, 12000))
     assert GroupOrder.objects.filter(bot=bot).count() == 1 and Order.objects.filter(bot=bot).count() == 2
+    positions = {p.account_id: p.amount for p in Position.objects.filter(bot=bot, is_open=True)}
+    assert positions == {primary.account_id: primary.amount, follower.account_id: follower.amount}
+
+    # the sell: sized from the primary's position, the follower's by its multiplier: both accounts end flat
+    assert engine.tick_bot(bot.pk, scaled(SELL, 12000)) == "traded"
+    sell = GroupOrder.objects.get(bot=bot, side="sell")
+    assert {c.state for c in sell.children.all()} == {"placed"}
+    assert not Position.objects.filter(bot=bot, is_open=True).exists()
 
 
 def test_another_users_group_cannot_be_given_to_a_bot(other_user, other_client, group):
