@@ -249,3 +249,28 @@ def test_api_key_scopes(user, auth_client, accounts, group):
         assert_error(client.delete(f"/api/account-groups/{group.pk}"), 403, "PERMISSION_DENIED")
     member.refresh_from_db()
     assert member.multiplier == D("0.5")
+
+
+def test_changing_the_primary_and_the_schema(user, auth_client, accounts, group):
+    _fake, primary, half, _double = accounts
+    resp = auth_client.patch(f"/api/account-groups/{group.pk}", {"primary_account_id": str(half.pk)}, format="json")
+    assert resp.status_code == 200, resp.content
+    members = resp.json()["group"]["members"]
+    assert [(m["account_id"], m["is_primary"]) for m in members][0] == (str(half.pk), True)
+    assert sum(m["is_primary"] for m in members) == 1 and len(members) == 3
+    old = next(m for m in members if m["account_id"] == str(primary.pk))
+    assert old["is_primary"] is False and old["multiplier"] == 1.0
+    assert_error(
+        auth_client.patch(
+            f"/api/account-groups/{group.pk}/members/{members[0]['id']}", {"multiplier": "2"}, format="json"
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
+    schema = auth_client.get("/api/schema/?format=json").json()
+    post = schema["paths"]["/api/account-groups/{group_id}/orders"]["post"]
+    assert any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in post["parameters"])
+    assert "201" in post["responses"]
+    assert {"/api/group-orders", "/api/group-orders/{group_order_id}", "/api/account-groups/{group_id}/members"} <= set(
+        schema["paths"]
+    )
