@@ -256,7 +256,7 @@ def test_changing_the_primary_and_the_schema(user, auth_client, accounts, group)
     resp = auth_client.patch(f"/api/account-groups/{group.pk}", {"primary_account_id": str(half.pk)}, format="json")
     assert resp.status_code == 200, resp.content
     members = resp.json()["group"]["members"]
-    assert [(m["account_id"], m["is_primary"]) for m in members][0] == (str(half.pk), True)
+    assert (members[0]["account_id"], members[0]["is_primary"]) == (str(half.pk), True)
     assert sum(m["is_primary"] for m in members) == 1 and len(members) == 3
     old = next(m for m in members if m["account_id"] == str(primary.pk))
     assert old["is_primary"] is False and old["multiplier"] == 1.0
