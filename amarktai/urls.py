@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("trading.urls")),
     path("api/", include("market.urls")),
     path("api/", include("wallets.urls")),
+    path("api/", include("mirror.urls")),
     path("api/", include("research.urls")),
     path("api/", include("chat.urls")),
     path("api/", include("control.urls")),

@@ -42,6 +42,8 @@ from bots.managed_view import is_managed
 from bots.models import Bot, BotEventKind, BotStatus, Decision, ExitPlan, TradingMode
 from bots.services import max_failures, record_signal, set_status
 from bots.strategies import get_strategy, ticks
+from mirror import selectors as mirror_selectors
+from mirror import services as mirror_services
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
 from trading import services as trading
 from trading import sessions, system
@@ -85,6 +87,16 @@ def owner_candles(bot_id, exchange, symbol, timeframe):
         candles = [[float(v) for v in row] for row in raw]
         cache.set(key, candles, 10)
     return candles
+
+
+def _bot_position(bot):
+    """The bot's open position. A bot trading an account group holds one per account: its primary account's decides
+    (the followers' orders follow from it by their multipliers)."""
+    rows = Position.objects.filter(bot=bot, is_open=True)
+    if bot.account_group_id is not None:
+        primary = mirror_selectors.primary_account_id(bot.account_group_id)
+        return rows.filter(account_id=primary).first() or rows.first()
+    return rows.first()
 
 
 def _position_view(position):
@@ -223,11 +235,11 @@ def _tick(bot_id, candles, source, signals=None):
                 last_decision_at=now,
             )
             return "traded" if traded else "ok"
-        position = Position.objects.filter(bot=bot, is_open=True).first()
+        position = _bot_position(bot)
         # The position's exit plan (bots.exits) first, from the latest price; an exit is this tick's one order.
         exited, plan, sold = exits.run_exits(bot, position, exchange) if position is not None else ("", None, False)
         if sold:
-            position = Position.objects.filter(bot=bot, is_open=True).first()
+            position = _bot_position(bot)
         view = _position_view(position)
         if view is not None and exits.manages_take_profit(plan):
             view["take_profit"] = None  # the plan's targets / trailing take profit replace the single take profit
@@ -252,7 +264,10 @@ def _tick(bot_id, candles, source, signals=None):
         elif signal is not None:
             cid = trading.client_order_id(bot.pk, signal.candle_ts, signal.side)
             decision, why = Decision.ALREADY_PLACED, f"The {signal.side} order for this candle was already placed"
-            if not Order.objects.filter(client_order_id=cid).exists():  # a retried tick places nothing twice
+            placed = Order.objects.filter(client_order_id=cid).exists() or (
+                bot.account_group_id is not None and mirror_selectors.group_order_placed(bot.user, cid)
+            )
+            if not placed:  # a retried tick places nothing twice
                 # Size from the price the order will meet (the ask), not the candle close.
                 amount = (
                     position.amount
@@ -264,7 +279,20 @@ def _tick(bot_id, candles, source, signals=None):
                     Decision.BELOW_MIN_SIZE,
                     f"Order size {amount} is below the exchange minimum of {market['min_amount']}",
                 )
-                if signal.side == "sell" or amount >= market["min_amount"]:
+                if (signal.side == "sell" or amount >= market["min_amount"]) and bot.account_group_id is not None:
+                    # The bot trades a group: the order goes to every enabled account (each its own child order).
+                    mirror_services.place_group_order(
+                        bot.user,
+                        bot.account_group_id,
+                        symbol=bot.symbol,
+                        side=signal.side,
+                        type="market",
+                        amount=amount,
+                        client_order_id=cid,
+                        bot=bot,
+                        reason=signal.reason,
+                    )
+                elif signal.side == "sell" or amount >= market["min_amount"]:
                     trading.place_order(
                         bot.user,
                         exchange,
@@ -279,6 +307,7 @@ def _tick(bot_id, candles, source, signals=None):
                         stop_loss=Decimal(str(round(signal.stop_loss, 8))) if signal.stop_loss else None,
                         take_profit=Decimal(str(round(signal.target, 8))) if signal.target else None,
                     )
+                if signal.side == "sell" or amount >= market["min_amount"]:
                     traded = True
                     decision = Decision.TRADED_BUY if signal.side == "buy" else Decision.TRADED_SELL
                     if signal.side == "sell" and signal.reason.startswith("stop loss"):  # the stop-loss guard counts it

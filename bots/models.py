@@ -106,6 +106,11 @@ class Bot(models.Model):
     webhook_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     # Not a column: the token itself, set on the instance only when bots.services just issued it (shown once).
     webhook_token: str | None = None
+    # A bot that trades an account group (mirror): each of its orders goes to every enabled account of the group
+    # (mirror.services.place_group_order; the bot's size is the primary's). Null: it trades its own exchange book.
+    account_group = models.ForeignKey(
+        "mirror.AccountGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="bots"
+    )
     # The highest capital the bot has had (bots.protections: the max-drawdown pause measures from it).
     peak_capital = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -31,6 +31,7 @@ def bot_payload(bot: Bot) -> dict:
         "name": bot.name,
         "exchange": bot.exchange,
         "symbol": bot.symbol,
+        "account_group_id": str(bot.account_group_id) if bot.account_group_id else None,
         "status": bot.status,
         "trading_mode": bot.trading_mode,
         "risk_mode": bot.risk_mode,

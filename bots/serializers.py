@@ -23,6 +23,12 @@ class BotCreateSerializer(serializers.Serializer):
 
 class BotUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
+    account_group_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Trade an account group (GET /api/account-groups): every order goes to each enabled account of "
+        "the group, the bot's size being the primary's. null: trade the bot's own book again.",
+    )
     risk_mode = serializers.ChoiceField(choices=RiskMode.values, required=False)
     strategy = serializers.ChoiceField(choices=list(STRATEGIES), required=False)
     params = serializers.DictField(required=False)

@@ -51,6 +51,7 @@ from bots.strategies import params as strategy_params
 from bots.strategies.base import Strategy
 from bots.strategies.managed import MANAGED
 from bots.tokens import is_webhook_strategy, new_token
+from mirror import selectors as mirror_selectors
 from realtime import events
 from trading import services as trading
 from trading.exchanges import get_exchange
@@ -225,6 +226,11 @@ def update_bot(user: Any, bot_id: Any, changes: dict) -> Bot:
     if "params" in changes:
         bot.params = _validate_params(bot.strategy, changes["params"], bot.current_capital)
         fields.append("params")
+    if "account_group_id" in changes:
+        group_id = changes["account_group_id"]
+        # another user's group: 404, like any id of theirs
+        bot.account_group = mirror_selectors.access_group(user, group_id) if group_id is not None else None
+        fields.append("account_group")
     if fields:
         bot.save(update_fields=[*set(fields), "updated_at"])
         publish_bot(bot)

@@ -29,6 +29,7 @@ RANKING = "ranking"  # "which bot performs best?": not answered yet, said honest
 CREATE_BOT = "create_bot"  # "create a momentum bot": not done by the assistant, said honestly
 WHY_NOT = "why_not"  # "why didn't my DCA bot buy?": the bot's last decision, its reason, and its last alert
 EXITS = "exits"  # "what are my exits on Alpha?": the exit plan and the protections in force
+GROUP_ORDERS = "group_orders"  # "which accounts filled?": the last group order, account by account (mirror)
 UNKNOWN = "unknown"
 UNSUPPORTED = {RANKING, CREATE_BOT, UNKNOWN}
 
@@ -329,6 +330,12 @@ def _decimal(value):
         return None
 
 
+_GROUP_ORDERS = re.compile(
+    r"\bgroup\s+orders?\b|\bwhich\s+accounts?\b|\baccounts?\b.*\b(?:fill|filled|fail|failed|rejected|skipped)\b"
+    r"|\b(?:mirrored|mirror)\s+orders?\b"
+)
+
+
 def parse(text, bots):
     """The user's intent. ``bots`` are the user's own bots (the only ones a reference may resolve to)."""
     lower = text.lower().strip()
@@ -378,6 +385,10 @@ def parse(text, bots):
         if not intent.bots and not intent.ambiguous and len(bots) == 1:
             intent.bots, intent.unresolved = list(bots), ""  # the user's only bot
         return intent
+
+    # "which accounts filled?", "show my group orders": the last group order, each account's result and why (mirror)
+    if _GROUP_ORDERS.search(lower):
+        return Intent(GROUP_ORDERS)
 
     # "create a momentum bot": not something the assistant does (said honestly, never mistaken for a command)
     if _CREATE.search(lower):

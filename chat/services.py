@@ -23,6 +23,8 @@ from bots.tokens import is_webhook_strategy
 from chat import actions, commands, intents, selectors
 from chat.models import ChatMessage, CommandRecord, CommandStatus, PendingAction
 from chat.payloads import daily_report_payload, greeting_payload, reply_payload
+from mirror import selectors as mirror_selectors
+from mirror.payloads import group_order_payload
 from trading.selectors import open_positions
 from trading.valuation import quote_of
 from wallets.services.balances import is_paper, provider_balances
@@ -37,7 +39,8 @@ CAPABILITIES = (
     '• Commands (you confirm each one first): "Pause Alpha Trader", "Resume all bots", "Stop Beta", '
     '"Switch bot Beta to safe mode", "Increase position size by 20%", "Close Alpha Trader\'s position", '
     '"Set stop loss of Alpha Trader to 3%"\n'
-    '• Exits: "What are my exits on Alpha Trader?", "Why didn\'t Alpha Trader buy?" (its exit plan and protections)'
+    '• Exits: "What are my exits on Alpha Trader?", "Why didn\'t Alpha Trader buy?" (its exit plan and protections)\n'
+    '• Account groups: "Which accounts filled?", "Show my group orders" (each account\'s result and why)'
 )
 CANT_RANK = (
     "I can't compare or rank your bots yet, so I won't guess which one is best. You can ask about one bot at a time "
@@ -180,6 +183,33 @@ def _bot_detail(user: Any, bot: Bot) -> str:
     if bot.last_error:
         text += f" Last error: {bot.last_error[:200]}"
     return text
+
+
+def _group_orders(user: Any) -> str:
+    """The last group order, account by account: which filled (how much, at what price) and which failed or were
+    skipped, and why (mirror)."""
+    rows, total = mirror_selectors.group_orders_page(user, limit=1)
+    if not rows:
+        return "You have sent no order to an account group yet. Make a group on the Accounts page and send one there."
+    body = group_order_payload(rows[0], list(rows[0].children.all()))
+    state = {"working": "still working", "filled": "filled on every account", "partial": "partly filled"}.get(
+        body["status"], "not filled anywhere"
+    )
+    lines = [
+        f"Your last group order ({total} in all): {body['side']} {body['amount']:g} {body['symbol']} to "
+        f"{body['group_name']}, {state}."
+    ]
+    for child in body["children"]:
+        part = f" part {child['slice'] + 1}" if child["slice"] else ""
+        if child["status"] == "closed":
+            price = f" at {child['average']:g}" if child["average"] else ""
+            lines.append(f"• {child['account_label']}{part}: filled {child['filled']:g}{price}")
+        elif child["status"] in ("open", "pending"):
+            lines.append(f"• {child['account_label']}{part}: {child['amount']:g} still working")
+        else:
+            why = f": {child['error']}" if child["error"] else ""
+            lines.append(f"• {child['account_label']}{part}: {child['status']}{why}")
+    return "\n".join(lines)
 
 
 def _why_not(bot: Bot) -> str:
@@ -523,6 +553,8 @@ def answer(user: Any, text: str, confirmable: bool = True) -> dict:
         if single is None:
             return reply_payload('Which bot? Ask e.g. "What are my exits on Alpha Trader?"')
         return reply_payload(_exits(single))
+    if kind == intents.GROUP_ORDERS:
+        return reply_payload(_group_orders(user))
     if kind == intents.TRADES:
         return reply_payload(_trades(user, single))
     if kind == intents.WIN_RATE:

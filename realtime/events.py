@@ -39,6 +39,10 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - model_training_progress: {"kind": "ranking"|"optimization", "run_id", "progress" (0..1), "status"
                    ("running"|"completed"|"failed"), "error"?, "scored"?, "total"?, "evaluated"?, "strategy"?,
                    "exchange"?, "symbol"?}  (a ranking run or parameter search the user started, ranking app)
+- group_order_update: {"group_order": <the group order as in GET /api/group-orders/{id}: "status" ("working"|"filled"|
+                   "partial"|"failed"), "accounts_filled", "accounts_failed", "children": [one per account and slice,
+                   each with "account_id", "account_label", "status", "error"]>}  (mirror app: a group order's
+                   children were placed; each child also sends its own order_update)
 Orders, trades and positions carry ``account_id``: the trading account (wallets.ExchangeCredential) they are on, null
 for the user's default account of the platform. The SSE stream ``?account=<id>`` filters on it (realtime.sse).
 - market_update:   {"exchange", "symbol", "last", "bid", "ask", "change_pct", "volume", "timestamp"}  (a market's
@@ -98,6 +102,7 @@ BACKTEST_PROGRESS = "backtest_progress"
 MODEL_TRAINING_PROGRESS = "model_training_progress"
 MARKET_UPDATE = "market_update"
 INDEX_UPDATE = "index_update"
+GROUP_ORDER_UPDATE = "group_order_update"
 EVENT_TYPES = {
     BOT_UPDATE,
     TRADE_EXECUTED,
@@ -115,6 +120,7 @@ EVENT_TYPES = {
     MODEL_TRAINING_PROGRESS,
     MARKET_UPDATE,
     INDEX_UPDATE,
+    GROUP_ORDER_UPDATE,
 }
 # Every WebSocket and SSE connection also joins this group: platform-wide events (system_status) reach everyone once.
 BROADCAST_GROUP = "broadcast"

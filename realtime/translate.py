@@ -40,6 +40,7 @@ def ws_message(message):
         ev.SYSTEM_STATUS,
         ev.BACKTEST_PROGRESS,
         ev.MODEL_TRAINING_PROGRESS,
+        ev.GROUP_ORDER_UPDATE,
     ):
         return {"type": event, **payload, "timestamp": message.get("timestamp") or iso_now()}
     return None

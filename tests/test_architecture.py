@@ -29,6 +29,7 @@ LAYERS = [
     "trading",
     "market",
     "wallets",
+    "mirror",
     "bots",
     "research",
     "ranking",

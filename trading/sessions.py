@@ -76,6 +76,17 @@ def session_for(symbol: str) -> Session | None:
     return SESSIONS[entry[0]] if entry else None
 
 
+# The exchange's freeze quantity: the largest single order it takes (NSE's index derivatives: 1800 units of NIFTY, 24
+# lots). Larger orders go out as several orders of at most this (trading.services.place_order, mirror.sizing.split);
+# every stock adapter's market (``max_market_amount`` / ``max_amount``) states it from here.
+FREEZE_QUANTITY: dict[str, Decimal] = {"NIFTY": Decimal("1800")}
+
+
+def freeze_quantity(symbol: str) -> Decimal | None:
+    """The freeze quantity of a stock market, None when the exchange states none for it."""
+    return FREEZE_QUANTITY.get(_base(symbol))
+
+
 def lot_size(symbol: str) -> Decimal | None:
     """The lot (whole shares: 1) of a stock market, None for markets traded in fractions (crypto)."""
     entry = STOCKS.get(_base(symbol))

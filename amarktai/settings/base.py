@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "trading",
     "market",
     "wallets",
+    "mirror",
     "bots",
     "research",
     "chat",

@@ -55,6 +55,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-bot-ticks": {"task": "bots.dispatch_ticks", "schedule": max(BOT_TICK_SECONDS / 2, 1.0)},
     "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": 15.0},
+    "resume-group-orders": {"task": "mirror.resume_pending", "schedule": 60.0},
     "check-price-alerts": {"task": "market.check_price_alerts", "schedule": PRICE_ALERT_SECONDS},
     "market-scan": {"task": "market.scan", "schedule": MARKET_SCAN_SECONDS},
     "market-indices": {"task": "market.refresh_indices", "schedule": MARKET_INDEX_SECONDS},

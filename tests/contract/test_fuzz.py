@@ -115,3 +115,38 @@ def test_account_endpoints_fuzzed_with_a_real_account(case, account_bearer):
         body = response.json()
         assert ERROR_KEYS <= set(body), (case.method, case.path, body)
         assert body["success"] is False and body["timestamp"].endswith("Z")
+
+
+@pytest.fixture
+def group_bearer(db, make_user):
+    """A user with an account group of two paper accounts (mirror), so the fuzz reaches /api/account-groups/{id}/...
+    and /api/group-orders/{id} past the 404 (group orders go to the accounts' own paper books)."""
+    from decimal import Decimal
+
+    from accounts.services import issue_tokens
+    from mirror.services import add_member, create_group, place_group_order
+    from wallets.services.accounts import create_account
+
+    user = make_user(email="groups-fuzz@example.com")
+    lead = create_account(user, name="Fuzz lead", platform="luno", trading_mode="paper")
+    follower = create_account(user, name="Fuzz follower", platform="valr", trading_mode="paper")
+    group = create_group(user, name="Fuzz group", primary_account_id=lead.pk)
+    member = add_member(user, group.pk, account_id=follower.pk, multiplier=Decimal("0.5"))
+    order = place_group_order(user, group.pk, symbol="BTC/ZAR", side="buy", amount=Decimal("0.001"))
+    ids = {"group_id": str(group.pk), "member_id": str(member.pk), "group_order_id": str(order.pk)}
+    return {"Authorization": "Bearer " + issue_tokens(user)["token"]}, ids
+
+
+@pytest.mark.django_db
+@schema.include(path_regex=r"^/api/(account-groups/\{|group-orders/\{)").parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_group_endpoints_fuzzed_with_a_real_group(case, group_bearer):
+    headers, ids = group_bearer
+    for name in case.path_parameters or {}:
+        case.path_parameters[name] = ids[name]
+    response = case.call(headers=headers)
+    assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])
+    if response.status_code >= 400:
+        body = response.json()
+        assert ERROR_KEYS <= set(body), (case.method, case.path, body)
+        assert body["success"] is False and body["timestamp"].endswith("Z")

@@ -178,7 +178,19 @@ def _owned_objects(owner):
         client_order_id=f"sweep-acct-{uuid.uuid4()}",
         is_paper=True,
     )
+    # An account group with a follower and a group order (mirror): paths with two ids take a tuple, in path order.
+    from mirror.services import add_member, create_group, plan_group_order
+    from wallets.models import ExchangeCredential
+
+    paper = ExchangeCredential.objects.create(user=owner, platform="luno", label="owner paper", trading_mode="paper")
+    group = create_group(owner, name="Owner group", primary_account_id=paper.pk)
+    follower = ExchangeCredential.objects.create(user=owner, platform="valr", label="owner 2", trading_mode="paper")
+    member = add_member(owner, group.pk, account_id=follower.pk, multiplier=Decimal("2"))
+    group_order = plan_group_order(owner, group.pk, symbol="BTC/ZAR", side="buy", amount=Decimal("0.001"))
     return {
+        "/api/account-groups/{group_id}/members/": (group.pk, member.pk),
+        "/api/account-groups/": group.pk,
+        "/api/group-orders/": group_order.pk,
         "/api/accounts/": account.pk,
         "/api/backtests/": backtest.pk,
         "/api/optimizations/": optimization.pk,
@@ -236,12 +248,21 @@ def _assert_owner_unchanged(owner, objects):
     assert Order.objects.filter(account=account, status="open").count() == 1
     backtest = Backtest.objects.get(pk=objects["/api/backtests/"])
     assert backtest.status == "queued" and not backtest.cancel_requested and backtest.user_id == owner.pk
+    from mirror.models import AccountGroup, GroupMember, GroupOrder
+
+    group = AccountGroup.objects.get(pk=objects["/api/account-groups/"])
+    assert group.enabled and group.name == "Owner group" and group.members.count() == 2
+    member = GroupMember.objects.get(pk=objects["/api/account-groups/{group_id}/members/"][1])
+    assert member.multiplier == Decimal("2") and member.enabled
+    assert GroupOrder.objects.filter(user=owner).count() == 1
 
 
 def _fill(path, objects):
     for prefix, pk in objects.items():
         if path.startswith(prefix):
-            return re.sub(r"\{[^}]+\}", str(pk), path, count=1)
+            for value in pk if isinstance(pk, tuple) else (pk,):
+                path = re.sub(r"\{[^}]+\}", str(value), path, count=1)
+            return path
     raise AssertionError(f"the sweep does not know which object {path} addresses: add it to _owned_objects")
 
 

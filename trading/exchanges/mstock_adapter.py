@@ -310,9 +310,10 @@ class MStockExchange(Exchange):
             "amount_precision": Decimal(1),
             "price_precision": PRICE_TICK,
             "min_amount": Decimal(1),
-            "max_amount": None,
+            # NSE's freeze quantity where it has one (trading.sessions): larger orders are split before they are sent.
+            "max_amount": sessions.freeze_quantity(symbol),
             "min_cost": None,
-            "max_market_amount": None,
+            "max_market_amount": sessions.freeze_quantity(symbol),
         }
 
     def load_markets(self):

@@ -48,8 +48,8 @@ AMOUNT_STEP = Decimal("0.00000001")
 MIN_AMOUNT = {"BTC": "0.0001", "ETH": "0.001", "SOL": "0.01", "XRP": "1", "BNB": "0.001"}
 MAX_MARKET_AMOUNT = {"BTC": "5", "ETH": "100", "SOL": "2000", "XRP": "500000", "BNB": "500"}
 MIN_COST_USD = Decimal("1")
-# Stocks: the largest single market order (a freeze quantity) in shares (NIFTY: units of the index, 24 lots of 75).
-STOCK_MAX_MARKET_AMOUNT = {"NIFTY": "1800"}
+# Stocks: the largest single market order in shares: the exchange's freeze quantity (trading.sessions.FREEZE_QUANTITY,
+# NIFTY: 1800 units of the index, 24 lots of 75), else this.
 STOCK_DEFAULT_MAX_MARKET_AMOUNT = "100000"
 
 
@@ -62,7 +62,7 @@ def market_info(symbol):
     reference = Decimal(str(simfeed.ASSETS[base][0] * simfeed.QUOTES_PER_USD[quote]))
     lot = sessions.lot_size(base)
     if lot:  # a stock: whole shares or lots
-        max_market = Decimal(STOCK_MAX_MARKET_AMOUNT.get(base, STOCK_DEFAULT_MAX_MARKET_AMOUNT))
+        max_market = sessions.freeze_quantity(base) or Decimal(STOCK_DEFAULT_MAX_MARKET_AMOUNT)
         step, min_amount = lot, lot
     else:
         max_market, step, min_amount = Decimal(MAX_MARKET_AMOUNT[base]), AMOUNT_STEP, Decimal(MIN_AMOUNT[base])
