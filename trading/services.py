@@ -326,6 +326,12 @@ def sync_order(order: Order, exchange: Exchange) -> Order:
                 order.user_id, events.ORDER_UPDATE, {"order": order_payload(order), "previous_status": previous}
             )
         return order
+    return apply_polled_state(order, result)
+
+
+def apply_polled_state(order: Order, result: dict) -> Order:
+    """Apply the exchange's view of ``order`` (a fetch_order or fetch_open_orders row) under the order's row lock:
+    an order another worker already finished is left alone; fills are booked once (apply_exchange_state)."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status != OrderStatus.OPEN:
@@ -513,11 +519,12 @@ def modify_user_order(user: Any, order_id: Any, amount: Decimal | None = None, p
 
 
 def sync_open_orders(limit: int = 500) -> int:
-    """Poll the exchange for up to ``limit`` open orders, least recently updated first; one order's failure never stops
-    the others. Returns how many were synced."""
+    """Poll the paper exchange for up to ``limit`` open paper orders, least recently updated first; one order's failure
+    never stops the others. Returns how many were synced. Live orders are the order-status poller's (trading.poller:
+    per account, in batches, within the exchanges' rate limits, backing off per account)."""
     synced = 0
     orders = (
-        Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True)
+        Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True, is_paper=True)
         .select_related("user", "bot")
         .order_by("updated_at")[:limit]
     )
