@@ -29,6 +29,11 @@ class Order(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    # The trading account (wallets.ExchangeCredential) it was placed on; None: the user's default account of the
+    # platform (the per-user paper book, or the live keys get_exchange looked up) or placed before accounts existed.
+    account = models.ForeignKey(
+        "wallets.ExchangeCredential", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
     exchange = models.CharField(max_length=32)
     symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=4)
@@ -68,6 +73,11 @@ class Trade(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trades")
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="trades")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="trades")
+    # The trading account (wallets.ExchangeCredential) it was placed on; None: the user's default account of the
+    # platform (the per-user paper book, or the live keys get_exchange looked up) or placed before accounts existed.
+    account = models.ForeignKey(
+        "wallets.ExchangeCredential", null=True, blank=True, on_delete=models.SET_NULL, related_name="trades"
+    )
     exchange = models.CharField(max_length=32)
     symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=4)
@@ -132,6 +142,11 @@ class Position(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions")
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="positions")
+    # The trading account (wallets.ExchangeCredential) it was placed on; None: the user's default account of the
+    # platform (the per-user paper book, or the live keys get_exchange looked up) or placed before accounts existed.
+    account = models.ForeignKey(
+        "wallets.ExchangeCredential", null=True, blank=True, on_delete=models.SET_NULL, related_name="positions"
+    )
     exchange = models.CharField(max_length=32)
     symbol = models.CharField(max_length=32)
     amount = money_field()
@@ -149,8 +164,18 @@ class Position(models.Model):
     class Meta:
         ordering = ["-opened_at"]
         constraints = [
-            # One open position per bot: the engine is long-only, one position at a time.
-            models.UniqueConstraint(fields=["bot"], condition=models.Q(is_open=True), name="one_open_position_per_bot"),
+            # One open position per bot (and account: a bot trading a group holds one on each account): the engine is
+            # long-only, one position at a time.
+            models.UniqueConstraint(
+                fields=["bot"],
+                condition=models.Q(is_open=True, account__isnull=True),
+                name="one_open_position_per_bot",
+            ),
+            models.UniqueConstraint(
+                fields=["bot", "account"],
+                condition=models.Q(is_open=True, account__isnull=False),
+                name="one_open_position_per_bot_account",
+            ),
         ]
 
     def __str__(self):
@@ -160,9 +185,14 @@ class Position(models.Model):
 # --- The paper exchange's own records (trading/exchanges/paper.py) ----------------------------------------
 class PaperBalance(models.Model):
     """One currency of one user's paper account on one platform. ``free`` + ``used`` is the total; ``used`` is reserved
-    by open limit orders. Neither may go negative (a database check as well as the paper exchange's own rule)."""
+    by open limit orders. Neither may go negative (a database check as well as the paper exchange's own rule).
+    ``account`` None is the user's default paper book of the platform; a paper trading account
+    (wallets.ExchangeCredential, trading_mode "paper") has rows of its own."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_balances")
+    account = models.ForeignKey(
+        "wallets.ExchangeCredential", null=True, blank=True, on_delete=models.CASCADE, related_name="paper_balances"
+    )
     platform = models.CharField(max_length=32)
     currency = models.CharField(max_length=16)
     free = models.DecimalField(max_digits=30, decimal_places=12, default=ZERO)
@@ -173,7 +203,16 @@ class PaperBalance(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "platform", "currency"], name="uniq_paper_balance"),
+            models.UniqueConstraint(
+                fields=["user", "platform", "currency"],
+                condition=models.Q(account__isnull=True),
+                name="uniq_paper_balance",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "currency"],
+                condition=models.Q(account__isnull=False),
+                name="uniq_paper_account_balance",
+            ),
             models.CheckConstraint(
                 condition=models.Q(free__gte=0) & models.Q(used__gte=0), name="paper_balance_non_negative"
             ),
@@ -192,6 +231,10 @@ class PaperOrder(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="paper_orders")
+    # None: the user's default paper book; else the paper trading account the order rests on.
+    account = models.ForeignKey(
+        "wallets.ExchangeCredential", null=True, blank=True, on_delete=models.CASCADE, related_name="paper_orders"
+    )
     platform = models.CharField(max_length=32)
     client_order_id = models.CharField(max_length=64)
     symbol = models.CharField(max_length=32)
@@ -221,7 +264,16 @@ class PaperOrder(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "platform", "client_order_id"], name="uniq_paper_client_order_id"),
+            models.UniqueConstraint(
+                fields=["user", "platform", "client_order_id"],
+                condition=models.Q(account__isnull=True),
+                name="uniq_paper_client_order_id",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "client_order_id"],
+                condition=models.Q(account__isnull=False),
+                name="uniq_paper_account_client_order_id",
+            ),
         ]
         indexes = [models.Index(fields=["user", "platform", "status"], name="wallets_pap_user_id_74ea52_idx")]
 

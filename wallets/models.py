@@ -11,9 +11,14 @@ from amarktai.tenancy import OwnedQuerySet
 ZERO = Decimal("0")
 
 
+ACCOUNT_MODES = ("live", "paper")
+
+
 class ExchangeCredential(models.Model):
-    """A user's API keys for one exchange account. Key, secret and passphrase are stored only Fernet-encrypted
-    (wallets.crypto); ``last4`` of the key is kept in clear for masking. Several accounts per platform are allowed."""
+    """A user's trading account on one platform (GET /api/accounts): a live account's API keys, or a paper account
+    (``trading_mode`` "paper": no keys, its own simulated balances in trading.PaperBalance rows with ``account`` set).
+    Key, secret and passphrase are stored only Fernet-encrypted (wallets.crypto); ``last4`` of the key is kept in clear
+    for masking. Several accounts per platform are allowed; ``label`` is the account's name."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_credentials")
@@ -34,8 +39,14 @@ class ExchangeCredential(models.Model):
     # The user stored keys that can withdraw knowingly (otherwise such keys are refused).
     withdraw_accepted = models.BooleanField(default=False)
     last4 = models.CharField(max_length=4, blank=True)
+    # "live": trades on the exchange with the keys above; "paper": a simulated account of its own (no keys).
+    trading_mode = models.CharField(
+        max_length=5, choices=[(m, m) for m in ACCOUNT_MODES], default="live", db_index=True
+    )
+    # The account's health as its last connection test found it: keys_valid (None: never tested), when, and why not.
     keys_valid = models.BooleanField(null=True, default=None)
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,6 +104,14 @@ class ExchangeCredential(models.Model):
     @property
     def platform_id(self):
         return self.platform
+
+    @property
+    def is_paper(self):
+        return self.trading_mode == "paper"
+
+    @property
+    def name(self):
+        return self.label
 
     @property
     def extras(self):
