@@ -1,5 +1,6 @@
 """The embedded scheduler: without Redis, a daemon thread in the web process does what Celery beat does in production
-(dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every 15 s, check price alerts every
+(dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every ORDER_POLL_SECONDS: paper orders and the
+order-status poller's batches of live accounts, trading.tasks.sync_open_orders, check price alerts every
 PRICE_ALERT_SECONDS, prune old signals hourly). Tasks run eagerly in that thread, so events reach the in-memory channel
 layer of the same process.
 
@@ -25,10 +26,10 @@ def register_periodic(name, fn, every=None):
 
 
 class EmbeddedScheduler(threading.Thread):
-    def __init__(self, tick_every=None, orders_every=15.0):
+    def __init__(self, tick_every=None, orders_every=None):
         super().__init__(name="amarktai-scheduler", daemon=True)
         self.tick_every = tick_every or max(settings.BOT_TICK_SECONDS / 2, 1.0)
-        self.orders_every = orders_every
+        self.orders_every = orders_every or settings.ORDER_POLL_SECONDS
         self.stopped = threading.Event()
 
     def periodic(self):

@@ -30,6 +30,7 @@ def order_payload(order: Order, children: list[Order] | None = None) -> dict:
     payload = {
         "id": str(order.id),
         "bot_id": str(order.bot_id) if order.bot_id else None,
+        "account_id": str(order.account_id) if order.account_id else None,
         "parent_id": str(order.parent_id) if order.parent_id else None,
         "exchange": order.exchange,
         "symbol": order.symbol,

@@ -13,14 +13,14 @@ Beat runs ``trading.sync_open_orders`` every ORDER_POLL_SECONDS (the embedded sc
    adapter, so the exchange's rate limiter and circuit breaker (trading.exchanges.resilience) apply to the poller as to
    everything else; nothing here throttles on its own.
 3. A failure (unreachable exchange, revoked keys, a rate limit) ends that account's poll and backs the account off:
-   ORDER_POLL_BACKOFF_BASE_SECONDS, doubling per failure in a row up to ORDER_POLL_BACKOFF_MAX_SECONDS. The state lives in
-   the Django cache (Redis in production), so every worker skips the account until it is due; a success clears it.
+   ORDER_POLL_BACKOFF_BASE_SECONDS, doubling per failure in a row up to ORDER_POLL_BACKOFF_MAX_SECONDS. The state lives
+   in the Django cache (Redis in production), so every worker skips the account until it is due; a success clears it.
    Other accounts go on.
 
 Status changes reach the owner as ``order_update`` events (trading.services.apply_exchange_state: filled, partially
 filled, canceled, rejected; with the order's account) and fills are booked as every live fill is
-(trading.services.record_fill: the Trade, the position, the bot's P&L). A retried or concurrent poll books nothing twice:
-the order row is locked and the fill increment is what the exchange reports beyond what is already recorded.
+(trading.services.record_fill: the Trade, the position, the bot's P&L). A retried or concurrent poll books nothing
+twice: the order row is locked and the fill increment is what the exchange reports beyond what is already recorded.
 """
 
 import logging
@@ -145,7 +145,7 @@ def poll_batch(keys: list[str]) -> int:
     for key in keys:
         try:
             synced += poll_account(AccountKey.parse(key))
-        except Exception:  # noqa: BLE001 - poll_account records its own failures; this is a bug's last guard
+        except Exception:  # poll_account records its own failures; this is a bug's last guard
             logger.exception("order poll of account %s failed", key)
     return synced
 

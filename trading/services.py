@@ -194,6 +194,18 @@ def _roll_up(parent: Order) -> None:
     )
 
 
+def order_change(order: Order, is_new: bool = False) -> str:
+    """What an order_update says happened: "placed", "filled", "partially_filled" (open with a part filled),
+    "canceled", "rejected" or "updated"."""
+    if order.status == OrderStatus.CLOSED:
+        return "filled"
+    if order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED):
+        return str(order.status)
+    if order.filled > 0:
+        return "partially_filled"
+    return "placed" if is_new else "updated"
+
+
 def apply_exchange_state(
     order: Order,
     result: dict,
@@ -229,7 +241,11 @@ def apply_exchange_state(
     order.status = status
     order.save(update_fields=["filled", "average", "fee", "fee_currency", "status", "updated_at"])
     if changed:
-        events.publish(order.user_id, events.ORDER_UPDATE, {"order": order_payload(order), "previous_status": previous})
+        events.publish(
+            order.user_id,
+            events.ORDER_UPDATE,
+            {"order": order_payload(order), "previous_status": previous, "change": order_change(order, is_new)},
+        )
     if order.parent is not None:
         _roll_up(order.parent)
     return order
@@ -525,12 +541,12 @@ def sync_open_orders(limit: int = 500) -> int:
     synced = 0
     orders = (
         Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True, is_paper=True)
-        .select_related("user", "bot")
+        .select_related("user", "bot", "account")
         .order_by("updated_at")[:limit]
     )
     for order in orders:
         try:
-            sync_order(order, get_exchange(order.user, order.exchange, "paper" if order.is_paper else "live"))
+            sync_order(order, get_exchange(order.user, order.exchange, "paper", credential=order.account))
             synced += 1
         except Exception:
             logger.warning("could not sync order %s", order.pk, exc_info=True)
