@@ -33,11 +33,15 @@ class EmbeddedScheduler(threading.Thread):
         self.stopped = threading.Event()
 
     def periodic(self):
-        """(task, seconds between runs) of the other beat entries: price alerts and signal pruning."""
-        from bots.tasks import prune_signals
+        """(task, seconds between runs) of the other beat entries: price alerts, signal pruning, Supertrend exits."""
+        from bots.tasks import check_supertrend_exits, prune_signals
         from market.tasks import check_price_alerts
 
-        return [(check_price_alerts, settings.PRICE_ALERT_SECONDS), (prune_signals, settings.SIGNAL_PRUNE_SECONDS)]
+        return [
+            (check_price_alerts, settings.PRICE_ALERT_SECONDS),
+            (prune_signals, settings.SIGNAL_PRUNE_SECONDS),
+            (check_supertrend_exits, settings.SUPERTREND_EXIT_SECONDS),
+        ]
 
     def run(self):
         from bots.tasks import dispatch_ticks

@@ -28,6 +28,7 @@ __all__ = [
     "ORDER_POLL_SECONDS",
     "PRICE_ALERT_SECONDS",
     "SIGNAL_PRUNE_SECONDS",
+    "SUPERTREND_EXIT_SECONDS",
 ]
 
 if REDIS_URL:
@@ -61,6 +62,9 @@ ORDER_POLL_MAX_ACCOUNTS = env_int("ORDER_POLL_MAX_ACCOUNTS", 2000)
 ORDER_POLL_MAX_ORDERS_PER_ACCOUNT = env_int("ORDER_POLL_MAX_ORDERS_PER_ACCOUNT", 200)
 ORDER_POLL_BACKOFF_BASE_SECONDS = env_float("ORDER_POLL_BACKOFF_BASE_SECONDS", 15)
 ORDER_POLL_BACKOFF_MAX_SECONDS = env_float("ORDER_POLL_BACKOFF_MAX_SECONDS", 900)
+# Seconds between two runs of the Supertrend exit service (bots.supertrend_exit): each run evaluates the candles that
+# closed since the last one, so this bounds how long after a candle's close a flip is acted on.
+SUPERTREND_EXIT_SECONDS = env_float("SUPERTREND_EXIT_SECONDS", 20)
 # Seconds between two prunes of old strategy signals (SIGNAL_RETENTION_DAYS).
 SIGNAL_PRUNE_SECONDS = 3600.0
 # Beat's record of when each entry last ran: in the var directory (AMARKTAI_VAR_DIR), not in the working directory,
@@ -70,6 +74,7 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-bot-ticks": {"task": "bots.dispatch_ticks", "schedule": max(BOT_TICK_SECONDS / 2, 1.0)},
     "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": ORDER_POLL_SECONDS},
     "check-price-alerts": {"task": "market.check_price_alerts", "schedule": PRICE_ALERT_SECONDS},
+    "supertrend-exits": {"task": "bots.check_supertrend_exits", "schedule": SUPERTREND_EXIT_SECONDS},
     "prune-signals": {"task": "bots.prune_signals", "schedule": SIGNAL_PRUNE_SECONDS},
     "notifications-periodic": {"task": "notifications.periodic", "schedule": 300.0},
     "notifications-telegram-updates": {"task": "notifications.poll_telegram", "schedule": TELEGRAM_POLL_SECONDS},
