@@ -266,6 +266,7 @@ class PositionSupertrendExitView(GenericAPIView):
     )
     @idempotent
     def put(self, request, position_id):
+        supertrend_exit.supertrend_exit_of(request.user, position_id)  # another user's position: 404 before any 400
         data = validated(SupertrendExitSerializer, request.data)
         position, row = supertrend_exit.set_supertrend_exit(request.user, position_id, **data)
         return Response({"success": True, "supertrend_exit": supertrend_exit.payload(position, row)})
