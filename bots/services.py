@@ -388,7 +388,7 @@ def _sell_position(user: Any, position: Position, bot: Bot | None, reason: str) 
             if paper is None
             else ("paper" if paper else "live")
         )
-    exchange = get_exchange(user, position.exchange, mode)
+    exchange = get_exchange(user, position.exchange, mode, credential=position.account)  # on the account it is on
     order = trading.place_order(
         user,
         exchange,

@@ -54,7 +54,9 @@ def _cancel_open_orders(user: Any, errors: list[dict]) -> list[str]:
         Order.objects.owned_by(user).filter(status=OrderStatus.OPEN, parent__isnull=True).order_by("created_at")
     ):
         try:
-            exchange = get_exchange(user, order.exchange, "paper" if order.is_paper else "live")
+            exchange = get_exchange(
+                user, order.exchange, "paper" if order.is_paper else "live", credential=order.account
+            )
             trading.cancel_order(order, exchange)
             canceled.append(str(order.pk))
         except Exception as exc:

@@ -18,7 +18,9 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - pnl_update:      per bot: {"scope": "bot", "bot_id", "currency" (the bot's quote), "total_profit", "current_capital",
                    "profit_percentage"}; per account (the seed's shape, in the user's base currency): {"scope":
                    "account", "total_pnl", "realised_pnl", "unrealised_pnl", "daily_pnl", "open_positions",
-                   "positions_without_price", <valuation block>}
+                   "positions_without_price", <valuation block>}; per trading account (only on that account's SSE stream,
+                   computed there after its fills, never published): {"scope": "trading_account", "account_id", the
+                   same figures of that account}
 - overview_update: {"active_bots", "total_bots", "total_profit", "total_capital", "realised_pnl", "unrealised_pnl",
                    "total_pnl", "daily_pnl", "open_positions", "positions_without_price", <valuation block>}
   The valuation block (trading.valuation): {"currency", "rate_source", "rates", "breakdown", "unpriced"}.
@@ -39,6 +41,8 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - model_training_progress: {"kind": "ranking"|"optimization", "run_id", "progress" (0..1), "status"
                    ("running"|"completed"|"failed"), "error"?, "scored"?, "total"?, "evaluated"?, "strategy"?,
                    "exchange"?, "symbol"?}  (a ranking run or parameter search the user started, ranking app)
+Orders, trades and positions carry ``account_id``: the trading account (wallets.ExchangeCredential) they are on, null
+for the user's default account of the platform. The SSE stream ``?account=<id>`` filters on it (realtime.sse).
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay

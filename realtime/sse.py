@@ -10,6 +10,13 @@ reconnecting with ``Last-Event-ID`` (header, or ``?last_event_id=`` for clients 
 buffered events it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers);
 failure is a 401 in the error schema.
 
+Per trading account: ``?account=<id>`` streams only that account's events (issue 14): order_update, trade_update and
+position_update of orders, trades and positions whose ``account_id`` is that account, a pnl_update with the account's
+own P&L (``{"type": "pnl", "scope": "trading_account", "account_id", "total_pnl", "realised_pnl", "unrealised_pnl",
+"daily_pnl", "open_positions", ...}``) at connect and after each of its fills, and the platform-wide trading_status /
+system_status; never another account's or user's events, nor the user-wide overview, bot and signal events. An id that
+is not one of the user's accounts (another user's, a missing or malformed one) is a 404 in the error schema.
+
 The stream ends when its credential does (realtime.sessions): at the JWT's expiry, when the user is deactivated, the API
 key it was opened with is revoked or the user's sessions are revoked (and at the latest one REALTIME_RECHECK_SECONDS
 after any other change that makes the credential invalid). It then sends a last ``session_closed`` event
@@ -21,6 +28,8 @@ import asyncio
 import json
 import logging
 import re
+import uuid
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -43,6 +52,13 @@ _last_event_id = database_sync_to_async(events.last_event_id)
 _events_since = database_sync_to_async(events.events_since)
 _overview = database_sync_to_async(lambda user_id: providers.user_snapshot("overview", user_id))
 _total_bots = database_sync_to_async(lambda user_id: providers.user_snapshot("total_bots", user_id))
+_owns_account = database_sync_to_async(lambda user_id, pk: providers.account_snapshot("owns", user_id, pk))
+_account_pnl = database_sync_to_async(lambda user_id, pk: providers.account_snapshot("pnl", user_id, pk))
+UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def _account_of(item):
+    return str((item or {}).get("account_id") or "")
 
 
 class EventStreamConsumer(AsyncHttpConsumer):
@@ -56,6 +72,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
     last_id = 0
     replayed_up_to = 0
     counted = False
+    account_id = None  # ?account=<id>: only this trading account's events
 
     # The base class ends the response when handle() returns; a stream stays open until the client goes away.
     async def http_request(self, message):
@@ -96,6 +113,14 @@ class EventStreamConsumer(AsyncHttpConsumer):
                 401, "Invalid or expired token", errors.AUTH_INVALID, [(b"WWW-Authenticate", b'Bearer realm="api"')]
             )
             return
+        query = parse_qs((self.scope.get("query_string") or b"").decode("latin-1"), keep_blank_values=True)
+        account = query["account"][0] if "account" in query else None  # given but empty: no such account (404)
+        if account is not None:
+            account = account.strip().lower()
+            if not UUID.fullmatch(account) or not await _owns_account(self.user.pk, account):
+                await self._error(404, "Account not found", errors.NOT_FOUND)
+                return
+            self.account_id = str(uuid.UUID(account))
         self.session = await sessions.open_session(raw, self.user)
 
         await self.send_headers(status=200, headers=STREAM_HEADERS)
@@ -116,7 +141,12 @@ class EventStreamConsumer(AsyncHttpConsumer):
                 chunks.extend(await self._frames(message))
                 if isinstance(message.get("id"), int):
                     self.replayed_up_to = message["id"]
-        chunks.append(self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk))))
+        if self.account_id is not None:
+            chunks.append(
+                self._frame("pnl_update", translate.sse_pnl(await _account_pnl(self.user.pk, self.account_id)))
+            )
+        else:
+            chunks.append(self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk))))
         await self.send_body(b"".join(chunks), more_body=True)
         self.heartbeat_task = asyncio.ensure_future(self._heartbeat())
         # The stream only carries the user's own events, whatever the user's role: nothing to demote.
@@ -132,6 +162,8 @@ class EventStreamConsumer(AsyncHttpConsumer):
         if isinstance(event_id, int):
             self.last_id = max(self.last_id, event_id)
         kind, payload = message.get("event"), message.get("payload") or {}
+        if self.account_id is not None:
+            return await self._account_frames(kind, payload, message, event_id)
         if kind == events.BOT_UPDATE:
             return [
                 self._frame("bot_update", translate.sse_bot_count(await _total_bots(self.user.pk)), event_id),
@@ -163,6 +195,31 @@ class EventStreamConsumer(AsyncHttpConsumer):
         ):
             # The same shape as the WebSocket message (event name = its type).
             return [self._frame(kind, translate.ws_message(message), event_id)]
+        return []
+
+    async def _account_frames(self, kind, payload, message, event_id):
+        """The frames of one event on a per-account stream: only what happened on ``self.account_id``."""
+        mine = self.account_id
+        if kind in (events.SYSTEM_STATUS, events.TRADING_STATUS):
+            return [self._frame(kind, translate.ws_message(message), event_id)]
+        if kind == events.ORDER_UPDATE and _account_of(payload.get("order")) == mine:
+            return [self._frame(kind, translate.ws_message(message), event_id)]
+        if kind == events.POSITION_UPDATE and _account_of(payload.get("position")) == mine:
+            return [self._frame(kind, translate.ws_message(message), event_id)]
+        if kind == events.TRADE_EXECUTED and _account_of(payload.get("trade")) == mine:
+            trade = dict(payload.get("trade") or {})
+            trade.setdefault("profit", trade.get("profit_loss", 0.0))
+            frames = [self._frame("trade_update", translate.sse_trades([trade]), event_id)]
+            try:
+                pnl = await _account_pnl(self.user.pk, mine)
+            except Exception:
+                logger.debug("no P&L for account %s", mine, exc_info=True)
+            else:
+                frames.append(self._frame("pnl_update", translate.sse_pnl(pnl), event_id))
+            return frames
+        if kind == events.TRADE_UPDATE:
+            trades = [t for t in payload.get("trades") or [] if _account_of(t) == mine]
+            return [self._frame("trade_update", translate.sse_trades(trades), event_id)] if trades else []
         return []
 
     async def amarktai_event(self, message):

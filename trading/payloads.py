@@ -10,6 +10,7 @@ def trade_payload(trade: Trade) -> dict:
     return {
         "id": str(trade.id),
         "bot_id": str(trade.bot_id) if trade.bot_id else None,
+        "account_id": str(trade.account_id) if trade.account_id else None,
         "exchange": trade.exchange,
         "symbol": trade.symbol,
         "side": trade.side,
@@ -30,8 +31,8 @@ def order_payload(order: Order, children: list[Order] | None = None) -> dict:
     payload = {
         "id": str(order.id),
         "bot_id": str(order.bot_id) if order.bot_id else None,
-        "account_id": str(order.account_id) if order.account_id else None,
         "parent_id": str(order.parent_id) if order.parent_id else None,
+        "account_id": str(order.account_id) if order.account_id else None,
         "exchange": order.exchange,
         "symbol": order.symbol,
         "side": order.side,
@@ -122,6 +123,7 @@ def position_payload(position: Position) -> dict:
     return {
         "id": str(position.id),
         "bot_id": str(position.bot_id) if position.bot_id else None,
+        "account_id": str(position.account_id) if position.account_id else None,
         "exchange": position.exchange,
         "symbol": position.symbol,
         "side": "long",

@@ -36,7 +36,6 @@ from django.utils import timezone
 
 from realtime.metrics import ORDER_POLL_LAG, ORDER_POLL_ORDER_LAG, ORDER_POLLS
 from trading import services
-from trading.exchanges import get_exchange
 from trading.models import Order, OrderStatus
 
 logger = logging.getLogger(__name__)
@@ -166,7 +165,7 @@ def poll_account(key: AccountKey) -> int:
         by_symbol[order.symbol].append(order)
     synced = 0
     try:
-        exchange = get_exchange(orders[0].user, key.exchange, "live", credential=orders[0].account)
+        exchange = services.order_exchange(orders[0])  # the account's keys (or the user's for the platform)
         for symbol, group in by_symbol.items():
             listed = exchange.fetch_open_orders(symbol)
             by_id = {str(row.get("id")): row for row in listed if row.get("id") is not None}

@@ -86,18 +86,24 @@ def _fetch_price(exchange: str, symbol: str, source: str) -> Decimal | None:
     return price if price is not None and price.is_finite() and price > 0 else None
 
 
-def valued_positions(user: Any, prices: dict | None = None) -> list[ValuedPosition]:
-    """The user's open positions, newest first, each at its current price (one price per market and source)."""
+def valued_positions(user: Any, prices: dict | None = None, account: Any = None) -> list[ValuedPosition]:
+    """The user's open positions, newest first, each at its current price (one price per market and source);
+    ``account``: only those on that trading account (wallets.ExchangeCredential)."""
     from accounts.models import LIVE_MODES
     from trading.exchanges import source_for
 
     prices = {} if prices is None else prices
-    rows = list(Position.objects.owned_by(user).filter(is_open=True).select_related("bot").order_by("-opened_at"))
+    qs = Position.objects.owned_by(user).filter(is_open=True)
+    if account is not None:
+        qs = qs.filter(account=account)
+    rows = list(qs.select_related("bot", "account").order_by("-opened_at"))
     manual_mode = None
     out = []
     for position in rows:
         bot = position.bot
-        if bot is not None:
+        if position.account is not None:  # on a trading account: the account's own mode
+            mode = position.account.trading_mode
+        elif bot is not None:
             mode = bot.trading_mode
         else:
             if manual_mode is None:  # a user's own orders follow the system mode (trading.services.manual_order)
@@ -121,6 +127,7 @@ def position_payload(row: ValuedPosition, now: datetime | None = None) -> dict:
         "id": str(position.id),
         "bot_id": str(position.bot_id) if position.bot_id else None,
         "bot_name": row.bot_name,
+        "account_id": str(position.account_id) if position.account_id else None,
         "trading_mode": row.trading_mode,
         "exchange": position.exchange,
         "symbol": position.symbol,
@@ -147,12 +154,12 @@ def open_positions(user: Any, prices: dict | None = None) -> list[dict]:
     return [position_payload(row, now) for row in valued_positions(user, prices)]
 
 
-def positions_report(user: Any, valuation: Valuation | None = None) -> dict:
+def positions_report(user: Any, valuation: Valuation | None = None, account: Any = None) -> dict:
     """GET /api/positions (without the envelope): the positions in their own currencies, and their value and
     unrealised P&L converted into the user's base currency (positions with no price are counted in ``no_price`` and
     left out of both)."""
     valuation = valuation or Valuation.for_user(user)
-    rows = valued_positions(user)
+    rows = valued_positions(user, account=account)
     now = timezone.now()
     totals, block = valuation.report(
         {
@@ -196,8 +203,9 @@ def access_position(user: Any, position_id: Any, *, lock: bool = False) -> Posit
 
 
 def same_book(position: Position) -> Q:
-    """Orders of the position's book: its bot's, or the user's own (no bot) for a manual position."""
-    return Q(bot__isnull=True) if position.bot_id is None else Q(bot_id=position.bot_id)
+    """Orders of the position's book: its bot's, or the user's own (no bot) for a manual position; on its account."""
+    book = Q(bot__isnull=True) if position.bot_id is None else Q(bot_id=position.bot_id)
+    return book & Q(account_id=position.account_id)
 
 
 def position_is_paper(position: Position) -> bool | None:
@@ -411,9 +419,26 @@ def round_trips_page(user: Any, *, offset: int = 0, limit: int = 100, **filters:
     return trips[offset : offset + limit], len(trips)
 
 
-def orders_page(user: Any, *, status: str | None = None, limit: int = 100) -> tuple[list[Order], int]:
-    """The user's orders, newest first, and how many there are in all (optionally in one status)."""
+def orders_page(
+    user: Any, *, status: str | None = None, limit: int = 100, account: Any = None
+) -> tuple[list[Order], int]:
+    """The user's orders, newest first, and how many there are in all (optionally in one status); ``account``: only
+    the orders placed on that trading account (top-level ones: their split parts come as children)."""
     orders = Order.objects.owned_by(user)
+    if account is not None:
+        orders = orders.filter(account=account, parent__isnull=True)
     if status:
         orders = orders.filter(status=status)
     return list(orders.order_by("-created_at")[:limit]), orders.count()
+
+
+def realised_by_currency(user: Any, account: Any, since: datetime | None = None) -> dict[str, Decimal]:
+    """The realised P&L of the trades on one trading account (optionally since ``since``), by quote currency."""
+    trades = Trade.objects.owned_by(user).filter(account=account)
+    if since is not None:
+        trades = trades.filter(created_at__gte=since)
+    out: dict[str, Decimal] = {}
+    for symbol, total in trades.values_list("symbol").annotate(total=Sum("profit_loss")).order_by("symbol"):
+        currency = quote_of(symbol)
+        out[currency] = out.get(currency, ZERO) + (total or ZERO)
+    return out

@@ -214,6 +214,7 @@ class PositionSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     bot_id = serializers.UUIDField(allow_null=True)
     bot_name = serializers.CharField(allow_null=True)
+    account_id = serializers.UUIDField(allow_null=True, help_text="The trading account it is on (null: the default).")
     trading_mode = serializers.CharField(help_text="paper or live")
     exchange = serializers.CharField()
     symbol = serializers.CharField()

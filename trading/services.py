@@ -94,6 +94,7 @@ def place_order(
     common = {
         "user": user,
         "bot": bot,
+        "account": exchange.account,  # the trading account it goes to (None: the default paper book / KeySet)
         "exchange": exchange.platform_id,
         "symbol": market["symbol"],
         "side": side,
@@ -154,7 +155,10 @@ def _record_children(
     parent: Order, children: list[dict], stop_loss: Decimal | None, take_profit: Decimal | None
 ) -> None:
     """The orders an exchange split ``parent`` into, each recorded and filled like any order; the parent rolls up."""
-    common = {f: getattr(parent, f) for f in ("user", "bot", "exchange", "symbol", "side", "type", "price", "is_paper")}
+    common = {
+        f: getattr(parent, f)
+        for f in ("user", "bot", "account", "exchange", "symbol", "side", "type", "price", "is_paper")
+    }
     for i, result in enumerate(children):
         child = Order.objects.create(
             **common,
@@ -266,7 +270,11 @@ def record_fill(
     with transaction.atomic():
         fills.before_fill(order)  # listeners lock what they will change (the bot row) before the position rows
         positions = Position.objects.select_for_update().filter(
-            user_id=order.user_id, exchange=order.exchange, symbol=order.symbol, is_open=True
+            user_id=order.user_id,
+            account_id=order.account_id,
+            exchange=order.exchange,
+            symbol=order.symbol,
+            is_open=True,
         )
         position = (
             positions.filter(bot_id=order.bot_id).first()
@@ -279,6 +287,7 @@ def record_fill(
                 position = Position.objects.create(
                     user_id=order.user_id,
                     bot_id=order.bot_id,
+                    account_id=order.account_id,
                     exchange=order.exchange,
                     symbol=order.symbol,
                     amount=amount,
@@ -307,6 +316,7 @@ def record_fill(
         trade = Trade.objects.create(
             user_id=order.user_id,
             bot_id=order.bot_id,
+            account_id=order.account_id,
             order=order,
             exchange=order.exchange,
             symbol=order.symbol,
@@ -374,6 +384,12 @@ def _user_exchange(user: Any, exchange_id: str, is_paper: bool) -> Exchange:
     return get_exchange(user, exchange_id, "paper" if is_paper else "live")
 
 
+def order_exchange(order: Order) -> Exchange:
+    """The exchange an existing order lives on: its trading account's (Order.account) when it has one, else the
+    user's default paper book or live keys of the platform."""
+    return get_exchange(order.user, order.exchange, "paper" if order.is_paper else "live", credential=order.account)
+
+
 def user_client_order_id(user: Any, client_id: str) -> str:
     """The stored (and exchange-facing) client order id of a user-supplied one: derived from the user's id and theirs,
     so each user has a namespace of their own. Two users may use the same id; neither can find out whether the other
@@ -412,8 +428,11 @@ def manual_order(
     product: str | None = None,
     time_in_force: str = "gtc",
     stop_price: Decimal | None = None,
+    account: Any = None,
 ) -> Order:
-    """A user's own order: paper in testing mode, live (stored keys) in the live modes. ``product``,
+    """A user's own order: paper in testing mode, live (stored keys) in the live modes; or, with ``account`` (one of
+    the user's trading accounts, wallets.ExchangeCredential), on that account: a paper account's own paper book, a
+    live account's keys (only in the live modes). ``product``,
     ``time_in_force`` and ``stop_price`` are the order's options (trading.exchanges.base.OrderOptions; stop and
     stop_limit orders need a stop price).
 
@@ -424,6 +443,16 @@ def manual_order(
     if type in ("stop", "stop_limit") and stop_price is None:
         raise ValidationFailed(f"a {type} order needs a stop_price", details={"stop_price": ["required"]})
     is_paper = user.system_mode not in LIVE_MODES
+    if account is not None:
+        if account.user_id != user.pk:
+            raise NotFound("Account not found")
+        exchange = account.platform
+        if not account.is_paper and is_paper:
+            raise ValidationFailed(
+                "This is a live account: switch the system mode to live to trade on it",
+                details={"account_id": ["live account while in testing mode"]},
+            )
+        is_paper = account.is_paper
     price = None if type in ("market", "stop") else price
     stop_price = stop_price if type in ("stop", "stop_limit") else None
     options = OrderOptions(product=product, time_in_force=time_in_force, stop_price=stop_price)
@@ -435,7 +464,7 @@ def manual_order(
         if existing is not None:
             platform = get_platform(exchange)
             platform_id = platform.id if platform is not None else exchange
-            if not _same_order(
+            if existing.account_id != (account.pk if account is not None else None) or not _same_order(
                 existing,
                 exchange=platform_id,
                 symbol=symbol,
@@ -450,7 +479,11 @@ def manual_order(
                     details={"client_order_id": ["already used for a different order"]},
                 )
             return existing
-    target = _user_exchange(user, exchange, is_paper)
+    target = (
+        _user_exchange(user, exchange, is_paper)
+        if account is None
+        else get_exchange(user, exchange, "paper" if is_paper else "live", credential=account)
+    )
     order = place_order(
         user,
         target,
@@ -504,9 +537,18 @@ def send_paper_funds(user: Any, from_platform: str, to_platform: str, currency: 
     _paper(user, from_platform).send_held(currency, amount, to=_paper(user, to_platform))
 
 
+def open_paper_account(user: Any, account: Any, starting_balance: Decimal | None = None) -> dict:
+    """Give a new paper trading account (wallets.ExchangeCredential, trading_mode "paper") its starting balance in
+    the platform's quote currency (``starting_balance``, else PAPER_STARTING_BALANCES) and return its balances."""
+    exchange = get_exchange(user, account.platform, "paper", credential=account)
+    if starting_balance is not None:
+        exchange.fund(starting_balance)
+    return exchange.fetch_balance()
+
+
 def cancel_user_order(user: Any, order_id: Any) -> Order:
     order = access_order(user, order_id)
-    return cancel_order(order, _user_exchange(user, order.exchange, order.is_paper))
+    return cancel_order(order, order_exchange(order))
 
 
 def modify_user_order(user: Any, order_id: Any, amount: Decimal | None = None, price: Decimal | None = None) -> Order:
@@ -516,7 +558,7 @@ def modify_user_order(user: Any, order_id: Any, amount: Decimal | None = None, p
         raise ValidationFailed("Only open limit orders can be modified")
     if amount is None and price is None:
         raise ValidationFailed("Give a new amount or price", details={"amount": ["required"], "price": ["required"]})
-    exchange = _user_exchange(user, order.exchange, order.is_paper)
+    exchange = order_exchange(order)
     with transaction.atomic():
         order = cancel_order(order, exchange)
         remaining = amount if amount is not None else order.amount - order.filled
@@ -546,7 +588,7 @@ def sync_open_orders(limit: int = 500) -> int:
     )
     for order in orders:
         try:
-            sync_order(order, get_exchange(order.user, order.exchange, "paper", credential=order.account))
+            sync_order(order, order_exchange(order))
             synced += 1
         except Exception:
             logger.warning("could not sync order %s", order.pk, exc_info=True)

@@ -12,4 +12,9 @@ class WalletsConfig(AppConfig):
         from wallets.selectors import live_credential
 
         register_credential_lookup(live_credential)
+        from realtime import providers
+        from wallets.services.accounts import account_pnl, owns_account
+
+        providers.register_account_snapshot("owns", owns_account)
+        providers.register_account_snapshot("pnl", account_pnl)
         doctor.register("encryption", check_encryption, needs=("database", "migrations"))

@@ -92,3 +92,41 @@ def transfer_requested_payload(transfer: Transfer) -> dict:
         "message": transfer_message(transfer),
         "correlation_id": str(transfer.correlation_id),
     }
+
+
+def account_health(cred: ExchangeCredential) -> dict:
+    """An account's health as its last connection test found it: ``status`` ok (the test passed), failing (the
+    exchange refused the keys), unreachable (it could not be reached: the keys' validity is unknown) or untested."""
+    if cred.keys_valid is True:
+        status = "ok"
+    elif cred.keys_valid is False:
+        status = "failing"
+    else:
+        status = "unreachable" if cred.last_error else "untested"
+    return {
+        "status": status,
+        "keys_valid": cred.keys_valid,
+        "last_checked_at": iso(cred.last_checked_at),
+        "last_error": cred.last_error or None,
+    }
+
+
+def account_payload(cred: ExchangeCredential) -> dict:
+    """A trading account (GET /api/accounts): never a secret; a live account's key only masked."""
+    platform = get_platform(cred.platform)
+    live = not cred.is_paper
+    return {
+        "id": str(cred.id),
+        "name": cred.label,
+        "platform": cred.platform,
+        "platform_name": platform.name if platform is not None else cred.platform,
+        "trading_mode": cred.trading_mode,
+        "quote_currency": platform.quote if platform is not None else None,
+        "api_key": cred.masked_key if live else None,
+        "has_passphrase": cred.has_passphrase if live else False,
+        "testnet": cred.testnet,
+        "settings": _settings(cred) if live else {},
+        "permissions": cred.permissions,
+        "health": account_health(cred),
+        "created_at": iso(cred.created_at),
+    }

@@ -27,14 +27,20 @@ else:
 # ---------------------------------------------------------------- credentials
 
 
+# A paper trading account (trading_mode "paper") is an ExchangeCredential without keys: the key selectors below (GET
+# /api/keys, balances, health, live trading) see only live accounts; the accounts selectors further down see both.
+def _live_keys() -> Any:
+    return ExchangeCredential.objects.filter(trading_mode="live")
+
+
 def access_credential(user: Any, credential_id: Any, *, lock: bool = False) -> ExchangeCredential:
     """One of the user's stored exchange keys. ``lock``: SELECT ... FOR UPDATE (inside the caller's transaction)."""
-    return access(ExchangeCredential.objects, user, credential_id, "API key", lock=lock)
+    return access(_live_keys(), user, credential_id, "API key", lock=lock)
 
 
 def credentials(user: Any, provider: str | None = None) -> list[ExchangeCredential]:
     """The user's stored exchange keys (newest first), optionally of one provider."""
-    qs = ExchangeCredential.objects.owned_by(user)
+    qs = _live_keys().owned_by(user)
     if provider:
         qs = qs.filter(platform=provider)
     return list(qs.order_by("-created_at"))
@@ -42,7 +48,7 @@ def credentials(user: Any, provider: str | None = None) -> list[ExchangeCredenti
 
 def usable_credentials(user: Any, platform_id: str | None = None) -> list[ExchangeCredential]:
     """The user's keys not known to be invalid (by platform, oldest first), optionally of one platform."""
-    qs = ExchangeCredential.objects.owned_by(user).exclude(keys_valid=False)
+    qs = _live_keys().owned_by(user).exclude(keys_valid=False)
     if platform_id is not None:
         qs = qs.filter(platform=platform_id)
     return list(qs.order_by("platform", "created_at"))
@@ -51,7 +57,7 @@ def usable_credentials(user: Any, platform_id: str | None = None) -> list[Exchan
 def keys_valid_by_platform(user: Any) -> dict[str, list[bool | None]]:
     """{platform: [keys_valid of each stored key]} for the platforms the user has keys for."""
     out: dict[str, list[bool | None]] = {}
-    for platform, keys_valid in ExchangeCredential.objects.owned_by(user).values_list("platform", "keys_valid"):
+    for platform, keys_valid in _live_keys().owned_by(user).values_list("platform", "keys_valid"):
         out.setdefault(platform, []).append(keys_valid)
     return out
 
@@ -59,7 +65,8 @@ def keys_valid_by_platform(user: Any) -> dict[str, list[bool | None]]:
 def live_credential(user: Any, platform_id: str) -> ExchangeCredential | None:
     """The credential live trading on ``platform_id`` uses: the user's newest one not known to be invalid."""
     return (
-        ExchangeCredential.objects.owned_by(user)
+        _live_keys()
+        .owned_by(user)
         .filter(platform=platform_id)
         .exclude(keys_valid=False)
         .order_by("-created_at")
@@ -68,7 +75,7 @@ def live_credential(user: Any, platform_id: str) -> ExchangeCredential | None:
 
 
 def has_valid_credential(user: Any, platform_id: str) -> bool:
-    return ExchangeCredential.objects.owned_by(user).filter(platform=platform_id, keys_valid=True).exists()
+    return _live_keys().owned_by(user).filter(platform=platform_id, keys_valid=True).exists()
 
 
 # ---------------------------------------------------------------- transfers
@@ -118,3 +125,26 @@ def pending_out(user: Any, provider: str, currency: str, *, held: bool | None = 
         qs = qs.filter(held=held)
     pending = qs.alias(current_status=_latest_status()).filter(current_status="pending")
     return pending.aggregate(s=Sum("amount"))["s"] or Decimal(0)
+
+
+# ---------------------------------------------------------------- trading accounts (/api/accounts)
+
+
+def access_account(user: Any, account_id: Any, *, lock: bool = False) -> ExchangeCredential:
+    """One of the user's trading accounts, live or paper (404 for a missing or another user's account alike)."""
+    return access(ExchangeCredential.objects, user, account_id, "Account", lock=lock)
+
+
+def accounts(user: Any, platform: str | None = None, mode: str | None = None) -> list[ExchangeCredential]:
+    """The user's trading accounts (live and paper), by platform then oldest first; optionally of one platform/mode."""
+    qs = ExchangeCredential.objects.owned_by(user)
+    if platform:
+        qs = qs.filter(platform=platform)
+    if mode:
+        qs = qs.filter(trading_mode=mode)
+    return list(qs.order_by("platform", "created_at"))
+
+
+def account_ids(user: Any) -> set[str]:
+    """The ids of the user's trading accounts (as strings)."""
+    return {str(pk) for pk in ExchangeCredential.objects.owned_by(user).values_list("pk", flat=True)}

@@ -130,3 +130,163 @@ KEY_LABELS = {
     "label": "Label",
     "credential_id": "Stored key",
 }
+
+
+# --- trading accounts (/api/accounts) ------------------------------------------------------------------------------
+class AccountCreateSerializer(ExtrasMixin):
+    name = serializers.CharField(max_length=64, help_text="Your name for the account (e.g. 'Family', 'Client 2').")
+    platform = serializers.CharField(max_length=32, help_text="The exchange or broker (GET /api/providers).")
+    trading_mode = serializers.ChoiceField(
+        choices=["paper", "live"],
+        default="paper",
+        help_text="paper: a simulated account of its own (no keys); live: the exchange account of the API keys given.",
+    )
+    starting_balance = StrictDecimalField(
+        max_digits=24,
+        decimal_places=8,
+        min_value=Decimal("0"),
+        max_value=Decimal("1000000000"),
+        required=False,
+        allow_null=True,
+        help_text="Paper accounts: the starting balance in the platform's quote currency (default: the platform's).",
+    )
+    api_key = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
+    api_secret = serializers.CharField(max_length=2048, required=False, allow_blank=True, default="")
+    passphrase = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
+    accept_withdraw = serializers.BooleanField(required=False, default=False)
+
+    def validate_name(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+
+class AccountUpdateSerializer(ExtrasMixin):
+    name = serializers.CharField(max_length=64, required=False)
+    api_key = serializers.CharField(max_length=512, required=False)
+    api_secret = serializers.CharField(max_length=2048, required=False)
+    passphrase = serializers.CharField(max_length=256, required=False, allow_blank=True)
+    accept_withdraw = serializers.BooleanField(required=False)
+
+    def validate_name(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": ["Nothing to update"]})
+        return attrs
+
+
+class AccountOrderSerializer(serializers.Serializer):
+    """POST /api/accounts/{id}/orders: as POST /api/orders, without ``exchange`` (the account's platform)."""
+
+    symbol = serializers.CharField(max_length=32)
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    type = serializers.ChoiceField(choices=["market", "limit", "stop", "stop_limit"], default="market")
+    amount = StrictDecimalField(max_digits=24, decimal_places=8, min_value=0)
+    price = StrictDecimalField(max_digits=24, decimal_places=8, min_value=0, required=False, allow_null=True)
+    stop_price = StrictDecimalField(max_digits=24, decimal_places=8, min_value=0, required=False, allow_null=True)
+    time_in_force = serializers.ChoiceField(choices=["gtc", "day", "ioc"], default="gtc")
+    product = serializers.ChoiceField(choices=["MIS", "CNC", "NRML"], required=False, allow_null=True)
+    client_order_id = serializers.RegexField(
+        r"^[A-Za-z0-9_.:-]{1,64}$",
+        max_length=64,
+        required=False,
+        help_text="Your id for this order (1-64 of A-Z a-z 0-9 _ . : -). Retrying with the same id places nothing new.",
+    )
+
+
+class AccountHealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["ok", "failing", "unreachable", "untested"],
+        help_text="ok: the last test passed; failing: the exchange refused the keys; unreachable: it could not be "
+        "reached; untested: never tested since the keys were stored.",
+    )
+    keys_valid = serializers.BooleanField(allow_null=True)
+    last_checked_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(allow_null=True)
+
+
+class AccountSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    platform = serializers.CharField()
+    platform_name = serializers.CharField()
+    trading_mode = serializers.CharField(help_text="paper or live")
+    quote_currency = serializers.CharField(allow_null=True)
+    api_key = serializers.CharField(allow_null=True, help_text="The key masked (****1234); null for paper accounts.")
+    has_passphrase = serializers.BooleanField()
+    testnet = serializers.BooleanField()
+    settings = serializers.DictField(child=serializers.CharField())
+    permissions = serializers.DictField(child=serializers.BooleanField(), allow_null=True)
+    health = AccountHealthSerializer()
+    created_at = serializers.DateTimeField()
+
+
+class AccountResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    account = AccountSerializer()
+
+
+class AccountListResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    accounts = AccountSerializer(many=True)
+
+
+class AccountTestResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    ok = serializers.BooleanField(help_text="Whether the connection test passed (the account's health says the same).")
+    message = serializers.CharField()
+    permissions = serializers.DictField(child=serializers.BooleanField(), allow_null=True)
+    account = AccountSerializer()
+
+
+class AccountBalanceSerializer(serializers.Serializer):
+    free = Number()
+    used = Number()
+    total = Number()
+
+
+class AccountFundsResponseSerializer(ValuationSerializer):
+    success = serializers.BooleanField()
+    account_id = serializers.UUIDField()
+    trading_mode = serializers.CharField()
+    balances = serializers.DictField(child=AccountBalanceSerializer(), help_text="{currency: {free, used, total}}")
+    total_value = Number(help_text="Every balance in the base currency (``currency``).")
+
+
+class AccountFilterSerializer(serializers.Serializer):
+    platform = serializers.CharField(max_length=32, required=False)
+    trading_mode = serializers.ChoiceField(choices=["paper", "live"], required=False)
+
+
+class MessageResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+
+
+class AccountOrdersResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    account_id = serializers.UUIDField()
+    orders = serializers.ListField(
+        child=serializers.DictField(), help_text="As GET /api/orders lists them (each with account_id)."
+    )
+    total = Count(help_text="How many orders of the account match in all.")
+
+
+class AccountOrderResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    order = serializers.DictField(help_text="As GET /api/orders/{id} answers it (with account_id).")
+
+
+ACCOUNT_LABELS = {
+    "name": "Name",
+    "platform": "Exchange",
+    "trading_mode": "Mode",
+    "starting_balance": "Starting balance",
+    "api_key": "API key",
+    "api_secret": "API secret",
+    "passphrase": "Passphrase",
+}

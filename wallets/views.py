@@ -8,9 +8,18 @@ from rest_framework.response import Response
 from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from accounts.permissions import PASSWORD_SESSION, PASSWORD_SESSION_FOR_CHANGES
 from amarktai.api import validated
+from trading.payloads import order_payload
+from trading.serializers import OrderFilterSerializer, PositionListResponseSerializer
 from wallets import selectors
 from wallets import serializers as s
-from wallets.payloads import STATUS_DESCRIPTIONS, credential_payload, transfer_payload, transfer_requested_payload
+from wallets.payloads import (
+    STATUS_DESCRIPTIONS,
+    account_payload,
+    credential_payload,
+    transfer_payload,
+    transfer_requested_payload,
+)
+from wallets.services import accounts as account_service
 from wallets.services import balances, credentials, health, transfers
 
 
@@ -153,3 +162,126 @@ class TransferCompleteView(GenericAPIView):
         transfers.complete_transfer(request.user, transfer_id)
         transfer = selectors.access_transfer(request.user, transfer_id)
         return Response({"success": True, "transfer": transfer_payload(transfer)})
+
+
+# --- trading accounts (/api/accounts) ------------------------------------------------------------------------------
+ACCOUNTS_TAG = ["accounts"]
+
+
+class AccountListView(GenericAPIView):
+    """The user's trading accounts: live (API keys) and paper, several per platform."""
+
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES  # an account holds exchange keys: an API key may only list them
+    serializer_class = s.AccountCreateSerializer
+
+    @extend_schema(tags=ACCOUNTS_TAG, parameters=[s.AccountFilterSerializer], responses=s.AccountListResponseSerializer)
+    def get(self, request):
+        filters = validated(s.AccountFilterSerializer, request.query_params)
+        found = selectors.accounts(request.user, filters.get("platform"), filters.get("trading_mode"))
+        return Response({"success": True, "accounts": [account_payload(a) for a in found]})
+
+    @extend_schema(
+        tags=ACCOUNTS_TAG,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: s.AccountResponseSerializer},
+        description="Add an account: paper (a simulated account of its own, opened with `starting_balance` or the "
+        "platform's default) or live (its API keys, stored encrypted; test them with POST /api/accounts/{id}/test).",
+    )
+    @idempotent
+    def post(self, request):
+        data = validated(s.AccountCreateSerializer, request.data, labels=s.ACCOUNT_LABELS)
+        account = account_service.create_account(request.user, **data)
+        return Response({"success": True, "account": account_payload(account)}, status=201)
+
+
+class AccountDetailView(GenericAPIView):
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES
+    serializer_class = s.AccountUpdateSerializer
+
+    @extend_schema(tags=ACCOUNTS_TAG, responses=s.AccountResponseSerializer)
+    def get(self, request, account_id):
+        account = selectors.access_account(request.user, account_id)
+        return Response({"success": True, "account": account_payload(account)})
+
+    @extend_schema(
+        tags=ACCOUNTS_TAG,
+        responses=s.AccountResponseSerializer,
+        description="Rename the account; a live account's keys may change too (its health is then untested).",
+    )
+    def patch(self, request, account_id):
+        selectors.access_account(request.user, account_id)  # 404 before validating a foreign id's payload
+        data = validated(s.AccountUpdateSerializer, request.data, labels=s.ACCOUNT_LABELS)
+        account = account_service.update_account(request.user, account_id, **data)
+        return Response({"success": True, "account": account_payload(account)})
+
+    @extend_schema(
+        tags=ACCOUNTS_TAG,
+        responses=s.MessageResponseSerializer,
+        description="Delete the account (a paper account's balances with it). 409 while it has open orders or open "
+        "positions. Its filled orders and trades stay in the history.",
+    )
+    def delete(self, request, account_id):
+        account_service.delete_account(request.user, account_id)
+        return Response({"success": True, "message": "Account deleted"})
+
+
+class AccountTestView(GenericAPIView):
+    permission_classes = PASSWORD_SESSION_FOR_CHANGES
+
+    @extend_schema(
+        tags=ACCOUNTS_TAG,
+        request=None,
+        responses=s.AccountTestResponseSerializer,
+        description="Test the connection: a live account's keys through the exchange (an authenticated call), a paper "
+        "account's own book. The outcome is recorded as the account's `health`; a failed test answers 200 with "
+        "`ok: false` and the reason in `message`.",
+    )
+    def post(self, request, account_id):
+        result = account_service.check_connection(request.user, account_id)
+        account = selectors.access_account(request.user, account_id)
+        return Response({"success": True, **result, "account": account_payload(account)})
+
+
+class AccountFundsView(GenericAPIView):
+    @extend_schema(
+        tags=ACCOUNTS_TAG,
+        responses=s.AccountFundsResponseSerializer,
+        description="The account's balances as its exchange (or its paper book) reports them, and their total value.",
+    )
+    def get(self, request, account_id):
+        return Response({"success": True, **account_service.account_funds(request.user, account_id)})
+
+
+class AccountPositionsView(GenericAPIView):
+    @extend_schema(
+        tags=ACCOUNTS_TAG,
+        responses=PositionListResponseSerializer,
+        description="The open positions on the account, as GET /api/positions shows them.",
+    )
+    def get(self, request, account_id):
+        return Response({"success": True, **account_service.account_positions(request.user, account_id)})
+
+
+class AccountOrdersView(GenericAPIView):
+    serializer_class = s.AccountOrderSerializer
+
+    @extend_schema(tags=ACCOUNTS_TAG, parameters=[OrderFilterSerializer], responses=s.AccountOrdersResponseSerializer)
+    def get(self, request, account_id):
+        filters = validated(OrderFilterSerializer, request.query_params)
+        orders, children, total = account_service.account_orders(request.user, account_id, **filters)
+        payloads = [order_payload(o, children=children.get(str(o.pk))) for o in orders]
+        return Response({"success": True, "account_id": str(account_id), "orders": payloads, "total": total})
+
+    @extend_schema(
+        tags=ACCOUNTS_TAG,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: s.AccountOrderResponseSerializer},
+        description="Place an order on this account: a paper account's own book, a live account's keys (only in the "
+        "live modes). As POST /api/orders otherwise.",
+    )
+    @idempotent
+    def post(self, request, account_id):
+        selectors.access_account(request.user, account_id)  # 404 before validating a foreign id's payload
+        data = validated(s.AccountOrderSerializer, request.data)
+        order = account_service.place_account_order(request.user, account_id, **data)
+        return Response({"success": True, "order": order_payload(order)}, status=201)

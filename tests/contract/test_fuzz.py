@@ -89,3 +89,29 @@ def test_signal_bot_webhook_fuzzed_with_a_real_token(case, webhook_token):
     if response.status_code >= 400:
         body = response.json()
         assert ERROR_KEYS <= set(body) and body["success"] is False
+
+
+@pytest.fixture
+def account_bearer(db, make_user):
+    """A user with a paper trading account, so the fuzz reaches /api/accounts/{id}/... past the 404 (orders placed on
+    it go to its own paper book, never an exchange)."""
+    from accounts.services import issue_tokens
+    from wallets.services.accounts import create_account
+
+    user = make_user(email="accounts-fuzz@example.com")
+    account = create_account(user, name="Fuzz paper", platform="luno", trading_mode="paper")
+    return {"Authorization": "Bearer " + issue_tokens(user)["token"]}, str(account.pk)
+
+
+@pytest.mark.django_db
+@schema.include(path_regex=r"^/api/accounts/\{").parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_account_endpoints_fuzzed_with_a_real_account(case, account_bearer):
+    headers, account_id = account_bearer
+    case.path_parameters["account_id"] = account_id
+    response = case.call(headers=headers)
+    assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])
+    if response.status_code >= 400:
+        body = response.json()
+        assert ERROR_KEYS <= set(body), (case.method, case.path, body)
+        assert body["success"] is False and body["timestamp"].endswith("Z")

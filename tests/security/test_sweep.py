@@ -165,7 +165,25 @@ def _owned_objects(owner):
     WebhookEvent.objects.create(
         user=owner, bot=bot, source="tradingview", action="buy", alert_key="k" * 64, outcome="ignored", code="paused"
     )
+    from wallets.services.accounts import create_account
+
+    # A paper trading account, with an order placed on it, so /api/accounts/{id}/... is tried cross-tenant.
+    account = create_account(owner, name="Owner paper", platform="luno", trading_mode="paper")
+    Order.objects.create(
+        user=owner,
+        account=account,
+        exchange="luno",
+        symbol="BTC/ZAR",
+        side="buy",
+        type="limit",
+        amount="0.002",
+        price="1000",
+        status="open",
+        client_order_id=f"sweep-acct-{uuid.uuid4()}",
+        is_paper=True,
+    )
     return {
+        "/api/accounts/": account.pk,
         "/api/backtests/": backtest.pk,
         "/api/optimizations/": optimization.pk,
         "/api/positions/": position.pk,
@@ -221,6 +239,9 @@ def _assert_owner_unchanged(owner, objects):
     assert channel.target == "https://example.com/owner-hook" and not channel.deliveries.exists()
     from research.models import Backtest
 
+    account = ExchangeCredential.objects.get(pk=objects["/api/accounts/"])
+    assert account.label == "Owner paper" and account.trading_mode == "paper" and account.user_id == owner.pk
+    assert Order.objects.filter(account=account, status="open").count() == 1
     backtest = Backtest.objects.get(pk=objects["/api/backtests/"])
     assert backtest.status == "queued" and not backtest.cancel_requested and backtest.user_id == owner.pk
 

@@ -3,6 +3,9 @@
 - get_exchange(user, platform_id, trading_mode="paper", credential=None) -> Exchange
     paper: PaperExchange (simulated balances, prices from market_data); live: the platform's adapter (ADAPTERS: ccxt
     for crypto exchanges, a broker's own module for stock brokers) with the user's stored, decrypted credential.
+    ``credential`` chooses a trading account (wallets.ExchangeCredential): a paper account (trading_mode "paper")
+    trades on its own paper balances whatever ``trading_mode`` says; a live account's keys are used in live mode. The
+    exchange returned carries it as ``.account`` (recorded on each Order).
 - connect(platform_id, keys) / public_exchange(platform_id): an adapter with keys (stored or a base.KeySet) / without.
 - market_data(platform_id) -> object with fetch_ticker(symbol), fetch_ohlcv(symbol, timeframe, limit) and
     fetch_ohlcv_since(symbol, timeframe, since_ms, limit) (paged history for backtests)
@@ -151,6 +154,12 @@ def public_exchange(platform_id, **options):
 
 def get_exchange(user, platform_id, trading_mode="paper", credential=None):
     platform = _platform_or_error(platform_id)
+    if credential is not None and (credential.user_id != user.pk or credential.platform != platform.id):
+        raise PermissionDenied(f"That account is not one of yours on {platform.name}")
+    if credential is not None and getattr(credential, "trading_mode", "live") == "paper":
+        from trading.exchanges.paper import PaperExchange
+
+        return PaperExchange(user, platform.id, feed=market_data(platform.id), account=credential)
     if trading_mode == "paper":
         from trading.exchanges.paper import PaperExchange
 
@@ -161,4 +170,6 @@ def get_exchange(user, platform_id, trading_mode="paper", credential=None):
         credential = _credential_lookup(user, platform.id)
     if credential is None or credential.user_id != user.pk:
         raise PermissionDenied(f"No valid API keys stored for {platform.name}")
-    return connect(platform.id, credential)
+    exchange = connect(platform.id, credential)
+    exchange.account = credential
+    return exchange

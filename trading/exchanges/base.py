@@ -27,6 +27,7 @@ input serializers (trading.serializers.OrderCreateSerializer, ChoiceFields) or a
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
+from typing import Any
 
 from amarktai.errors import ValidationFailed
 from trading.platforms import Platform
@@ -111,6 +112,9 @@ class Exchange(ABC):
 
     platform_id: str
     platform: Platform
+    # The trading account (a stored wallets.ExchangeCredential) the orders go to, when known: set by get_exchange;
+    # trading.services records it on each Order (Order.account). None: a KeySet, or the user's default paper book.
+    account: Any = None
 
     @abstractmethod
     def load_markets(self) -> dict: ...

@@ -26,7 +26,7 @@
 
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -115,11 +115,16 @@ class Feed(Protocol):
 
 
 class PaperExchange(Exchange):
-    def __init__(self, user: User, platform_id: str, feed: Feed) -> None:
+    def __init__(self, user: User, platform_id: str, feed: Feed, account: Any = None) -> None:
+        """``account``: a paper trading account (wallets.ExchangeCredential, trading_mode "paper") of ``user`` on this
+        platform, whose balances and orders are its own; None: the user's default paper book of the platform."""
         platform = get_platform(platform_id)
         if platform is None:
             raise ValidationFailed(f"Unknown exchange {platform_id!r}")
         self.user = user
+        self.account = account
+        # Every PaperBalance / PaperOrder row of this book matches these (account None: the default book).
+        self.book = {"user": user, "platform": platform.id, "account": account}
         self.platform = platform
         self.platform_id = platform.id
         self.feed = feed
@@ -152,23 +157,32 @@ class PaperExchange(Exchange):
 
     # --- balances --------------------------------------------------------------------------------------------
     def _ensure_account(self):
-        if PaperBalance.objects.filter(user=self.user, platform=self.platform_id).exists():
+        if PaperBalance.objects.filter(**self.book).exists():
             return
         starting = settings.PAPER_STARTING_BALANCES
         amount = Decimal(str(starting.get(self.platform.quote, "0")))
         try:
             with transaction.atomic():
-                PaperBalance.objects.create(
-                    user=self.user, platform=self.platform_id, currency=self.platform.quote, free=amount
-                )
+                PaperBalance.objects.create(**self.book, currency=self.platform.quote, free=amount)
         except IntegrityError:
             pass  # created concurrently
+
+    def fund(self, amount: Decimal) -> None:
+        """Open this book with ``amount`` of the platform's quote currency (a new paper account's starting balance);
+        a book that already has balances is left as it is."""
+        if PaperBalance.objects.filter(**self.book).exists():
+            return
+        try:
+            with transaction.atomic():
+                PaperBalance.objects.create(**self.book, currency=self.platform.quote, free=Decimal(str(amount)))
+        except IntegrityError:
+            pass  # opened concurrently
 
     def fetch_balance(self):
         self._ensure_account()
         return {
             row.currency: {"free": row.free, "used": row.used, "total": row.total}
-            for row in PaperBalance.objects.filter(user=self.user, platform=self.platform_id).order_by("currency")
+            for row in PaperBalance.objects.filter(**self.book).order_by("currency")
         }
 
     def _locked_balances(self, *currencies):
@@ -180,7 +194,7 @@ class PaperExchange(Exchange):
             return {
                 row.currency: row
                 for row in PaperBalance.objects.select_for_update()
-                .filter(user=self.user, platform=self.platform_id, currency__in=wanted)
+                .filter(**self.book, currency__in=wanted)
                 .order_by("currency")
             }
 
@@ -188,7 +202,7 @@ class PaperExchange(Exchange):
         if len(rows) < len(wanted):  # first use of a currency: create its row, then lock them all again
             for currency in wanted:
                 if currency not in rows:
-                    PaperBalance.objects.get_or_create(user=self.user, platform=self.platform_id, currency=currency)
+                    PaperBalance.objects.get_or_create(**self.book, currency=currency)
             rows = lock()
         return rows
 
@@ -212,9 +226,7 @@ class PaperExchange(Exchange):
         book = self.feed.ticker(market["symbol"])
         amount, price = self.check_order(market, type, side, amount, price, reference_price=book["last"])
         if client_order_id:
-            existing = PaperOrder.objects.filter(
-                user=self.user, platform=self.platform_id, client_order_id=client_order_id
-            ).first()
+            existing = PaperOrder.objects.filter(**self.book, client_order_id=client_order_id).first()
             if existing is not None:
                 return order_dict(existing, self.price_source)
         clock = sessions.market_clock(market["symbol"])
@@ -229,8 +241,7 @@ class PaperExchange(Exchange):
             with transaction.atomic():
                 balances = self._locked_balances(market["base"], market["quote"])
                 order = PaperOrder(
-                    user=self.user,
-                    platform=self.platform_id,
+                    **self.book,
                     symbol=market["symbol"],
                     side=side,
                     type=type,
@@ -263,9 +274,7 @@ class PaperExchange(Exchange):
                 order.save()
         except IntegrityError:
             # The same client order id was placed concurrently: return that one, never fill twice.
-            existing = PaperOrder.objects.filter(
-                user=self.user, platform=self.platform_id, client_order_id=client_order_id
-            ).first()
+            existing = PaperOrder.objects.filter(**self.book, client_order_id=client_order_id).first()
             if existing is None:
                 raise
             return order_dict(existing, self.price_source)
@@ -431,7 +440,7 @@ class PaperExchange(Exchange):
         """Give resting orders what the market owes them: cancel day orders past their session's close; while an
         order's market is open, fill orders that waited for the open (at the first price after it), trigger stops
         whose price was reached and fill limit orders whose price the market has crossed. Returns the orders filled."""
-        open_orders = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, status="open")
+        open_orders = PaperOrder.objects.filter(**self.book, status="open")
         if symbol:
             open_orders = open_orders.filter(symbol=symbol.upper())
         filled = []
@@ -502,15 +511,9 @@ class PaperExchange(Exchange):
         }
 
     def _get(self, order_id):
-        order = (
-            PaperOrder.objects.filter(user=self.user, platform=self.platform_id, pk=order_id).first()
-            if _is_uuid(order_id)
-            else None
-        )
+        order = PaperOrder.objects.filter(**self.book, pk=order_id).first() if _is_uuid(order_id) else None
         if order is None:
-            order = PaperOrder.objects.filter(
-                user=self.user, platform=self.platform_id, client_order_id=str(order_id)
-            ).first()
+            order = PaperOrder.objects.filter(**self.book, client_order_id=str(order_id)).first()
         if order is None:
             raise NotFound("Order not found")
         return order
@@ -536,7 +539,7 @@ class PaperExchange(Exchange):
 
     def fetch_open_orders(self, symbol=None):
         self.match_open_orders(symbol)
-        orders = PaperOrder.objects.filter(user=self.user, platform=self.platform_id, status="open")
+        orders = PaperOrder.objects.filter(**self.book, status="open")
         if symbol:
             orders = orders.filter(symbol=symbol.upper())
         return [order_dict(o, self.price_source) for o in orders.order_by("created_at")]
