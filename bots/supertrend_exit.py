@@ -12,8 +12,10 @@ that is down when the exit is set waits for the next flip down (after an up tren
 "sell now". A sale that could not be placed (exchange down) is retried on the next run; a sale already working is
 left to fill.
 
-The position's positions on the other accounts of a group: see ``close_positions`` (a position opened by a group
-order is closed on every account of the group once account groups exist; until then, its own account).
+Groups: a bot that trades an account group holds one open position per account of the group (one per bot and
+account, trading.Position's constraint). A flip of the exit set on any of them closes every one of them, each on its
+own account (``group_positions``), one failing never stopping the others. A manual position stands alone: it is
+closed on its own account (a manual group order's positions are not tied together yet: see the README).
 
 Engine-side: nothing rests on the exchange; the sale's ``reason`` says "Supertrend(10, 3) flipped down at ...
 (engine-side)". Every change is published as ``position_update`` (reason "supertrend_exit"); the sale as usual
@@ -180,14 +182,38 @@ def trading_mode(position: Position) -> str:
     return "paper" if paper else "live"
 
 
-def close_positions(row: SupertrendExit, reason: str) -> Order | None:
-    """Sell the exit's position at market (the one close path). Returns the closing order; None when it was closed
-    meanwhile."""
+def group_positions(position: Position) -> list[Position]:
+    """The other open positions a flip closes with ``position``: a bot's open positions of the same market on its
+    other accounts (a bot trading an account group holds one per account); none for a manual position."""
+    if not position.bot_id:
+        return []
+    return list(
+        Position.objects.filter(user_id=position.user_id, bot_id=position.bot_id, symbol=position.symbol, is_open=True)
+        .exclude(pk=position.pk)
+        .order_by("opened_at")
+    )
+
+
+def close_positions(row: SupertrendExit, reason: str) -> tuple[Order | None, str]:
+    """Sell the bot's positions on the group's other accounts (group_positions), then the exit's own position at
+    market (the one close path). Returns the closing order of the exit's own position (None when it was closed
+    meanwhile) and what failed on the other accounts ("" if nothing); raises what closing its own raised."""
+    user = row.position.user
+    errors = []
+    for sibling in group_positions(row.position):
+        try:
+            close_position_by_id(user, sibling.pk, reason=reason)
+        except (PositionClosed, Conflict):
+            continue  # closed meanwhile, or a sale of it is working
+        except Exception as exc:  # noqa: BLE001 - one account's failure never stops the others
+            logger.warning("supertrend exit: closing group position %s failed: %s", sibling.pk, exc)
+            errors.append(f"account {sibling.account_id}: {str(exc)[:80]}")
+    failed = ("group: " + "; ".join(errors))[:255] if errors else ""
     try:
-        order, _ = close_position_by_id(row.position.user, row.position_id, reason=reason)
+        order, _ = close_position_by_id(user, row.position_id, reason=reason)
     except PositionClosed:
-        return None
-    return order
+        return None, failed
+    return order, failed
 
 
 def _market_rows(source: str, exchange: str, symbol: str, timeframe: str, limit: int) -> list:
@@ -264,7 +290,7 @@ def _retry_close(row: SupertrendExit) -> int:
     if row.close_order_id is not None and row.close_order.status not in (OrderStatus.CANCELED, OrderStatus.REJECTED):
         return 0  # placed and working or filled: it fills as any sale does
     try:
-        order = close_positions(row, row.reason)
+        order, failed = close_positions(row, row.reason)
     except Conflict as exc:  # a sale of it is working already (placed by hand or by another path): let it fill
         SupertrendExit.objects.filter(pk=row.pk).update(last_error=str(exc)[:255])
         return 0
@@ -272,5 +298,5 @@ def _retry_close(row: SupertrendExit) -> int:
         logger.warning("supertrend exit of position %s: sale failed: %s", row.position_id, exc)
         SupertrendExit.objects.filter(pk=row.pk).update(last_error=f"sale failed: {str(exc)[:200]}")
         return 0
-    SupertrendExit.objects.filter(pk=row.pk).update(close_order=order, last_error="")
+    SupertrendExit.objects.filter(pk=row.pk).update(close_order=order, last_error=failed)
     return 1 if order is not None else 0

@@ -239,6 +239,53 @@ def test_a_bot_position_books_the_bots_pnl_and_a_failed_sale_is_retried(user, mo
 
 
 @pytest.mark.django_db
+def test_a_bot_trading_a_group_is_closed_on_every_account(user, monkeypatch):
+    """A bot trading an account group holds a position on each account; the exit set on one of them closes them all,
+    each sold on its own account. Another position of the user (manual, on a third account) is left alone."""
+    from django.db import transaction
+
+    from bots.services import create_bot
+    from trading.exchanges import get_exchange
+    from wallets.services.accounts import create_account
+
+    bot = create_bot(user, name="Grouped", exchange="luno", initial_capital=Decimal("50000"), strategy="momentum")
+    accounts = [create_account(user, name=f"paper {i}", platform="luno") for i in range(3)]
+    for i, account in enumerate(accounts):
+        with transaction.atomic():
+            trading.place_order(
+                user,
+                get_exchange(user, "luno", "paper", credential=account),
+                symbol="BTC/ZAR",
+                side="buy",
+                type="market",
+                amount=Decimal("0.01") * (i + 1),
+                bot=bot if i < 2 else None,
+                is_paper=True,
+            )
+    first, second = (Position.objects.get(account=a, is_open=True) for a in accounts[:2])
+    manual = Position.objects.get(account=accounts[2], is_open=True)
+    assert first.bot_id == second.bot_id == bot.pk and manual.bot_id is None
+    assert supertrend_exit.group_positions(first) == [second] and supertrend_exit.group_positions(manual) == []
+
+    candles = FakeCandles(monkeypatch)
+    supertrend_exit.set_supertrend_exit(user, second.pk, period=PERIOD, multiplier=MULT, timeframe="1m")
+    candles.rows = series(UP)
+    assert run(candles) == 0
+    candles.rows = series([*UP, *CRASH])
+    assert run(candles) == 1
+    sales = {o.account_id: o for o in Order.objects.filter(side="sell")}
+    assert set(sales) == {accounts[0].pk, accounts[1].pk}
+    for position in (first, second):
+        held = position.amount
+        position.refresh_from_db()
+        sale = sales[position.account_id]
+        assert not position.is_open and sale.amount == held and sale.status == "closed"
+        assert sale.bot_id == bot.pk and "flipped down" in sale.reason
+    assert Position.objects.get(pk=manual.pk).is_open
+    assert SupertrendExit.objects.get().last_error == ""
+
+
+@pytest.mark.django_db
 def test_a_live_position_is_closed_on_the_exchange(user, binance_via_fake):
     """Live: the candles are the exchange's own (the fake's klines through ccxt), the sale is a real market order."""
     from django.db import transaction
