@@ -293,3 +293,34 @@ def test_an_order_the_exchange_never_got_is_looked_up_by_client_id(user, fake):
     Order.objects.filter(pk=order.pk).update(created_at=order.created_at.replace(year=2020))
     poll_round()
     assert Order.objects.get(pk=order.pk).status == "rejected"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_polling_one_account_book_a_fill_once(user, fake):
+    """Two workers poll the same account at once (a slow round overlapping the next): the order row lock and the fill
+    increment mean one trade, one filled order."""
+    import threading
+
+    from django.db import connection
+
+    cred = account(user, fake)
+    order = rest(user, cred)
+    fake.fill_order(order.exchange_order_id)
+    key = poller.AccountKey(str(user.pk), "binance", str(cred.pk))
+    barrier = threading.Barrier(2)
+
+    def worker():
+        try:
+            barrier.wait(timeout=10)
+            poller.poll_account(key)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    order.refresh_from_db()
+    assert order.status == "closed" and Trade.objects.filter(order=order).count() == 1
+    assert Position.objects.get(user=user, is_open=True).amount == Decimal("0.01")
