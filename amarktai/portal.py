@@ -70,6 +70,7 @@ PAGES = [
     ("research", "research", "Research", False),
     ("models", "research/models", "Models: ranking and parameter search", False),
     ("wallet", "wallet", "Wallet", False),
+    ("accounts", "accounts", "Trading accounts", False),
     ("assistant", "assistant", "Assistant", False),
     ("settings", "settings", "Settings", False),
     ("settings_trading", "settings/trading", "Trading and risk settings", False),
@@ -86,6 +87,7 @@ NAV_PARENT = {
     "admin_control": "admin_panel",
     "watchlist": "signals",
     "models": "research",
+    "accounts": "wallet",  # trading accounts: reached from the wallet page
 }
 
 # Pages of one object: (page, url with its converter, title, public, the navigation entry they belong to). The object

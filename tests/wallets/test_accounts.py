@@ -2,6 +2,7 @@
 test against the fake Binance (live) and for paper accounts, funds / positions / orders per account, and an order on
 account A never showing on account B."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,8 @@ from tests.fake_exchange.server import DEFAULT_KEY, DEFAULT_SECRET
 from tests.helpers import assert_error
 from trading.exchanges import get_exchange
 from trading.exchanges.paper import PaperExchange
-from trading.models import Order, PaperBalance
+from trading.models import Order, PaperBalance, PaperOrder
+from trading.services import sync_open_orders
 from wallets.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
@@ -206,6 +208,12 @@ def test_orders_positions_and_funds_per_paper_account(auth_client, user):
     # A resting limit order on A keeps A from being deleted; canceled, A goes (its position too must be closed).
     limit = _order(auth_client, a, type="limit", price=1000).json()["order"]
     assert limit["status"] == "open"
+    assert PaperOrder.objects.get(client_order_id=Order.objects.get(pk=limit["id"]).client_order_id).account_id == (
+        uuid.UUID(a)
+    )
+    # The open-order sync (beat, every 15 s) finds it on A's book: still open, not "never reached the exchange".
+    assert sync_open_orders() >= 1
+    assert Order.objects.get(pk=limit["id"]).status == "open"
     assert_error(auth_client.delete(f"/api/accounts/{a}"), 409, "CONFLICT")
     assert auth_client.post(f"/api/orders/{limit['id']}/cancel").json()["order"]["status"] == "canceled"
     assert_error(auth_client.delete(f"/api/accounts/{a}"), 409, "CONFLICT")  # the open position
@@ -260,3 +268,47 @@ def test_get_exchange_paper_account_and_default_book(user):
     assert default.fetch_balance()["USDT"]["total"] == Decimal("10000")
     with pytest.raises(PermissionDenied):
         get_exchange(user, "luno", "paper", credential=account)  # not this platform's account
+
+
+def test_api_key_scopes(auth_client, user):
+    """An API key may list and read accounts (read) and trade on one (trade); creating, changing, testing and deleting
+    an account (it holds exchange keys) needs a password session."""
+    from rest_framework.test import APIClient
+
+    from accounts.models import ApiKey
+
+    paper = account_id(auth_client)
+    _key, reader_raw = ApiKey.generate(user, "reader", scopes=["read"])
+    _key, trader_raw = ApiKey.generate(user, "trader", scopes=["read", "trade"])
+    reader, trader = APIClient(), APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {reader_raw}")
+    trader.credentials(HTTP_AUTHORIZATION=f"Bearer {trader_raw}")
+    assert [a["id"] for a in reader.get("/api/accounts").json()["accounts"]] == [paper]
+    for path in ("", "/funds", "/positions", "/orders"):
+        assert reader.get(f"/api/accounts/{paper}{path}").status_code == 200, path
+    assert_error(_order(reader, paper), 403, "PERMISSION_DENIED")
+    assert _order(trader, paper).status_code == 201
+    for client in (reader, trader):
+        assert_error(add(client), 403, "PERMISSION_DENIED")
+        assert_error(client.patch(f"/api/accounts/{paper}", {"name": "x"}, format="json"), 403, "PERMISSION_DENIED")
+        assert_error(client.post(f"/api/accounts/{paper}/test"), 403, "PERMISSION_DENIED")
+        assert_error(client.delete(f"/api/accounts/{paper}"), 403, "PERMISSION_DENIED")
+    assert ExchangeCredential.objects.get(pk=paper).label == "Family"
+
+
+def test_idempotency_key_on_create_and_order(auth_client):
+    first = auth_client.post(
+        "/api/accounts", {"name": "Once", "platform": "luno"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    again = auth_client.post(
+        "/api/accounts", {"name": "Once", "platform": "luno"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert first.status_code == again.status_code == 201
+    assert first.json()["account"]["id"] == again.json()["account"]["id"]
+    assert ExchangeCredential.objects.count() == 1
+    account = first.json()["account"]["id"]
+    body = {"symbol": "BTC/ZAR", "side": "buy", "amount": 0.001}
+    one = auth_client.post(f"/api/accounts/{account}/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="o-1")
+    two = auth_client.post(f"/api/accounts/{account}/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="o-1")
+    assert one.status_code == two.status_code == 201 and one.json()["order"]["id"] == two.json()["order"]["id"]
+    assert Order.objects.filter(account_id=account).count() == 1
