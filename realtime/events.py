@@ -9,7 +9,9 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - alert:           {"level": "info"|"warning"|"error", "message", "bot_id" (optional), "kind" (optional: what the
                    alert is about, for notifications: "risk_limit" a risk limit was hit, "new_device" a sign-in from a
                    device the account had not used, "channel_disabled" a notification channel was switched off,
-                   "protection" a bot protection started blocking entries, with "protection": its name); a
+                   "protection" a bot protection started blocking entries, with "protection": its name;
+                   "order_poll" the order-status poller cannot read an account's orders, with "account_id" and
+                   "exchange", once per streak of failures); a
                    watch list's price alert adds "instrument_id", "exchange", "symbol", "direction"
                    ("above"|"below"), "alert_level", "price"}
 - order_update:    {"order": <the order as in GET /api/orders, with its "account_id">, "previous_status", "change"

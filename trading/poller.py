@@ -34,6 +34,7 @@ from django.core.cache import cache
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
+from realtime import events
 from realtime.metrics import ORDER_POLL_LAG, ORDER_POLL_ORDER_LAG, ORDER_POLLS
 from trading import services
 from trading.models import Order, OrderStatus
@@ -182,6 +183,8 @@ def poll_account(key: AccountKey) -> int:
     except Exception as exc:  # noqa: BLE001 - any failure backs this account off; the others go on
         state = record_failure(key, exc)
         ORDER_POLLS.labels(key.exchange, "error").inc()
+        if state["failures"] == 1:  # the first failure of a streak: tell the owner once, not on every retry
+            _alert(orders[0], exc, state)
         logger.warning(
             "order poll of account %s failed (%s); backing off %.0f s (failure %d in a row)",
             key,
@@ -193,3 +196,22 @@ def poll_account(key: AccountKey) -> int:
     clear_backoff(key)
     ORDER_POLLS.labels(key.exchange, "ok").inc()
     return synced
+
+
+def _alert(order: Order, error: Exception, state: dict) -> None:
+    """An ``alert`` (kind "order_poll") to the owner: this account's orders cannot be synced now, and why."""
+    account = order.account
+    name = (account.label if account is not None and account.label else None) or order.exchange
+    wait = max(int(state["until"] - time.time()), 1)
+    events.publish(
+        order.user_id,
+        events.ALERT,
+        {
+            "level": "warning",
+            "message": f"The status of your open orders on {name} cannot be read from {order.exchange} right now "
+            f"({error.__class__.__name__}); retrying in {wait} s",
+            "kind": "order_poll",
+            "account_id": str(order.account_id) if order.account_id else None,
+            "exchange": order.exchange,
+        },
+    )

@@ -173,6 +173,11 @@ def test_a_failing_account_backs_off_while_the_others_go_on(user, other_user, fa
     assert state["failures"] == 1 and "AuthInvalid" in state["error"] and DEFAULT_SECRET not in state["error"]
     assert 8 < state["until"] - time.time() <= 10
     assert poller.backing_off(bad_key)
+    # The owner hears of it once (an alert naming the account), the other user nothing.
+    alerts = [(uid, p) for uid, kind, p in published if kind == "alert"]
+    assert len(alerts) == 1 and alerts[0][0] == other_user.pk
+    assert alerts[0][1]["kind"] == "order_poll" and alerts[0][1]["account_id"] == str(bad.pk)
+    assert "revoked" in alerts[0][1]["message"] and DEFAULT_SECRET not in alerts[0][1]["message"]
 
     # While it backs off, no round (in any worker: the state is in the cache) asks the exchange for it.
     calls = fake.count(*OPEN_ORDERS)
@@ -189,6 +194,7 @@ def test_a_failing_account_backs_off_while_the_others_go_on(user, other_user, fa
     poll_round()
     state = poller.backoff_state(bad_key)
     assert state["failures"] == 2 and 18 < state["until"] - time.time() <= 20
+    assert len([kind for _, kind, _ in published if kind == "alert"]) == 1  # not again on every failure
     assert [poller.backoff_delay(n) for n in (1, 2, 3, 4, 5)] == [10, 20, 40, 60, 60]
 
     # The keys work again: the next due poll syncs it and clears the back-off.
