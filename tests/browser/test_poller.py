@@ -77,3 +77,46 @@ def test_supertrend_exit_on_the_bot_page(new_page, portal_server, screenshot_dir
     expect(tid(page, "bot-supertrend-ok")).to_have_text("Removed.")
     assert api(portal_server, token, "GET", url).json()["supertrend_exit"] is None
     assert not page.errors, page.errors
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_supertrend_exits_on_the_dashboard(new_page, portal_server, screenshot_dir, size):
+    """A manual position (no bot) gets its Supertrend exit from the dashboard's card."""
+    account = register_via_api(portal_server, f"stdash{size}")
+    token = account["token"]
+    order = {"exchange": "luno", "symbol": "BTC/ZAR", "side": "buy", "type": "market", "amount": 0.01}
+    assert api(portal_server, token, "POST", "orders", order).status_code == 201
+    [position] = api(portal_server, token, "GET", "positions").json()["positions"]
+    url = f"positions/{position['id']}/supertrend-exit"
+
+    page = new_page(viewport=VIEWPORTS[size])
+    open_signed_in(page, account, "/dashboard")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(tid(page, "supertrend-card")).to_be_visible()
+    row = tid(page, "supertrend-row")
+    expect(row).to_have_count(1)
+    expect(tid(page, "supertrend-row-state")).to_have_text("Off")
+    expect(tid(page, "supertrend-row-remove")).to_be_hidden()
+
+    tid(page, "supertrend-row-period").fill("1")
+    tid(page, "supertrend-row-save").click()
+    expect(tid(page, "supertrend-row-error")).to_contain_text("period")
+    assert api(portal_server, token, "GET", url).json()["supertrend_exit"] is None
+
+    tid(page, "supertrend-row-period").fill("7")
+    tid(page, "supertrend-row-multiplier").fill("2.5")
+    tid(page, "supertrend-row-timeframe").select_option("5m")
+    tid(page, "supertrend-row-save").click()
+    state = "period 7, multiplier 2.5, 5m candles · waiting for a closed candle"
+    expect(tid(page, "supertrend-row-state")).to_contain_text(state)
+    saved = api(portal_server, token, "GET", url).json()["supertrend_exit"]
+    assert (saved["period"], saved["multiplier"], saved["timeframe"], saved["bot_id"]) == (7, 2.5, "5m", None)
+    expect(tid(page, "supertrend-row-remove")).to_be_visible()
+    no_sideways_scroll(page)
+    tid(page, "supertrend-card").scroll_into_view_if_needed()
+    shot(page, screenshot_dir / f"61-dashboard-supertrend-{size}.png")
+
+    tid(page, "supertrend-row-remove").click()
+    expect(tid(page, "supertrend-row-state")).to_have_text("Off")
+    assert api(portal_server, token, "GET", url).json()["supertrend_exit"] is None
+    assert not page.errors, page.errors
