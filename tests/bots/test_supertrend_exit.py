@@ -396,3 +396,17 @@ def test_a_read_only_api_key_cannot_set_it(user, paper_position, api_client):
     assert api_client.get(url).status_code == 200
     assert api_client.put(url, {"period": 7, "multiplier": 2}, format="json").status_code == 403
     assert not SupertrendExit.objects.exists()
+
+
+def test_beat_and_the_embedded_scheduler_run_the_service_and_the_poller(settings):
+    from bots.scheduler import EmbeddedScheduler
+
+    beat = settings.CELERY_BEAT_SCHEDULE
+    assert beat["supertrend-exits"] == {
+        "task": "bots.check_supertrend_exits",
+        "schedule": settings.SUPERTREND_EXIT_SECONDS,
+    }
+    assert beat["sync-open-orders"] == {"task": "trading.sync_open_orders", "schedule": settings.ORDER_POLL_SECONDS}
+    jobs = {task.name: every for task, every in EmbeddedScheduler().periodic()}
+    assert jobs["bots.check_supertrend_exits"] == settings.SUPERTREND_EXIT_SECONDS
+    assert EmbeddedScheduler().orders_every == settings.ORDER_POLL_SECONDS
