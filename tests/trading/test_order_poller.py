@@ -330,3 +330,17 @@ def test_two_workers_polling_one_account_book_a_fill_once(user, fake):
     order.refresh_from_db()
     assert order.status == "closed" and Trade.objects.filter(order=order).count() == 1
     assert Position.objects.get(user=user, is_open=True).amount == Decimal("0.01")
+
+
+def test_an_order_without_an_account_is_polled_with_the_users_keys(user, fake, published):
+    """Orders placed before trading accounts existed (no account): the user's credential for the platform polls them,
+    under an account key of their own."""
+    cred = account(user, fake)
+    order = rest(user, cred)
+    Order.objects.filter(pk=order.pk).update(account=None)
+    assert poller.plan_batches() == [[f"{user.pk}:binance:-"]]
+    fake.fill_order(order.exchange_order_id)
+    poll_round()
+    order.refresh_from_db()
+    assert order.status == "closed" and Trade.objects.filter(order=order).count() == 1
+    assert updates(published, order)[-1]["order"]["account_id"] is None
