@@ -124,11 +124,16 @@ def plan_batches(now: Any = None) -> list[list[str]]:
     lag: dict[str, float] = {}
     due: list[str] = []
     clock = time.time()
-    for row in rows:
-        key = AccountKey(str(row["user_id"]), row["exchange"], str(row["account_id"]) if row["account_id"] else None)
+    accounts = [
+        (AccountKey(str(row["user_id"]), row["exchange"], str(row["account_id"]) if row["account_id"] else None), row)
+        for row in rows
+    ]
+    waiting = cache.get_many([_backoff_key(key) for key, _ in accounts])  # one cache round trip for the round
+    for key, row in accounts:
         age = max((now - row["oldest"]).total_seconds(), 0.0)
         lag[key.exchange] = max(lag.get(key.exchange, 0.0), age)
-        if backing_off(key, clock):
+        state = waiting.get(_backoff_key(key))
+        if state and float(state["until"]) > clock:
             ORDER_POLLS.labels(key.exchange, "backing_off").inc()
             continue
         if len(due) < settings.ORDER_POLL_MAX_ACCOUNTS:
