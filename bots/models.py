@@ -297,3 +297,32 @@ class BotEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.name}: {self.message}"
+
+
+class SupertrendExit(models.Model):
+    """A Supertrend trailing exit on one open position, any account's, a bot's or the user's own (bots.supertrend_exit):
+    on each new closed candle of ``timeframe`` the service computes Supertrend(``period``, ``multiplier``) and, when the
+    trend flips from up to down, sells the whole position at market (engine-side: no order rests on the exchange).
+    ``last_candle_ts``/``last_trend``/``last_line`` are what it saw on the last candle it evaluated; ``triggered_at``,
+    ``reason`` and ``close_order`` record the flip and the sale; ``last_error`` why the last attempt failed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    position = models.OneToOneField("trading.Position", on_delete=models.CASCADE, related_name="supertrend_exit")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="supertrend_exits")
+    period = models.PositiveSmallIntegerField()
+    multiplier = models.DecimalField(max_digits=6, decimal_places=3)
+    timeframe = models.CharField(max_length=8)
+    last_candle_ts = models.BigIntegerField(null=True, blank=True)
+    last_trend = models.SmallIntegerField(null=True, blank=True)  # 1 up, -1 down
+    last_line = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    close_order = models.ForeignKey("trading.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    def __str__(self):
+        return f"supertrend({self.period}, {self.multiplier}) exit of {self.position_id}"

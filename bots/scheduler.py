@@ -1,7 +1,9 @@
 """The embedded scheduler: without Redis, a daemon thread in the web process does what Celery beat does in production
-(dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every 15 s, check price alerts every
-PRICE_ALERT_SECONDS, prune old signals hourly, scan the markets every MARKET_SCAN_SECONDS, recompute the reference
-indices every MARKET_INDEX_SECONDS). Tasks run eagerly in that thread, so events reach the in-memory channel
+(dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every ORDER_POLL_SECONDS: paper orders and the
+order-status poller's batches of live accounts, trading.tasks.sync_open_orders, check price alerts every
+PRICE_ALERT_SECONDS, prune old signals hourly, check Supertrend exits every SUPERTREND_EXIT_SECONDS, scan the markets
+every MARKET_SCAN_SECONDS, recompute the reference indices every MARKET_INDEX_SECONDS). Tasks run eagerly in that
+thread, so events reach the in-memory channel
 layer of the same process.
 
 Apps above bots add their own periodic jobs (what beat runs for them in production) with ``register_periodic``."""
@@ -50,21 +52,22 @@ class InBackground:
 
 
 class EmbeddedScheduler(threading.Thread):
-    def __init__(self, tick_every=None, orders_every=15.0):
+    def __init__(self, tick_every=None, orders_every=None):
         super().__init__(name="amarktai-scheduler", daemon=True)
         self.tick_every = tick_every or max(settings.BOT_TICK_SECONDS / 2, 1.0)
-        self.orders_every = orders_every
+        self.orders_every = orders_every or settings.ORDER_POLL_SECONDS
         self.stopped = threading.Event()
 
     def periodic(self):
-        """(task, seconds between runs) of the other beat entries: price alerts, signal pruning, the market scan and
-        the reference indices."""
-        from bots.tasks import prune_signals
+        """(task, seconds between runs) of the other beat entries: price alerts, signal pruning, Supertrend exits, the
+        market scan and the reference indices."""
+        from bots.tasks import check_supertrend_exits, prune_signals
         from market.tasks import check_price_alerts, refresh_indices, scan_markets
 
         return [
             (check_price_alerts, settings.PRICE_ALERT_SECONDS),
             (prune_signals, settings.SIGNAL_PRUNE_SECONDS),
+            (check_supertrend_exits, settings.SUPERTREND_EXIT_SECONDS),
             (InBackground(scan_markets), settings.MARKET_SCAN_SECONDS),
             (InBackground(refresh_indices), settings.MARKET_INDEX_SECONDS),
         ]

@@ -267,3 +267,60 @@ class BotHistoryResponse(serializers.Serializer):
     bot_id = serializers.UUIDField()
     events = BotEventSerializer(many=True)
     total = Count()
+
+
+# --- Supertrend exits (PUT /api/positions/{id}/supertrend-exit) ------------------------------------------------------
+SUPERTREND_TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+
+
+class SupertrendExitSerializer(serializers.Serializer):
+    """A position's Supertrend trailing exit: sold at market when Supertrend(period, multiplier) on ``timeframe``
+    candles flips from up to down."""
+
+    period = StrictIntegerField(min_value=2, max_value=98, help_text="Candles of the average true range (ATR)")
+    multiplier = StrictDecimalField(
+        max_digits=6,
+        decimal_places=3,
+        min_value=Decimal("0.1"),
+        max_value=Decimal("20"),
+        help_text="Band width in ATRs",
+    )
+    timeframe = serializers.ChoiceField(
+        choices=SUPERTREND_TIMEFRAMES,
+        required=False,
+        help_text="Candle size; default: the bot's timeframe for a bot's position, else 1h (kept on a change)",
+    )
+
+
+class SupertrendExitStateSerializer(serializers.Serializer):
+    position_id = serializers.UUIDField()
+    bot_id = serializers.UUIDField(allow_null=True)
+    account_id = serializers.UUIDField(allow_null=True, help_text="The trading account the position is on")
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    is_open = serializers.BooleanField()
+    period = serializers.IntegerField()
+    multiplier = Number()
+    timeframe = serializers.ChoiceField(choices=SUPERTREND_TIMEFRAMES)
+    status = serializers.ChoiceField(
+        choices=["waiting", "watching", "triggered", "closed"],
+        help_text="waiting: no closed candle evaluated yet; watching; triggered: the trend flipped down and the "
+        "position is being sold; closed: the position is closed",
+    )
+    trend = serializers.ChoiceField(choices=["up", "down"], allow_null=True, help_text="On the last candle evaluated")
+    line = Number(allow_null=True, help_text="The Supertrend line on the last candle evaluated")
+    last_candle_at = serializers.DateTimeField(allow_null=True, help_text="Open time of the last candle evaluated")
+    triggered_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+    close_order_id = serializers.UUIDField(allow_null=True, help_text="The sale the flip placed")
+    last_error = serializers.CharField(allow_null=True)
+    execution = serializers.CharField(
+        help_text="engine-side: the service sells at market, nothing rests on the exchange"
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class SupertrendExitResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    supertrend_exit = SupertrendExitStateSerializer(allow_null=True, help_text="null: the position has none")

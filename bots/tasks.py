@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from bots import engine, scheduling, services
+from bots import engine, scheduling, services, supertrend_exit
 from realtime.metrics import BOT_DISPATCH_LAG
 from trading import system
 
@@ -64,3 +64,10 @@ def tick_group(self, exchange, symbol, timeframe, bot_ids):
 def prune_signals() -> int:
     """Hourly: delete strategy signals older than SIGNAL_RETENTION_DAYS (bots.services.prune_signals)."""
     return services.prune_signals()
+
+
+@shared_task(name="bots.check_supertrend_exits", ignore_result=True)
+def check_supertrend_exits() -> int:
+    """Every SUPERTREND_EXIT_SECONDS: close the positions whose Supertrend exit flipped down on a new candle
+    (bots.supertrend_exit.check_supertrend_exits)."""
+    return supertrend_exit.check_supertrend_exits()

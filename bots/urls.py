@@ -17,6 +17,7 @@ urlpatterns = [
     path("bots/<uuid:bot_id>/history", views.BotHistoryView.as_view()),
     path("positions/<uuid:position_id>/close", views.PositionCloseView.as_view()),
     path("positions/<uuid:position_id>/exits", views.PositionExitsView.as_view()),
+    path("positions/<uuid:position_id>/supertrend-exit", views.PositionSupertrendExitView.as_view()),
     path("metrics", views.MetricsView.as_view()),
     path("signals", views.SignalListView.as_view()),
     path("signals/filter", views.SignalFilterView.as_view()),

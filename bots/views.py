@@ -8,7 +8,7 @@ from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from accounts.permissions import READ_ONLY_QUERY
 from amarktai.api import validated
 from amarktai.errors import PayloadTooLarge
-from bots import selectors, services, webhooks
+from bots import selectors, services, supertrend_exit, webhooks
 from bots.exits import exits_payload
 from bots.payloads import bot_detail_payload, bot_payload, signal_payload, webhook_event_payload
 from bots.serializers import (
@@ -23,6 +23,8 @@ from bots.serializers import (
     PositionExitsResponse,
     SignalFilterSerializer,
     StrategyListResponse,
+    SupertrendExitResponse,
+    SupertrendExitSerializer,
     WebhookAlertSerializer,
     WebhookHistoryResponse,
     WebhookReceivedResponse,
@@ -247,6 +249,33 @@ class PositionExitsView(GenericAPIView):
         plan = exit_plan_from(validated(ExitPlanSerializer, request.data))
         position, exit_plan = services.set_exits(request.user, position_id, plan)
         return Response({"success": True, "exits": exits_payload(position, exit_plan)})
+
+
+class PositionSupertrendExitView(GenericAPIView):
+    """A position's Supertrend trailing exit (any account's position, a bot's or your own): PUT sets or changes it
+    (period, multiplier, timeframe), DELETE removes it. The service sells the position at market when the trend flips
+    from up to down on a new closed candle (engine-side). (No serializer_class: see PositionExitsView.)"""
+
+    @extend_schema(responses=SupertrendExitResponse)
+    def get(self, request, position_id):
+        position, row = supertrend_exit.supertrend_exit_of(request.user, position_id)
+        return Response({"success": True, "supertrend_exit": supertrend_exit.payload(position, row)})
+
+    @extend_schema(
+        request=SupertrendExitSerializer, responses=SupertrendExitResponse, parameters=[IDEMPOTENCY_KEY_PARAMETER]
+    )
+    @idempotent
+    def put(self, request, position_id):
+        supertrend_exit.supertrend_exit_of(request.user, position_id)  # another user's position: 404 before any 400
+        data = validated(SupertrendExitSerializer, request.data)
+        position, row = supertrend_exit.set_supertrend_exit(request.user, position_id, **data)
+        return Response({"success": True, "supertrend_exit": supertrend_exit.payload(position, row)})
+
+    @extend_schema(request=None, responses=SupertrendExitResponse, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @idempotent
+    def delete(self, request, position_id):
+        supertrend_exit.clear_supertrend_exit(request.user, position_id)
+        return Response({"success": True, "supertrend_exit": None})
 
 
 class BotHistoryView(GenericAPIView):

@@ -9,10 +9,14 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - alert:           {"level": "info"|"warning"|"error", "message", "bot_id" (optional), "kind" (optional: what the
                    alert is about, for notifications: "risk_limit" a risk limit was hit, "new_device" a sign-in from a
                    device the account had not used, "channel_disabled" a notification channel was switched off,
-                   "protection" a bot protection started blocking entries, with "protection": its name); a
+                   "protection" a bot protection started blocking entries, with "protection": its name;
+                   "order_poll" the order-status poller cannot read an account's orders, with "account_id" and
+                   "exchange", once per streak of failures); a
                    watch list's price alert adds "instrument_id", "exchange", "symbol", "direction"
                    ("above"|"below"), "alert_level", "price"}
-- order_update:    {"order": <the order as in GET /api/orders>}
+- order_update:    {"order": <the order as in GET /api/orders, with its "account_id">, "previous_status", "change"
+                   ("placed"|"filled"|"partially_filled"|"canceled"|"rejected"|"updated": what happened; sent by
+                   every exchange sync, the order-status poller's (trading.poller) included)}
 - pnl_update:      per bot: {"scope": "bot", "bot_id", "currency" (the bot's quote), "total_profit", "current_capital",
                    "profit_percentage"}; per account (the seed's shape, in the user's base currency): {"scope":
                    "account", "total_pnl", "realised_pnl", "unrealised_pnl", "daily_pnl", "open_positions",

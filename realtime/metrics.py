@@ -34,6 +34,23 @@ BOT_TICK_SECONDS = Histogram(
     "Latency of one bot tick",
     buckets=(0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5),
 )
+# The order-status poller (trading.poller). Lag: how long an open live order has gone without a status sync. The
+# gauge is set per exchange by every planning round (the oldest such order, backing-off accounts included); the
+# histogram observes each order as the poller reaches it.
+ORDER_POLL_LAG = Gauge(
+    "amarktai_order_poll_lag_seconds",
+    "Oldest open live order's time since its last status sync, seconds",
+    ["exchange"],
+    multiprocess_mode="mostrecent",
+)
+ORDER_POLL_ORDER_LAG = Histogram(
+    "amarktai_order_poll_order_lag_seconds",
+    "Time since an open live order's last status sync when the poller reached it",
+    buckets=(1, 2, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600),
+)
+ORDER_POLLS = Counter(
+    "amarktai_order_polls_total", "Account polls of the order-status poller", ["exchange", "outcome"]
+)  # outcome: ok|error|backing_off
 ORDERS = Counter("amarktai_orders_total", "Orders placed", ["mode", "side", "status"])  # mode: paper|live
 ERRORS = Counter("amarktai_errors_total", "Errors by area", ["area"])
 EVENTS_PUBLISHED = Counter("amarktai_events_published_total", "Real-time events published", ["event"])

@@ -54,15 +54,19 @@ def signal_message(payload):
 
 def order_update(payload):
     """order_update with its status transition: {"type", "order", "order_id", "status", "previous_status"}
-    (previous_status is null for a new order)."""
+    (previous_status is null for a new order), and "change" when the publisher says what happened ("placed", "filled",
+    "partially_filled", "canceled", "rejected", "updated": trading.services.order_change)."""
     order = payload.get("order") or {}
-    return {
+    message = {
         "type": "order_update",
         "order": order,
         "order_id": order.get("id"),
         "status": order.get("status"),
         "previous_status": payload.get("previous_status"),
     }
+    if "change" in payload:
+        message["change"] = payload["change"]
+    return message
 
 
 def sse_trades(trades):

@@ -198,6 +198,18 @@ def _roll_up(parent: Order) -> None:
     )
 
 
+def order_change(order: Order, is_new: bool = False) -> str:
+    """What an order_update says happened: "placed", "filled", "partially_filled" (open with a part filled),
+    "canceled", "rejected" or "updated"."""
+    if order.status == OrderStatus.CLOSED:
+        return "filled"
+    if order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED):
+        return str(order.status)
+    if order.filled > 0:
+        return "partially_filled"
+    return "placed" if is_new else "updated"
+
+
 def apply_exchange_state(
     order: Order,
     result: dict,
@@ -233,7 +245,11 @@ def apply_exchange_state(
     order.status = status
     order.save(update_fields=["filled", "average", "fee", "fee_currency", "status", "updated_at"])
     if changed:
-        events.publish(order.user_id, events.ORDER_UPDATE, {"order": order_payload(order), "previous_status": previous})
+        events.publish(
+            order.user_id,
+            events.ORDER_UPDATE,
+            {"order": order_payload(order), "previous_status": previous, "change": order_change(order, is_new)},
+        )
     if order.parent is not None:
         _roll_up(order.parent)
     return order
@@ -336,6 +352,12 @@ def sync_order(order: Order, exchange: Exchange) -> Order:
                 order.user_id, events.ORDER_UPDATE, {"order": order_payload(order), "previous_status": previous}
             )
         return order
+    return apply_polled_state(order, result)
+
+
+def apply_polled_state(order: Order, result: dict) -> Order:
+    """Apply the exchange's view of ``order`` (a fetch_order or fetch_open_orders row) under the order's row lock:
+    an order another worker already finished is left alone; fills are booked once (apply_exchange_state)."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status != OrderStatus.OPEN:
@@ -555,11 +577,12 @@ def modify_user_order(user: Any, order_id: Any, amount: Decimal | None = None, p
 
 
 def sync_open_orders(limit: int = 500) -> int:
-    """Poll the exchange for up to ``limit`` open orders, least recently updated first; one order's failure never stops
-    the others. Returns how many were synced."""
+    """Poll the paper exchange for up to ``limit`` open paper orders, least recently updated first; one order's failure
+    never stops the others. Returns how many were synced. Live orders are the order-status poller's (trading.poller:
+    per account, in batches, within the exchanges' rate limits, backing off per account)."""
     synced = 0
     orders = (
-        Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True)
+        Order.objects.filter(status=OrderStatus.OPEN, children__isnull=True, is_paper=True)
         .select_related("user", "bot", "account")
         .order_by("updated_at")[:limit]
     )

@@ -21,8 +21,15 @@ __all__ = [
     "CELERY_TASK_REJECT_ON_WORKER_LOST",
     "CELERY_TIMEZONE",
     "CELERY_WORKER_PREFETCH_MULTIPLIER",
+    "ORDER_POLL_BACKOFF_BASE_SECONDS",
+    "ORDER_POLL_BACKOFF_MAX_SECONDS",
+    "ORDER_POLL_BATCH_SIZE",
+    "ORDER_POLL_MAX_ACCOUNTS",
+    "ORDER_POLL_MAX_ORDERS_PER_ACCOUNT",
+    "ORDER_POLL_SECONDS",
     "PRICE_ALERT_SECONDS",
     "SIGNAL_PRUNE_SECONDS",
+    "SUPERTREND_EXIT_SECONDS",
 ]
 
 if REDIS_URL:
@@ -47,6 +54,18 @@ CELERY_HEALTH_CACHE_SECONDS = env_int("CELERY_HEALTH_CACHE_SECONDS", 15)
 BOT_TICK_SECONDS = env_float("BOT_TICK_SECONDS", 10)
 # Seconds between two checks of the watch lists' price alerts (one ticker per watched market).
 PRICE_ALERT_SECONDS = env_float("PRICE_ALERT_SECONDS", 30)
+# The order-status poller (trading.poller): how often beat (or the embedded scheduler) syncs the open live orders of
+# every account, how many accounts one task polls, the most accounts one round polls (the least recently synced first)
+# and the most orders of one account, and the per-account back-off after an error (doubling from the base to the max).
+ORDER_POLL_SECONDS = env_float("ORDER_POLL_SECONDS", 15)
+ORDER_POLL_BATCH_SIZE = env_int("ORDER_POLL_BATCH_SIZE", 20)
+ORDER_POLL_MAX_ACCOUNTS = env_int("ORDER_POLL_MAX_ACCOUNTS", 2000)
+ORDER_POLL_MAX_ORDERS_PER_ACCOUNT = env_int("ORDER_POLL_MAX_ORDERS_PER_ACCOUNT", 200)
+ORDER_POLL_BACKOFF_BASE_SECONDS = env_float("ORDER_POLL_BACKOFF_BASE_SECONDS", 15)
+ORDER_POLL_BACKOFF_MAX_SECONDS = env_float("ORDER_POLL_BACKOFF_MAX_SECONDS", 900)
+# Seconds between two runs of the Supertrend exit service (bots.supertrend_exit): each run evaluates the candles that
+# closed since the last one, so this bounds how long after a candle's close a flip is acted on.
+SUPERTREND_EXIT_SECONDS = env_float("SUPERTREND_EXIT_SECONDS", 20)
 # Seconds between two prunes of old strategy signals (SIGNAL_RETENTION_DAYS).
 SIGNAL_PRUNE_SECONDS = 3600.0
 # Beat's record of when each entry last ran: in the var directory (AMARKTAI_VAR_DIR), not in the working directory,
@@ -54,11 +73,12 @@ SIGNAL_PRUNE_SECONDS = 3600.0
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-bot-ticks": {"task": "bots.dispatch_ticks", "schedule": max(BOT_TICK_SECONDS / 2, 1.0)},
-    "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": 15.0},
+    "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": ORDER_POLL_SECONDS},
     "resume-group-orders": {"task": "mirror.resume_pending", "schedule": 60.0},
     "check-price-alerts": {"task": "market.check_price_alerts", "schedule": PRICE_ALERT_SECONDS},
     "market-scan": {"task": "market.scan", "schedule": MARKET_SCAN_SECONDS},
     "market-indices": {"task": "market.refresh_indices", "schedule": MARKET_INDEX_SECONDS},
+    "supertrend-exits": {"task": "bots.check_supertrend_exits", "schedule": SUPERTREND_EXIT_SECONDS},
     "prune-signals": {"task": "bots.prune_signals", "schedule": SIGNAL_PRUNE_SECONDS},
     "notifications-periodic": {"task": "notifications.periodic", "schedule": 300.0},
     "notifications-telegram-updates": {"task": "notifications.poll_telegram", "schedule": TELEGRAM_POLL_SECONDS},

@@ -138,6 +138,51 @@ class FakeBinance:
         """Change what a key may do, e.g. ``set_restrictions(key, enableWithdrawals=True)``."""
         self.accounts[api_key]["restrictions"].update(flags)
 
+    def fill_order(self, order_id, qty=None, price=None):
+        """The exchange fills a resting order: all of what remains, or ``qty`` more of it (PARTIALLY_FILLED until
+        whole), at ``price`` (default: its limit price). Balances move as for a fill at the touch."""
+        with self._lock:
+            order = self.orders[int(order_id)]
+            assert order["status"] in ("NEW", "PARTIALLY_FILLED"), order["status"]
+            base, quote = self.markets[order["symbol"]][:2]
+            orig, done = Decimal(order["origQty"]), Decimal(order["executedQty"])
+            qty = (orig - done) if qty is None else Decimal(str(qty))
+            limit = Decimal(order["price"])
+            price = limit if price is None else Decimal(str(price))
+            account = order["_key"]
+            base_bal, quote_bal = _balance(account, base), _balance(account, quote)
+            if order["side"] == "BUY":
+                quote_bal[1] -= limit * qty
+                quote_bal[0] += (limit - price) * qty
+                base_bal[0] += qty
+            else:
+                base_bal[1] -= qty
+                quote_bal[0] += price * qty
+            done += qty
+            order["executedQty"] = _s(done)
+            order["cummulativeQuoteQty"] = _s(Decimal(order["cummulativeQuoteQty"]) + price * qty)
+            order["status"] = "FILLED" if done >= orig else "PARTIALLY_FILLED"
+            order["updateTime"] = _now_ms()
+            return _order_view(order)
+
+    def end_order(self, order_id, status="CANCELED"):
+        """The exchange ends a resting order on its own (CANCELED: canceled on the exchange's site, EXPIRED,
+        REJECTED); what did not fill is unlocked."""
+        with self._lock:
+            order = self.orders[int(order_id)]
+            base, quote = self.markets[order["symbol"]][:2]
+            left = Decimal(order["origQty"]) - Decimal(order["executedQty"])
+            account = order["_key"]
+            if order["side"] == "BUY":
+                bal, amount = _balance(account, quote), Decimal(order["price"]) * left
+            else:
+                bal, amount = _balance(account, base), left
+            bal[1] -= amount
+            bal[0] += amount
+            order["status"] = status
+            order["updateTime"] = _now_ms()
+            return _order_view(order)
+
     def _take_fault(self, method, path):
         with self._lock:
             for fault in self._faults:
@@ -560,10 +605,10 @@ def cancel_order(fake, q, account):
         order = _find(fake, q, account)
     except ApiError:
         raise ApiError(400, -2011, "Unknown order sent.") from None
-    if order["status"] != "NEW":
+    if order["status"] not in ("NEW", "PARTIALLY_FILLED"):
         raise ApiError(400, -2011, "Unknown order sent.")
     base, quote = fake.markets[order["symbol"]][:2]
-    qty, price = Decimal(order["origQty"]), Decimal(order["price"])
+    qty, price = Decimal(order["origQty"]) - Decimal(order["executedQty"]), Decimal(order["price"])
     if order["side"] == "BUY":
         bal, amount = _balance(account, quote), price * qty
     else:
@@ -580,7 +625,7 @@ def open_orders(fake, q, account):
     return [
         _order_view(o)
         for o in fake.orders.values()
-        if o["_key"] is account and o["status"] == "NEW" and (not sid or o["symbol"] == sid)
+        if o["_key"] is account and o["status"] in ("NEW", "PARTIALLY_FILLED") and (not sid or o["symbol"] == sid)
     ]
 
 

@@ -102,6 +102,10 @@ def _owned_objects(owner):
     position = Position.objects.create(
         user=owner, bot=bot, exchange="luno", symbol="BTC/ZAR", amount="0.001", entry_price="1000"
     )
+    from bots.models import SupertrendExit
+
+    # A Supertrend exit on it, so /api/positions/{id}/supertrend-exit has something of the owner's to (not) change.
+    SupertrendExit.objects.create(user=owner, position=position, period=10, multiplier=Decimal("3"), timeframe="1h")
     from bots.models import StrategySignal
     from market.services import create_instrument
 
@@ -227,6 +231,10 @@ def _assert_owner_unchanged(owner, objects):
     from bots.models import BotEvent, ExitPlan
 
     assert not ExitPlan.objects.filter(position_id=objects["/api/positions/"]).exists()
+    from bots.models import SupertrendExit
+
+    supertrend = SupertrendExit.objects.get(position_id=objects["/api/positions/"])
+    assert (supertrend.period, supertrend.multiplier, supertrend.timeframe) == (10, Decimal("3"), "1h")
     assert not BotEvent.objects.filter(bot_id=objects["/api/bots/"]).exists()
     assert not Order.objects.filter(user=owner, side="sell").exists()
     from wallets.selectors import access_transfer
