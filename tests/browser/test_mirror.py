@@ -49,7 +49,7 @@ def test_groups_section(new_page, portal_server, screenshot_dir, size):
     form.locator('[data-testid="member-multiplier"]').fill("2")
     form.locator('[data-testid="member-add"]').click()
     expect(tid(page, "member-row")).to_have_count(3)
-    expect(tid(page, "member-size").nth(1)).to_have_text("× 0.5")
+    expect(tid(page, "member-size").nth(1)).to_have_text("× 0.5")  # noqa: RUF001
 
     tid(page, "group-order-symbol").fill("BTC/ZAR")
     tid(page, "group-order-amount").fill("0.002")
