@@ -9,7 +9,7 @@ class BotsConfig(AppConfig):
         from bots import pnl, risk, selectors
         from bots.doctor import check_beat
         from realtime import doctor, providers
-        from trading import fills
+        from trading import fills, marketdata
         from wallets.services import balances
 
         selectors.connect_signals()
@@ -21,3 +21,4 @@ class BotsConfig(AppConfig):
         balances.register_allocations(selectors.bot_allocations)
         providers.register_user_snapshot("trading_state", selectors.trading_state)
         doctor.register("celery beat", check_beat, needs=("cache",))
+        marketdata.register_demand(selectors.streamed_markets)
