@@ -4,8 +4,9 @@ WebSocket on 127.0.0.1).
 It speaks the part of https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams that ccxt.pro's
 watch_ticker / watch_ohlcv use: a raw stream connection (``/ws`` or ``/ws/<anything>``) that takes
 ``{"method": "SUBSCRIBE" | "UNSUBSCRIBE", "params": ["btcusdt@ticker", "btcusdt@kline_1m", ...], "id": N}`` and answers
-``{"result": null, "id": N}``, then pushes every subscribed stream's event every ``interval`` seconds:
-``<symbol>@ticker`` -> a "24hrTicker" event, ``<symbol>@kline_<interval>`` -> a "kline" event of the candle forming now
+``{"result": null, "id": N}``, then pushes every subscribed stream's events every ``interval`` seconds:
+``<symbol>@ticker`` -> a "24hrTicker" event, ``<symbol>@miniTicker`` -> a "24hrMiniTicker" event,
+``<symbol>@kline_<interval>`` -> "kline" events of the last closed candle (x=true) and the one forming now
 (the simulated feed's price, or the fake's pinned price / candles), ``<symbol>@bookTicker`` -> a best bid/ask update.
 
 The stream is served under the path prefix ``/stream`` (``ws_url`` = ``ws://127.0.0.1:PORT/stream``; ccxt.pro then
@@ -201,6 +202,11 @@ class FakeBinanceStreams:
                     "L": 100,
                     "n": 100,
                 }
+            ]
+        if channel == "miniTicker":
+            return [
+                {"e": "24hrMiniTicker", "E": now, "s": sid, "c": _s(last), "o": _s(last), "h": _s(ask), "l": _s(bid)}
+                | {"v": "100", "q": _s(last * 100)}
             ]
         if channel == "bookTicker":
             return [{"u": now, "s": sid, "b": _s(bid), "B": "1", "a": _s(ask), "A": "1"}]

@@ -21,9 +21,11 @@ from amarktai.errors import ValidationFailed
 from trading.exchanges.ccxt_adapter import EXCHANGE_OPTIONS, CcxtExchange, _override_urls
 from trading.platforms import get_platform
 
-# One connection per exchange: every market's streams on stream "0".
+# One connection per exchange: every market's streams on stream "0". Binance tickers: the full "ticker" stream (it
+# carries the best bid and ask, the book top), not the "miniTicker" ccxt.pro's watch_ticker picks by default.
 STREAM_OPTIONS = {
     "binance": {
+        "watchTickers": {"name": "ticker"},
         "streamLimits": {"spot": 1, "margin": 1, "future": 1, "delivery": 1, "linear": 1, "inverse": 1},
         "subscriptionLimitByStream": {"spot": 1024, "margin": 1024, "future": 200, "delivery": 200},
     },
@@ -66,7 +68,9 @@ class CcxtProStream:
 
     async def watch_ticker(self, symbol: str) -> dict:
         await self._markets()
-        return dict(await self.client.watch_ticker(symbol))
+        ticker = dict(await self.client.watch_ticker(symbol))
+        ticker.pop("info", None)  # the raw message: not kept in the cache
+        return ticker
 
     async def watch_ohlcv(self, symbol: str, timeframe: str) -> list:
         await self._markets()
