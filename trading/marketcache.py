@@ -44,7 +44,7 @@ class StaleMarketData(ProviderError):
 
 def stale_seconds() -> float:
     """How old market data a live decision accepts (settings.MARKET_DATA_STALE_SECONDS)."""
-    return float(getattr(settings, "MARKET_DATA_STALE_SECONDS", 30))
+    return float(settings.MARKET_DATA_STALE_SECONDS)
 
 
 def _key(kind: str, exchange: str, symbol: str, extra: str = "") -> str:

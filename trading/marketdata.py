@@ -342,7 +342,13 @@ class MarketDataService:
         self._started.wait(10)
         return self
 
+    def stop_soon(self) -> None:
+        """Ask run() to finish (from its own event loop, e.g. a signal handler)."""
+        if self._stop is not None:
+            self._stop.set()
+
     def stop(self, timeout: float = 10) -> None:
+        """Stop the service run by start_thread() and wait for its thread."""
         if self._loop is not None and self._stop is not None:
             try:
                 self._loop.call_soon_threadsafe(self._stop.set)

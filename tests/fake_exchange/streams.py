@@ -9,7 +9,7 @@ watch_ticker / watch_ohlcv use: a raw stream connection (``/ws`` or ``/ws/<anyth
 ``<symbol>@kline_<interval>`` -> "kline" events of the last closed candle (x=true) and the one forming now
 (the simulated feed's price, or the fake's pinned price / candles), ``<symbol>@bookTicker`` -> a best bid/ask update.
 
-The stream is served under the path prefix ``/stream`` (``ws_url`` = ``ws://127.0.0.1:PORT/stream``; ccxt.pro then
+The stream is served under the path prefix ``/stream`` (``url`` = ``ws://127.0.0.1:PORT/stream``; ccxt.pro then
 connects to ``.../stream/ws/0``): ccxt.pro's binance tells spot connections from futures ones by "/stream" in the URL,
 which the real host name (stream.binance.com) carries.
 
