@@ -133,9 +133,7 @@ def test_a_dropped_connection_reconnects_and_back_fills_the_gap(user, streams_vi
     fake.streams.resume()
 
     wait_for(lambda: fake.streams.connections == 2 and fake.streams.open_connections() == 1, what="the reconnect")
-    wait_for(
-        lambda: marketcache.candles("binance", "BTC/USDT", "1m", 1000)[-1][0] == last_closed, what="the back-fill"
-    )
+    wait_for(lambda: marketcache.candles("binance", "BTC/USDT", "1m", 1000)[-1][0] == last_closed, what="the back-fill")
     rows = marketcache.candles("binance", "BTC/USDT", "1m", 1000)
     opens = [int(r[0]) for r in rows]
     assert opens == list(range(opens[0], last_closed + MINUTE, MINUTE))  # no hole in the series
