@@ -29,6 +29,7 @@ SCRIPTS = {
     "backtest": ["bench_backtest.py"],
     "backtest_load": ["bench_backtest_load.py"],
     "latency": ["bench_latency.py"],
+    "market_stream": ["bench_market_stream.py"],
 }
 
 
