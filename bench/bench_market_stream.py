@@ -1,9 +1,9 @@
 """Market-data streaming: ticks from ONE upstream exchange stream to N subscribed WebSocket clients.
 
-The fake Binance (tests/fake_exchange: real WebSocket streams) sends a ticker per market every ``--interval`` seconds,
-stamped with the time it is sent (Binance's event time). The market-data service (trading.marketdata, in this
-process, as `manage.py market_data` runs it) holds one ccxt.pro connection to it and writes each ticker to
-trading.marketcache (Redis). Two latencies from the exchange's message:
+The fake Binance (tests/fake_exchange: real WebSocket streams; its own process, as a remote exchange) sends a ticker
+per market every ``--interval`` seconds, stamped with the time it is sent (Binance's event time). The market-data
+service (trading.marketdata, in this process, as `manage.py market_data` runs it) holds one ccxt.pro connection to it
+and writes each ticker to trading.marketcache (Redis). Two latencies from the exchange's message:
 
 1. to the cache's listeners (the hook the WebSocket fan-out hangs on): exchange -> ccxt.pro -> service -> cache ->
    listener, every message;
@@ -16,7 +16,7 @@ Target (issue 13): p99 < 100 ms from the exchange message to the client at 2,000
 counts exactly one upstream connection however many clients and markets.
 
     python bench/bench_market_stream.py [--clients 2000] [--markets 5] [--seconds 10] [--interval 0.5]
-                                        [--client-procs 2]
+                                        [--client-procs 2] [--layer core|pubsub]
 """
 
 import argparse
@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.bench_ws_fanout import SERVERS, SETUP, pct, start_redis
 from bench.common import PYTHON, ROOT, bench_env, free_port, manage, result, start, stop, wait_http
 
+WARM_UP = 2.0
 MARKETS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "BNB/USDT"]
 
 
@@ -81,11 +82,13 @@ async def _clients(port, jobs, ready, go_stop, out):
                 now = time.time()
                 if '"market_update"' in raw:
                     data = json.loads(raw)["data"]
-                    latencies.append(now - _epoch(data["timestamp"]))
+                    latencies.append((now, now - _epoch(data["timestamp"])))
         except Exception:  # noqa: BLE001 - closed at the end
             pass
 
+    started = time.time()
     await asyncio.gather(*(connect(token, symbol) for token, symbol in jobs))
+    print(f"{len(sockets)} clients subscribed in {time.time() - started:.1f} s", flush=True)
     readers = [asyncio.create_task(read(ws)) for ws in sockets]
     ready.put((len(sockets), errors[:3]))
     while not go_stop.is_set():
@@ -97,7 +100,24 @@ async def _clients(port, jobs, ready, go_stop, out):
     out.put(latencies)
 
 
-# ------------------------------------------------------------------ the service, the fake exchange (this process)
+# ------------------------------------------------------------- the fake exchange (its own process, as a remote one)
+
+
+def exchange_process(env, interval, urls, go_stop, out):
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from tests.fake_exchange.server import FakeBinance
+
+    with FakeBinance() as fake:
+        fake.streams.interval = interval
+        urls.put((fake.url, fake.streams.url))
+        go_stop.wait()
+        out.put(fake.streams.connections)
+
+
+# ------------------------------------------------------------------ the service (this process)
 
 
 def main():
@@ -107,6 +127,12 @@ def main():
     parser.add_argument("--seconds", type=float, default=10.0, help="how long ticks are measured")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between two tickers of one market")
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument(
+        "--layer",
+        default="core",
+        choices=["core", "pubsub"],
+        help="channels-redis layer: core (RedisChannelLayer, the platform's) or pubsub (one PUBLISH per group send)",
+    )
     args = parser.parse_args()
     markets = MARKETS[: args.markets]
 
@@ -115,6 +141,7 @@ def main():
     env = bench_env(
         REDIS_URL=redis_url,
         LOG_LEVEL="WARNING",
+        BENCH_CHANNEL_LAYER=args.layer,
         MARKET_DATA_SOURCE="live",
         MARKET_UPDATES_PER_SECOND=str(max(2, int(2 / args.interval))),
     )
@@ -127,15 +154,17 @@ def main():
         django.setup()
         from django.conf import settings
 
-        from tests.fake_exchange.server import FakeBinance
         from trading import marketcache
         from trading.exchanges import ccxt_adapter
         from trading.marketdata import MarketDataService
 
-        fake = FakeBinance().start()
-        fake.streams.interval = args.interval
-        settings.EXCHANGE_URL_OVERRIDES = {"binance": fake.url}
-        settings.EXCHANGE_STREAM_URL_OVERRIDES = {"binance": fake.streams.url}
+        ctx = multiprocessing.get_context("fork")
+        urls, exchange_out, exchange_stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+        fake = ctx.Process(target=exchange_process, args=(env, args.interval, urls, exchange_stop, exchange_out))
+        fake.start()
+        rest_url, stream_url = urls.get(timeout=60)
+        settings.EXCHANGE_URL_OVERRIDES = {"binance": rest_url}
+        settings.EXCHANGE_STREAM_URL_OVERRIDES = {"binance": stream_url}
         ccxt_adapter.reset_state()
 
         to_listener = []
@@ -160,10 +189,10 @@ def main():
                 [PYTHON, "-c", SETUP, str(args.clients)], cwd=ROOT, env=env, capture_output=True, text=True, check=True
             )
             users = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{len(users)} users with tokens", flush=True)
             port = free_port()
             server = start(SERVERS["uvicorn"](port), env)
             wait_http(f"http://127.0.0.1:{port}/api/health", proc=server)
-            ctx = multiprocessing.get_context("fork")
             jobs = [(token, markets[i % len(markets)]) for i, (_uid, token) in enumerate(users)]
             procs = max(1, min(args.client_procs, len(jobs)))
             ready, results, go_stop = ctx.Queue(), ctx.Queue(), ctx.Event()
@@ -178,6 +207,8 @@ def main():
                 n, errs = ready.get(timeout=600)
                 connected, errors = connected + n, errors + errs
             print(f"{connected} clients subscribed{'; errors: ' + str(errors) if errors else ''}", flush=True)
+            time.sleep(WARM_UP)  # the first update of each market also reads its day's candles: not measured
+            measure_from = time.time()
             to_listener.clear()
             time.sleep(args.seconds)
             go_stop.set()
@@ -186,19 +217,20 @@ def main():
                 latencies.extend(results.get(timeout=120))
             for proc in clients:
                 proc.join(10)
-            ws_rows = [v * 1000 for v in latencies]
+            ws_rows = [lat * 1000 for at, lat in latencies if at >= measure_from]
         else:
             to_listener.clear()
             time.sleep(args.seconds)
 
         listener_ms = [v * 1000 for v in to_listener] or [float("nan")]
-        connections = fake.streams.connections
         status = svc.status()
+        exchange_stop.set()
+        connections = exchange_out.get(timeout=30)
     finally:
         if svc is not None:
             svc.stop()
         if fake is not None:
-            fake.stop()
+            fake.terminate()
         stop(server)
         if redis_proc:
             stop(redis_proc)
@@ -249,7 +281,7 @@ def main():
         "< 100 ms",
         ok,
         f"one upstream stream ({connections} connection), {len(markets)} markets, {len(ws_rows)} updates received; "
-        f"p50 {pct(values, 50):.1f} ms",
+        f"p50 {pct(values, 50):.1f} ms; {args.layer} channel layer",
     )
 
 
