@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from bots import engine
 from bots.models import Bot, BotStatus
@@ -13,6 +14,7 @@ from tests.fake_exchange.fixtures import binance_via_fake, fake_exchange, stream
 from tests.fake_exchange.server import DEFAULT_KEY, DEFAULT_SECRET
 from trading import marketcache, marketdata
 from trading.exchanges import simfeed, streams
+from trading.health import check_market_data
 from trading.models import Order
 from wallets.models import ExchangeCredential
 
@@ -210,6 +212,28 @@ def test_offline_the_simulated_feed_is_streamed_the_same_way(user, settings, ser
     assert streamed[-50:-1] == expected[-50:-1] or streamed[-49:] == expected[-49:]
     assert {(f["exchange"], f["kind"]) for f in svc.status()} == {("luno", "simulated"), ("kraken", "simulated")}
     assert engine.tick_group("luno", "BTC/ZAR", "1m", [str(bots.pk)]) in ({"ok": 1}, {"traded": 1})
+    wait_for(lambda: len(check_market_data()[1].get("feeds", [])) == 2, what="the service's status")
+    ok, detail = check_market_data()
+    assert ok and detail["status"] == "ok"
+    assert {(f["exchange"], f["kind"], f["markets"]) for f in detail["feeds"]} == {
+        ("luno", "simulated", 1),
+        ("kraken", "simulated", 1),
+    }
+
+
+@pytest.mark.django_db
+def test_health_reports_the_service(settings, auth_client):
+    settings.MARKET_DATA_SERVICE = False
+    assert check_market_data() == (True, {"status": "off"})
+    settings.MARKET_DATA_SERVICE = True
+    assert check_market_data() == (True, {"status": "not_seen"})
+    stalled = {"exchange": "binance", "source": "live", "kind": "stream", "connections": 3, "reconnects": 2}
+    stalled |= {"markets": ["BTC/USDT"], "last_message_age": 95.0}
+    cache.set(marketdata.STATUS_KEY, {"at": time.time(), "feeds": [stalled]})
+    body = auth_client.get("/api/health/components").json()
+    assert body["status"] == "degraded"
+    assert body["components"]["market_data"]["status"] == "down"
+    assert body["components"]["market_data"]["feeds"][0]["reconnects"] == 2
 
 
 def test_backoff_grows_exponentially_with_full_jitter():
