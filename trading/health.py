@@ -54,11 +54,14 @@ def check_market_data():
         return True, {"status": "not_seen"}
     limit = marketcache.stale_seconds()
     age = round(time.time() - float(report["at"]), 1)
-    feeds = [
-        {key: feed[key] for key in ("exchange", "source", "kind", "connections", "reconnects", "last_message_age")}
-        | {"markets": len(feed["markets"])}
-        for feed in report["feeds"]
+    keys = ("exchange", "source", "kind", "connections", "reconnects", "last_message_age", "running_seconds")
+    feeds = [{key: feed.get(key) for key in keys} | {"markets": len(feed["markets"])} for feed in report["feeds"]]
+    # A feed with markets is stalled when its last message (or, before the first, its start) is older than the limit.
+    stalled = [
+        f
+        for f in feeds
+        if f["markets"]
+        and (f["last_message_age"] if f["last_message_age"] is not None else f["running_seconds"] or 0) > limit
     ]
-    stalled = [f for f in feeds if f["markets"] and (f["last_message_age"] is None or f["last_message_age"] > limit)]
     ok = age <= limit and not stalled
     return ok, {"status": "ok" if ok else "down", "reported_seconds_ago": age, "feeds": feeds}

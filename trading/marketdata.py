@@ -48,6 +48,9 @@ DEMAND_REFRESH = 2.0
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
 BACKFILL = 300
+# Seconds between two "still complete" refreshes of a series while its candle forms (at most a quarter of the staleness
+# limit, so a streaming market never looks stale).
+CANDLE_REFRESH = 1.0
 CHART_TIMEFRAMES = ("1m",)
 STATUS_KEY = "md:service:status"
 TIMEFRAME_MS = {tf: minutes * 60_000 for tf, minutes in simfeed.TIMEFRAMES.items()}
@@ -137,6 +140,8 @@ class Feed:
         self.last_error = ""
         self.kind = ""
         self.task: asyncio.Task | None = None
+        self.started = time.time()
+        self._written: dict[tuple[str, str], tuple[int | None, float]] = {}  # (symbol, tf) -> (last open, when)
 
     def status(self) -> dict:
         return {
@@ -149,6 +154,7 @@ class Feed:
             "backfills": self.backfills,
             "messages": self.messages,
             "last_message_age": round(time.time() - self.last_message, 3) if self.last_message else None,
+            "running_seconds": round(time.time() - self.started, 1),
             "last_error": self.last_error,
         }
 
@@ -172,9 +178,17 @@ class Feed:
             )
 
     def write_candles(self, symbol: str, timeframe: str, rows: list) -> None:
+        """Write newly closed candles; an update of the forming candle only refreshes the series' ``at``, at most once
+        per CANDLE_REFRESH seconds (a busy market's many updates would otherwise rewrite the whole series each)."""
         now = time.time()
         done = [[int(r[0]), *(float(v) for v in r[1:6])] for r in closed(rows, timeframe, now * 1000)]
+        last = done[-1][0] if done else None
+        written_open, written_at = self._written.get((symbol, timeframe), (None, 0.0))
+        refresh = min(CANDLE_REFRESH, marketcache.stale_seconds() / 4)
+        if (last is None or last == written_open) and now - written_at < refresh:
+            return
         marketcache.put_candles(self.exchange, symbol, timeframe, done[-2:], at=now, source=self.source)
+        self._written[(symbol, timeframe)] = (last if last is not None else written_open, now)
 
     # --- back-fill -------------------------------------------------------------------------------------------
     def _fetch_gap(self, symbol: str, timeframe: str) -> list:
@@ -192,6 +206,7 @@ class Feed:
         done = [[int(r[0]), *(float(v) for v in r[1:6])] for r in closed(rows, timeframe, now * 1000)]
         # REST has just answered with every candle closed by now: the series is complete up to now.
         marketcache.put_candles(self.exchange, symbol, timeframe, done, at=now, source=self.source)
+        self._written[(symbol, timeframe)] = (done[-1][0] if done else None, now)
         self.backfills += 1
 
     # --- watchers --------------------------------------------------------------------------------------------

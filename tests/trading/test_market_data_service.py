@@ -212,7 +212,12 @@ def test_offline_the_simulated_feed_is_streamed_the_same_way(user, settings, ser
     assert streamed[-50:-1] == expected[-50:-1] or streamed[-49:] == expected[-49:]
     assert {(f["exchange"], f["kind"]) for f in svc.status()} == {("luno", "simulated"), ("kraken", "simulated")}
     assert engine.tick_group("luno", "BTC/ZAR", "1m", [str(bots.pk)]) in ({"ok": 1}, {"traded": 1})
-    wait_for(lambda: len(check_market_data()[1].get("feeds", [])) == 2, what="the service's status")
+
+    def reported():
+        feeds = check_market_data()[1].get("feeds", [])
+        return len(feeds) == 2 and all(f["kind"] and f["last_message_age"] is not None for f in feeds)
+
+    wait_for(reported, what="the service's status report")
     ok, detail = check_market_data()
     assert ok and detail["status"] == "ok"
     assert {(f["exchange"], f["kind"], f["markets"]) for f in detail["feeds"]} == {
@@ -228,7 +233,7 @@ def test_health_reports_the_service(settings, auth_client):
     settings.MARKET_DATA_SERVICE = True
     assert check_market_data() == (True, {"status": "not_seen"})
     stalled = {"exchange": "binance", "source": "live", "kind": "stream", "connections": 3, "reconnects": 2}
-    stalled |= {"markets": ["BTC/USDT"], "last_message_age": 95.0}
+    stalled |= {"markets": ["BTC/USDT"], "last_message_age": 95.0, "running_seconds": 600.0}
     cache.set(marketdata.STATUS_KEY, {"at": time.time(), "feeds": [stalled]})
     body = auth_client.get("/api/health/components").json()
     assert body["status"] == "degraded"
