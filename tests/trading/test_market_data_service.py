@@ -247,3 +247,21 @@ def test_backoff_grows_exponentially_with_full_jitter():
         delays = [marketdata.backoff(attempt) for _ in range(200)]
         assert all(0 <= d <= cap for d in delays)
         assert max(delays) > cap / 2 and len(set(delays)) > 150  # spread, not one fixed delay
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_exchange_without_streams_is_polled_over_rest(user, streams_via_fake, settings, monkeypatch):
+    """VALR has no ccxt.pro class: its markets are polled through the REST adapter, into the same cache. Here the
+    poller is pointed at the fake Binance's REST API to count its calls."""
+    assert not streams.streamable("valr") and streams.streamable("binance")
+    settings.MARKET_DATA_SOURCE = "live"
+    marketcache.want("binance", "ETH/USDT")
+    svc = marketdata.MarketDataService(opener=lambda ex, src: streams.PollingStream(ex, interval=0.2), refresh=0.2)
+    svc.start_thread()
+    try:
+        wait_for(lambda: fresh("ETH/USDT"), what="the polled market")
+        wait_for(lambda: streams_via_fake.count("GET", "/api/v3/ticker/24hr") >= 2, what="a second poll")
+    finally:
+        svc.stop()
+    assert streams_via_fake.streams.connections == 0  # no WebSocket: polling only
+    assert marketcache.ticker("binance", "ETH/USDT")["last"] > 0
