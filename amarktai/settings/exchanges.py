@@ -37,8 +37,8 @@ __all__ = [
 MARKET_DATA_SOURCE = env("MARKET_DATA_SOURCE", "simulated")
 # The market-data service (trading.marketdata; README "The market-data service"): one streaming connection per exchange
 # for every market in demand, written to trading.marketcache, which bots read. On (default): bots read candles from the
-# cache; a live bot whose market's cached data is missing or older than MARKET_DATA_STALE_SECONDS fails its tick and says
-# why. Without REDIS_URL it runs as a thread of `manage.py serve`; with REDIS_URL as its own process
+# cache; a live bot whose market's cached data is missing or older than MARKET_DATA_STALE_SECONDS fails its tick and
+# says why. Without REDIS_URL it runs as a thread of `manage.py serve`; with REDIS_URL as its own process
 # (`manage.py market_data`). Off: bots fetch their candles over REST on every tick (as before the service).
 MARKET_DATA_SERVICE = env_bool("MARKET_DATA_SERVICE", True)
 MARKET_DATA_STALE_SECONDS = env_float("MARKET_DATA_STALE_SECONDS", 30)
