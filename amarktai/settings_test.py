@@ -20,3 +20,6 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.Compresse
 # database does not honour (it fails with "table is locked" instead of waiting).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
+# No market-data service runs in tests: bots fetch their candles over REST as without it. The service's own tests
+# (tests/trading/test_market_data_service.py) switch it on.
+MARKET_DATA_SERVICE = False

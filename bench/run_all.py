@@ -30,6 +30,7 @@ SCRIPTS = {
     "backtest_load": ["bench_backtest_load.py"],
     "latency": ["bench_latency.py"],
     "ratelimit": ["bench_ratelimit.py"],
+    "market_stream": ["bench_market_stream.py"],
 }
 
 

@@ -11,7 +11,7 @@ class BotsConfig(AppConfig):
         from bots.market_scan import evaluate
         from market import scan
         from realtime import doctor, providers
-        from trading import fills
+        from trading import fills, marketdata
         from wallets.services import balances
 
         selectors.connect_signals()
@@ -24,3 +24,4 @@ class BotsConfig(AppConfig):
         providers.register_user_snapshot("trading_state", selectors.trading_state)
         doctor.register("celery beat", check_beat, needs=("cache",))
         scan.register_evaluator(evaluate)
+        marketdata.register_demand(selectors.streamed_markets)

@@ -27,6 +27,7 @@ import math
 import time
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.db.models import Case, F, Q, Value, When
@@ -45,8 +46,8 @@ from bots.strategies import get_strategy, ticks
 from mirror import selectors as mirror_selectors
 from mirror import services as mirror_services
 from realtime.metrics import BOT_TICK_SECONDS, BOT_TICKS
+from trading import marketcache, sessions, system
 from trading import services as trading
-from trading import sessions, system
 from trading.exchanges import get_exchange, market_data, paper_resting_order_users, source_for
 from trading.models import Order, Position
 from trading.platforms import get_platform
@@ -57,9 +58,38 @@ CANDLES = 100
 NO_SIGNAL_REASON = "The {strategy} strategy saw no entry or exit on the latest candle"
 
 
+def streamed_candles(exchange, symbol, timeframe, source):
+    """The market's candles from the market-data service's cache (trading.marketcache) when it has them from
+    ``source`` and fresher than MARKET_DATA_STALE_SECONDS; None when the caller should fetch them itself (the service is
+    off, or a paper source it is not streaming fresh). A live source with the service on never falls back: missing or
+    stale streamed candles raise StaleMarketData, and the tick fails and says why."""
+    if not settings.MARKET_DATA_SERVICE:
+        return None
+    limit = marketcache.stale_seconds()
+    entry = marketcache.candles_entry(exchange, symbol, timeframe)
+    ours = entry is not None and entry.get("source") == source and bool(entry["rows"])
+    age = time.time() - float(entry["at"]) if ours else None
+    if ours and age <= limit:
+        return [[float(v) for v in row] for row in entry["rows"][-CANDLES:]]
+    if source != "live":
+        return None
+    if age is None:
+        why = "the market-data service has not streamed them yet"
+    else:
+        why = f"the latest are {age:.0f} s old, over the {limit:g} s limit (MARKET_DATA_STALE_SECONDS)"
+    raise marketcache.StaleMarketData(
+        f"No live decision on stale market data: {exchange} {symbol} {timeframe} candles: {why}; "
+        "the tick is retried once the stream delivers"
+    )
+
+
 def candles_for(exchange, symbol, timeframe, source):
-    """Candles of one market from one source ("simulated" or "live"), cached for a few seconds so every bot and worker
-    on it shares one fetch. A failure raises: nothing else is ever substituted."""
+    """Candles of one market from one source ("simulated" or "live"): the market-data service's streamed ones when
+    fresh (streamed_candles), else fetched and cached for a few seconds so every bot and worker on it shares one fetch.
+    A failure raises: nothing else is ever substituted."""
+    streamed = streamed_candles(exchange, symbol, timeframe, source)
+    if streamed is not None:
+        return streamed
     key = f"candles:{source}:{exchange}:{symbol}:{timeframe}:{int(time.time() // 5)}"
     candles = cache.get(key)
     if candles is None:

@@ -475,3 +475,17 @@ def bot_history(user: Any, bot_id: Any, *, offset: int = 0, limit: int = 100) ->
         for e in rows[offset : offset + limit]
     ]
     return bot, page, rows.count()
+
+
+def streamed_markets() -> list[tuple[str, str, str, str]]:
+    """(exchange, symbol, timeframe, source) of every bot that ticks: the markets the market-data service streams for
+    the bots (trading.marketdata.register_demand; live bots on their exchange's live data, paper bots on
+    MARKET_DATA_SOURCE)."""
+    from trading.exchanges import source_for
+
+    rows = (
+        Bot.objects.filter(status__in=(BotStatus.ACTIVE, BotStatus.CREATED), paused_by_admin=False)
+        .values_list("exchange", "symbol", "timeframe", "trading_mode")
+        .distinct()
+    )
+    return [(exchange, symbol, timeframe, source_for(mode)) for exchange, symbol, timeframe, mode in rows]

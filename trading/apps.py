@@ -7,9 +7,10 @@ class TradingConfig(AppConfig):
 
     def ready(self):
         from realtime.providers import register_health_component
-        from trading.health import check_exchanges
+        from trading.health import check_exchanges, check_market_data
 
         register_health_component("exchanges", check_exchanges)
+        register_health_component("market_data", check_market_data)
 
         from trading.exchanges.ratelimit import health as rate_limits
 

@@ -44,7 +44,7 @@ class StaleMarketData(ProviderError):
 
 def stale_seconds() -> float:
     """How old market data a live decision accepts (settings.MARKET_DATA_STALE_SECONDS)."""
-    return float(getattr(settings, "MARKET_DATA_STALE_SECONDS", 30))
+    return float(settings.MARKET_DATA_STALE_SECONDS)
 
 
 def _key(kind: str, exchange: str, symbol: str, extra: str = "") -> str:
@@ -78,9 +78,10 @@ def _fresh(entry: dict | None, max_age: float | None, now: float | None) -> dict
 
 
 # --- tickers ---------------------------------------------------------------------------------------------------
-def put_ticker(exchange: str, symbol: str, ticker: dict, at: float | None = None) -> None:
-    """Store the latest ticker (ccxt's unified ticker dict) of a market."""
-    entry = {"ticker": ticker, "at": at if at is not None else time.time()}
+def put_ticker(exchange: str, symbol: str, ticker: dict, at: float | None = None, source: str | None = None) -> None:
+    """Store the latest ticker (ccxt's unified ticker dict) of a market. ``source`` ("simulated" or "live"): what the
+    data came from (a live bot decides only on "live" data)."""
+    entry = {"ticker": ticker, "at": at if at is not None else time.time(), "source": source}
     cache.set(_key("ticker", exchange, symbol), entry, timeout=None)
     _notify("ticker", exchange, symbol, entry)
 
@@ -96,9 +97,11 @@ def ticker(exchange: str, symbol: str, max_age: float | None = None) -> dict | N
 
 
 # --- order books -----------------------------------------------------------------------------------------------
-def put_book(exchange: str, symbol: str, bids: list, asks: list, at: float | None = None) -> None:
+def put_book(
+    exchange: str, symbol: str, bids: list, asks: list, at: float | None = None, source: str | None = None
+) -> None:
     """Store the top order-book levels ([[price, amount], ...], best first) of a market."""
-    entry = {"bids": bids, "asks": asks, "at": at if at is not None else time.time()}
+    entry = {"bids": bids, "asks": asks, "at": at if at is not None else time.time(), "source": source}
     cache.set(_key("book", exchange, symbol), entry, timeout=None)
     _notify("book", exchange, symbol, entry)
 
@@ -109,24 +112,29 @@ def book(exchange: str, symbol: str, max_age: float | None = None, now: float | 
 
 
 # --- candles ---------------------------------------------------------------------------------------------------
-def put_candles(exchange: str, symbol: str, timeframe: str, rows: list, at: float | None = None) -> None:
+def put_candles(
+    exchange: str, symbol: str, timeframe: str, rows: list, at: float | None = None, source: str | None = None
+) -> None:
     """Merge closed candles ([[open_ms, o, h, l, c, v], ...]) into the market's series, by open time; the latest
-    KEEP_CANDLES are kept."""
+    KEEP_CANDLES are kept. ``at`` says the series is complete up to then (the service writes it, with no new rows, on
+    every update of the candle still forming). Candles of another ``source`` than the stored series' replace it."""
     key = _key("candles", exchange, symbol, timeframe)
     entry = cache.get(key) or {"rows": [], "at": 0}
+    if entry.get("source") != source:
+        entry = {"rows": [], "at": 0}
     merged = {int(r[0]): list(r) for r in entry["rows"]}
     for r in rows:
         merged[int(r[0])] = list(r)
     series = [merged[t] for t in sorted(merged)][-KEEP_CANDLES:]
-    new = {"rows": series, "at": at if at is not None else time.time()}
+    new = {"rows": series, "at": at if at is not None else time.time(), "source": source}
     cache.set(key, new, timeout=None)
-    _notify("candles", exchange, symbol, {"timeframe": timeframe, "rows": rows, "at": new["at"]})
+    _notify("candles", exchange, symbol, {"timeframe": timeframe, "rows": rows, "at": new["at"], "source": source})
 
 
 def candles_entry(
     exchange: str, symbol: str, timeframe: str, max_age: float | None = None, now: float | None = None
 ) -> dict | None:
-    """{"rows": [...] (oldest first), "at": epoch} or None."""
+    """{"rows": [...] (oldest first), "at": epoch, "source": ...} or None."""
     return _fresh(cache.get(_key("candles", exchange, symbol, timeframe)), max_age, now)
 
 

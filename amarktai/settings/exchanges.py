@@ -19,12 +19,16 @@ __all__ = [
     "EXCHANGE_RATE_WAIT_SECONDS",
     "EXCHANGE_RETRY_BASE_SECONDS",
     "EXCHANGE_STATE_PROVIDER",
+    "EXCHANGE_STREAM_URL_OVERRIDES",
     "EXCHANGE_TIMEOUT_MS",
     "EXCHANGE_URL_OVERRIDES",
     "HEALTH_CACHE_SECONDS",
     "HEALTH_DEGRADED_LATENCY_MS",
     "HEALTH_TIMEOUT_MS",
+    "MARKET_DATA_POLL_SECONDS",
+    "MARKET_DATA_SERVICE",
     "MARKET_DATA_SOURCE",
+    "MARKET_DATA_STALE_SECONDS",
     "MSTOCK_BASE_URL",
     "OPENALGO_ALLOWED_HOSTS",
     "OPENALGO_ALLOW_PRIVATE_HOSTS",
@@ -36,6 +40,17 @@ __all__ = [
 # What paper bots trade on: "simulated" (the offline feed) or "live" (the exchange's public candles and tickers).
 # Live bots always decide on their own exchange's real data, whatever this says.
 MARKET_DATA_SOURCE = env("MARKET_DATA_SOURCE", "simulated")
+# The market-data service (trading.marketdata; README "The market-data service"): one streaming connection per exchange
+# for every market in demand, written to trading.marketcache, which bots read. On (default): bots read candles from the
+# cache; a live bot whose market's cached data is missing or older than MARKET_DATA_STALE_SECONDS fails its tick and
+# says why. Without REDIS_URL it runs as a thread of `manage.py serve`; with REDIS_URL as its own process
+# (`manage.py market_data`). Off: bots fetch their candles over REST on every tick (as before the service).
+MARKET_DATA_SERVICE = env_bool("MARKET_DATA_SERVICE", True)
+MARKET_DATA_STALE_SECONDS = env_float("MARKET_DATA_STALE_SECONDS", 30)
+# Exchanges without a ccxt.pro stream are polled over REST every this many seconds.
+MARKET_DATA_POLL_SECONDS = env_float("MARKET_DATA_POLL_SECONDS", 5)
+# WebSocket base URL per platform id, replacing the hosts of the exchange's public streams (tests: the fake exchange).
+EXCHANGE_STREAM_URL_OVERRIDES: dict[str, str] = {}
 # Starting balances of a new paper account, per currency.
 PAPER_STARTING_BALANCES = {"ZAR": "100000", "USDT": "10000", "USD": "10000", "INR": "1000000"}
 # Base URL per platform id, replacing the exchange's own hosts (tests point ccxt at a local fake exchange).

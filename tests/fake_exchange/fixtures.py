@@ -28,3 +28,12 @@ def binance_via_fake(fake_exchange, settings):
     ccxt_adapter.reset_state()
     yield fake_exchange
     ccxt_adapter.reset_state()
+
+
+@pytest.fixture
+def streams_via_fake(binance_via_fake, settings):
+    """binance_via_fake plus its public WebSocket streams (ccxt.pro points at ``fake.streams.url``) and the market-data
+    service's read path switched on (settings.MARKET_DATA_SERVICE)."""
+    settings.EXCHANGE_STREAM_URL_OVERRIDES = {"binance": binance_via_fake.streams.url}
+    settings.MARKET_DATA_SERVICE = True
+    yield binance_via_fake

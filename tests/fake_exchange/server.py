@@ -17,6 +17,9 @@ address) of each, for counting calls per key or IP over time (``calls``).
 
 Usage: ``with FakeBinance() as fake: ccxt.binance(...)`` pointed at ``fake.url``; the ``fake_exchange`` fixture in
 tests/fake_exchange/fixtures.py does that per test.
+
+Public WebSocket streams (ccxt.pro): ``fake.streams`` (started on first use; tests/fake_exchange/streams.py) serves
+Binance's raw streams at ``fake.streams.url``, from the same prices and candles.
 """
 
 import hashlib
@@ -79,6 +82,16 @@ class FakeBinance:
         self.log = []  # (time.time(), method, path, api key or "", client address)
         self._server = None
         self._thread = None
+        self._streams = None
+
+    @property
+    def streams(self):
+        """The public WebSocket streams of this fake (tests/fake_exchange/streams.py), started on first use."""
+        if self._streams is None:
+            from tests.fake_exchange.streams import FakeBinanceStreams
+
+            self._streams = FakeBinanceStreams(self).start()
+        return self._streams
 
     # --- control ---------------------------------------------------------------------------------------------
     def start(self):
@@ -90,6 +103,9 @@ class FakeBinance:
         return self
 
     def stop(self):
+        if self._streams is not None:
+            self._streams.stop()
+            self._streams = None
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -447,6 +463,8 @@ def klines(fake, q, account):
         first = int(start) // span * span
         rows = simfeed.ohlcv(fake._unified(sid), interval, limit, now=(first + limit * span) / 1000)
         rows = [row for row in rows if int(row[0]) >= first]
+    elif start is not None:  # pinned candles from startTime on (a back-fill after a reconnect)
+        rows = [row for row in fake.candles[sid] if int(row[0]) >= int(start)][:limit]
     else:
         rows = fake.candles.get(sid) or simfeed.ohlcv(fake._unified(sid), interval, limit)
         rows = rows[-limit:]

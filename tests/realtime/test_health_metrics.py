@@ -150,7 +150,7 @@ def test_components_report_each_dependency(auth_client, settings):
     body = r.json()
     assert body["success"] is True and body["status"] == "ok" and body["timestamp"].endswith("Z")
     c = body["components"]
-    assert set(c) == {"database", "cache", "channel_layer", "celery", "exchanges", "rate_limits"}
+    assert set(c) == {"database", "cache", "channel_layer", "celery", "exchanges", "rate_limits", "market_data"}
     assert c["database"]["status"] == "ok" and c["database"]["latency_ms"] >= 0
     assert c["cache"]["status"] == "ok" and c["channel_layer"]["status"] == "ok"
     assert c["celery"] == {"status": "embedded", "mode": "embedded", "workers": []}

@@ -189,6 +189,20 @@ def test_compose_runs_the_same_services_and_commands():
     assert services["nginx"]["build"]["target"] == "nginx"
 
 
+def test_the_market_data_service_runs_as_its_own_process_everywhere():
+    """One market-data process (manage.py market_data) in systemd, compose and the README's production commands."""
+    command = ["python", "manage.py", "market_data"]
+    assert unit_command("amarktai-market-data.service") == command
+    service = parse_unit(DEPLOY / "amarktai-market-data.service")["Service"]
+    assert service["User"] == ["amarktai"] and service["Restart"] == ["on-failure"]
+    assert service["EnvironmentFile"] == ["/etc/amarktai/amarktai.env"]
+    composed = compose()["services"]["market-data"]
+    assert composed["command"] == command
+    assert composed["environment"]["REDIS_URL"].startswith("redis://redis:")
+    section = (ROOT / "README.md").read_text().split("## Production", 1)[1].split("\n## ", 1)[0]
+    assert ".venv/bin/python manage.py market_data" in section
+
+
 def test_the_image_is_multi_stage_and_runs_as_a_non_root_user():
     text = (ROOT / "Dockerfile").read_text()
     stages = re.findall(r"^FROM (\S+)(?: AS (\S+))?$", text, re.M)

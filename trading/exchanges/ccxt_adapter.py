@@ -1,4 +1,4 @@
-"""The live exchange adapter: the ONLY module that imports ccxt.
+"""The live exchange adapter: with ccxt_stream (its ccxt.pro streams), the ONLY module that imports ccxt.
 
 CcxtExchange(platform_id, api_key=None, api_secret=None, passphrase=None, base_url=None, timeout_ms=None,
 max_retries=None) wraps ccxt's unified API for the catalogue's platforms and returns the Decimal shapes of base.py.

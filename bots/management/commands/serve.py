@@ -1,5 +1,6 @@
 """Serve Amarktai with uvicorn (uvloop, httptools): HTTP, WebSocket and SSE in one process. Without REDIS_URL (the
-embedded default) the bot scheduler runs in this same process, beside the in-memory channel layer it publishes to."""
+embedded default) the bot scheduler and the market-data service (trading.marketdata, when MARKET_DATA_SERVICE is on)
+run in this same process, beside the in-memory channel layer and cache they share."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -27,8 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-scheduler", action="store_true", help="do not run bot ticks in this process")
+        parser.add_argument(
+            "--no-market-data", action="store_true", help="do not run the market-data service in this process"
+        )
 
-    def handle(self, *args, host, port, no_scheduler, **options):
+    def handle(self, *args, host, port, no_scheduler, no_market_data=False, **options):
         import uvicorn
 
         from amarktai.asgi import application
@@ -42,10 +46,20 @@ class Command(BaseCommand):
             self.stdout.write("Bot scheduler running in this process (embedded mode).")
         elif settings.REDIS_URL:
             self.stdout.write("REDIS_URL set: run `celery -A amarktai worker` and `celery -A amarktai beat` for bots.")
+        market_data = None
+        if not settings.REDIS_URL and settings.MARKET_DATA_SERVICE and not no_market_data:
+            from trading.marketdata import MarketDataService
+
+            market_data = MarketDataService().start_thread()
+            self.stdout.write(f"Market-data service streaming in this process ({settings.MARKET_DATA_SOURCE} data).")
+        elif settings.REDIS_URL and settings.MARKET_DATA_SERVICE:
+            self.stdout.write("REDIS_URL set: run `python manage.py market_data` for the market-data service.")
         self.stdout.write(f"Amarktai on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs/)")
         self.stdout.flush()
         try:
             uvicorn.Server(uvicorn.Config(application, host=host, port=port, **UVICORN_OPTIONS)).run()
         finally:
+            if market_data is not None:
+                market_data.stop()
             if scheduler is not None:
                 scheduler.stop()
