@@ -237,7 +237,13 @@ def test_the_embedded_scheduler_runs_the_alerts_and_the_prune(monkeypatch):
     from bots import scheduler
 
     names = [task.name for task, _ in scheduler.EmbeddedScheduler().periodic()]
-    assert names == ["market.check_price_alerts", "bots.prune_signals", "market.scan", "market.refresh_indices"]
+    assert names == [
+        "market.check_price_alerts",
+        "bots.prune_signals",
+        "bots.check_supertrend_exits",
+        "market.scan",
+        "market.refresh_indices",
+    ]
 
     ran = {"alerts": threading.Event(), "prune": threading.Event()}
 
