@@ -24,6 +24,9 @@
   const SECONDS = Object.fromEntries(TIMEFRAMES);
   const LIMIT = 300;
   const UP = '#16a34a';
+  // Lightweight Charts draws times as UTC: every time is shifted by the browser's offset, so the axis shows local time.
+  // Candles are bucketed on the real (UTC) time first, then shifted, so trades and updates land on the right candle.
+  const SHIFT = -new Date().getTimezoneOffset() * 60;
   const DOWN = '#dc2626';
 
   /** Epoch seconds from a market_update's timestamp (ISO text, epoch ms or epoch s); now when it has none. */
@@ -111,13 +114,13 @@
       const lastTime = c[c.length - 1].time;
       const step = tf();
       const list = state.trades
-        .map((t) => ({ ...t, at: Math.floor(epochSeconds(t.time) / step) * step }))
+        .map((t) => ({ ...t, at: Math.floor(epochSeconds(t.time) / step) * step + SHIFT }))
         .filter((t) => t.at >= first && Number.isFinite(t.at))
         .map((t) => {
           const buy = t.side === 'buy';
           return {
             time: Math.min(t.at, lastTime), position: buy ? 'belowBar' : 'aboveBar', shape: buy ? 'arrowUp' : 'arrowDown',
-            color: buy ? UP : DOWN, text: t.text || `${buy ? 'Buy' : 'Sell'}${t.price != null ? ` ${number(t.price, 0, 8)}` : ''}`,
+            color: buy ? UP : DOWN, text: t.text || (buy ? 'Buy' : 'Sell'),
           };
         })
         .sort((x, y) => x.time - y.time);
@@ -144,7 +147,7 @@
       if (seq !== state.loadSeq || state.destroyed) return; // a newer market or timeframe was picked meanwhile
       const seen = new Set();
       const candles = (data.candles || [])
-        .map((c) => ({ time: Math.floor(Number(c.time)), open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close) }))
+        .map((c) => ({ time: Math.floor(Number(c.time)) + SHIFT, open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close) }))
         .filter((c) => Number.isFinite(c.time) && !seen.has(c.time) && seen.add(c.time))
         .sort((a, b) => a.time - b.time);
       state.candles = candles;
@@ -175,7 +178,7 @@
       showLast(price, d.change_pct);
       setState('ready', 'Live');
       const step = tf();
-      const at = Math.floor(epochSeconds(d.timestamp) / step) * step;
+      const at = Math.floor(epochSeconds(d.timestamp) / step) * step + SHIFT;
       const c = state.candles;
       const prev = c[c.length - 1];
       if (prev && at < prev.time) return; // older than what is drawn
