@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from amarktai.api import StrictDecimalField
+from amarktai.api import StrictDecimalField, StrictIntegerField
+from trading.exchanges.simfeed import TIMEFRAMES
 
 
 def _level(**kwargs):
@@ -23,3 +24,96 @@ class InstrumentUpdateSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=500, required=False, allow_blank=True)
     alert_above = _level(required=False)
     alert_below = _level(required=False)
+
+
+# --- market data (GET /api/market/...) -------------------------------------------------------------------------
+def _exchange_choices():
+    from trading.platforms import PLATFORMS
+
+    return sorted(pid for pid, platform in PLATFORMS.items() if platform.enabled)
+
+
+class MarketSerializer(serializers.Serializer):
+    """One market of a platform: ``symbol`` must be one the exchange lists (GET /api/exchanges)."""
+
+    exchange = serializers.ChoiceField(choices=_exchange_choices(), help_text="A platform id, e.g. luno")
+    symbol = serializers.CharField(max_length=32, help_text="A market of that platform, e.g. BTC/ZAR")
+
+    def validate(self, attrs):
+        from trading.platforms import get_platform
+
+        platform = get_platform(attrs["exchange"])
+        symbol = attrs["symbol"].strip().upper()
+        if symbol not in platform.symbols:
+            raise serializers.ValidationError(
+                {"symbol": [f"unknown market on {platform.name}: one of {', '.join(platform.symbols)}"]}
+            )
+        return {**attrs, "exchange": platform.id, "symbol": symbol}
+
+
+class DepthQuerySerializer(MarketSerializer):
+    limit = StrictIntegerField(min_value=1, max_value=100, default=20, help_text="Levels a side")
+
+
+class OhlcvQuerySerializer(MarketSerializer):
+    timeframe = serializers.ChoiceField(choices=list(TIMEFRAMES), default="1m")
+    limit = StrictIntegerField(min_value=1, max_value=1000, default=300, help_text="Candles, the latest")
+
+
+class QuoteSerializer(serializers.Serializer):
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    last = serializers.FloatField(allow_null=True)
+    bid = serializers.FloatField(allow_null=True)
+    ask = serializers.FloatField(allow_null=True)
+    high = serializers.FloatField(allow_null=True, help_text="The last 24 hours' high")
+    low = serializers.FloatField(allow_null=True, help_text="The last 24 hours' low")
+    volume = serializers.FloatField(allow_null=True, help_text="The last 24 hours' volume in the base currency")
+    change_pct = serializers.FloatField(allow_null=True, help_text="Change over the last 24 hours, in percent")
+    timestamp = serializers.DateTimeField()
+    age_seconds = serializers.FloatField(help_text="How old the data is")
+    source = serializers.ChoiceField(
+        choices=["cache", "fetch"], help_text="cache: the shared market-data cache; fetch: fetched for this request"
+    )
+
+
+class QuoteResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    quote = QuoteSerializer()
+
+
+class LevelField(serializers.ListField):
+    child = serializers.FloatField()
+
+
+class DepthSerializer(serializers.Serializer):
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    bids = serializers.ListField(child=LevelField(), help_text="[[price, amount], ...], best (highest) first")
+    asks = serializers.ListField(child=LevelField(), help_text="[[price, amount], ...], best (lowest) first")
+    timestamp = serializers.DateTimeField()
+    age_seconds = serializers.FloatField()
+    source = serializers.ChoiceField(choices=["cache", "fetch"])
+
+
+class DepthResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    depth = DepthSerializer()
+
+
+class CandleSerializer(serializers.Serializer):
+    time = serializers.IntegerField(help_text="The candle's open time, epoch seconds")
+    open = serializers.FloatField()
+    high = serializers.FloatField()
+    low = serializers.FloatField()
+    close = serializers.FloatField()
+    volume = serializers.FloatField()
+
+
+class OhlcvResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    timeframe = serializers.CharField()
+    source = serializers.ChoiceField(choices=["cache", "fetch"])
+    candles = CandleSerializer(many=True, help_text="Closed candles, oldest first")

@@ -1,10 +1,20 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from amarktai.api import validated
-from market import selectors, services
+from market import quotes, selectors, services
 from market.payloads import instrument_payload
-from market.serializers import InstrumentCreateSerializer, InstrumentUpdateSerializer
+from market.serializers import (
+    DepthQuerySerializer,
+    DepthResponseSerializer,
+    InstrumentCreateSerializer,
+    InstrumentUpdateSerializer,
+    MarketSerializer,
+    OhlcvQuerySerializer,
+    OhlcvResponseSerializer,
+    QuoteResponseSerializer,
+)
 
 
 class InstrumentListView(GenericAPIView):
@@ -37,3 +47,31 @@ class InstrumentDetailView(GenericAPIView):
     def delete(self, request, instrument_id):
         services.delete_instrument(request.user, instrument_id)
         return Response({"success": True, "message": "Instrument removed from your watch list"})
+
+
+class QuoteView(GenericAPIView):
+    """The latest ticker of one market: from the shared market-data cache when fresh, else fetched once (and cached)."""
+
+    @extend_schema(parameters=[MarketSerializer], responses=QuoteResponseSerializer)
+    def get(self, request):
+        query = validated(MarketSerializer, request.query_params)
+        return Response({"success": True, "quote": quotes.quote(query["exchange"], query["symbol"])})
+
+
+class DepthView(GenericAPIView):
+    """The top order-book levels of one market (the simulated feed: the synthetic book paper orders fill against)."""
+
+    @extend_schema(parameters=[DepthQuerySerializer], responses=DepthResponseSerializer)
+    def get(self, request):
+        query = validated(DepthQuerySerializer, request.query_params)
+        return Response({"success": True, "depth": quotes.depth(query["exchange"], query["symbol"], query["limit"])})
+
+
+class OhlcvView(GenericAPIView):
+    """Closed candles of one market, oldest first, for charts."""
+
+    @extend_schema(parameters=[OhlcvQuerySerializer], responses=OhlcvResponseSerializer)
+    def get(self, request):
+        query = validated(OhlcvQuerySerializer, request.query_params)
+        data = quotes.ohlcv(query["exchange"], query["symbol"], query["timeframe"], query["limit"])
+        return Response({"success": True, **data})

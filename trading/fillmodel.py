@@ -3,6 +3,8 @@
 backtest fills, charges and books P&L exactly as paper trading does: one implementation.
 
 - ``quote_book(symbol, mid)``: the synthetic top of book around a mid price (the simulated feed's spread per asset).
+- ``book_levels(symbol, bid, ask, limit)``: that linear synthetic book as ``limit`` price levels a side (what the
+  simulated feed answers for an order book: GET /api/market/depth).
 - ``market_fill_price(market, side, amount, book)``: a market order's average price walking a linear synthetic book
   from the touch (ask for a buy, bid for a sell): slippage grows with the order's size.
 - ``settle(amount, price, fee_rate)``: (cost, fee) of a fill, quantized like the paper exchange's balances.
@@ -54,6 +56,30 @@ def fee_rates(platform_id: str) -> tuple[Decimal, Decimal]:
 def quote_book(symbol: str, mid: float) -> dict:
     """{"symbol", "bid", "ask", "last"}: the simulated feed's quote around ``mid`` (its per-asset spread)."""
     return simfeed.quote(symbol, mid)
+
+
+BOOK_LEVEL_STEP = 0.0005  # 5 basis points between two levels of the synthetic book
+DEFAULT_DEPTH_USD_PER_PCT = 1_000_000
+
+
+def book_levels(symbol: str, bid: float, ask: float, limit: int = 20) -> dict:
+    """The synthetic book market_fill_price walks, as levels: {"bids": [[price, amount], ...] best first, "asks": ...}.
+    Every level is BOOK_LEVEL_STEP past the previous one and holds the same notional (DEPTH_USD_PER_PCT per 1 % of
+    price, in the quote currency), so a market order's average price over these levels matches market_fill_price."""
+    base, quote = simfeed.split_symbol(symbol)
+    depth_usd = DEPTH_USD_PER_PCT.get(base, DEFAULT_DEPTH_USD_PER_PCT)
+    per_level_quote = depth_usd * (BOOK_LEVEL_STEP / 0.01) * simfeed.QUOTES_PER_USD[quote]
+    step = Decimal(str(BOOK_LEVEL_STEP))
+
+    def side(touch: Decimal, sign: int) -> list:
+        places = simfeed._decimals(float(touch))
+        rows = []
+        for i in range(max(int(limit), 0)):
+            price = round(touch * (1 + sign * i * step), places)
+            rows.append([float(price), round(per_level_quote / float(price), 8)])
+        return rows
+
+    return {"bids": side(Decimal(str(bid)), -1), "asks": side(Decimal(str(ask)), 1)}
 
 
 def market_fill_price(market: dict, side: str, amount: Decimal, book: dict, slippage: Decimal | None = None) -> Decimal:

@@ -12,6 +12,7 @@ from amarktai.settings.celery import *  # noqa: F403
 from amarktai.settings.database import *  # noqa: F403
 from amarktai.settings.email import *  # noqa: F403
 from amarktai.settings.exchanges import *  # noqa: F403
+from amarktai.settings.market_feeds import *  # noqa: F403
 from amarktai.settings.notifications import *  # noqa: F403
 from amarktai.settings.ranking import *  # noqa: F403
 from amarktai.settings.realtime import *  # noqa: F403

@@ -4,8 +4,10 @@
     paper: PaperExchange (simulated balances, prices from market_data); live: the platform's adapter (ADAPTERS: ccxt
     for crypto exchanges, a broker's own module for stock brokers) with the user's stored, decrypted credential.
 - connect(platform_id, keys) / public_exchange(platform_id): an adapter with keys (stored or a base.KeySet) / without.
-- market_data(platform_id) -> object with fetch_ticker(symbol), fetch_ohlcv(symbol, timeframe, limit) and
-    fetch_ohlcv_since(symbol, timeframe, since_ms, limit) (paged history for backtests)
+- market_data(platform_id) -> object with fetch_ticker(symbol), fetch_ohlcv(symbol, timeframe, limit),
+    fetch_ohlcv_since(symbol, timeframe, since_ms, limit) (paged history for backtests) and
+    fetch_order_book(symbol, limit) ({"bids", "asks", "timestamp"}: the simulated feed's synthetic book, the one the
+    paper exchange fills against, or the exchange's own)
     source "simulated": the deterministic simulated feed (simfeed); "live": the exchange's public API through the ccxt
     adapter, never replaced by the feed when it fails. Paper trading uses settings.MARKET_DATA_SOURCE; live trading
     always "live" (source_for(trading_mode)).
@@ -16,7 +18,7 @@ import logging
 
 from django.conf import settings
 
-from amarktai.errors import PermissionDenied, ValidationFailed
+from amarktai.errors import PermissionDenied, ProviderError, ValidationFailed
 from trading.exchanges import simfeed
 from trading.platforms import get_platform
 
@@ -45,6 +47,13 @@ class SimulatedMarketData:
         now = (first + limit * step_ms) / 1000  # the candle after the page's last one is the one forming "now"
         return [row for row in simfeed.ohlcv(symbol, timeframe, limit, now=now) if int(row[0]) >= first]
 
+    def fetch_order_book(self, symbol, limit=20):
+        """The synthetic book the paper exchange fills against (trading.fillmodel), around the ticker's bid/ask."""
+        from trading import fillmodel
+
+        t = simfeed.ticker(symbol)
+        return {**fillmodel.book_levels(symbol, t["bid"], t["ask"], limit), "timestamp": t["timestamp"]}
+
     # The paper exchange calls the feed with these names.
     def ticker(self, symbol, now=None):
         return self.fetch_ticker(symbol)
@@ -70,6 +79,12 @@ class LiveMarketData(SimulatedMarketData):
 
     def fetch_ohlcv_since(self, symbol, timeframe, since_ms, limit=1000):
         return self._public().fetch_ohlcv(symbol, timeframe, limit, since=int(since_ms))
+
+    def fetch_order_book(self, symbol, limit=20):
+        public = self._public()
+        if not hasattr(public, "fetch_order_book"):
+            raise ProviderError(f"{self.platform_id} publishes no order book")
+        return public.fetch_order_book(symbol, limit)
 
 
 SOURCES = {"simulated": SimulatedMarketData, "live": LiveMarketData}

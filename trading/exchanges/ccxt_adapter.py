@@ -305,6 +305,16 @@ class CcxtExchange(Exchange):
         rows = self._call("fetch_ohlcv", self.client.fetch_ohlcv, market["symbol"], timeframe, since, int(limit))
         return [[int(r[0]), D(r[1]), D(r[2]), D(r[3]), D(r[4]), D(r[5]) or Decimal(0)] for r in rows]
 
+    def fetch_order_book(self, symbol, limit=20):
+        """The top ``limit`` levels a side: {"bids": [[price, amount], ...] best first, "asks": ..., "timestamp"}."""
+        market = self.market(symbol)
+        book = self._call("fetch_order_book", self.client.fetch_order_book, market["symbol"], int(limit))
+        return {
+            "bids": [[D(p), D(a)] for p, a, *_ in (book.get("bids") or [])[: int(limit)]],
+            "asks": [[D(p), D(a)] for p, a, *_ in (book.get("asks") or [])[: int(limit)]],
+            "timestamp": book.get("timestamp") or int(time.time() * 1000),
+        }
+
     def ping(self):
         """One cheap public call (the default symbol's ticker); returns the latency in ms. Never retried."""
         market = self.market(self.platform.default_symbol)
