@@ -9,6 +9,7 @@
   const DEPTH_LEVELS = 15;
   const DEPTH_EVERY_MS = 5000;
   const SCAN_EVERY_MS = 60000;
+  const SOURCES = { cache: 'Market-data feed', fetch: 'Fetched just now' };
 
   A.pages.markets = async () => {
     const { T, h, GET, money, number, pct, when, live, platforms, fillPlatformSelect, debounce, failedTo } = A;
@@ -43,7 +44,7 @@
       if (q.high !== undefined) set('market-high', price(q.high));
       if (q.low !== undefined) set('market-low', price(q.low));
       if (q.volume !== undefined) set('market-volume', q.volume === null ? '—' : number(q.volume, 0, 4));
-      if (q.source !== undefined) set('market-source', q.source || '—');
+      if (q.source !== undefined) set('market-source', SOURCES[q.source] || q.source || '—');
       const at = q.timestamp ? when(typeof q.timestamp === 'number' ? new Date(q.timestamp > 1e12 ? q.timestamp : q.timestamp * 1000).toISOString() : q.timestamp) : null;
       T('market-quote-age').textContent = fromFeed ? `Live${at ? ` · ${at}` : ''}`
         : `${at ? `As of ${at}` : ''}${q.age_seconds !== undefined && q.age_seconds !== null ? ` (${number(q.age_seconds, 0, 1)} s old)` : ''}`;
