@@ -194,7 +194,7 @@
         const first = (await a.platforms().catch(() => [])).find((p) => p.enabled !== false);
         ((first && first.symbols) || []).forEach((sym) => add(first.id, sym));
       }
-      const select = T('dash-chart-market');
+      const select = T('dash-chart-picker');
       select.replaceChildren(...markets.map((m) => h('option', { value: m.key }, `${m.symbol} · ${m.exchange}`)));
       const pick = (k) => markets.find((m) => m.key === k) || markets[0];
       const m = pick(select.value);
