@@ -4,10 +4,11 @@ import asyncio
 import json
 import logging
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from amarktai.utils import iso_now
-from realtime import auth, events, sessions, translate
+from realtime import auth, events, markets, sessions, translate
 from realtime.metrics import WS_CONNECTIONS, WS_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
     groups_joined = ()
     counted = False
     watch_task = None
+    renew_task = None
     ended = False
+    followed_markets = None  # {wire name: (exchange, symbol)} this connection follows (realtime.markets)
 
     async def connect(self):
         raw = auth.raw_token(self.scope)
@@ -79,11 +82,67 @@ class EventsConsumer(AsyncWebsocketConsumer):
         task, self.watch_task = self.watch_task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
+        renew, self.renew_task = self.renew_task, None
+        if renew is not None and renew is not asyncio.current_task():
+            renew.cancel()
 
     async def _leave_groups(self):
         groups, self.groups_joined = self.groups_joined, ()
         for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
+        followed, self.followed_markets = self.followed_markets, None
+        if followed:
+            for exchange, symbol in followed.values():
+                await self.channel_layer.group_discard(markets.market_group(exchange, symbol), self.channel_name)
+            try:
+                await sync_to_async(markets.record)(self.user.pk, self.channel_name, [])
+            except Exception:
+                logger.warning("could not drop the market subscriptions of a closed WebSocket", exc_info=True)
+
+    # --- market subscriptions (realtime.markets) ------------------------------------------------------------
+    async def _subscribe(self, data):
+        followed = dict(self.followed_markets or {})
+        asked = markets.parse(data.get("symbols"))
+        new = {name: market for name, market in asked.items() if name not in followed}
+        after = await sync_to_async(markets.check_limits)(self.user.pk, self.channel_name, followed, new)
+        for exchange, symbol in new.values():
+            await self.channel_layer.group_add(markets.market_group(exchange, symbol), self.channel_name)
+        followed.update(new)
+        self.followed_markets = followed
+        await sync_to_async(markets.record)(self.user.pk, self.channel_name, after)
+        await sync_to_async(markets.want)(list(new.values()))
+        if self.renew_task is None:
+            self.renew_task = asyncio.ensure_future(self._renew())
+        await self._send_json({"type": "subscribed", "symbols": list(followed), "timestamp": iso_now()})
+
+    async def _unsubscribe(self, data):
+        followed = dict(self.followed_markets or {})
+        raw = data.get("symbols")
+        if not isinstance(raw, list) or not raw or len(raw) > markets.max_per_connection():
+            raise markets.SubscriptionError('"symbols" must be a non-empty list of markets this connection follows')
+        names = {markets.normalize(item) for item in raw}
+        gone = {name: market for name, market in followed.items() if name in names}
+        for name, (exchange, symbol) in gone.items():
+            await self.channel_layer.group_discard(markets.market_group(exchange, symbol), self.channel_name)
+            followed.pop(name)
+        self.followed_markets = followed
+        await sync_to_async(markets.record)(self.user.pk, self.channel_name, list(followed))
+        await self._send_json(
+            {"type": "unsubscribed", "symbols": list(gone), "subscribed": list(followed), "timestamp": iso_now()}
+        )
+
+    async def _renew(self):
+        """While the connection follows markets: mark them wanted again and renew its entry under the user's key."""
+        while not self.ended:
+            await asyncio.sleep(markets.RENEW_SECONDS)
+            followed = dict(self.followed_markets or {})
+            if not followed:
+                continue
+            try:
+                await sync_to_async(markets.record)(self.user.pk, self.channel_name, list(followed))
+                await sync_to_async(markets.want)(list(followed.values()))
+            except Exception:
+                logger.warning("could not renew a WebSocket's market subscriptions", exc_info=True)
 
     async def disconnect(self, code):
         self._stop_watch()
@@ -110,6 +169,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "ping":
             await self._send_json({"type": "pong", "timestamp": iso_now()})
+            return
+        if kind in ("subscribe", "unsubscribe"):
+            try:
+                await (self._subscribe if kind == "subscribe" else self._unsubscribe)(data)
+            except markets.SubscriptionError as exc:
+                await self._send_json({**exc.message_body(), "timestamp": iso_now()})
             return
         await self._send_json(
             {

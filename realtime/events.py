@@ -37,6 +37,15 @@ Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - model_training_progress: {"kind": "ranking"|"optimization", "run_id", "progress" (0..1), "status"
                    ("running"|"completed"|"failed"), "error"?, "scored"?, "total"?, "evaluated"?, "strategy"?,
                    "exchange"?, "symbol"?}  (a ranking run or parameter search the user started, ranking app)
+- market_update:   {"exchange", "symbol", "last", "bid", "ask", "change_pct", "volume", "timestamp"}  (a market's
+                   ticker, to the WebSocket connections subscribed to it (realtime.markets), at most
+                   MARKET_UPDATES_PER_SECOND per market, newer tickers coalesced; sent by the market app's fan-out,
+                   not per user; WebSocket: {"type": "market_update", "data": <payload>})
+- index_update:    {"id", "name", "quote", "value", "change_pct", "constituents", "timestamp"}  (a reference index
+                   of GET /api/market/indices, recomputed every MARKET_INDEX_SECONDS; broadcast() to everyone)
+  The market scan (GET /api/market/scan) sends each new opportunity as a ``signal`` to the connections subscribed to
+  its market: {"exchange", "symbol", "strategy", "signal", "entry_price", "target", "stop_loss", "confidence",
+  "reason", "timestamp", "source": "scan"}.
 The WebSocket and SSE consumers translate these into the contract's message shapes.
 
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay
@@ -83,6 +92,8 @@ CONFIG_UPDATE = "config_update"
 SYSTEM_STATUS = "system_status"
 BACKTEST_PROGRESS = "backtest_progress"
 MODEL_TRAINING_PROGRESS = "model_training_progress"
+MARKET_UPDATE = "market_update"
+INDEX_UPDATE = "index_update"
 EVENT_TYPES = {
     BOT_UPDATE,
     TRADE_EXECUTED,
@@ -98,6 +109,8 @@ EVENT_TYPES = {
     POSITION_UPDATE,
     BACKTEST_PROGRESS,
     MODEL_TRAINING_PROGRESS,
+    MARKET_UPDATE,
+    INDEX_UPDATE,
 }
 # Every WebSocket and SSE connection also joins this group: platform-wide events (system_status) reach everyone once.
 BROADCAST_GROUP = "broadcast"

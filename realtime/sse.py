@@ -160,6 +160,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
             events.TRADING_STATUS,
             events.BACKTEST_PROGRESS,
             events.MODEL_TRAINING_PROGRESS,
+            events.INDEX_UPDATE,
         ):
             # The same shape as the WebSocket message (event name = its type).
             return [self._frame(kind, translate.ws_message(message), event_id)]

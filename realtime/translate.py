@@ -30,7 +30,10 @@ def ws_message(message):
         return {"type": event, **payload}
     if event == ev.SIGNAL:
         return signal_message(payload)
+    if event == ev.MARKET_UPDATE:
+        return {"type": "market_update", "data": payload}
     if event in (
+        ev.INDEX_UPDATE,
         ev.TRADING_STATUS,
         ev.CONFIG_UPDATE,
         ev.SYSTEM_STATUS,
