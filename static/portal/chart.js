@@ -14,7 +14,8 @@
  *
  * The box carries what the page and the tests read: data-state (loading | ready | empty | error), data-candles (how
  * many candles the series holds), data-last (the last price shown), data-updates (market_updates applied) and
- * data-markers (trades marked). Text goes in only through textContent (amarktai.h).
+ * data-markers (trades marked), data-feed (subscribed | refused: the server's answer to the subscription). Text goes in
+ * only through textContent (amarktai.h).
  */
 (() => {
   'use strict';
@@ -163,7 +164,8 @@
       empty.hidden = candles.length > 0;
       empty.textContent = candles.length ? '' : 'No candles for this market yet.';
       if (candles.length && box.dataset.last === undefined) showLast(candles[candles.length - 1].close);
-      setState(candles.length ? 'ready' : 'empty', candles.length ? (state.updates ? 'Live' : 'Waiting for prices…') : 'No candles');
+      setState(candles.length ? 'ready' : 'empty', !candles.length ? 'No candles'
+        : state.feedError || (state.updates ? 'Live' : 'Waiting for prices…'));
       if (!LC) setState('error', 'The chart library did not load');
     }
 
@@ -208,8 +210,24 @@
     }
 
     const onReconnect = () => { if (!state.destroyed) load().catch(() => {}); };
+    // The server's answer to the subscription: data-feed "subscribed", or "refused" with its reason (a limit on the
+    // markets a connection or a user may follow, an unknown market).
+    const onSubscribed = (m) => {
+      if (!state.subscribed || !(m.symbols || []).includes(state.subscribed)) return;
+      box.dataset.feed = 'subscribed';
+      state.feedError = null;
+    };
+    const onError = (m) => {
+      const mine = m && m.details && m.details.symbols && state.subscribed in m.details.symbols;
+      if (!m || !(mine || (m.error_code === 'SUBSCRIPTION_LIMIT' && box.dataset.feed !== 'subscribed'))) return;
+      box.dataset.feed = 'refused';
+      state.feedError = `No live prices: ${m.error}`;
+      setState(box.dataset.state, state.feedError);
+    };
     live.on('market_update', onUpdate);
     live.on('reconnect', onReconnect);
+    live.on('subscribed', onSubscribed);
+    live.on('error', onError);
     picker.addEventListener('change', () => { state.timeframe = picker.value; state.candles = []; load().catch(() => {}); });
 
     const controller = {
@@ -223,6 +241,8 @@
         delete box.dataset.last;
         delete box.dataset.change;
         box.dataset.updates = '0';
+        delete box.dataset.feed;
+        state.feedError = null;
         last.textContent = '—';
         change.textContent = '';
         market.textContent = state.symbol ? `${state.exchange} · ${state.symbol}` : '';
@@ -245,6 +265,8 @@
         state.subscribed = null;
         live.off('market_update', onUpdate);
         live.off('reconnect', onReconnect);
+        live.off('subscribed', onSubscribed);
+        live.off('error', onError);
         if (chart) chart.remove();
       },
     };

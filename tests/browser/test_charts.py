@@ -116,6 +116,8 @@ def check_chart(page, tap, box, prefix, server, account, markers):
     assert canvas.bounding_box()["width"] > 200
     expect(box).to_have_attribute("data-markers", str(markers))
     eventually(page, lambda: MARKET in tap.subscribed())
+    expect(box).to_have_attribute("data-feed", "subscribed")  # the server's answer to the page's subscription
+    assert any(m["type"] == "subscribed" and MARKET in m["symbols"] for m in tap.received)
 
     before = int(box.get_attribute("data-candles"))
     last = round(candles[-1]["close"] * 1.01, 2)
@@ -184,6 +186,27 @@ def test_markets_page_quote_depth_chart_and_scan(new_page, portal_server, seeded
     )
     expect(tid(page, "market-quote-age")).to_contain_text("Live")
 
+    # Another market (one no other test reads, so its first quote is fetched and written to the market-data cache,
+    # whose fan-out sends it to the subscribers): the page subscribes it instead of the first, draws its candles, and
+    # the server's own market_updates now reach the quote and the chart.
+    other = {"desktop": "ETH/ZAR", "phone": "XRP/ZAR"}[size]
+    tap.hold_market_updates = False
+    tid(page, "market-symbol").select_option(other)
+    chart = tid(page, "market-price-chart")
+    expect(chart).to_have_attribute("data-market", f"luno:{other}")
+    expect(chart).to_have_attribute("data-state", "ready")
+    expect(card).to_have_attribute("data-loaded", "1")
+    eventually(page, lambda: tap.subscribed() == [f"luno:{other}"])
+    expect(chart).to_have_attribute("data-feed", "subscribed")
+    assert f"symbol={other.replace('/', '%2F')}" in page.url
+
+    def real_updates():
+        return [m["data"] for m in tap.received if m["type"] == "market_update" and m["data"]["symbol"] == other]
+
+    eventually(page, lambda: real_updates(), timeout=15)
+    expect(chart).not_to_have_attribute("data-updates", "0")
+    eventually(page, lambda: float(chart.get_attribute("data-last")) == real_updates()[-1]["last"])
+    assert float(tid(page, "market-last").get_attribute("data-value")) == real_updates()[-1]["last"]
     # The latest scan: when it ran and its opportunities, ranked by confidence.
     scan = tid(page, "market-scan-card")
     expect(tid(page, "market-scan-at")).not_to_have_text("")
@@ -197,13 +220,6 @@ def test_markets_page_quote_depth_chart_and_scan(new_page, portal_server, seeded
         expect(tid(page, "market-scan-empty")).to_be_visible()
     assert scan.get_attribute("data-scanned-at") == (scan_api.get("scanned_at") or "")
 
-    # Another market: the page subscribes it instead and draws its candles.
-    tid(page, "market-symbol").select_option("ETH/ZAR")
-    expect(tid(page, "market-price-chart")).to_have_attribute("data-market", "luno:ETH/ZAR")
-    expect(tid(page, "market-price-chart")).to_have_attribute("data-state", "ready")
-    expect(card).to_have_attribute("data-loaded", "1")
-    eventually(page, lambda: tap.subscribed() == ["luno:ETH/ZAR"])
-    assert "symbol=ETH%2FZAR" in page.url
     no_sideways_scroll(page)
     shot(page, screenshot_dir / f"charts-markets-{size}.png")
     assert page.errors == []
