@@ -151,6 +151,9 @@
         .map((c) => ({ time: Math.floor(Number(c.time)) + SHIFT, open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close) }))
         .filter((c) => Number.isFinite(c.time) && !seen.has(c.time) && seen.add(c.time))
         .sort((a, b) => a.time - b.time);
+      // The API answers closed candles: the one the feed is building (same market and period) stays after them.
+      const building = state.candles[state.candles.length - 1];
+      if (building && (!candles.length || building.time > candles[candles.length - 1].time)) candles.push(building);
       state.candles = candles;
       if (series) {
         const lastClose = candles.length ? candles[candles.length - 1].close : null;
@@ -185,7 +188,8 @@
       const prev = c[c.length - 1];
       if (prev && at < prev.time) return; // older than what is drawn
       let bar;
-      if (prev && at === prev.time) {
+      const fresh = !prev || at !== prev.time;
+      if (!fresh) {
         bar = { ...prev, high: Math.max(prev.high, price), low: Math.min(prev.low, price), close: price };
         c[c.length - 1] = bar;
       } else {
@@ -199,6 +203,7 @@
       }
       if (series) series.update(bar);
       showCount();
+      if (fresh) applyMarkers(); // a trade may belong on the new candle
     }
 
     function subscribe() {
