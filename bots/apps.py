@@ -8,6 +8,8 @@ class BotsConfig(AppConfig):
     def ready(self):
         from bots import pnl, risk, selectors
         from bots.doctor import check_beat
+        from bots.market_scan import evaluate
+        from market import scan
         from realtime import doctor, providers
         from trading import fills
         from wallets.services import balances
@@ -21,3 +23,4 @@ class BotsConfig(AppConfig):
         balances.register_allocations(selectors.bot_allocations)
         providers.register_user_snapshot("trading_state", selectors.trading_state)
         doctor.register("celery beat", check_beat, needs=("cache",))
+        scan.register_evaluator(evaluate)

@@ -1,6 +1,7 @@
 """The embedded scheduler: without Redis, a daemon thread in the web process does what Celery beat does in production
 (dispatch bot ticks every BOT_TICK_SECONDS / 2, sync open orders every 15 s, check price alerts every
-PRICE_ALERT_SECONDS, prune old signals hourly). Tasks run eagerly in that thread, so events reach the in-memory channel
+PRICE_ALERT_SECONDS, prune old signals hourly, scan the markets every MARKET_SCAN_SECONDS, recompute the reference
+indices every MARKET_INDEX_SECONDS). Tasks run eagerly in that thread, so events reach the in-memory channel
 layer of the same process.
 
 Apps above bots add their own periodic jobs (what beat runs for them in production) with ``register_periodic``."""
@@ -32,11 +33,17 @@ class EmbeddedScheduler(threading.Thread):
         self.stopped = threading.Event()
 
     def periodic(self):
-        """(task, seconds between runs) of the other beat entries: price alerts and signal pruning."""
+        """(task, seconds between runs) of the other beat entries: price alerts, signal pruning, the market scan and
+        the reference indices."""
         from bots.tasks import prune_signals
-        from market.tasks import check_price_alerts
+        from market.tasks import check_price_alerts, refresh_indices, scan_markets
 
-        return [(check_price_alerts, settings.PRICE_ALERT_SECONDS), (prune_signals, settings.SIGNAL_PRUNE_SECONDS)]
+        return [
+            (check_price_alerts, settings.PRICE_ALERT_SECONDS),
+            (prune_signals, settings.SIGNAL_PRUNE_SECONDS),
+            (scan_markets, settings.MARKET_SCAN_SECONDS),
+            (refresh_indices, settings.MARKET_INDEX_SECONDS),
+        ]
 
     def run(self):
         from bots.tasks import dispatch_ticks

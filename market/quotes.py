@@ -175,21 +175,30 @@ def _candle(row: list) -> dict:
     }
 
 
+def candle_rows(exchange: str, symbol: str, timeframe: str, limit: int) -> list:
+    """The last ``limit`` closed candle rows [open_ms, o, h, l, c, v] (cache when fresh, else one fetch)."""
+    return _candle_rows(exchange, symbol, timeframe, limit)[0]
+
+
+def _candle_rows(exchange: str, symbol: str, timeframe: str, limit: int) -> tuple[list, str]:
+    entry = marketcache.candles_entry(exchange, symbol, timeframe)
+    if entry is not None and _candles_fresh(entry, timeframe, limit, time.time()):
+        return entry["rows"][-limit:], "cache"
+    fetched = market_data(exchange).fetch_ohlcv(symbol, timeframe, min(limit + 1, marketcache.KEEP_CANDLES))
+    rows = _closed(fetched, timeframe, time.time())
+    marketcache.put_candles(exchange, symbol, timeframe, rows)
+    entry = marketcache.candles_entry(exchange, symbol, timeframe) or {"rows": rows}
+    return entry["rows"][-limit:], "fetch"
+
+
 def ohlcv(exchange: str, symbol: str, timeframe: str, limit: int) -> dict:
     """The last ``limit`` closed candles, oldest first."""
     marketcache.want(exchange, symbol)
-    now = time.time()
-    entry = marketcache.candles_entry(exchange, symbol, timeframe)
-    source = "cache"
-    if not _candles_fresh(entry, timeframe, limit, now):
-        fetched = market_data(exchange).fetch_ohlcv(symbol, timeframe, min(limit + 1, marketcache.KEEP_CANDLES))
-        rows = _closed(fetched, timeframe, time.time())
-        marketcache.put_candles(exchange, symbol, timeframe, rows)
-        entry, source = marketcache.candles_entry(exchange, symbol, timeframe) or {"rows": rows}, "fetch"
+    rows, source = _candle_rows(exchange, symbol, timeframe, limit)
     return {
         "exchange": exchange,
         "symbol": symbol,
         "timeframe": timeframe,
         "source": source,
-        "candles": [_candle(r) for r in entry["rows"][-limit:]],
+        "candles": [_candle(r) for r in rows],
     }

@@ -117,3 +117,47 @@ class OhlcvResponseSerializer(serializers.Serializer):
     timeframe = serializers.CharField()
     source = serializers.ChoiceField(choices=["cache", "fetch"])
     candles = CandleSerializer(many=True, help_text="Closed candles, oldest first")
+
+
+class ConstituentSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    price = serializers.FloatField(help_text="The mean last price over the platforms listing it, in the index's quote")
+    weight = serializers.FloatField()
+
+
+class IndexSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="crypto-<quote> or stocks-<platform>")
+    name = serializers.CharField()
+    quote = serializers.CharField(help_text="The currency of the constituents' prices")
+    kind = serializers.ChoiceField(choices=["crypto", "stocks"])
+    value = serializers.FloatField(allow_null=True, help_text="1000 where the constituents' reference prices stand")
+    change_pct = serializers.FloatField(allow_null=True, help_text="Change over the last 24 hours, in percent")
+    constituents = ConstituentSerializer(many=True)
+    missing = serializers.ListField(child=serializers.CharField(), help_text="Constituents without a fresh ticker")
+    timestamp = serializers.DateTimeField(allow_null=True, help_text="The newest ticker it was computed from")
+
+
+class IndicesResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    indices = IndexSerializer(many=True)
+
+
+class OpportunitySerializer(serializers.Serializer):
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    strategy = serializers.CharField()
+    signal = serializers.ChoiceField(choices=["BUY", "SELL"])
+    entry_price = serializers.FloatField()
+    target = serializers.FloatField(allow_null=True)
+    stop_loss = serializers.FloatField(allow_null=True)
+    confidence = serializers.FloatField(help_text="0-100: the strategy's indicator strength")
+    reason = serializers.CharField()
+    candle_time = serializers.DateTimeField(allow_null=True, help_text="The candle the strategy decided on")
+
+
+class ScanResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    scanned_at = serializers.DateTimeField(allow_null=True, help_text="When the scan ran; null before the first")
+    timeframe = serializers.CharField()
+    markets_scanned = serializers.IntegerField()
+    opportunities = OpportunitySerializer(many=True, help_text="Ranked by confidence, highest first")

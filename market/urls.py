@@ -8,4 +8,6 @@ urlpatterns = [
     path("market/quote", views.QuoteView.as_view()),
     path("market/depth", views.DepthView.as_view()),
     path("market/ohlcv", views.OhlcvView.as_view()),
+    path("market/indices", views.IndicesView.as_view()),
+    path("market/scan", views.ScanView.as_view()),
 ]

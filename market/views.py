@@ -3,17 +3,19 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from amarktai.api import validated
-from market import quotes, selectors, services
+from market import indices, quotes, scan, selectors, services
 from market.payloads import instrument_payload
 from market.serializers import (
     DepthQuerySerializer,
     DepthResponseSerializer,
+    IndicesResponseSerializer,
     InstrumentCreateSerializer,
     InstrumentUpdateSerializer,
     MarketSerializer,
     OhlcvQuerySerializer,
     OhlcvResponseSerializer,
     QuoteResponseSerializer,
+    ScanResponseSerializer,
 )
 
 
@@ -75,3 +77,29 @@ class OhlcvView(GenericAPIView):
         query = validated(OhlcvQuerySerializer, request.query_params)
         data = quotes.ohlcv(query["exchange"], query["symbol"], query["timeframe"], query["limit"])
         return Response({"success": True, **data})
+
+
+class IndicesView(GenericAPIView):
+    """The platform's reference indices, computed from the cached tickers (never waits for an exchange)."""
+
+    @extend_schema(responses=IndicesResponseSerializer)
+    def get(self, request):
+        return Response({"success": True, "indices": indices.compute()})
+
+
+class ScanView(GenericAPIView):
+    """The latest market scan (every strategy over the watched markets, ranked by confidence), as cached by the
+    periodic scan: never waits for an exchange."""
+
+    @extend_schema(responses=ScanResponseSerializer)
+    def get(self, request):
+        latest = scan.latest()
+        return Response(
+            {
+                "success": True,
+                "scanned_at": latest["scanned_at"],
+                "timeframe": latest["timeframe"],
+                "markets_scanned": latest["markets_scanned"],
+                "opportunities": latest["opportunities"],
+            }
+        )

@@ -3,6 +3,7 @@ scheduler (bots.scheduler) does beat's work inside the web process."""
 
 from amarktai.settings.base import REDIS_URL, VAR_DIR
 from amarktai.settings.env import env_float, env_int
+from amarktai.settings.market_feeds import MARKET_INDEX_SECONDS, MARKET_SCAN_SECONDS
 from amarktai.settings.notifications import TELEGRAM_POLL_SECONDS
 from amarktai.settings.ranking import RANKING_SECONDS
 
@@ -55,6 +56,8 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-bot-ticks": {"task": "bots.dispatch_ticks", "schedule": max(BOT_TICK_SECONDS / 2, 1.0)},
     "sync-open-orders": {"task": "trading.sync_open_orders", "schedule": 15.0},
     "check-price-alerts": {"task": "market.check_price_alerts", "schedule": PRICE_ALERT_SECONDS},
+    "market-scan": {"task": "market.scan", "schedule": MARKET_SCAN_SECONDS},
+    "market-indices": {"task": "market.refresh_indices", "schedule": MARKET_INDEX_SECONDS},
     "prune-signals": {"task": "bots.prune_signals", "schedule": SIGNAL_PRUNE_SECONDS},
     "notifications-periodic": {"task": "notifications.periodic", "schedule": 300.0},
     "notifications-telegram-updates": {"task": "notifications.poll_telegram", "schedule": TELEGRAM_POLL_SECONDS},

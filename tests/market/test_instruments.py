@@ -237,7 +237,7 @@ def test_the_embedded_scheduler_runs_the_alerts_and_the_prune(monkeypatch):
     from bots import scheduler
 
     names = [task.name for task, _ in scheduler.EmbeddedScheduler().periodic()]
-    assert names == ["market.check_price_alerts", "bots.prune_signals"]
+    assert names == ["market.check_price_alerts", "bots.prune_signals", "market.scan", "market.refresh_indices"]
 
     ran = {"alerts": threading.Event(), "prune": threading.Event()}
 
@@ -272,5 +272,5 @@ def test_every_beat_entry_names_a_registered_task(settings):
 
     app.loader.import_default_modules()
     names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert {"market.check_price_alerts", "bots.prune_signals"} <= names
+    assert {"market.check_price_alerts", "bots.prune_signals", "market.scan", "market.refresh_indices"} <= names
     assert names <= set(app.tasks), names - set(app.tasks)
