@@ -94,7 +94,17 @@ def eventually(page, check, timeout=10):
 
 
 def no_sideways_scroll(page):
-    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    """The page does not scroll sideways; else the elements that stick out are named."""
+    wide = page.evaluate(
+        """() => {
+      const vw = document.documentElement.clientWidth;
+      if (document.documentElement.scrollWidth <= vw) return [];
+      return [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > vw + 1)
+        .map((el) => `${el.tagName.toLowerCase()}[${el.dataset.testid || el.className}] ${el.textContent.slice(0, 20)}`)
+        .slice(0, 15);
+    }"""
+    )
+    assert wide == []
 
 
 def shown(text):
@@ -158,6 +168,11 @@ def test_dashboard_live_chart_of_the_bots_market(new_page, portal_server, seeded
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 def test_markets_page_quote_depth_chart_and_scan(new_page, portal_server, seeded, size, screenshot_dir):
+    # The embedded scheduler runs the first scan when the server starts: wait for it (it reads no exchange).
+    deadline = time.time() + 90
+    while not api(portal_server, seeded["token"], "GET", "market/scan").json()["scanned_at"]:
+        assert time.time() < deadline, "no scan ran"
+        time.sleep(1)
     page, tap = open_tapped(new_page, size, seeded, "/markets?exchange=luno&symbol=BTC/ZAR")
     card = tid(page, "market-quote-card")
     expect(card).to_have_attribute("data-loaded", "1")
@@ -186,9 +201,10 @@ def test_markets_page_quote_depth_chart_and_scan(new_page, portal_server, seeded
     )
     expect(tid(page, "market-quote-age")).to_contain_text("Live")
 
-    # Another market (one no other test reads, so its first quote is fetched and written to the market-data cache,
-    # whose fan-out sends it to the subscribers): the page subscribes it instead of the first, draws its candles, and
-    # the server's own market_updates now reach the quote and the chart.
+    # Another market: the page subscribes it instead of the first, draws its candles, and the server's own
+    # market_updates now reach the quote and the chart. (Every ticker written to the market-data cache is fanned out
+    # to the market's subscribers. Without the streaming service, the writes here are the REST fetches of tickers gone
+    # stale (MARKET_DATA_STALE_SECONDS, 30 s), which the indices' refresh (every 30 s) makes: one within a minute.)
     other = {"desktop": "ETH/ZAR", "phone": "XRP/ZAR"}[size]
     tap.hold_market_updates = False
     tid(page, "market-symbol").select_option(other)
@@ -203,7 +219,7 @@ def test_markets_page_quote_depth_chart_and_scan(new_page, portal_server, seeded
     def real_updates():
         return [m["data"] for m in tap.received if m["type"] == "market_update" and m["data"]["symbol"] == other]
 
-    eventually(page, lambda: real_updates(), timeout=15)
+    eventually(page, lambda: real_updates(), timeout=75)
     expect(chart).not_to_have_attribute("data-updates", "0")
     eventually(page, lambda: float(chart.get_attribute("data-last")) == real_updates()[-1]["last"])
     assert float(tid(page, "market-last").get_attribute("data-value")) == real_updates()[-1]["last"]
@@ -218,7 +234,14 @@ def test_markets_page_quote_depth_chart_and_scan(new_page, portal_server, seeded
         assert confidences == sorted(confidences, reverse=True)
     else:
         expect(tid(page, "market-scan-empty")).to_be_visible()
-    assert scan.get_attribute("data-scanned-at") == (scan_api.get("scanned_at") or "")
+    assert scan.get_attribute("data-scanned-at") == scan_api["scanned_at"]
+    expect(tid(page, "market-scan-at")).to_contain_text(f"over {scan_api['markets_scanned']} markets")
+
+    # The reference indices, as the API gives them.
+    indices = api(portal_server, seeded["token"], "GET", "market/indices").json()["indices"]
+    tiles = page.locator('[data-testid="index-tile"]')
+    expect(tiles).to_have_count(len(indices))
+    assert {t.get_attribute("data-id") for t in tiles.all()} == {ix["id"] for ix in indices}
 
     no_sideways_scroll(page)
     shot(page, screenshot_dir / f"charts-markets-{size}.png")

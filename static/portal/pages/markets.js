@@ -2,7 +2,8 @@
  * every market_update of it on the WebSocket), its live price chart (amarktai.priceChart: /api/market/ohlcv +
  * market_update), its order book (GET /api/market/depth, re-read every DEPTH_EVERY_MS while the page is seen) and the
  * latest scan (GET /api/market/scan: every strategy over the watched markets, ranked by confidence; re-read when a
- * `signal` arrives and every SCAN_EVERY_MS). A scan row opens its market here. */
+ * `signal` arrives and every SCAN_EVERY_MS) and the platform's reference indices (GET /api/market/indices, then
+ * index_update). A scan row opens its market here. */
 (() => {
   'use strict';
   const A = window.amarktai;
@@ -68,14 +69,16 @@
     });
 
     // -- the order book --------------------------------------------------------------------------------------------
+    /** An amount in as few characters as it needs (the book's columns must fit a phone). */
+    const qty = (v) => { const n = Math.abs(Number(v)); return number(v, 0, n >= 1000 ? 2 : n >= 1 ? 4 : 8); };
     function levels(rows, side) {
       let total = 0;
       return (rows || []).slice(0, DEPTH_LEVELS).map(([p, amount]) => {
         total += Number(amount) || 0;
         return h('tr', { testid: 'depth-row', dataset: { side } },
           h('td', { class: `r ${side === 'bid' ? 'up' : 'down'}`, 'data-label': 'Price' }, price(p)),
-          h('td', { class: 'r', 'data-label': 'Amount' }, number(amount, 0, 8)),
-          h('td', { class: 'r', 'data-label': 'Total' }, number(total, 0, 8)));
+          h('td', { class: 'r', 'data-label': 'Amount' }, qty(amount)),
+          h('td', { class: 'r', 'data-label': 'Total' }, qty(total)));
       });
     }
     async function loadDepth() {
@@ -106,9 +109,9 @@
       }
       T('market-scan-error').textContent = '';
       const rows = (data.opportunities || []).slice().sort((x, y) => Number(y.confidence) - Number(x.confidence));
-      // Confidence as a percentage: the scan may give 0–1 or 0–100.
-      const fractions = rows.every((r) => Number(r.confidence) <= 1);
-      T('market-scan-at').textContent = data.scanned_at ? `Ran ${when(data.scanned_at)}` : 'Not run yet';
+      T('market-scan-at').textContent = data.scanned_at
+        ? `Ran ${when(data.scanned_at)} over ${number(data.markets_scanned || 0)} markets${data.timeframe ? ` (${data.timeframe} candles)` : ''}`
+        : 'Not run yet';
       T('market-scan-card').dataset.scannedAt = data.scanned_at || '';
       T('market-scan').replaceChildren(...rows.map((r) => {
         const ccy = String(r.symbol || '').split('/')[1];
@@ -123,11 +126,43 @@
           h('td', { class: 'r', 'data-label': 'Entry' }, px(r.entry_price)),
           h('td', { class: 'r', 'data-label': 'Target' }, px(r.target)),
           h('td', { class: 'r', 'data-label': 'Stop loss' }, px(r.stop_loss)),
-          h('td', { class: 'r', 'data-label': 'Confidence', testid: 'scan-confidence' }, pct(Number(r.confidence) * (fractions ? 100 : 1))),
+          h('td', { class: 'r', 'data-label': 'Confidence', testid: 'scan-confidence' }, pct(r.confidence)),
           h('td', { 'data-label': 'Why' }, r.reason || '—'));
       }));
       T('market-scan-empty').hidden = rows.length > 0;
     }
+
+    // -- the platform's reference indices (GET /api/market/indices, then index_update) -----------------------------
+    function indexTile(ix) {
+      const change = ix.change_pct;
+      return h('div', { class: 'stat', testid: 'index-tile', dataset: { id: ix.id, value: String(ix.value ?? '') } },
+        h('span', { class: 'stat-label' }, ix.name || ix.id),
+        h('span', { class: 'stat-value num', testid: 'index-value' }, ix.value === null || ix.value === undefined ? '—' : number(ix.value, 2, 2)),
+        h('span', { class: `small num ${Number(change) > 0 ? 'up' : Number(change) < 0 ? 'down' : 'muted'}` },
+          change === null || change === undefined ? 'no change yet' : `${Number(change) > 0 ? '+' : ''}${pct(change)}`,
+          ` · ${(ix.constituents || []).length} ${ix.quote || ''}`.trimEnd()));
+    }
+    const indices = new Map();
+    function showIndices() {
+      T('market-indices').replaceChildren(...[...indices.values()].map(indexTile));
+      T('market-indices-empty').hidden = indices.size > 0;
+    }
+    async function loadIndices() {
+      try {
+        const data = await GET('market/indices');
+        indices.clear();
+        (data.indices || []).forEach((ix) => indices.set(ix.id, ix));
+        T('market-indices-error').textContent = '';
+        showIndices();
+      } catch (err) {
+        T('market-indices-error').textContent = `The indices could not be read: ${err.message}`;
+      }
+    }
+    live.on('index_update', (m) => {
+      if (!m || !m.id) return;
+      indices.set(m.id, { ...(indices.get(m.id) || {}), ...m });
+      showIndices();
+    });
 
     // -- picking a market --------------------------------------------------------------------------------------------
     const params = new URLSearchParams(location.search);
@@ -158,13 +193,13 @@
     exchangeSel.addEventListener('change', () => { fillSymbols(); select(); });
     symbolSel.addEventListener('change', () => select());
 
-    await Promise.all([select(), loadScan()]);
+    await Promise.all([select(), loadScan(), loadIndices()]);
 
     const seen = () => document.visibilityState === 'visible';
     setInterval(() => { if (seen()) loadDepth(); }, DEPTH_EVERY_MS);
     setInterval(() => { if (seen()) loadScan(); }, SCAN_EVERY_MS);
     const refreshScan = debounce(() => loadScan(), 1000);
     live.on('signal', refreshScan);
-    live.on('reconnect', () => { loadQuote(); loadDepth(); loadScan(); });
+    live.on('reconnect', () => { loadQuote(); loadDepth(); loadScan(); loadIndices(); });
   };
 })();
