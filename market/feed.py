@@ -8,7 +8,9 @@ the market's interval has passed (the subscriber always ends on the latest ticke
 newer one). The WebSocket consumer only forwards the message's pre-encoded text.
 
 Sending never blocks the writer: inside a running event loop (the streaming service) the send is a task of that loop;
-from plain threads (Celery, the embedded scheduler, a REST fetch) it goes to one background loop of this process.
+from plain threads (Celery, the embedded scheduler, a REST fetch) it goes to one background loop of this process. With
+the in-memory channel layer (the embedded default, one process) sends run on the WebSocket consumers' own loop
+(realtime.markets.consumer_loop), since that layer's queues are not thread-safe.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from amarktai.utils import iso_now
@@ -86,12 +88,16 @@ class _Sender:
                 self._loop = loop
             return self._loop
 
-    def submit(self, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    def submit(self, make: Callable[[], Coroutine[Any, Any, None]], in_memory: bool = False) -> None:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is not None:
+        home = markets.consumer_loop() if in_memory else None
+        if home is not None and home is not running:
+            # The in-memory layer's queues belong to the consumers' loop: send from there, thread-safely.
+            asyncio.run_coroutine_threadsafe(_logged(make()), home)
+        elif running is not None:
             running.create_task(_logged(make()))
         else:
             asyncio.run_coroutine_threadsafe(_logged(make()), self._background())
@@ -125,7 +131,7 @@ def send_to_market(exchange: str, symbol: str, event_type: str, payload: dict) -
         return
     message = group_message(event_type, payload)
     group = markets.market_group(exchange, symbol)
-    sender.submit(lambda: layer.group_send(group, message))
+    sender.submit(lambda: layer.group_send(group, message), in_memory=isinstance(layer, InMemoryChannelLayer))
 
 
 def _num(value: Any) -> float | None:

@@ -74,10 +74,11 @@ def _with_day(exchange: str, symbol: str, ticker: dict, fetch: bool) -> dict:
         _num(ticker.get("percentage")) is not None or _num(ticker.get("open")) is not None
     ):
         return ticker
-    rows = marketcache.candles(exchange, symbol, "1h", DAY_CANDLES)
-    if (not rows or len(rows) < DAY_CANDLES) and fetch:
-        rows = market_data(exchange).fetch_ohlcv(symbol, "1h", DAY_CANDLES)
-        marketcache.put_candles(exchange, symbol, "1h", _closed(rows, "1h", time.time()))
+    entry = marketcache.candles_entry(exchange, symbol, "1h")
+    rows = entry["rows"][-DAY_CANDLES:] if entry else None
+    if fetch and not _candles_fresh(entry, "1h", DAY_CANDLES, time.time()):
+        rows = _closed(market_data(exchange).fetch_ohlcv(symbol, "1h", DAY_CANDLES + 1), "1h", time.time())
+        marketcache.put_candles(exchange, symbol, "1h", rows)
     stats = _day_stats(rows)
     return {**{k: v for k, v in stats.items() if v is not None}, **{k: v for k, v in ticker.items() if v is not None}}
 

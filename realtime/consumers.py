@@ -101,15 +101,15 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     # --- market subscriptions (realtime.markets) ------------------------------------------------------------
     async def _subscribe(self, data):
+        markets.note_consumer_loop()
         followed = dict(self.followed_markets or {})
         asked = markets.parse(data.get("symbols"))
         new = {name: market for name, market in asked.items() if name not in followed}
-        after = await sync_to_async(markets.check_limits)(self.user.pk, self.channel_name, followed, new)
+        await sync_to_async(markets.claim)(self.user.pk, self.channel_name, followed, new)
         for exchange, symbol in new.values():
             await self.channel_layer.group_add(markets.market_group(exchange, symbol), self.channel_name)
         followed.update(new)
         self.followed_markets = followed
-        await sync_to_async(markets.record)(self.user.pk, self.channel_name, after)
         await sync_to_async(markets.want)(list(new.values()))
         if self.renew_task is None:
             self.renew_task = asyncio.ensure_future(self._renew())

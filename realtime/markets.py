@@ -19,6 +19,7 @@ trading) at once and again on every renewal, so the market-data service streams 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -32,11 +33,28 @@ SUBSCRIPTION_LIMIT = "SUBSCRIPTION_LIMIT"
 RENEW_SECONDS = 30.0
 ENTRY_TTL = 90.0
 MAX_SYMBOL_LENGTH = 64
+LOCK_WAIT_SECONDS = 1.0
+LOCK_TTL_SECONDS = 5
 
 # Set by the market app (market.apps): resolve("luno:btc/zar") -> ("luno", "BTC/ZAR") or raise ValueError(reason);
 # want(exchange, symbol, ttl) marks the market wanted in trading.marketcache.
 _resolve: Callable[[str], tuple[str, str]] | None = None
 _want: Callable[[str, str, float], None] | None = None
+
+
+# The event loop of the WebSocket consumers of this process (noted at each subscribe). The in-memory channel layer
+# (the embedded default) is not thread-safe: a sender in another thread hands its sends to this loop.
+_consumer_loop: asyncio.AbstractEventLoop | None = None
+
+
+def note_consumer_loop() -> None:
+    global _consumer_loop
+    _consumer_loop = asyncio.get_running_loop()
+
+
+def consumer_loop() -> asyncio.AbstractEventLoop | None:
+    loop = _consumer_loop
+    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
 
 
 def register(resolve: Callable[[str], tuple[str, str]], want: Callable[[str, str, float], None]) -> None:
@@ -151,6 +169,23 @@ def check_limits(user_id: Any, channel: str, current: Iterable[str], adding: Ite
             SUBSCRIPTION_LIMIT,
         )
     return after
+
+
+def claim(user_id: Any, channel: str, current: Iterable[str], adding: Iterable[str]) -> list[str]:
+    """check_limits and record in one step, under the user's lock: two connections of a user subscribing at the same
+    moment (in any processes) cannot both pass the per-user limit. Returns the connection's new list."""
+    lock = _user_key(user_id) + ":lock"
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while not cache.add(lock, 1, timeout=LOCK_TTL_SECONDS):
+        if time.monotonic() > deadline:
+            break  # a holder that died: its lock expires on its own; go ahead rather than refuse the client
+        time.sleep(0.01)
+    try:
+        after = check_limits(user_id, channel, current, adding)
+        record(user_id, channel, after)
+        return after
+    finally:
+        cache.delete(lock)
 
 
 def record(user_id: Any, channel: str, symbols: list[str], now: float | None = None) -> None:

@@ -4,11 +4,14 @@ Events (contract "Real-time Communication"): heartbeat every ``SSE_HEARTBEAT_SEC
 then on overview/pnl/bot events), bot_update (bot_count_changed) on bot events, trade_update (recent_trades) on trade
 events, signal (a strategy signal, as in GET /api/signals) on signal events, pnl_update (``{"type": "pnl",
 "total_pnl", "daily_pnl", "open_positions", ...}``, the account-level figures in the user's base currency) after fills,
-and order_update, config_update, trading_status and system_status (platform-wide, to every stream) in the
-WebSocket's shapes. Every frame carries an ``id:`` line: the user's event sequence number (realtime.events). A client
-reconnecting with ``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot set it) first receives the
-buffered events it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set headers);
-failure is a 401 in the error schema.
+and order_update, config_update, trading_status, system_status and index_update (platform-wide, to every stream) in the
+WebSocket's shapes. ``?symbols=luno:BTC/ZAR,binance:ETH/USDT`` subscribes the stream to those markets as a WebSocket
+``subscribe`` does (realtime.markets: the same limits, counted with the user's WebSockets; an unknown market or a limit
+is a 400 in the error schema): ``market_update`` events (``{"type": "market_update", "data": {...}}``) and the market
+scan's ``signal``s for them. Every frame carries an ``id:`` line: the user's event sequence number (realtime.events).
+A client reconnecting with ``Last-Event-ID`` (header, or ``?last_event_id=`` for clients that cannot set it) first
+receives the buffered events it missed. Auth: ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot set
+headers); failure is a 401 in the error schema.
 
 The stream ends when its credential does (realtime.sessions): at the JWT's expiry, when the user is deactivated, the API
 key it was opened with is revoked or the user's sessions are revoked (and at the latest one REALTIME_RECHECK_SECONDS
@@ -22,13 +25,14 @@ import json
 import logging
 import re
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
 from amarktai import errors
-from realtime import auth, events, providers, sessions, translate
+from realtime import auth, events, markets, providers, sessions, translate
 from realtime.metrics import SSE_CONNECTIONS, SSE_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -56,6 +60,8 @@ class EventStreamConsumer(AsyncHttpConsumer):
     last_id = 0
     replayed_up_to = 0
     counted = False
+    followed = None  # {wire name: (exchange, symbol)} from ?symbols=
+    renew_task = None
 
     # The base class ends the response when handle() returns; a stream stays open until the client goes away.
     async def http_request(self, message):
@@ -96,6 +102,19 @@ class EventStreamConsumer(AsyncHttpConsumer):
                 401, "Invalid or expired token", errors.AUTH_INVALID, [(b"WWW-Authenticate", b'Bearer realm="api"')]
             )
             return
+        asked = auth.query_param(self.scope, "symbols")
+        if asked is not None:
+            try:
+                self.followed = markets.parse([part.strip() for part in asked.split(",") if part.strip()] or None)
+                await sync_to_async(markets.claim)(self.user.pk, self.channel_name, [], self.followed)
+            except markets.SubscriptionError as exc:
+                body = exc.message_body()
+                await self.send_response(
+                    400,
+                    json.dumps(errors.error_body(body["error"], body["error_code"], body.get("details"))).encode(),
+                    headers=[(b"Content-Type", b"application/json")],
+                )
+                return
         self.session = await sessions.open_session(raw, self.user)
 
         await self.send_headers(status=200, headers=STREAM_HEADERS)
@@ -105,6 +124,10 @@ class EventStreamConsumer(AsyncHttpConsumer):
         # Join the group before reading the buffer: an event published in between is both replayed and queued in
         # the group; handlers run only after handle() returns and skip what the replay already sent.
         self.groups = (events.user_group(self.user.pk), sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
+        if self.followed:
+            markets.note_consumer_loop()
+            self.groups += tuple(markets.market_group(*market) for market in self.followed.values())
+            await sync_to_async(markets.want)(list(self.followed.values()))
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
 
@@ -119,6 +142,8 @@ class EventStreamConsumer(AsyncHttpConsumer):
         chunks.append(self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk))))
         await self.send_body(b"".join(chunks), more_body=True)
         self.heartbeat_task = asyncio.ensure_future(self._heartbeat())
+        if self.followed:
+            self.renew_task = asyncio.ensure_future(self._renew_markets())
         # The stream only carries the user's own events, whatever the user's role: nothing to demote.
         self.watch_task = asyncio.ensure_future(sessions.watch(self.session, self._end))
 
@@ -153,6 +178,8 @@ class EventStreamConsumer(AsyncHttpConsumer):
             return [self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk)), event_id)]
         if kind == events.SIGNAL:
             return [self._frame("signal", translate.signal_message(payload), event_id)]
+        if kind == events.MARKET_UPDATE:
+            return [self._frame("market_update", translate.ws_message(message), event_id)]
         if kind in (
             events.ORDER_UPDATE,
             events.CONFIG_UPDATE,
@@ -194,7 +221,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
 
     def _stop_tasks(self):
         current = asyncio.current_task()
-        for name in ("heartbeat_task", "watch_task"):
+        for name in ("heartbeat_task", "watch_task", "renew_task"):
             task = getattr(self, name)
             setattr(self, name, None)
             if task is not None and task is not current:
@@ -204,6 +231,25 @@ class EventStreamConsumer(AsyncHttpConsumer):
         groups, self.groups = self.groups, ()
         for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
+        followed, self.followed = self.followed, None
+        if followed:
+            try:
+                await sync_to_async(markets.record)(self.user.pk, self.channel_name, [])
+            except Exception:
+                logger.warning("could not drop the market subscriptions of a closed SSE stream", exc_info=True)
+
+    async def _renew_markets(self):
+        """While the stream follows markets: keep them wanted and its entry under the user's key (realtime.markets)."""
+        while not self.ended:
+            await asyncio.sleep(markets.RENEW_SECONDS)
+            followed = dict(self.followed or {})
+            if not followed:
+                return
+            try:
+                await sync_to_async(markets.record)(self.user.pk, self.channel_name, list(followed))
+                await sync_to_async(markets.want)(list(followed.values()))
+            except Exception:
+                logger.warning("could not renew an SSE stream's market subscriptions", exc_info=True)
 
     async def _heartbeat(self):
         interval = float(settings.SSE_HEARTBEAT_SECONDS)

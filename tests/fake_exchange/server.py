@@ -355,6 +355,20 @@ def book_ticker(fake, q, account):
     return {"symbol": sid, "bidPrice": _s(bid), "bidQty": "1", "askPrice": _s(ask), "askQty": "1"}
 
 
+def depth(fake, q, account):
+    """GET /api/v3/depth: ``limit`` levels a side around the book (the simulated feed's synthetic depth)."""
+    from trading import fillmodel
+
+    sid = _symbol(fake, q)
+    bid, ask, _ = fake.book(sid)
+    levels = fillmodel.book_levels(fake._unified(sid), bid, ask, min(int(q.get("limit") or 100), 5000))
+    return {
+        "lastUpdateId": 1,
+        "bids": [[_s(Decimal(str(p))), _s(Decimal(str(a)))] for p, a in levels["bids"]],
+        "asks": [[_s(Decimal(str(p))), _s(Decimal(str(a)))] for p, a in levels["asks"]],
+    }
+
+
 def klines(fake, q, account):
     sid = _symbol(fake, q)
     interval = q.get("interval", "1m")
@@ -562,6 +576,7 @@ ROUTES = {
     ("GET", "/api/v3/ticker/24hr"): (ticker_24hr, False),
     ("GET", "/api/v3/ticker/bookTicker"): (book_ticker, False),
     ("GET", "/api/v3/klines"): (klines, False),
+    ("GET", "/api/v3/depth"): (depth, False),
     ("GET", "/api/v3/account"): (account_info, True),
     ("POST", "/api/v3/order"): (new_order, True),
     ("GET", "/api/v3/order"): (get_order, True),

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.fake_exchange.fixtures import binance_via_fake, fake_exchange  # noqa: F401
 from tests.helpers import assert_error
 from trading import marketcache
 from trading.exchanges import SimulatedMarketData
@@ -125,3 +126,33 @@ def test_market_reads_need_authentication(api_client):
     for path in ("quote", "depth", "ohlcv"):
         response = api_client.get(f"/api/market/{path}", {"exchange": "luno", "symbol": "BTC/ZAR"})
         assert response.status_code == 401
+
+
+@pytest.fixture
+def live_binance(binance_via_fake, settings):
+    settings.MARKET_DATA_SOURCE = "live"
+    return binance_via_fake
+
+
+def test_live_source_reads_the_exchange_once_then_the_cache(auth_client, live_binance):
+    fake = live_binance
+    quote = auth_client.get("/api/market/quote", {"exchange": "binance", "symbol": "BTC/USDT"}).json()["quote"]
+    assert quote["source"] == "fetch" and quote["bid"] < quote["ask"] and quote["high"] >= quote["low"]
+    depth = auth_client.get("/api/market/depth", {"exchange": "binance", "symbol": "BTC/USDT", "limit": 5}).json()
+    assert depth["depth"]["source"] == "fetch" and len(depth["depth"]["bids"]) == 5
+    assert depth["depth"]["bids"][0][0] < depth["depth"]["asks"][0][0]
+    candles = auth_client.get("/api/market/ohlcv", {"exchange": "binance", "symbol": "BTC/USDT", "limit": 30}).json()
+    assert candles["source"] == "fetch" and len(candles["candles"]) == 30
+    counted = (fake.count("GET", "/api/v3/ticker/24hr"), fake.count("GET", "/api/v3/depth"))
+    assert counted == (1, 1)
+    for path, query in (("quote", {}), ("depth", {"limit": 5}), ("ohlcv", {"limit": 30})):
+        again = auth_client.get(f"/api/market/{path}", {"exchange": "binance", "symbol": "BTC/USDT", **query}).json()
+        assert (again.get("quote") or again.get("depth") or again)["source"] == "cache"
+    assert (fake.count("GET", "/api/v3/ticker/24hr"), fake.count("GET", "/api/v3/depth")) == counted
+
+
+def test_an_unreachable_exchange_is_a_provider_error(auth_client, live_binance):
+    live_binance.fail_next("500", times=50)
+    response = auth_client.get("/api/market/depth", {"exchange": "binance", "symbol": "ETH/USDT"})
+    error = assert_error(response, response.status_code, response.json()["error_code"])
+    assert response.status_code in (502, 503) and error["error_code"] in ("PROVIDER_ERROR", "SERVICE_UNAVAILABLE")

@@ -3,12 +3,14 @@ ticker reaches trading.marketcache, coalescing to MARKET_UPDATES_PER_SECOND per 
 per user (a subscription flood is refused with a clear message), the markets marked wanted."""
 
 import asyncio
+import json
+import threading
 import time
 
 import pytest
 
 from market import feed
-from tests.realtime.conftest import run, token_for, ws_connect, ws_receive
+from tests.realtime.conftest import SSEStream, run, token_for, ws_connect, ws_receive
 from trading import marketcache
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -197,3 +199,108 @@ def test_coalescer_unit_latest_wins_and_a_lost_send_does_not_block(settings, mon
     clock[0] += 5
     coalescer.offer("luno", "BTC/ZAR", entry(5))  # not stuck: sent at once
     assert sent == [1.0, 3.0, 5.0]
+
+
+def test_limits_are_per_user_and_subscriptions_stay_wanted(user, other_user, settings, monkeypatch):
+    settings.MARKET_WS_MAX_SYMBOLS_PER_USER = 2
+    from realtime import markets as rt_markets
+
+    monkeypatch.setattr(rt_markets, "RENEW_SECONDS", 0.05)
+    wants = []
+    original = marketcache.want
+    monkeypatch.setattr(marketcache, "want", lambda ex, sym, ttl=120: (wants.append((ex, sym)), original(ex, sym, ttl)))
+    mine, theirs = token_for(user), token_for(other_user)
+
+    async def scenario():
+        a = await ws_connect(token=mine)
+        b = await ws_connect(token=theirs)
+        assert (await _send(a, {"type": "subscribe", "symbols": ["luno:BTC/ZAR", "luno:ETH/ZAR"]}))["type"] == (
+            "subscribed"
+        )
+        # Another user's subscriptions never count against this user's limit (nor the other way round).
+        answer = await _send(b, {"type": "subscribe", "symbols": ["luno:XRP/ZAR", "luno:SOL/ZAR"]})
+        assert answer["type"] == "subscribed", answer
+        refused = await _send(a, {"type": "subscribe", "symbols": ["luno:XRP/ZAR"]})
+        assert refused["error_code"] == "SUBSCRIPTION_LIMIT"
+        # While subscribed, the markets are marked wanted again and again (the market-data service keeps them).
+        wants.clear()
+        await asyncio.sleep(0.3)
+        assert wants.count(("luno", "BTC/ZAR")) >= 2 and wants.count(("luno", "XRP/ZAR")) >= 2
+
+    run(scenario)
+
+
+def test_a_ticker_written_by_another_thread_reaches_the_subscriber(user):
+    """The market-data service writes from its own thread (or process): the update still arrives, on the in-memory
+    layer of the embedded default as on Redis."""
+    token = token_for(user)
+
+    async def scenario():
+        comm = await ws_connect(token=token)
+        await _send(comm, {"type": "subscribe", "symbols": ["valr:SOL/ZAR"]})
+        writer = threading.Thread(target=marketcache.put_ticker, args=("valr", "SOL/ZAR", _ticker(2500)))
+        writer.start()
+        writer.join()
+        update = await ws_receive(comm)
+        assert update["type"] == "market_update" and update["data"]["symbol"] == "SOL/ZAR"
+        assert update["data"]["last"] == 2500.0
+
+    run(scenario)
+
+
+def test_sse_stream_subscribes_with_the_symbols_parameter(user, settings):
+    settings.MARKET_WS_MAX_SYMBOLS_PER_CONNECTION = 2
+    token = token_for(user)
+
+    async def scenario():
+        stream = await SSEStream(query=f"token={token}&symbols=luno:BTC/ZAR,binance:eth/usdt").start()
+        assert stream.status == 200
+        await stream.events_until("overview_update")
+        marketcache.put_ticker("binance", "ETH/USDT", {**_ticker(3000), "symbol": "ETH/USDT"})
+        event = await stream.event()
+        assert event["event"] == "market_update" and event["data"]["type"] == "market_update"
+        assert (event["data"]["data"]["symbol"], event["data"]["data"]["last"]) == ("ETH/USDT", 3000.0)
+        assert ("binance", "ETH/USDT") in marketcache.wanted()
+
+        for query, code in (
+            ("symbols=luno:NOPE/ZAR", "VALIDATION_ERROR"),
+            ("symbols=luno:BTC/ZAR,luno:ETH/ZAR,luno:XRP/ZAR", "SUBSCRIPTION_LIMIT"),
+        ):
+            refused = await SSEStream(query=f"token={token}&{query}").start()
+            body = json.loads(await refused.body())
+            assert refused.status == 400 and body["success"] is False and body["error_code"] == code, body
+        await stream.close()
+
+    run(scenario)
+
+
+def test_concurrent_claims_of_one_user_cannot_both_pass_the_user_limit(settings, monkeypatch):
+    from realtime import markets as rt_markets
+
+    settings.MARKET_WS_MAX_SYMBOLS_PER_USER = 3
+    original = rt_markets.check_limits
+
+    def slow_check(*args):  # widen the race window between reading and recording
+        result = original(*args)
+        time.sleep(0.05)
+        return result
+
+    monkeypatch.setattr(rt_markets, "check_limits", slow_check)
+    outcomes = []
+
+    def claim(channel, names):
+        try:
+            outcomes.append(rt_markets.claim("u1", channel, [], names))
+        except rt_markets.SubscriptionError as exc:
+            outcomes.append(exc.error_code)
+
+    threads = [
+        threading.Thread(target=claim, args=(f"chan{i}", [f"luno:M{i}{j}/ZAR" for j in range(2)])) for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(1 for o in outcomes if isinstance(o, list)) == 1, outcomes
+    assert outcomes.count("SUBSCRIPTION_LIMIT") == 3
+    assert len(rt_markets.user_markets("u1")) == 2

@@ -46,6 +46,7 @@ def test_scan_before_the_first_run_is_empty(auth_client, exchange_calls):
 def test_scan_ranks_every_strategys_opportunities_and_is_served_from_the_cache(
     auth_client, user, exchange_calls, monkeypatch
 ):
+    monkeypatch.setattr("trading.sessions.now", lambda: 1_790_000_000.0)  # the simulated feed at a fixed time
     Instrument.objects.create(user=user, exchange="binance", symbol="SOL/USDT")
     markets = scan.scan_markets()
     assert ("binance", "SOL/USDT") in markets and ("luno", "BTC/ZAR") in markets  # watch lists + defaults
