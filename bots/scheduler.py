@@ -25,6 +25,30 @@ def register_periodic(name, fn, every=None):
     _periodic[name] = (fn, every)
 
 
+class InBackground:
+    """A slow periodic job (the market scan, the indices) run in a thread of its own, so the bots' ticks are not held
+    up behind it; a run still going when the next is due is not started twice."""
+
+    def __init__(self, task):
+        self.task = task
+        self.name = task.name
+        self.thread = None
+
+    def _run(self):
+        try:
+            self.task()
+        except Exception:
+            logger.exception("embedded periodic job %s failed", self.name)
+        finally:
+            close_old_connections()
+
+    def __call__(self):
+        if self.thread is not None and self.thread.is_alive():
+            return
+        self.thread = threading.Thread(target=self._run, name=f"amarktai-{self.name}", daemon=True)
+        self.thread.start()
+
+
 class EmbeddedScheduler(threading.Thread):
     def __init__(self, tick_every=None, orders_every=15.0):
         super().__init__(name="amarktai-scheduler", daemon=True)
@@ -41,8 +65,8 @@ class EmbeddedScheduler(threading.Thread):
         return [
             (check_price_alerts, settings.PRICE_ALERT_SECONDS),
             (prune_signals, settings.SIGNAL_PRUNE_SECONDS),
-            (scan_markets, settings.MARKET_SCAN_SECONDS),
-            (refresh_indices, settings.MARKET_INDEX_SECONDS),
+            (InBackground(scan_markets), settings.MARKET_SCAN_SECONDS),
+            (InBackground(refresh_indices), settings.MARKET_INDEX_SECONDS),
         ]
 
     def run(self):

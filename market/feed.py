@@ -151,7 +151,6 @@ class Coalescer:
         # (exchange, symbol) -> [last sent (clock), pending entry or None, when the scheduled send is due or None]
         self._state: dict[tuple[str, str], list] = {}
         self._day: dict[tuple[str, str], tuple[float, dict]] = {}
-        self.sent = 0
 
     @staticmethod
     def interval() -> float:
@@ -228,7 +227,6 @@ class Coalescer:
         }
 
     def _send(self, key: tuple[str, str], entry: dict) -> None:
-        self.sent += 1
         send_to_market(key[0], key[1], events.MARKET_UPDATE, self.payload(key[0], key[1], entry))
 
 

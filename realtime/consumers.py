@@ -1,4 +1,6 @@
-"""WebSocket /api/ws: authenticated per-user event feed with ping/pong (see the contract's "WebSocket" section)."""
+"""WebSocket /api/ws: authenticated per-user event feed with ping/pong (see the contract's "WebSocket" section), and
+market subscriptions: ``subscribe`` / ``unsubscribe`` batches of markets (realtime.markets) whose ``market_update``s
+and scan ``signal``s the connection then receives."""
 
 import asyncio
 import json

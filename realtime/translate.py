@@ -32,8 +32,9 @@ def ws_message(message):
         return signal_message(payload)
     if event == ev.MARKET_UPDATE:
         return {"type": "market_update", "data": payload}
+    if event == ev.INDEX_UPDATE:  # as in GET /api/market/indices; its timestamp is that of its newest ticker
+        return {"type": "index_update", **payload, "timestamp": payload.get("timestamp") or message.get("timestamp")}
     if event in (
-        ev.INDEX_UPDATE,
         ev.TRADING_STATUS,
         ev.CONFIG_UPDATE,
         ev.SYSTEM_STATUS,

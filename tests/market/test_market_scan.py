@@ -173,7 +173,13 @@ def test_refresh_fetches_what_is_missing_and_broadcasts_index_update(user):
             assert message["type"] == "index_update"
             received[message["id"]] = message
         assert set(received) == {i["id"] for i in result}
-        assert received["crypto-usdt"]["value"] == result[1]["value"]
+        usdt = next(i for i in result if i["id"] == "crypto-usdt")
+        sent = received["crypto-usdt"]
+        assert (sent["value"], sent["timestamp"], sent["constituents"]) == (
+            usdt["value"],
+            usdt["timestamp"],
+            usdt["constituents"],
+        )
 
     run(scenario)
     assert ("binance", "BNB/USDT") in marketcache.wanted()
