@@ -49,6 +49,7 @@ class PortalPage(TemplateView):
 NAV = [
     ("dashboard", "/dashboard", "Dashboard"),
     ("bots", "/bots", "Bots"),
+    ("markets", "/markets", "Markets"),
     ("trades", "/trades", "Trades"),
     ("signals", "/signals", "Signals"),
     ("research", "/research", "Research"),
@@ -64,6 +65,7 @@ PAGES = [
     ("two_factor", "security/two-factor", "Two-factor authentication", False),
     ("dashboard", "dashboard", "Dashboard", False),
     ("bots", "bots", "Bots", False),
+    ("markets", "markets", "Markets", False),
     ("trades", "trades", "Trades", False),
     ("signals", "signals", "Signals", False),
     ("watchlist", "watchlist", "Watchlist", False),

@@ -415,6 +415,27 @@
   const live = {
     ws: null, attempt: 0, stopped: false, connectedOnce: false, handlers: {}, pingTimer: null, retryTimer: null,
     on(type, fn) { (this.handlers[type] = this.handlers[type] || []).push(fn); },
+    off(type, fn) { this.handlers[type] = (this.handlers[type] || []).filter((f) => f !== fn); },
+    // Market subscriptions ("<exchange>:<SYMBOL>" -> how many charts want it): market_update messages for them. Sent
+    // when the first one asks, and again after every (re)connect.
+    markets: new Map(),
+    send(msg) {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+      this.ws.send(JSON.stringify(msg));
+      return true;
+    },
+    subscribe(symbols) {
+      const fresh = symbols.filter((s) => { const n = this.markets.get(s) || 0; this.markets.set(s, n + 1); return n === 0; });
+      if (fresh.length) this.send({ type: 'subscribe', symbols: fresh });
+    },
+    unsubscribe(symbols) {
+      const gone = symbols.filter((s) => {
+        const n = (this.markets.get(s) || 0) - 1;
+        if (n > 0) { this.markets.set(s, n); return false; }
+        return this.markets.delete(s);
+      });
+      if (gone.length) this.send({ type: 'unsubscribe', symbols: gone });
+    },
     emit(type, msg) { (this.handlers[type] || []).forEach((fn) => { try { fn(msg); } catch (e) { console.error(e); } }); },
     setState(state, label) {
       document.body.dataset.live = state;
@@ -444,6 +465,7 @@
         this.setState('live', 'Connected'); // the feed, not the trading mode (the PAPER/LIVE pill says that)
         if (this.connectedOnce) this.emit('reconnect', {});
         this.connectedOnce = true;
+        if (this.markets.size) this.send({ type: 'subscribe', symbols: [...this.markets.keys()] });
         clearInterval(this.pingTimer);
         this.pingTimer = setInterval(() => {
           if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ping', timestamp: new Date().toISOString() }));

@@ -3,7 +3,8 @@
  * trailing stop following the price, targets filled; a form to change them: PUT /api/positions/{id}/exits), the
  * protections in force, parameters, equity curve, round trips and history. Reads GET /api/bots/{id},
  * /api/bots/{id}/equity, /api/bots/{id}/round-trips and /api/bots/{id}/history; kept current by the feed (bot_update,
- * trade_executed, pnl_update) and, for the decision the engine takes every tick without an event, a quiet refresh. */
+ * trade_executed, pnl_update) and, for the decision the engine takes every tick without an event, a quiet refresh.
+ * A live price chart of its market (amarktai.priceChart: /api/market/ohlcv + market_update) marks its round trips. */
 (() => {
   'use strict';
 
@@ -52,6 +53,7 @@
     const id = location.pathname.split('/').filter(Boolean)[1];
     let bot = null;
     let offset = 0;
+    let chart = null; // the live price chart (set once the bot is known)
     // The owner's view; an admin who opens another user's bot (from the admin console) reads it through the admin API.
     let base = `bots/${encodeURIComponent(id)}`;
     let asAdmin = false;
@@ -290,6 +292,7 @@
       const trips = data.round_trips || [];
       const total = data.total ?? trips.length;
       T('round-trips').replaceChildren(...trips.map((r) => A.roundTripRow(r)));
+      if (offset === 0 && chart) chart.setTrades(A.roundTripTrades(trips)); // the newest trips: the chart's period
       T('round-trips-empty').hidden = trips.length > 0;
       T('round-trips-range').textContent = total ? `${number(offset + 1)}–${number(offset + trips.length)} of ${number(total)}` : '';
       T('round-trips-prev').disabled = offset === 0;
@@ -307,6 +310,8 @@
       asAdmin = true;
       try { await loadBot(); } catch (e) { pageError(e.status === 404 ? new Error('This bot does not exist.') : e); return; }
     }
+    // The live price chart of its market (static/portal/chart.js), its round trips marked on it.
+    chart = A.priceChart(T('bot-price-chart'), { exchange: bot.exchange, symbol: bot.symbol, timeframe: bot.timeframe, testid: 'bot-chart' });
     await Promise.all([loadEquity().catch(failedTo('the equity curve')), loadTrips().catch(failedTo('the round trips')),
       asAdmin ? null : loadHistory().catch(failedTo('the history'))]);
     T('bot-history-card').hidden = asAdmin; // the history endpoint is the owner's

@@ -4,6 +4,8 @@
  * Live: trades, bot changes, pnl_update (scope "account") and overview_update arrive over /api/ws; open positions and
  * their unrealised P&L are re-read every POSITIONS_EVERY_MS while the page is visible, so they follow the prices.
  * Admins receive every user's events: for them a figure event only triggers a re-read of their own metrics.
+ * The price chart (amarktai.priceChart, static/portal/chart.js) shows one of the user's bots' markets, live, with the
+ * user's trades on that market marked.
  */
 (() => {
   'use strict';
@@ -166,6 +168,43 @@
       T('recent-trades-empty').hidden = trades.length > 0;
       series = trades.slice().reverse();
       redraw();
+      markTrades();
+    }
+
+    // -- the live price chart of one of the bots' markets ------------------------------------------------------
+    let chart = null;
+    function markTrades() {
+      if (!chart) return;
+      const { exchange, symbol } = chart.market;
+      chart.setTrades(series.filter((t) => t.exchange === exchange && t.symbol === symbol)
+        .map((t) => ({ time: t.timestamp || t.created_at, side: t.side, price: t.price })));
+    }
+    async function setupChart() {
+      const markets = [];
+      const seen = new Set();
+      const add = (exchange, symbol) => {
+        const k = `${exchange}:${symbol}`;
+        if (!exchange || !symbol || seen.has(k)) return;
+        seen.add(k);
+        markets.push({ exchange, symbol, key: k });
+      };
+      [...myBots.values()].sort((x, y) => (x.status === 'active' ? 0 : 1) - (y.status === 'active' ? 0 : 1))
+        .forEach((b) => add(b.exchange, b.symbol));
+      if (!markets.length) { // no bots yet: the first exchange's markets
+        const first = (await a.platforms().catch(() => [])).find((p) => p.enabled !== false);
+        ((first && first.symbols) || []).forEach((sym) => add(first.id, sym));
+      }
+      const select = T('dash-chart-picker');
+      select.replaceChildren(...markets.map((m) => h('option', { value: m.key }, `${m.symbol} · ${m.exchange}`)));
+      const pick = (k) => markets.find((m) => m.key === k) || markets[0];
+      const m = pick(select.value);
+      chart = a.priceChart(T('dash-price-chart'), { exchange: m && m.exchange, symbol: m && m.symbol, testid: 'dash-chart' });
+      markTrades();
+      select.addEventListener('change', () => {
+        const next = pick(select.value);
+        chart.setMarket(next.exchange, next.symbol).catch(() => {});
+        markTrades();
+      });
     }
 
     const refreshMetrics = debounce(() => loadMetrics().catch(() => {}), 400);
@@ -173,6 +212,7 @@
     const refreshTrades = debounce(() => loadTrades().catch(() => {}), 400);
     await Promise.all([loadMetrics().catch(failedTo('your metrics')), loadBots().catch(failedTo('your bots')),
       loadTrades().catch(failedTo('your trades')), loadPositions().catch(failedTo('your open positions'))]);
+    await setupChart().catch(failedTo('the price chart'));
 
     // Unrealised P&L follows the prices: re-read the positions while the page is in view.
     setInterval(() => { if (document.visibilityState === 'visible') loadPositions().catch(() => {}); }, POSITIONS_EVERY_MS);
@@ -189,6 +229,7 @@
       T('recent-trades-empty').hidden = true;
       series.push({ ...trade, timestamp: trade.timestamp || new Date().toISOString() });
       redraw();
+      markTrades();
       refreshMetrics();
       refreshPositions();
     });
