@@ -299,7 +299,7 @@ class SupertrendExitStateSerializer(serializers.Serializer):
     exchange = serializers.CharField()
     symbol = serializers.CharField()
     is_open = serializers.BooleanField()
-    period = serializers.IntegerField()
+    period = StrictIntegerField()
     multiplier = Number()
     timeframe = serializers.ChoiceField(choices=SUPERTREND_TIMEFRAMES)
     status = serializers.ChoiceField(

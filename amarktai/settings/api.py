@@ -72,6 +72,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StrategyEnum": "bots.strategies.STRATEGY_CHOICES",
         "IndicatorStrategyEnum": "bots.strategies.INDICATOR_STRATEGY_CHOICES",
+        # An order's type (POST /api/orders, an account's orders) and a group order's (market and limit only).
+        "OrderTypeEnum": ["market", "limit", "stop", "stop_limit"],
+        "GroupOrderTypeEnum": ["market", "limit"],
     },
 }
 
