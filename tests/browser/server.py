@@ -58,6 +58,9 @@ class PortalServer:
                 "THROTTLE_AUTH_IP": "1000/min",
                 "THROTTLE_AUTH_ACCOUNT": "1000/min",
                 "THROTTLE_REGISTER_IP": "1000/hour",
+                # The Supertrend exit tests run the service themselves on candles they choose (manage_shell); the
+                # scheduler's own runs on the simulated feed would overwrite the trend they check.
+                "SUPERTREND_EXIT_SECONDS": "3600",
             }
         )
         self.env = env

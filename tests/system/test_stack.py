@@ -135,6 +135,8 @@ class Stack:
         start("daphne", servers.daphne_command(daphne_port), self.env)
         start("worker", [sys.executable, str(HERE / "stack_worker_hook.py")], self.env)
         start("beat", servers.celery_beat_command(self.base), self.env)
+        # The market-data service, as deploy/amarktai-market-data.service runs it (one stream per exchange).
+        start("market-data", [sys.executable, "manage.py", "market_data"], self.env)
         conf = servers.nginx_stack_config(
             self.nginx_dir, api_port, daphne_port, self.var / "staticfiles", http_port, https_port
         )

@@ -154,7 +154,14 @@
 
     // An account added or removed above (accounts.js redraws its list): the account choices follow.
     const accountList = T('accounts-list');
-    if (accountList) new MutationObserver(debounce(() => load().catch(() => {}), 300)).observe(accountList, { childList: true });
+    // Only a real change of the accounts redraws the groups: the list above is also redrawn when balances move, and a
+    // redraw would reset a member form being filled in.
+    const accountsKey = (list) => JSON.stringify((list || []).map((a) => [a.id, a.name, a.platform, a.trading_mode]));
+    const accountsChanged = async () => {
+      const acc = await GET('accounts');
+      if (accountsKey(acc.accounts) !== accountsKey(accounts)) await load();
+    };
+    if (accountList) new MutationObserver(debounce(() => accountsChanged().catch(() => {}), 300)).observe(accountList, { childList: true });
     const reload = debounce(() => loadOrders().catch(() => {}), 300);
     live.on('group_order_update', reload);
     live.on('order_update', ({ order } = {}) => { if (order && (order.group_order_id || order.account_id)) reload(); });
