@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import queue
 import random
 import threading
@@ -262,7 +263,7 @@ class _Listener:
         delay = 0.5
         url = str(settings.REDIS_URL)
         while True:
-            client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+            client = aioredis.Redis.from_url(url, socket_connect_timeout=5, client_name=client_name())
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(channel_for(url))
@@ -294,6 +295,11 @@ class _Listener:
                         await asyncio.wait_for(closing(), 1.0)
                     except BaseException:  # noqa: BLE001 - best effort while reconnecting or being cancelled
                         pass
+
+
+def client_name() -> str:
+    """The Redis client name of this process's subscriber (CLIENT LIST shows which process a subscription is)."""
+    return f"amarktai-market-hub-{os.getpid()}"
 
 
 listener = _Listener()

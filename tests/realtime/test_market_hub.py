@@ -172,3 +172,28 @@ def test_a_message_published_by_another_process_reaches_a_subscriber(user):
         assert market_hub.listener.received >= 1
 
     run(scenario)
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL: the process's Redis subscriber")
+def test_the_subscriber_reconnects_after_its_connection_is_killed(user):
+    import redis
+
+    token = token_for(user)
+    admin = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+    async def scenario():
+        comm = await ws_connect(token=token)
+        await _subscribe(comm, [MARKET])
+        before = market_hub.listener.reconnects
+        ours = [c for c in admin.client_list() if c.get("name") == market_hub.client_name()]
+        assert len(ours) == 1, ours
+        admin.execute_command("CLIENT", "KILL", "ID", ours[0]["id"])
+        deadline = time.monotonic() + 10
+        while not (market_hub.listener.reconnects > before and market_hub.listener.ready.is_set()):
+            assert time.monotonic() < deadline, "the subscriber did not reconnect"
+            await asyncio.sleep(0.05)
+        feed.send_to_market("luno", "BTC/ZAR", "market_update", _payload(42.0))
+        message = await ws_receive(comm, timeout=5)
+        assert message == {"type": "market_update", "data": _payload(42.0)}
+
+    run(scenario)
