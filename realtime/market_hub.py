@@ -249,6 +249,11 @@ class _Listener:
         loop = asyncio.get_running_loop()
         task = self.task
         if task is None or task.done() or task.get_loop() is not loop:
+            if task is not None and not task.done():  # one subscriber per process: the one on another loop goes
+                try:
+                    task.get_loop().call_soon_threadsafe(task.cancel)
+                except RuntimeError:  # its loop is closed already
+                    pass
             self.ready = asyncio.Event()
             self.task = loop.create_task(self._run(self.ready), name="market-hub-listener")
         if self.ready is not None and not self.ready.is_set():
