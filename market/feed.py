@@ -1,16 +1,16 @@
-"""The WebSocket market feed: ``market_update`` to the subscribers of each market, coalesced; market-wide messages
-(the scan's ``signal``) to the same groups.
+"""The WebSocket/SSE market feed: ``market_update`` to the subscribers of each market, coalesced; market-wide messages
+(the scan's ``signal``) to the same subscribers.
 
 A listener on trading.marketcache (registered by market.apps) hears every ticker the market-data service writes, in
-the writer's process. Per market it sends at most MARKET_UPDATES_PER_SECOND messages to the market's channel-layer
-group (realtime.markets.market_group): a ticker that arrives sooner is held, replaced by any newer one, and sent when
-the market's interval has passed (the subscriber always ends on the latest ticker; nothing older is ever sent after a
-newer one). The WebSocket consumer only forwards the message's pre-encoded text.
+the writer's process. Per market it sends at most MARKET_UPDATES_PER_SECOND messages: a ticker that arrives sooner is
+held, replaced by any newer one, and sent when the market's interval has passed (the subscriber always ends on the
+latest ticker; nothing older is ever sent after a newer one).
 
-Sending never blocks the writer: inside a running event loop (the streaming service) the send is a task of that loop;
-from plain threads (Celery, the embedded scheduler, a REST fetch) it goes to one background loop of this process. With
-the in-memory channel layer (the embedded default, one process) sends run on the WebSocket consumers' own loop
-(realtime.markets.consumer_loop), since that layer's queues are not thread-safe.
+Each message is encoded once here and published ONCE through realtime.market_hub (one Redis PUBLISH with REDIS_URL,
+an in-process hand-over in the embedded default): every ASGI process's single hub subscriber hands it to the local
+consumers that follow the market, which only forward the pre-encoded text. The cost per message is O(processes), not
+O(clients); publishing never blocks the writer. Delayed (coalesced) sends run on the caller's loop, or on one
+background loop of this process for plain threads (Celery, the embedded scheduler, a REST fetch).
 """
 
 from __future__ import annotations
@@ -21,21 +21,20 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
-from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from amarktai.utils import iso_now
-from realtime import events, markets, translate
+from realtime import events, market_hub, markets, translate
 from trading import marketcache
 from trading.platforms import get_platform
 
 logger = logging.getLogger(__name__)
-DAY_STATS_SECONDS = 300.0
+DAY_STATS_SECONDS = 300.0  # how long the day's open/volume of a market (from its cached hourly candles) is reused
 # A scheduled send this late was lost (its event loop ended): the next ticker is sent at once instead of waiting.
-LOST_FLUSH_SECONDS = 2.0  # how long the day's open/volume of a market (from its cached hourly candles) is reused
+LOST_FLUSH_SECONDS = 2.0
 
 
 def resolve(text: str) -> tuple[str, str]:
@@ -60,7 +59,7 @@ def ws_text(event_type: str, payload: dict) -> str:
 
 
 def group_message(event_type: str, payload: dict) -> dict:
-    """A channel-layer message the WebSocket consumer forwards as is (its ``ws`` text, encoded once here)."""
+    """A market message the WebSocket consumers forward as is (its ``ws`` text, encoded once here)."""
     return {
         "type": "amarktai.event",
         "event": event_type,
@@ -72,9 +71,9 @@ def group_message(event_type: str, payload: dict) -> dict:
     }
 
 
-class _Sender:
-    """Runs channel-layer sends without blocking the caller: on the caller's running loop, else on a background loop
-    of this process (one daemon thread, started on first use)."""
+class _Timer:
+    """Runs the coalescer's delayed sends without blocking the caller: on the caller's running loop, else on a
+    background loop of this process (one daemon thread, started on first use)."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,20 +87,6 @@ class _Sender:
                 self._loop = loop
             return self._loop
 
-    def submit(self, make: Callable[[], Coroutine[Any, Any, None]], in_memory: bool = False) -> None:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        home = markets.consumer_loop() if in_memory else None
-        if home is not None and home is not running:
-            # The in-memory layer's queues belong to the consumers' loop: send from there, thread-safely.
-            asyncio.run_coroutine_threadsafe(_logged(make()), home)
-        elif running is not None:
-            running.create_task(_logged(make()))
-        else:
-            asyncio.run_coroutine_threadsafe(_logged(make()), self._background())
-
     def later(self, delay: float, fn: Callable[[], None]) -> None:
         try:
             running = asyncio.get_running_loop()
@@ -114,24 +99,16 @@ class _Sender:
             loop.call_soon_threadsafe(loop.call_later, delay, fn)
 
 
-async def _logged(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        await coro
-    except Exception:  # a lost market message must never break the feed
-        logger.warning("market feed: a channel-layer send failed", exc_info=True)
-
-
-sender = _Sender()
+sender = _Timer()
 
 
 def send_to_market(exchange: str, symbol: str, event_type: str, payload: dict) -> None:
-    """Send one message to the subscribers of a market (every process's WebSockets, through the channel layer)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = group_message(event_type, payload)
-    group = markets.market_group(exchange, symbol)
-    sender.submit(lambda: layer.group_send(group, message), in_memory=isinstance(layer, InMemoryChannelLayer))
+    """Send one message to the subscribers of a market in every process: published ONCE (realtime.market_hub), never
+    waiting on a subscriber."""
+    try:
+        market_hub.publish({**group_message(event_type, payload), "market": markets.wire(exchange, symbol)})
+    except Exception:  # a lost market message must never break the feed
+        logger.warning("market feed: a market message could not be published", exc_info=True)
 
 
 def _num(value: Any) -> float | None:

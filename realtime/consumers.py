@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from amarktai.utils import iso_now
-from realtime import auth, events, markets, sessions, translate
+from realtime import auth, events, market_hub, markets, sessions, translate
 from realtime.metrics import WS_CONNECTIONS, WS_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     renew_task = None
     ended = False
     followed_markets = None  # {wire name: (exchange, symbol)} this connection follows (realtime.markets)
+    market_sink = None  # this connection's end of realtime.market_hub, made at its first subscription
 
     async def connect(self):
         raw = auth.raw_token(self.scope)
@@ -93,25 +94,40 @@ class EventsConsumer(AsyncWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
         followed, self.followed_markets = self.followed_markets, None
+        sink, self.market_sink = self.market_sink, None
+        if sink is not None:
+            market_hub.unfollow(sink)
         if followed:
-            for exchange, symbol in followed.values():
-                await self.channel_layer.group_discard(markets.market_group(exchange, symbol), self.channel_name)
             try:
                 await sync_to_async(markets.record)(self.user.pk, self.channel_name, [])
             except Exception:
                 logger.warning("could not drop the market subscriptions of a closed WebSocket", exc_info=True)
 
     # --- market subscriptions (realtime.markets) ------------------------------------------------------------
+    async def _hub_send(self, message):
+        """realtime.market_hub hands this connection a market message (on its own drain task): forward its text."""
+        if self.ended:
+            return
+        text = message.get("ws")
+        if text is not None:
+            _count(message.get("event"))
+            await self.send(text_data=text)
+
     async def _subscribe(self, data):
-        markets.note_consumer_loop()
         followed = dict(self.followed_markets or {})
         asked = markets.parse(data.get("symbols"))
         new = {name: market for name, market in asked.items() if name not in followed}
         await sync_to_async(markets.claim)(self.user.pk, self.channel_name, followed, new)
-        for exchange, symbol in new.values():
-            await self.channel_layer.group_add(markets.market_group(exchange, symbol), self.channel_name)
         followed.update(new)
         self.followed_markets = followed
+        if self.market_sink is None:
+            self.market_sink = market_hub.Sink(self._hub_send)
+        await market_hub.follow(self.market_sink, list(new))
+        if self.ended:  # closed while subscribing: _leave_groups may have run before the sink existed
+            sink, self.market_sink = self.market_sink, None
+            if sink is not None:
+                market_hub.unfollow(sink)
+            return
         await sync_to_async(markets.want)(list(new.values()))
         if self.renew_task is None:
             self.renew_task = asyncio.ensure_future(self._renew())
@@ -124,9 +140,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
             raise markets.SubscriptionError('"symbols" must be a non-empty list of markets this connection follows')
         names = {markets.normalize(item) for item in raw}
         gone = {name: market for name, market in followed.items() if name in names}
-        for name, (exchange, symbol) in gone.items():
-            await self.channel_layer.group_discard(markets.market_group(exchange, symbol), self.channel_name)
+        for name in gone:
             followed.pop(name)
+        if self.market_sink is not None and gone:
+            market_hub.unfollow(self.market_sink, list(gone))
         self.followed_markets = followed
         await sync_to_async(markets.record)(self.user.pk, self.channel_name, list(followed))
         await self._send_json(

@@ -11,16 +11,15 @@ distinct markets per user over all of the user's connections, in every process: 
 the Django cache (Redis in production) under the user's key, renewed every RENEW_SECONDS while it is open and dropped
 when it closes (an entry of a connection that died without closing expires after ENTRY_TTL seconds).
 
-A subscribed connection joins the group ``market_group(exchange, symbol)``, where the market app's fan-out sends
-``market_update`` (coalesced to MARKET_UPDATES_PER_SECOND per market) and the market scan's ``signal``s. The market
+A subscribed connection follows its markets in this process's hub (realtime.market_hub), to which the market app's
+fan-out publishes ``market_update`` (coalesced to MARKET_UPDATES_PER_SECOND per market) and the market scan's
+``signal``s once per message, whatever the number of subscribers. The market
 is marked wanted (trading.marketcache.want, through the hook the market app registers, since realtime sits below
 trading) at once and again on every renewal, so the market-data service streams it while anyone follows it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,7 +27,6 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-GROUP_PREFIX = "market."
 SUBSCRIPTION_LIMIT = "SUBSCRIPTION_LIMIT"
 RENEW_SECONDS = 30.0
 ENTRY_TTL = 90.0
@@ -42,21 +40,6 @@ _resolve: Callable[[str], tuple[str, str]] | None = None
 _want: Callable[[str, str, float], None] | None = None
 
 
-# The event loop of the WebSocket consumers of this process (noted at each subscribe). The in-memory channel layer
-# (the embedded default) is not thread-safe: a sender in another thread hands its sends to this loop.
-_consumer_loop: asyncio.AbstractEventLoop | None = None
-
-
-def note_consumer_loop() -> None:
-    global _consumer_loop
-    _consumer_loop = asyncio.get_running_loop()
-
-
-def consumer_loop() -> asyncio.AbstractEventLoop | None:
-    loop = _consumer_loop
-    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
-
-
 def register(resolve: Callable[[str], tuple[str, str]], want: Callable[[str, str, float], None]) -> None:
     global _resolve, _want
     _resolve, _want = resolve, want
@@ -65,11 +48,6 @@ def register(resolve: Callable[[str], tuple[str, str]], want: Callable[[str, str
 def wire(exchange: str, symbol: str) -> str:
     """The name of a market on the wire: ``"luno:BTC/ZAR"``."""
     return f"{exchange}:{symbol}"
-
-
-def market_group(exchange: str, symbol: str) -> str:
-    """The channel-layer group of a market's subscribers (group names allow ASCII letters, digits, - _ . only)."""
-    return GROUP_PREFIX + re.sub(r"[^A-Za-z0-9_.-]", "_", f"{exchange}.{symbol}")[:90]
 
 
 def max_per_connection() -> int:

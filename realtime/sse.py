@@ -41,7 +41,7 @@ from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
 from amarktai import errors
-from realtime import auth, events, markets, providers, sessions, translate
+from realtime import auth, events, market_hub, markets, providers, sessions, translate
 from realtime.metrics import SSE_CONNECTIONS, SSE_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
     account_id = None  # ?account=<id>: only this trading account's events
     followed = None  # {wire name: (exchange, symbol)} from ?symbols=
     renew_task = None
+    market_sink = None  # this stream's end of realtime.market_hub (with ?symbols=)
 
     # The base class ends the response when handle() returns; a stream stays open until the client goes away.
     async def http_request(self, message):
@@ -150,9 +151,11 @@ class EventStreamConsumer(AsyncHttpConsumer):
         # the group; handlers run only after handle() returns and skip what the replay already sent.
         self.groups = (events.user_group(self.user.pk), sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
         if self.followed:
-            markets.note_consumer_loop()
-            self.groups += tuple(markets.market_group(*market) for market in self.followed.values())
             await sync_to_async(markets.want)(list(self.followed.values()))
+            # The market messages come from the process's hub (published once, whatever the number of streams);
+            # held until the stream's opening frames are out.
+            self.market_sink = market_hub.Sink(self.amarktai_event, paused=True)
+            await market_hub.follow(self.market_sink, list(self.followed))
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
 
@@ -172,6 +175,8 @@ class EventStreamConsumer(AsyncHttpConsumer):
             chunks.append(self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk))))
         await self.send_body(b"".join(chunks), more_body=True)
         self.heartbeat_task = asyncio.ensure_future(self._heartbeat())
+        if self.market_sink is not None:
+            self.market_sink.resume()
         if self.followed:
             self.renew_task = asyncio.ensure_future(self._renew_markets())
         # The stream only carries the user's own events, whatever the user's role: nothing to demote.
@@ -288,6 +293,9 @@ class EventStreamConsumer(AsyncHttpConsumer):
         groups, self.groups = self.groups, ()
         for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
+        sink, self.market_sink = self.market_sink, None
+        if sink is not None:
+            market_hub.unfollow(sink)
         followed, self.followed = self.followed, None
         if followed:
             try:
