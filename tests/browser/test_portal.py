@@ -358,9 +358,29 @@ def test_live_feed_reconnects_after_server_restart(new_page, portal_server):
     page.wait_for_function("document.querySelectorAll('[data-testid=trade-row]').length === 1")
 
 
+def test_a_form_sent_before_the_scripts_ran_never_puts_its_fields_in_the_address(new_page, portal_server):
+    """A click on "Create account" while app.js is still loading (held back here) must not make the browser submit the
+    form itself: that would send the password in the URL, into the server's logs."""
+    page = new_page()
+    held = []
+    page.route("**/static/portal/app.js*", lambda route: held.append(route))
+    page.goto("/signup", wait_until="commit")  # a deferred script holds DOMContentLoaded back
+    tid(page, "signup-submit").wait_for()
+    tid(page, "signup-email").fill(unique_email("early"))
+    tid(page, "signup-password").fill("early-secret-password")
+    tid(page, "signup-submit").click()
+    page.wait_for_timeout(500)
+    assert "early-secret-password" not in page.url and "?" not in page.url, page.url
+    for route in held:
+        route.continue_()
+    page.wait_for_selector("body[data-ready='1']")
+    assert tid(page, "signup-password").input_value() == "early-secret-password"  # nothing was sent, nothing lost
+
+
 def test_errors_are_shown_next_to_the_field(new_page, portal_server, screenshot_dir):
     page = new_page()
     page.goto("/signup")
+    page.wait_for_selector("body[data-ready='1']")  # the form is the page script's
     tid(page, "signup-email").fill(unique_email("dave"))
     tid(page, "signup-password").fill("short")
     tid(page, "signup-submit").click()

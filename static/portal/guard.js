@@ -1,0 +1,4 @@
+// Loaded first and not deferred: every form of the portal is sent by its page's script (app.js onSubmit). A form
+// submitted before those scripts have run (a quick click on a slow load) must not fall back to the browser's own
+// submission, which would put its fields (a password) in the address and the server's logs. Page handlers still run.
+document.addEventListener('submit', (ev) => ev.preventDefault(), true);
