@@ -50,7 +50,12 @@
     return headers;
   }
 
+  // One logout per page: while it waits for the server, a request refused with 401 (its token just ended) calls it
+  // again, and a second navigation would abort the first.
+  let loggingOut = false;
   async function logout(reason) {
+    if (loggingOut) return;
+    loggingOut = true;
     live.stop();
     if (!reason) {
       // Logging out ends the session on the server too: the cookie's refresh token is blacklisted, its access tokens
