@@ -192,37 +192,11 @@ def _plan_member(
     return plan
 
 
-def place_group_order(
-    user: Any,
-    group_id: Any,
-    *,
-    symbol: str,
-    side: str,
-    type: str = "market",
-    amount: Decimal,
-    price: Decimal | None = None,
-    all_or_nothing: bool = False,
-    client_order_id: str | None = None,
-    bot: Any = None,
-    reason: str = "",
-) -> GroupOrder:
-    """Send one order to every enabled account of a group (see the module docstring). ``client_order_id`` (the
-    client's id, or a bot's deterministic one) makes it safe to retry: the same id returns the same group order (and
-    finishes placing whatever it had not placed yet)."""
-    group_order = plan_group_order(
-        user,
-        group_id,
-        symbol=symbol,
-        side=side,
-        type=type,
-        amount=amount,
-        price=price,
-        all_or_nothing=all_or_nothing,
-        client_order_id=client_order_id,
-        bot=bot,
-        reason=reason,
-    )
-    return execute_group_order(group_order.pk)
+def place_group_order(user: Any, group_id: Any, **order: Any) -> GroupOrder:
+    """Send one order to every enabled account of a group (see the module docstring): plan_group_order's arguments,
+    then execute_group_order. ``client_order_id`` (the client's id, or a bot's deterministic one) makes it safe to
+    retry: the same id returns the same group order (and finishes placing whatever it had not placed yet)."""
+    return execute_group_order(plan_group_order(user, group_id, **order).pk)
 
 
 def plan_group_order(
