@@ -130,6 +130,7 @@ class PaperExchange(Exchange):
         self.feed = feed
         self.price_source = feed.source
         self.maker_fee, self.taker_fee = fillmodel.fee_rates(platform.id)
+        self._opened = False  # the book is known to have its balance rows (_ensure_account)
 
     # --- market data -----------------------------------------------------------------------------------------
     def load_markets(self):
@@ -157,7 +158,10 @@ class PaperExchange(Exchange):
 
     # --- balances --------------------------------------------------------------------------------------------
     def _ensure_account(self):
-        if PaperBalance.objects.filter(**self.book).exists():
+        # Once this book has a balance row it keeps one (rows are never deleted while the book exists): ask once per
+        # exchange object, not once per order.
+        if self._opened or PaperBalance.objects.filter(**self.book).exists():
+            self._opened = True
             return
         starting = settings.PAPER_STARTING_BALANCES
         amount = Decimal(str(starting.get(self.platform.quote, "0")))
