@@ -60,15 +60,16 @@ def series(rows):
         if y is None:
             continue
         low = name.lower()
-        if "ticks/s" in low:
+        if "ticks/s" in low and "baseline" not in low:
             x = row.get("bots") or number(name, "bots")
             if x:
                 plots["ticks"].setdefault("bot ticks/s", {})[float(x)] = y
-        elif low.startswith("latency_") and "p99" in low:
+        elif (low.startswith("latency_") and "p99" in low) or (low.startswith("p99 ") and "trades" in low):
+            # bench_latency.py: "p99 GET /api/trades?limit=50 (first page) @ 1,000,000 trades"
             x = row.get("trades") or number(name, "trades")
             if x:
                 label = re.sub(NUMBER + r"\s*trades", "", name).replace("latency_", "").replace("p99", "")
-                label = re.sub(r"[\s,_]+", " ", label).strip() or "API"
+                label = re.sub(r"[\s,_@]+", " ", label).strip() or "API"
                 plots["api_p99"].setdefault(label, {})[float(x)] = y
         elif ("ws_fanout_p99" in low or "ws fan-out p99" in low) and "clients" in low:
             x = row.get("clients") or number(name, "clients")

@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -73,6 +74,36 @@ def write_results(rows, directory=None):
     return path
 
 
+# Issue 17's table: (figure, the result rows that fill it (a regular expression on their names), the target).
+ISSUE_17 = (
+    ("bot ticks/s, 1,000 bots on 20 markets, 2 Celery workers", r"^bot ticks/s \(1,000 bots", "-"),
+    ("bot ticks/s, 20,000 bots on 100 markets, 2 Celery workers", r"^bot ticks/s \(20,000 bots", ">= 2,000"),
+    ("GET /api/bots, gunicorn 2 workers (share of hello-world)", r"^GET /api/bots \(\d+ bots\), gunicorn", ">= 55 %"),
+    ("GET /api/bots, the one-process server of make run", r"^GET /api/bots \(\d+ bots\), serve$", ">= 1,500 req/s"),
+    ("WebSocket fan-out p99", r"^ws_fanout_p99 ", "5,000 clients: < 250 ms"),
+    ("WebSocket fan-out messages/s delivered", r"^ws_fanout_msgs_per_s ", "5,000 clients: >= 25,000"),
+    ("memory per active bot", r"^memory per active bot", "< 10 KB at 100,000 bots"),
+    ("paper orders/s", r"^paper (market|limit) orders/s", ">= 1,000"),
+    ("API p99 at 1M trades", r"^p99 .* @ 1,000,000 trades", "lists < 25 ms, /api/metrics < 50 ms"),
+)
+
+
+def issue_table(rows):
+    """Issue 17's table with this run's figures: one line per result row that fills a figure."""
+    lines = []
+    for figure, pattern, target in ISSUE_17:
+        found = [row for row in rows if re.search(pattern, str(row.get("name", "")))]
+        if not found:
+            lines.append(f"| {figure} | not measured in this run | {target} | - |")
+        for row in found:
+            verdict = {True: "met", False: "missed", None: "-"}[row.get("ok")]
+            detail = row["name"] if len(found) > 1 or figure not in row["name"] else ""
+            today = f"{row['value']} {row.get('unit', '')}".strip() + (f" ({detail})" if detail else "")
+            note = f"; {row['note']}" if row.get("note") else ""
+            lines.append(f"| {figure} | {today}{note} | {target} | {verdict} |")
+    return ["| figure | today | next target | met? |", "|---|---|---|---|", *lines]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default=",".join(SCRIPTS), help="comma separated subset of: " + ", ".join(SCRIPTS))
@@ -121,6 +152,8 @@ def main():
             f"{row['name'][:52]:52} {row['value']!s:>12} {row['unit'][:8]:8} {str(row.get('target') or '')[:24]:24} "
             f"{verdict}  {row.get('note', '')}"
         )
+    print("\nIssue 17's table, this run (Markdown):\n")
+    print("\n".join(issue_table(rows)))
     print(f"\nfigures written to {write_results(rows)} (draw them: python bench/plot.py)")
 
 
