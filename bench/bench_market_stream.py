@@ -152,7 +152,12 @@ def main():
         MARKET_DATA_SOURCE="live",
         MARKET_UPDATES_PER_SECOND=str(max(2, int(2 / args.interval))),
     )
+    # Its own temporary SQLite file, whatever DATABASE_URL says: under `make bench` with PostgreSQL, that database holds
+    # bench_latency.py's seeded bots, whose markets the live market-data service would then try to reach (no network
+    # here) besides the fake Binance this benchmark measures.
+    env.pop("DATABASE_URL", None)
     os.environ.update(env)
+    os.environ.pop("DATABASE_URL", None)
     server, svc, fake = None, None, None
     try:
         manage(env, "migrate", "--noinput")
