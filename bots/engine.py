@@ -16,9 +16,12 @@ a position without an exit plan, no resting paper order to match, not an order-m
 returned no signal) is "quiet": all quiet bots of the group are written by one UPDATE (last_tick_at, next_tick_at, the
 last_decision fields, risk_block), guarded so that it never overwrites a bot paused meanwhile or ticked by someone else
 since the group started. Every other bot (a signal to act on or record, an exit plan to run, a resting order to match,
-a new, live or DCA/grid bot) takes the per-bot path of tick_bot: its row lock (SELECT ... FOR UPDATE) held for the
-whole decision, everything re-read under the lock, the order placed with its deterministic client order id. Quiet bots
-place no order, so exactly-once is the per-bot path's, unchanged.
+a new, live or DCA/grid bot) takes the per-bot path of tick_bot, except on a stock market outside its session: there
+the per-bot path looks at the market's clock before anything else and only records "market closed", so every active
+paper bot of the group whose owner has no resting paper order there is written by one UPDATE as well (_write_waiting).
+The per-bot path of tick_bot: its row lock (SELECT ... FOR UPDATE) held for the whole decision, everything re-read
+under the lock, the order placed with its deterministic client order id. Quiet and waiting bots place no order, so
+exactly-once is the per-bot path's, unchanged.
 """
 
 import json
