@@ -9,7 +9,9 @@ Sizes (--sizes, BOTSxMARKETS): 1,000 bots on 20 markets (issue 4's figure) and 2
 target: >= 2,000 ticks/s). A market is (exchange, symbol, timeframe): the platforms' 21 symbols on 1m, then 5m, ...
 
 Before/after in one run: --baseline REF exports that git revision of the code (git archive) and runs the same rounds
-with its own two workers (and its own Redis database), alternating with the current code, round by round; the ratio of
+with its own two workers, its own Redis database and its own database, migrated by its own code (PostgreSQL:
+<name>_baseline on the same server, created afresh; so a schema change shows in the ratio), alternating with the
+current code, round by round; the ratio of
 each pair is printed (a machine whose speed drifts moves both sides of a pair alike). A baseline round that does not
 finish within --round-timeout gives its rate so far; its bots are then paused until the queue has drained.
 
@@ -30,7 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, manage, result, start, stop
+from bench.common import BIN, PYTHON, ROOT, bench_env, free_port, result, start, stop
 
 TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h")
 
@@ -163,6 +165,13 @@ class Variant:
         self.env = dict(base_env, REDIS_URL=redis_url, PROMETHEUS_MULTIPROC_DIR=self.metrics_dir, PYTHONPATH=str(tree))
         self.workers = []
 
+    def migrate(self):
+        out = subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput"], cwd=self.tree, env=self.env, capture_output=True, text=True
+        )
+        if out.returncode:
+            sys.exit(f"{self.label}: migrate failed:\n{out.stderr[-3000:]}")
+
     def run(self, script, *args, timeout=None):
         out = subprocess.run(
             [PYTHON, "-c", script, *map(str, args)],
@@ -198,6 +207,25 @@ def export_tree(ref):
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
     return tree
+
+
+def own_database(env, label):
+    """Environment for a variant with a database of its own, empty, that its own code migrates: a change of the schema
+    (an index dropped, a table option) then shows in the ratio instead of helping both sides alike. PostgreSQL: the
+    database <name>_<label> on the same server (dropped and created again), SQLite: a file in a temp directory."""
+    url = env.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return dict(env, AMARKTAI_VAR_DIR=tempfile.mkdtemp(prefix=f"amarktai-bench-{label}-"))
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_{label}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return dict(env, DATABASE_URL=urlunsplit(parts._replace(path=f"/{name}")))
 
 
 def parse_sizes(text):
@@ -243,21 +271,32 @@ def main():
     redis_proc = subprocess.Popen(
         ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
     )
-    env = bench_env(DJANGO_SETTINGS_MODULE="amarktai.settings", LOG_LEVEL="WARNING")
+    # The workers keep their database connections, as deploy/amarktai.env.example runs them (DB_CONN_MAX_AGE=60): with
+    # 0 every group task opened a new PostgreSQL connection (~20 ms on this machine, 100 tasks a round at 20,000 bots).
+    env = bench_env(
+        DJANGO_SETTINGS_MODULE="amarktai.settings",
+        LOG_LEVEL="WARNING",
+        DB_CONN_MAX_AGE=os.environ.get("DB_CONN_MAX_AGE", "60"),
+    )
     variants = [Variant("current", ROOT, env, f"redis://127.0.0.1:{redis_port}/0")]
     if args.baseline:
-        variants.insert(0, Variant("baseline", export_tree(args.baseline), env, f"redis://127.0.0.1:{redis_port}/1"))
+        baseline_env = own_database(env, "baseline")
+        variants.insert(
+            0, Variant("baseline", export_tree(args.baseline), baseline_env, f"redis://127.0.0.1:{redis_port}/1")
+        )
     current = variants[-1]
     database = "PostgreSQL" if env.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
     try:
         time.sleep(0.5)
-        manage(current.env, "migrate", "--noinput")
+        for variant in variants:
+            variant.migrate()
         if not args.profile:
             for variant in variants:
                 variant.start_workers(args.workers)
             time.sleep(6)
         for bots, wanted in sizes:
-            markets = current.run(SETUP, bots, wanted, ",".join(TIMEFRAMES)).strip().splitlines()[-1]
+            for variant in variants:  # each revision its own database (own_database), the same bots
+                markets = variant.run(SETUP, bots, wanted, ",".join(TIMEFRAMES)).strip().splitlines()[-1]
             if args.profile:
                 profile(variants, args, bots, markets)
                 continue

@@ -16,9 +16,12 @@ a position without an exit plan, no resting paper order to match, not an order-m
 returned no signal) is "quiet": all quiet bots of the group are written by one UPDATE (last_tick_at, next_tick_at, the
 last_decision fields, risk_block), guarded so that it never overwrites a bot paused meanwhile or ticked by someone else
 since the group started. Every other bot (a signal to act on or record, an exit plan to run, a resting order to match,
-a new, live or DCA/grid bot) takes the per-bot path of tick_bot: its row lock (SELECT ... FOR UPDATE) held for the
-whole decision, everything re-read under the lock, the order placed with its deterministic client order id. Quiet bots
-place no order, so exactly-once is the per-bot path's, unchanged.
+a new, live or DCA/grid bot) takes the per-bot path of tick_bot, except on a stock market outside its session: there
+the per-bot path looks at the market's clock before anything else and only records "market closed", so every active
+paper bot of the group whose owner has no resting paper order there is written by one UPDATE as well (_write_waiting).
+The per-bot path of tick_bot: its row lock (SELECT ... FOR UPDATE) held for the whole decision, everything re-read
+under the lock, the order placed with its deterministic client order id. Quiet and waiting bots place no order, so
+exactly-once is the per-bot path's, unchanged.
 """
 
 import json
@@ -397,7 +400,13 @@ class _Group:
     open positions, those positions' exit plans, and which owners have resting paper orders on the market."""
 
     def __init__(self, exchange, symbol, bots):
-        self.positions = {}
+        paper_users = {str(bot.user_id) for bot in bots if bot.trading_mode == TradingMode.PAPER}
+        self.resting = paper_resting_order_users(exchange, symbol, paper_users) if paper_users else set()
+        self.positions, self.plans, self.blocks, self.risk = {}, {}, {}, {}
+        # A stock market outside its session: every bot only waits (_waits), so nothing else is read.
+        self.closed = not sessions.is_open(symbol)
+        if self.closed:
+            return
         for position in Position.objects.filter(bot_id__in=[bot.pk for bot in bots], is_open=True).order_by("pk"):
             self.positions.setdefault(str(position.bot_id), position)  # the one Position...first() would return
         self.plans = (
@@ -405,13 +414,9 @@ class _Group:
             if self.positions
             else {}
         )
-        paper_users = {str(bot.user_id) for bot in bots if bot.trading_mode == TradingMode.PAPER}
-        self.resting = paper_resting_order_users(exchange, symbol, paper_users) if paper_users else set()
-        self.blocks = {}  # (user id, quote currency) -> risk.entry_block(...) of this group
+        # self.blocks: (user id, quote currency) -> risk.entry_block(...) of this group
         flat_owners = {str(bot.user_id) for bot in bots if str(bot.pk) not in self.positions}
         self.risk = config_section_many(flat_owners, "risk") if flat_owners else {}
-        # A stock market outside its session: every bot takes the per-bot path, which records "market closed".
-        self.closed = not sessions.is_open(symbol)
 
 
 KEEP = object()  # a quiet bot holding a position keeps its risk_block (the per-bot path writes bot.risk_block back)
@@ -488,6 +493,78 @@ def _write_quiet(quiet, since):
         invalidate_bot_lists(bot.user_id for bot, _ in quiet)
 
 
+# What the group path reads of its bots (the per-bot path reads its bot again, whole, under the row lock). A field
+# outside this list would cost a query per bot: test_queries_do_not_grow_with_the_number_of_bots catches that.
+GROUP_FIELDS = (
+    "id",
+    "user_id",
+    "exchange",
+    "symbol",
+    "status",
+    "paused_by_admin",
+    "trading_mode",
+    "strategy",
+    "params",
+    "risk_mode",
+)
+
+
+def _waits(bot, group):
+    """Whether ``bot``, in a group whose stock market is closed, would do nothing on the per-bot path but record
+    "market closed": an active paper bot (a live one has its keys checked, a new one is made active there) whose owner
+    has no resting paper order on the market (match_open_orders has nothing to cancel or fill). The per-bot path
+    reads the market's clock before the strategy, the position or a DCA/grid bot's orders: this holds for every
+    strategy."""
+    return (
+        bot.status == BotStatus.ACTIVE
+        and bot.trading_mode == TradingMode.PAPER
+        and str(bot.user_id) not in group.resting
+    )
+
+
+def _write_waiting(bots, symbol, since):
+    """One UPDATE for the bots of a closed market that only wait (_waits): what the per-bot path writes for them (the
+    paper exchange's market_clock is trading.sessions' clock of the symbol, the same for the whole group), guarded like
+    _write_quiet."""
+    now = timezone.now()
+    clock = sessions.market_clock(symbol)
+    opens = f"; it opens at {iso(clock['next_open'])}" if clock.get("next_open") else ""
+    reason = f"{symbol}'s market is closed ({clock.get('session')}){opens}"[:255]
+    pks = [bot.pk for bot in bots]
+    limit = connection.features.max_query_params
+    size = max(limit - 20, 1) if limit else len(pks)
+    with transaction.atomic():
+        for start in range(0, len(pks), size):
+            rows = Bot.objects.filter(
+                Q(last_tick_at__isnull=True) | Q(last_tick_at__lt=since),
+                pk__in=pks[start : start + size],
+                status=BotStatus.ACTIVE,
+                paused_by_admin=False,
+            )
+            # Plain QuerySet.update: the owners' cached bot lists are dropped below, once per owner.
+            models.QuerySet.update(
+                rows,
+                last_tick_at=now,
+                failure_count=0,
+                last_error="",
+                next_tick_at=scheduling.next_tick_at(now, 0),
+                last_decision=Decision.MARKET_CLOSED,
+                last_decision_reason=reason,
+                last_decision_at=now,
+                updated_at=now,
+            )
+        invalidate_bot_lists(bot.user_id for bot in bots)
+
+
+def _done(started, counts, n):
+    """Metrics and counts of ``n`` bots written by one batched UPDATE (durable once it commits)."""
+    elapsed = time.perf_counter() - started
+    BOT_TICKS.labels("ok").inc(n)
+    for _ in range(n):
+        BOT_TICK_SECONDS.observe(elapsed)
+    _count(counts, "ok", n)
+
+
 def tick_group(exchange, symbol, timeframe, bot_ids):
     """Tick every bot of one market, batched (see the module docstring). Candles are fetched once per source the
     group's bots trade on (live bots: the exchange's real candles; paper bots: settings.MARKET_DATA_SOURCE). When a
@@ -496,7 +573,7 @@ def tick_group(exchange, symbol, timeframe, bot_ids):
         BOT_TICKS.labels("skipped").inc(len(bot_ids))
         return {"skipped": len(bot_ids)}
     started, since = time.perf_counter(), timezone.now()
-    found = {str(bot.pk): bot for bot in Bot.objects.filter(pk__in=bot_ids)}
+    found = {str(bot.pk): bot for bot in Bot.objects.filter(pk__in=bot_ids).only(*GROUP_FIELDS)}
     counts, by_source = {}, {}
     for bot_id in bot_ids:
         bot = found.get(str(bot_id))
@@ -508,6 +585,15 @@ def tick_group(exchange, symbol, timeframe, bot_ids):
         BOT_TICKS.labels("skipped").inc(counts["skipped"])
     tickable = [bot for bots in by_source.values() for bot in bots]
     group = _Group(exchange, symbol, tickable) if tickable else None
+    if group is not None and group.closed:
+        waiting = [bot for bot in tickable if _waits(bot, group)]
+        if waiting:
+            _write_waiting(waiting, symbol, since)
+            _done(started, counts, len(waiting))
+            written = {bot.pk for bot in waiting}
+            by_source = {
+                source: rest for source, bots in by_source.items() if (rest := [b for b in bots if b.pk not in written])
+            }
     for source, bots in by_source.items():
         if source == "live" and needs_account_for_prices(exchange):
             for bot in bots:  # a broker: each owner's own candles
@@ -538,11 +624,7 @@ def tick_group(exchange, symbol, timeframe, bot_ids):
                 quiet.append((bot, block))
         if quiet:
             _write_quiet(quiet, since)
-            elapsed = time.perf_counter() - started  # a quiet bot's decision is durable once the batch commits
-            BOT_TICKS.labels("ok").inc(len(quiet))
-            for _ in quiet:
-                BOT_TICK_SECONDS.observe(elapsed)
-            _count(counts, "ok", len(quiet))
+            _done(started, counts, len(quiet))
         for bot in locked:
             _count(counts, tick_bot(bot.pk, candles, source, signals))
     return counts

@@ -11,7 +11,9 @@ from bots import engine
 from bots.models import Bot
 from bots.services import create_bot
 from bots.strategies import Signal, get_strategy
+from tests.bots.test_dcagrid import DCA_PARAMS
 from tests.bots.test_engine import BUY, scaled
+from tests.equities import NY_CLOSED, US, clock, stock_platforms  # noqa: F401
 from trading.models import Order
 
 # Flat candles: no strategy sees an entry on them.
@@ -202,3 +204,58 @@ def test_incr_or_set_many_counts_like_incr_or_set():
     amarktai_cache.incr_or_set_many(["t:a"])
     amarktai_cache.incr_or_set("t:b")
     assert cache.get("t:a") == 2 and cache.get("t:b") == 2
+
+
+@pytest.mark.django_db
+def test_a_closed_market_waits_in_one_update_as_on_the_per_bot_tick(make_user, monkeypatch, stock_platforms, clock):
+    """A stock market outside its session: its active paper bots, whatever their strategy, record "market closed" in
+    one UPDATE without a row lock, exactly what the per-bot tick writes; a bot whose owner has a resting paper order
+    (match_open_orders may cancel a day order) still takes the per-bot path."""
+    from trading.models import PaperOrder
+
+    clock.set(NY_CLOSED)
+    strategies = ("momentum", "breakout", "mean_reversion", "supertrend", "dca")
+    waiting = []
+    for i, strategy in enumerate(strategies * 3):
+        owner = make_user()
+        bot = create_bot(
+            owner,
+            name=f"s{i}",
+            exchange=US.id,
+            symbol="AAPL/USD",
+            initial_capital=Decimal("10000"),
+            strategy=strategy,
+            params=DCA_PARAMS if strategy == "dca" else None,
+        )
+        waiting.append(str(bot.pk))
+    Bot.objects.filter(pk__in=waiting).update(status="active")
+    single, resting = waiting.pop(), waiting.pop()
+    owner = Bot.objects.get(pk=resting).user
+    PaperOrder.objects.create(
+        user=owner, platform=US.id, client_order_id="rest1", symbol="AAPL/USD", side="buy", type="limit",
+        amount=Decimal("1"), price=Decimal("1"),
+    )  # fmt: skip
+    monkeypatch.setattr(engine, "candles_for", lambda *args: FLAT)
+    few = waiting[:2]
+    engine.tick_group(US.id, "AAPL/USD", "1m", few)  # warms what is cached for every group alike
+    Bot.objects.filter(pk__in=few).update(last_tick_at=None)
+    with CaptureQueriesContext(connection) as queries_few:
+        assert engine.tick_group(US.id, "AAPL/USD", "1m", few) == {"ok": 2}
+    with CaptureQueriesContext(connection) as queries_many:
+        assert engine.tick_group(US.id, "AAPL/USD", "1m", waiting) == {"ok": len(waiting)}
+    assert len(queries_many) == len(queries_few), [q["sql"][:120] for q in queries_many]
+    assert not [q for q in queries_many if "FOR UPDATE" in q["sql"]]
+    with CaptureQueriesContext(connection) as queries:
+        assert engine.tick_group(US.id, "AAPL/USD", "1m", [resting, waiting[0]]) == {"ok": 2}
+    locks = [q["sql"].replace("-", "") for q in queries if 'FROM "bots_bot"' in q["sql"] and "FOR UPDATE" in q["sql"]]
+    if connection.vendor == "postgresql":  # SQLite has no row locks (Django leaves FOR UPDATE out)
+        assert len(locks) == 1 and resting.replace("-", "") in locks[0]  # only the owner with a resting order
+    assert engine.tick_bot(single, FLAT) == "ok"  # the per-bot tick, for comparison
+    expected = Bot.objects.get(pk=single)
+    assert expected.last_decision == "market_closed" and "opens at 2026-11-30T14:30" in expected.last_decision_reason
+    fields = ("status", "last_decision", "last_decision_reason", "risk_block", "failure_count", "last_error")
+    for bot in Bot.objects.filter(pk__in=[*waiting, resting]):
+        assert [getattr(bot, f) for f in fields] == [getattr(expected, f) for f in fields], bot.strategy
+        assert bot.next_tick_at - bot.last_tick_at == expected.next_tick_at - expected.last_tick_at
+        assert bot.last_decision_at == bot.last_tick_at and bot.last_signal is None
+    assert not Order.objects.filter(bot_id__in=waiting).exists()
