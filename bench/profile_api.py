@@ -1,0 +1,97 @@
+"""Profile one API request path end to end, in process: the WSGI handler (what a gunicorn worker runs) called directly
+with a built environ, so the figures are Django + DRF + the app, without a server or a socket.
+
+    python bench/profile_api.py [--path /api/bots] [--bots 100] [--requests 3000] [--top 25] [--no-profile]
+
+Uses a temporary SQLite database unless DATABASE_URL is set, and REDIS_URL's Redis for the cache when set (as
+deployed). Prints requests/s without the profiler, then cProfile's top functions by own time and by cumulative time.
+"""
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.bench_servers import SETUP
+from bench.common import PYTHON, ROOT, bench_env, manage
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--path", default="/api/bots")
+    parser.add_argument("--bots", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--no-profile", action="store_true")
+    args = parser.parse_args()
+
+    env = bench_env()
+    manage(env, "migrate", "--noinput")
+    out = subprocess.run([PYTHON, "-c", SETUP, str(args.bots)], cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(out.stderr[-3000:])
+    token = out.stdout.strip().splitlines()[-1]
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
+    path, _, query = args.path.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+    }
+    status = []
+
+    def start_response(s, headers, exc_info=None):
+        status.append(s)
+
+    def once():
+        body = b"".join(app(dict(environ, **{"wsgi.input": io.BytesIO(b"")}), start_response))
+        return body
+
+    body = once()
+    assert status[-1].startswith("200"), (status[-1], body[:300])
+    print(f"{args.path}: {len(body)} bytes")
+    for _ in range(200):
+        once()
+    started, cpu = time.perf_counter(), time.process_time()
+    for _ in range(args.requests):
+        once()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(
+        f"{args.requests / seconds:.0f} req/s in process ({seconds / args.requests * 1e6:.0f} us a request, "
+        f"{cpu / args.requests * 1e6:.0f} us of CPU)"
+    )
+    if args.no_profile:
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(args.requests):
+        once()
+    profile.disable()
+    for order in ("tottime", "cumulative"):
+        stream = io.StringIO()
+        pstats.Stats(profile, stream=stream).sort_stats(order).print_stats(args.top)
+        print(stream.getvalue())
+
+
+if __name__ == "__main__":
+    main()
