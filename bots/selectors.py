@@ -306,7 +306,7 @@ def bot_list_encoded(user: Any) -> Encoded:
     if version is None:
         # No version yet (or the cache is down): read the database, and start a version so later reads can cache.
         cache.incr_or_set(_version_key(user.pk))
-        return Encoded([bot_payload(bot) for bot in Bot.objects.owned_by(user)])
+        return Encoded(_bot_payloads(user))
     local_key = (str(user.pk), version)
     found = _local_lists.get(local_key)
     if found is not None:
@@ -314,7 +314,7 @@ def bot_list_encoded(user: Any) -> Encoded:
     key = f"bots:list:{user.pk}:{version}"
     items = cache.get(key)
     if items is None:
-        items = [bot_payload(bot) for bot in Bot.objects.owned_by(user)]
+        items = _bot_payloads(user)
         cache.set(key, items, LIST_TTL)
     found = Encoded(items)
     with _local_lock:
@@ -322,6 +322,11 @@ def bot_list_encoded(user: Any) -> Encoded:
         while len(_local_lists) > _LOCAL_MAX:
             _local_lists.popitem(last=False)
     return found
+
+
+def _bot_payloads(user: Any) -> list[dict]:
+    """The items from the database in one query: an admin-locked bot's payload names the admin (bots.payloads)."""
+    return [bot_payload(bot) for bot in Bot.objects.owned_by(user).select_related("paused_by")]
 
 
 def _on_bot_change(sender: type, instance: Bot, **kwargs: Any) -> None:
