@@ -10,6 +10,7 @@ deployed). Prints requests/s without the profiler, then cProfile's top functions
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import subprocess
@@ -29,14 +30,29 @@ def main():
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--trades",
+        type=int,
+        default=0,
+        help="seed this many trades (seed_scale, as bench_latency.py) and read as their heavy user",
+    )
     args = parser.parse_args()
 
     env = bench_env()
     manage(env, "migrate", "--noinput")
-    out = subprocess.run([PYTHON, "-c", SETUP, str(args.bots)], cwd=ROOT, env=env, capture_output=True, text=True)
+    if args.trades:
+        from bench.bench_latency import SETUP as TRADES_SETUP
+
+        users, bots = max(1, args.trades // 100), max(1, args.trades // 10)
+        seed = ["seed_scale", "--users", str(users), "--bots", str(bots), "--trades", str(args.trades), "--seed", "1"]
+        manage(env, *seed)
+        out = subprocess.run([PYTHON, "-c", TRADES_SETUP], cwd=ROOT, env=env, capture_output=True, text=True)
+    else:
+        out = subprocess.run([PYTHON, "-c", SETUP, str(args.bots)], cwd=ROOT, env=env, capture_output=True, text=True)
     if out.returncode:
         sys.exit(out.stderr[-3000:])
     token = out.stdout.strip().splitlines()[-1]
+    token = json.loads(token)["token"] if args.trades else token
     os.environ.update(env)
     import django
 

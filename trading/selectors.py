@@ -248,6 +248,26 @@ def filtered_trades(
     return trades.annotate(bot_name=F("bot__name"), reason=F("order__reason")).order_by("-created_at", "-id")
 
 
+TRADE_LIST_FIELDS = (
+    "id",
+    "bot_id",
+    "account_id",
+    "exchange",
+    "symbol",
+    "side",
+    "amount",
+    "price",
+    "fee",
+    "fee_currency",
+    "profit_loss",
+    "is_paper",
+    "price_source",
+    "created_at",
+    "bot_name",
+    "reason",
+)
+
+
 def trades_page(
     user: Any,
     *,
@@ -255,17 +275,18 @@ def trades_page(
     limit: int = 100,
     cursor: tuple[datetime, Any] | None = None,
     **filters: Any,
-) -> tuple[list[Trade], int, str | None]:
-    """One page of the user's trades, newest first, how many match in all (filters as ``filtered_trades``) and the
-    cursor of the next page (None on the last one). ``cursor`` (a position from ``amarktai.keyset.decode``) continues
-    after an earlier page at the cost of the first page however deep it is; ``offset`` still works, but reads and
-    discards every row before it."""
+) -> tuple[list[dict], int, str | None]:
+    """One page of the user's trades (rows of TRADE_LIST_FIELDS), newest first, how many match in all (filters as
+    ``filtered_trades``) and the cursor of the next page (None on the last one). ``cursor`` (a position from
+    ``amarktai.keyset.decode``) continues after an earlier page at the cost of the first page however deep it is;
+    ``offset`` still works, but reads and discards every row before it."""
     trades = filtered_trades(user, **filters)
     total = trade_total(user, **filters)
-    if cursor is not None:
-        page, next_cursor = keyset.page(keyset.after(trades, cursor), limit)
-    else:
-        page, next_cursor = keyset.page(trades[offset:] if offset else trades, limit)
+    rows = keyset.after(trades, cursor) if cursor is not None else trades
+    # Plain rows, not models: building 51 Trade instances (field converters, foreign-key descriptors) was most of the
+    # request's Python time (bench/profile_api.py --trades); trading.payloads.trade_list_row_payload shapes them.
+    rows = rows.values(*TRADE_LIST_FIELDS)
+    page, next_cursor = keyset.page(rows[offset:] if offset and cursor is None else rows, limit)
     return page, (trades.count() if total is None else total), next_cursor
 
 
