@@ -30,6 +30,7 @@ def main():
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="with --trades: read what seed_scale left in DATABASE_URL")
     parser.add_argument(
         "--trades",
         type=int,
@@ -39,13 +40,15 @@ def main():
     args = parser.parse_args()
 
     env = bench_env()
-    manage(env, "migrate", "--noinput")
+    if not args.reuse:
+        manage(env, "migrate", "--noinput")
     if args.trades:
         from bench.bench_latency import SETUP as TRADES_SETUP
 
         users, bots = max(1, args.trades // 100), max(1, args.trades // 10)
         seed = ["seed_scale", "--users", str(users), "--bots", str(bots), "--trades", str(args.trades), "--seed", "1"]
-        manage(env, *seed)
+        if not args.reuse:
+            manage(env, *seed)
         out = subprocess.run([PYTHON, "-c", TRADES_SETUP], cwd=ROOT, env=env, capture_output=True, text=True)
     else:
         out = subprocess.run([PYTHON, "-c", SETUP, str(args.bots)], cwd=ROOT, env=env, capture_output=True, text=True)
