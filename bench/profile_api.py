@@ -3,8 +3,10 @@ with a built environ, so the figures are Django + DRF + the app, without a serve
 
     python bench/profile_api.py [--path /api/bots] [--bots 100] [--requests 3000] [--top 25] [--no-profile]
 
-Uses a temporary SQLite database unless DATABASE_URL is set, and REDIS_URL's Redis for the cache when set (as
-deployed). Prints requests/s without the profiler, then cProfile's top functions by own time and by cumulative time.
+Uses a temporary SQLite database unless DATABASE_URL is set, and a Redis of its own for the cache (as deployed; one
+that other work shares would drop the cached rows under it) unless REDIS_URL is set. Prints requests/s and CPU per
+request without the profiler, then cProfile's top functions by own time and by cumulative time. ``--trades N`` seeds
+N trades with seed_scale (``--reuse``: what DATABASE_URL already holds) and reads as their heavy user.
 """
 
 import argparse
@@ -39,6 +41,19 @@ def main():
     )
     args = parser.parse_args()
 
+    redis_proc = None
+    if not os.environ.get("REDIS_URL"):
+        from bench.bench_ws_fanout import start_redis
+
+        redis_proc, os.environ["REDIS_URL"] = start_redis()
+    try:
+        run(args)
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+
+
+def run(args):
     env = bench_env()
     if not args.reuse:
         manage(env, "migrate", "--noinput")
