@@ -48,9 +48,12 @@ def after(
 
 
 def page(rows: QuerySet, limit: int, *, field: str = "created_at") -> tuple[list, str | None]:
-    """Up to ``limit`` rows of an ordered queryset, and the cursor of the next page (None on the last page)."""
+    """Up to ``limit`` rows of an ordered queryset (models, or dicts from ``values()`` holding ``field`` and "id"), and
+    the cursor of the next page (None on the last page)."""
     found = list(rows[: limit + 1])
     if len(found) > limit:
         last = found[limit - 1]
+        if isinstance(last, dict):
+            return found[:limit], encode(last[field], last["id"])
         return found[:limit], encode(getattr(last, field), last.pk)
     return found, None

@@ -129,6 +129,7 @@ def main():
     parser.add_argument(
         "--reuse", action="store_true", help="measure the data already in DATABASE_URL (from seed_scale): no flush/seed"
     )
+    parser.add_argument("--only", default="", help="comma separated: only the endpoints whose name contains one")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     # As deployed (compose.yaml, deploy/amarktai.env.example): persistent database connections.
@@ -154,6 +155,8 @@ def main():
             print(f"\n{size:,} trades ({info['trades']:,} the measured user's)")
             print(f"{'endpoint':48} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
             for name, path, token, kind in endpoints(info):
+                if args.only and not any(part in name for part in args.only.split(",")):
+                    continue
                 times = measure(port, path, info[token], args.requests)
                 p50, p99 = percentile(times, 50), percentile(times, 99)
                 print(f"{name:48} {p50:8.1f} {p99:8.1f} {statistics.mean(times):8.1f}")

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from amarktai import cache
+from amarktai.renderers import Encoded
 from amarktai.tenancy import access
 from amarktai.utils import iso, money
 from bots import exits, protections
@@ -34,7 +35,7 @@ from trading.valuation import Bag, Valuation, add, bag_of, quote_of
 LIST_TTL = 300
 ZERO = Decimal("0")
 _LOCAL_MAX = 4096
-_local_lists: OrderedDict[tuple[str, Any], list[dict]] = (
+_local_lists: OrderedDict[tuple[str, Any], Encoded] = (
     OrderedDict()
 )  # (user_id, version) -> items: a version's list never changes, so memoizing it is safe
 _local_lock = threading.Lock()
@@ -295,25 +296,37 @@ def metrics(user: Any) -> dict:
 
 def bot_list(user: Any) -> list[dict]:
     """The user's bots as GET /api/bots items (newest first), from the cache when current."""
+    return bot_list_encoded(user).items
+
+
+def bot_list_encoded(user: Any) -> Encoded:
+    """bot_list's items with their JSON bytes, worked out once per version in each process (the API's renderer splices
+    them in: encoding 100 bots was a fifth of the request). The same version, so exactly as current as the items."""
     version = cache.pinned_get(user, _version_key(user.pk))  # fetched with the user at authentication
     if version is None:
         # No version yet (or the cache is down): read the database, and start a version so later reads can cache.
         cache.incr_or_set(_version_key(user.pk))
-        return [bot_payload(bot) for bot in Bot.objects.owned_by(user)]
+        return Encoded(_bot_payloads(user))
     local_key = (str(user.pk), version)
-    items = _local_lists.get(local_key)
-    if items is not None:
-        return items
+    found = _local_lists.get(local_key)
+    if found is not None:
+        return found
     key = f"bots:list:{user.pk}:{version}"
     items = cache.get(key)
     if items is None:
-        items = [bot_payload(bot) for bot in Bot.objects.owned_by(user)]
+        items = _bot_payloads(user)
         cache.set(key, items, LIST_TTL)
+    found = Encoded(items)
     with _local_lock:
-        _local_lists[local_key] = items
+        _local_lists[local_key] = found
         while len(_local_lists) > _LOCAL_MAX:
             _local_lists.popitem(last=False)
-    return items
+    return found
+
+
+def _bot_payloads(user: Any) -> list[dict]:
+    """The items from the database in one query: an admin-locked bot's payload names the admin (bots.payloads)."""
+    return [bot_payload(bot) for bot in Bot.objects.owned_by(user).select_related("paused_by")]
 
 
 def _on_bot_change(sender: type, instance: Bot, **kwargs: Any) -> None:

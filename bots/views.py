@@ -42,7 +42,7 @@ class BotListView(GenericAPIView):
     def get(self, request):
         # Most calls carry no filter: skip building a serializer for nothing (this is the hottest read).
         filters = validated(BotFilterSerializer, request.query_params) if request.query_params else {}
-        items = selectors.bot_list(request.user)
+        items = selectors.bot_list_encoded(request.user)  # its JSON bytes come with it (amarktai.renderers.Encoded)
         if filters.get("platform"):
             items = [b for b in items if b["exchange"] == filters["platform"].lower()]
         if filters.get("status"):

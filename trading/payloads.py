@@ -68,6 +68,31 @@ def trade_list_payload(trade: Trade) -> dict:
     }
 
 
+def trade_list_row_payload(row: dict) -> dict:
+    """trade_list_payload of a row of trading.selectors.TRADE_LIST_FIELDS (GET /api/trades reads plain rows): the same
+    keys, in the same order, with the same values (tests/trading/test_trade_rows.py compares the two)."""
+    bot_id, account_id, amount, price = row["bot_id"], row["account_id"], row["amount"], row["price"]
+    return {
+        "id": str(row["id"]),
+        "bot_id": str(bot_id) if bot_id else None,
+        "account_id": str(account_id) if account_id else None,
+        "exchange": row["exchange"],
+        "symbol": row["symbol"],
+        "side": row["side"],
+        "amount": money(amount),
+        "price": money(price),
+        "fee": money(row["fee"]),
+        "fee_currency": row["fee_currency"],
+        "cost": money(price * amount, 8),
+        "profit_loss": money(row["profit_loss"]),
+        "is_paper": row["is_paper"],
+        "price_source": row["price_source"] or None,
+        "timestamp": iso(row["created_at"]),
+        "bot_name": row["bot_name"],
+        "reason": row["reason"],
+    }
+
+
 CSV_COLUMNS = [
     "timestamp",
     "id",

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from amarktai import keyset
@@ -248,6 +248,26 @@ def filtered_trades(
     return trades.annotate(bot_name=F("bot__name"), reason=F("order__reason")).order_by("-created_at", "-id")
 
 
+TRADE_LIST_FIELDS = (
+    "id",
+    "bot_id",
+    "account_id",
+    "exchange",
+    "symbol",
+    "side",
+    "amount",
+    "price",
+    "fee",
+    "fee_currency",
+    "profit_loss",
+    "is_paper",
+    "price_source",
+    "created_at",
+    "bot_name",
+    "reason",
+)
+
+
 def trades_page(
     user: Any,
     *,
@@ -255,25 +275,36 @@ def trades_page(
     limit: int = 100,
     cursor: tuple[datetime, Any] | None = None,
     **filters: Any,
-) -> tuple[list[Trade], int, str | None]:
-    """One page of the user's trades, newest first, how many match in all (filters as ``filtered_trades``) and the
-    cursor of the next page (None on the last one). ``cursor`` (a position from ``amarktai.keyset.decode``) continues
-    after an earlier page at the cost of the first page however deep it is; ``offset`` still works, but reads and
-    discards every row before it."""
+) -> tuple[list[dict], int, str | None]:
+    """One page of the user's trades (rows of TRADE_LIST_FIELDS), newest first, how many match in all (filters as
+    ``filtered_trades``) and the cursor of the next page (None on the last one). ``cursor`` (a position from
+    ``amarktai.keyset.decode``) continues after an earlier page at the cost of the first page however deep it is;
+    ``offset`` still works, but reads and discards every row before it."""
     trades = filtered_trades(user, **filters)
-    total = trade_total(user, **filters)
-    if cursor is not None:
-        page, next_cursor = keyset.page(keyset.after(trades, cursor), limit)
+    rows = keyset.after(trades, cursor) if cursor is not None else trades
+    # Plain rows, not models: building 51 Trade instances (field converters, foreign-key descriptors) was most of the
+    # request's Python time (bench/profile_api.py --trades); trading.payloads.trade_list_row_payload shapes them. The
+    # count from the tallies comes in the same statement (an uncorrelated subquery, computed once): one round trip.
+    counted = _tallies(user, **filters)
+    if counted is not None:
+        tallies, column = counted
+        total_of = tallies.order_by().values("user_id").annotate(n=Sum(column)).values("n")[:1]
+        rows = rows.values(*TRADE_LIST_FIELDS, matching_total=Subquery(total_of))
     else:
-        page, next_cursor = keyset.page(trades[offset:] if offset else trades, limit)
-    return page, (trades.count() if total is None else total), next_cursor
+        rows = rows.values(*TRADE_LIST_FIELDS)
+    page, next_cursor = keyset.page(rows[offset:] if offset and cursor is None else rows, limit)
+    if counted is None:
+        return page, trades.count(), next_cursor
+    if page:
+        return page, int(page[0]["matching_total"] or 0), next_cursor
+    return page, trade_total(user, **filters) or 0, next_cursor  # past the end: the count alone
 
 
-def trade_total(
+def _tallies(
     user: Any, *, bot_id: Any = None, symbol: str | None = None, side: str | None = None, **dated: Any
-) -> int | None:
-    """How many of the user's trades match, from the running tallies (trading.tallies: a handful of rows however many
-    trades), or None when a date filter asks for a count of the trades themselves."""
+) -> tuple[QuerySet, str] | None:
+    """The tally rows counting the user's trades that match, and the column to add up; None when a date filter asks
+    for a count of the trades themselves."""
     if any(value is not None for value in dated.values()):
         return None
     tallies = TradeTally.objects.owned_by(user)
@@ -281,7 +312,16 @@ def trade_total(
         tallies = tallies.filter(bot_id=bot_id)
     if symbol:
         tallies = tallies.filter(symbol=symbol)
-    column = {"buy": "buys", "sell": "sells"}.get(side or "", "trades")
+    return tallies, {"buy": "buys", "sell": "sells"}.get(side or "", "trades")
+
+
+def trade_total(user: Any, **filters: Any) -> int | None:
+    """How many of the user's trades match, from the running tallies (trading.tallies: a handful of rows however many
+    trades), or None when a date filter asks for a count of the trades themselves."""
+    counted = _tallies(user, **filters)
+    if counted is None:
+        return None
+    tallies, column = counted
     return int(tallies.aggregate(n=Sum(column))["n"] or 0)
 
 

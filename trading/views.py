@@ -8,7 +8,7 @@ from accounts.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from amarktai.api import validated
 from amarktai.csvstream import csv_response
 from trading import selectors, services
-from trading.payloads import CSV_COLUMNS, order_payload, trade_csv_row, trade_list_payload
+from trading.payloads import CSV_COLUMNS, order_payload, trade_csv_row, trade_list_row_payload
 from trading.serializers import (
     OrderCreateSerializer,
     OrderFilterSerializer,
@@ -41,7 +41,7 @@ class TradeListView(GenericAPIView):
         return Response(
             {
                 "success": True,
-                "trades": [trade_list_payload(t) for t in trades],
+                "trades": [trade_list_row_payload(t) for t in trades],
                 "total": total,
                 "next_cursor": next_cursor,
             }
