@@ -1,7 +1,9 @@
 """The only way events leave the domain: publish(user_id, type, payload).
 
-Events go to the user's Channels group ``user.<id>`` and to the ``admins`` group, after the current database
-transaction commits (never before, so no client sees a trade that was rolled back).
+Events go to the user's route ``user.<id>`` and to the ``admins`` route of the fan-out hub (realtime.hub), after the
+current database transaction commits (never before, so no client sees a trade that was rolled back): each event is
+published ONCE, whatever the number of sockets (with Redis one PUBLISH per batch of events; each ASGI process's one
+subscriber hands it to its local WebSockets and SSE streams following the user, or ``admins``).
 
 Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - bot_update:      {"bot_id", "status", "data": <the bot as in GET /api/bots>}
@@ -63,13 +65,21 @@ The WebSocket and SSE consumers translate these into the contract's message shap
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay
 buffer in the Django cache (Redis in production, so every process sees it): a reconnecting SSE client sends
 Last-Event-ID and receives what it missed (at most the last ``REPLAY_BUFFER_SIZE`` events of the last
-``REPLAY_TTL_SECONDS``). The channel-layer message is ``{"type": "amarktai.event", "event", "id", "user_id",
-"payload", "timestamp", "ws"}``: ``ws`` is the event's WebSocket message (realtime.translate.ws_message) already
-encoded as JSON text, once per event by the publisher, so no consumer in any process translates or encodes it again:
-every WebSocket of the user and every admin socket sends that same text (None: the event has no WebSocket form).
+``REPLAY_TTL_SECONDS``).
 
-``send_many(events)`` sends a batch of events (after their commit, like ``send_now``) in one event-loop hop, so a
-publisher with many events (a tick of many bots) pays for one channel-layer connection, not one per event.
+The hub message is ``{"type": "amarktai.event", "event", "id", "user_id", "payload", "timestamp", "routes", "ws"}``:
+``routes`` is ``["user.<id>", "admins"]``; ``ws`` is the event's WebSocket message (realtime.translate.ws_message)
+already encoded as JSON text, once per event by the publisher, so no consumer in any process translates or encodes it
+again: every WebSocket of the user and every admin socket sends that same text (None: the event has no WebSocket form).
+Each consumer holds the events for it in its own bounded queue (realtime.hub.Sink, REALTIME_EVENTS_MAX_PENDING,
+never coalesced, a drop counted in ``amarktai_realtime_hub_dropped_total``), so one user's events reach each of the
+user's sockets in the order published and a slow socket delays nobody else. After a process's Redis subscription
+was lost and is back, its SSE streams and user WebSockets send what they missed from the replay buffer (realtime.hub).
+
+``send_many(events)`` sends a batch of events (after their commit, like ``send_now``) in one go: the replay buffer
+written with one ``set_many``, the batch published in one pipelined round trip (realtime.hub.send), so a publisher
+with many events (a tick of many bots) pays per batch, not per event and socket. Session control messages
+(realtime.sessions) and ``broadcast()`` still travel over the channel layer (groups ``session.<id>``, ``broadcast``).
 
 Listeners (``add_listener(fn)``): higher layers (notifications) hear of every published event without this module
 knowing them. ``fn(user_id, event_type, payload)`` runs after the commit, once per event, in the publishing process;
@@ -85,6 +95,8 @@ from django.core.cache import cache
 from django.db import transaction
 
 from amarktai.utils import iso_now
+from realtime import hub
+from realtime.metrics import EVENTS_PUBLISHED
 
 logger = logging.getLogger(__name__)
 
@@ -251,14 +263,6 @@ def _with_ws(message):
     return message
 
 
-async def _group_send_all(layer, messages):
-    # One event-loop hop for every group of every event (a sync caller outside any loop gets a fresh loop, and with
-    # channels-redis a fresh connection, per async_to_sync call).
-    for message in messages:
-        await layer.group_send(user_group(message["user_id"]), message)
-        await layer.group_send(ADMIN_GROUP, message)
-
-
 def _prepare(items):
     """Listeners told, sequence numbers taken, the batch's replay buffer written in one round trip (set_many),
     WebSocket text encoded: the messages to send."""
@@ -271,6 +275,7 @@ def _prepare(items):
             buffered[_event_key(user_id, message["id"])] = dict(message)  # the buffered copy stays without the text
         except Exception:
             logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
+        message["routes"] = [user_group(user_id), ADMIN_GROUP]
         messages.append(_with_ws(message))
     if buffered:
         try:
@@ -281,25 +286,22 @@ def _prepare(items):
 
 
 def send_many(items):
-    """Send ``(user_id, event_type, payload)`` events now (callers past the commit), in one event-loop hop."""
+    """Send ``(user_id, event_type, payload)`` events now (callers past the commit): the batch is published once, in
+    order, through the fan-out hub (realtime.hub.send: one pipelined Redis round trip, or in process without Redis)."""
     items = list(items)
     for _user_id, event_type, _payload in items:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
-    layer = get_channel_layer()
-    if layer is None:
-        for user_id, event_type, payload in items:
-            _tell_listeners(user_id, event_type, payload)
-        return
     messages = _prepare(items)
     if not messages:
         return
     try:
-        from realtime.metrics import EVENTS_PUBLISHED
-
+        counts = {}
         for message in messages:
-            EVENTS_PUBLISHED.labels(message["event"]).inc()
-        async_to_sync(_group_send_all)(layer, messages)
+            counts[message["event"]] = counts.get(message["event"], 0) + 1
+        for event_type, count in counts.items():
+            EVENTS_PUBLISHED.labels(event_type).inc(count)
+        hub.send(messages)
     except Exception:
         logger.warning("could not publish %d event(s)", len(messages), exc_info=True)
 
@@ -328,8 +330,6 @@ def _broadcast_now(event_type, payload):
         return
     message = _with_ws({**build_message("", event_type, payload), "user_id": None})
     try:
-        from realtime.metrics import EVENTS_PUBLISHED
-
         EVENTS_PUBLISHED.labels(event_type).inc()
         async_to_sync(layer.group_send)(BROADCAST_GROUP, message)
     except Exception:
