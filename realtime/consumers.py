@@ -69,7 +69,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self.events_route != events.ADMIN_GROUP:
             self.last_event_id = await _last_event_id(self.user.pk)
         self.events_sink = hub.Sink(self._event_send, kind=hub.EVENTS)
-        await hub.follow(self.events_sink, [self.events_route])
+        await hub.follow(self.events_sink, [self.events_route, sessions.session_group(self.user.pk)])
         self.groups_joined = (sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
         for group in self.groups_joined:  # one after another: concurrent joins exhaust channels-redis' pool at scale
             await self.channel_layer.group_add(group, self.channel_name)
@@ -125,8 +125,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
         """realtime.hub hands this connection one of its events (on the sink's drain task, in order): send its text."""
         if self.ended:
             return
-        if message.get("type") == hub.GAP:
+        kind = message.get("type")
+        if kind == hub.GAP:
             await self._replay_gap()
+            return
+        if kind == sessions.MESSAGE_TYPE:  # in order with the events (realtime.sessions)
+            await self.amarktai_session(message)
             return
         event_id = message.get("id")
         if isinstance(event_id, int) and self.events_route != events.ADMIN_GROUP:

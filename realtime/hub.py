@@ -5,7 +5,8 @@ Two kinds of message travel through it, both dicts carrying ``ws`` (the WebSocke
 - market messages (market.feed: the coalesced ``market_update`` and the scan's ``signal``), routed by ``market`` (the
   wire name, ``"luno:BTC/ZAR"``), published one at a time with ``publish(message)``;
 - user events (realtime.events.send_many), routed by ``routes``: ``["user.<id>", "admins"]``, published a batch at
-  a time with ``send(messages)``.
+  a time with ``send(messages)``; and the session control messages of realtime.sessions, routed ``session.<id>``,
+  which each connection's events Sink also follows, so they are handled in order with the user's events.
 
 A consumer follows routes (``follow(sink, routes)``): a WebSocket or SSE stream follows ``user.<its user's id>``
 (an admin WebSocket ``admins`` instead, which carries every user's events once) and the markets it subscribed to.
@@ -62,6 +63,7 @@ MARKET_UPDATE = "market_update"
 MARKET = "market"
 EVENTS = "events"
 GAP = "hub.gap"  # the "type" of the marker a Sink's send gets after a subscription gap (events Sinks only)
+KEEP = (GAP, "amarktai.session")  # never dropped by a Sink's bound: a gap marker, a session control message
 MAX_PENDING = 32  # market messages waiting for one slow consumer before the oldest is dropped
 READY_WAIT_SECONDS = 3.0  # how long a first subscription waits for the process's Redis subscription to be confirmed
 PUBLISH_QUEUE = 10_000  # messages waiting for the publisher thread (Redis down): newer ones are dropped past it
@@ -119,9 +121,19 @@ class Sink:
             self._task = self.loop.create_task(self._drain())
 
     def _overflow(self) -> None:
-        over = len(self._pending) - self._max
-        for _ in range(over):
-            self._pending.popitem(last=False)
+        """Drop the oldest pending messages past the bound, never a gap marker or a session control message."""
+        kept, over = [], 0
+        while len(self._pending) > self._max:
+            key, message = self._pending.popitem(last=False)
+            if message.get("type") in KEEP:
+                kept.append((key, message))
+            else:
+                over += 1
+        for key, message in reversed(kept):
+            self._pending[key] = message
+            self._pending.move_to_end(key, last=False)
+        if not over:
+            return
         if self.kind == EVENTS and not self.dropped:
             logger.warning("hub: a consumer fell %d events behind; dropping its oldest pending ones", self._max)
         self.dropped += over

@@ -151,7 +151,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
         # Follow the user's events before reading the buffer: an event published in between is both replayed and
         # queued in the (paused) sink, which sends only after the opening frames and skips what the replay sent.
         self.events_sink = hub.Sink(self._hub_event, kind=hub.EVENTS, paused=True)
-        await hub.follow(self.events_sink, [events.user_group(self.user.pk)])
+        await hub.follow(self.events_sink, [events.user_group(self.user.pk), sessions.session_group(self.user.pk)])
         self.groups = (sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
         if self.followed:
             await sync_to_async(markets.want)(list(self.followed.values()))
@@ -272,7 +272,11 @@ class EventStreamConsumer(AsyncHttpConsumer):
     async def _hub_event(self, message):
         """One of the user's events from realtime.hub (on the sink's drain task, in order); after a gap in this
         process's Redis subscription, the buffered events newer than the last one sent."""
-        if message.get("type") != hub.GAP:
+        kind = message.get("type")
+        if kind == sessions.MESSAGE_TYPE:  # in order with the events (realtime.sessions)
+            await self.amarktai_session(message)
+            return
+        if kind != hub.GAP:
             await self.amarktai_event(message)
             return
         if not self.streaming or self.ended:

@@ -23,7 +23,7 @@ async def _follow_and_send(items, routes, n):
     sink = hub.Sink(collect, kind=hub.EVENTS)
     await hub.follow(sink, routes)
     try:
-        await sync_to_async(events.send_many, thread_sensitive=False)(items)
+        await sync_to_async(events.send_many)(items)
         await asyncio.wait_for(done.wait(), 10)
         await asyncio.sleep(0.1)  # nothing more than n
         return got
