@@ -13,10 +13,10 @@ seconds once its credential is no longer good:
   Every WebSocket and SSE consumer of the user joins that group, and the message travels over the channel layer, so
   it reaches the user's connections in every process. The same message is also sent through the fan-out hub
   (realtime.hub) on the route ``session.<user id>``, which each connection's events queue follows: it is handled in
-  order with the user's events, so nothing published after the revocation is sent on a connection it ends. "close" ends each of the user's connections (with ``key_id``:
-  only those opened with that API key; with ``jwt_only``: only those opened with a JWT, as revoking the user's
-  sessions leaves API keys valid); "demote" ends the WebSockets that joined the ``admins`` group (every user's
-  events) with 4403: a reconnect gets a socket with only the user's own events.
+  order with the user's events, so nothing published after the revocation is sent on a connection it ends. "close"
+  ends each of the user's connections (with ``key_id``: only those opened with that API key; with ``jwt_only``: only
+  those opened with a JWT, as revoking the user's sessions leaves API keys valid); "demote" ends the WebSockets that
+  follow ``admins`` (every user's events) with 4403: a reconnect gets a socket with only the user's own events.
 - A periodic re-check. Each connection validates its credential again every ``REALTIME_RECHECK_SECONDS`` exactly as a
   new request would (``accounts.authentication.user_for_token``: active user, API key not revoked, token valid), and
   a connection ends at its JWT's "exp" (or its API key's expiry) to the second. This also covers changes that send

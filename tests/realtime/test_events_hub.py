@@ -21,7 +21,7 @@ from tests.realtime.conftest import SSEStream, run, token_for, ws_connect, ws_re
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EVENTS_ONLY = override_settings(REALTIME_RECHECK_SECONDS=60)
-REDIS = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL: processes share the hub over Redis")
+REDIS = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL: the hub over Redis")
 
 
 def _alert(user_id, text):
@@ -77,7 +77,8 @@ def test_each_event_reaches_its_user_and_every_admin_once_from_one_publish(user,
     async def scenario():
         other_process = None
         if os.environ.get("REDIS_URL"):  # a second process following "admins" over Redis
-            env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "amarktai.settings")}
+            settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "amarktai.settings")
+            env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module}
             other_process = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", SUBSCRIBER, events.ADMIN_GROUP, "3", env=env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -209,7 +210,9 @@ def test_an_events_sink_holds_a_large_burst_and_counts_what_it_must_drop():
         for n in range(1, 15):
             small.offer({"event": "market_update", "market": "luno:BTC/ZAR", "n": n})  # never coalesced for events
         assert small.dropped == 4  # one is in the (stuck) drain, ten pending
-        after = REGISTRY.get_sample_value("amarktai_realtime_hub_dropped_total", {"kind": "events", "reason": "overflow"})
+        after = REGISTRY.get_sample_value(
+            "amarktai_realtime_hub_dropped_total", {"kind": "events", "reason": "overflow"}
+        )
         assert after - (before or 0) == 4
         release.set()
         for _ in range(200):
