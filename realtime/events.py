@@ -91,7 +91,8 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.db import transaction
 
 from amarktai.utils import iso_now
@@ -147,7 +148,8 @@ _listeners = []
 
 def add_listener(fn):
     """Call ``fn(user_id, event_type, payload)`` for every event published from now on (after its commit). Adding the
-    same function twice keeps one."""
+    same function twice keeps one. A listener with a ``many`` attribute gets each batch of send_many at once instead:
+    ``fn.many([(user_id, event_type, payload), ...])`` (one query per batch rather than per event)."""
     if fn not in _listeners:
         _listeners.append(fn)
 
@@ -157,12 +159,20 @@ def remove_listener(fn):
         _listeners.remove(fn)
 
 
-def _tell_listeners(user_id, event_type, payload):
+def _tell_listeners(items):
     for fn in list(_listeners):
-        try:
-            fn(user_id, event_type, payload)
-        except Exception:  # a listener never breaks the publisher
-            logger.warning("event listener %r failed on %s for user %s", fn, event_type, user_id, exc_info=True)
+        many = getattr(fn, "many", None)
+        if many is not None:
+            try:
+                many(items)
+            except Exception:  # a listener never breaks the publisher
+                logger.warning("event listener %r failed on a batch of %d event(s)", fn, len(items), exc_info=True)
+            continue
+        for user_id, event_type, payload in items:
+            try:
+                fn(user_id, event_type, payload)
+            except Exception:  # a listener never breaks the publisher
+                logger.warning("event listener %r failed on %s for user %s", fn, event_type, user_id, exc_info=True)
 
 
 def user_group(user_id):
@@ -202,14 +212,35 @@ def _remember(user_id, message):
     return seq
 
 
-def _next_seq(user_id):
-    """The user's next sequence number: one round trip (incr) once the counter exists."""
+def _next_seq(user_id, count=1):
+    """The last of the user's next ``count`` sequence numbers (one incr once the counter exists)."""
     key = _seq_key(user_id)
     try:
-        return cache.incr(key)
+        return cache.incr(key, count)
     except ValueError:  # the user's first event (or the counter was evicted): create it, then count
         cache.add(key, 0, timeout=None)
-        return cache.incr(key)
+        return cache.incr(key, count)
+
+
+def _redis_client():
+    """The default cache's Redis client when it is Redis (for pipelining), else None."""
+    backend = caches["default"]
+    if isinstance(backend, DjangoRedisCache):
+        return backend._cache.get_client(write=True)
+    return None
+
+
+def _next_seqs(counts):
+    """{user id: how many events} -> {user id: the last of its new sequence numbers}, taken atomically per user:
+    with Redis one pipelined round trip for the whole batch (INCRBY creates a missing counter, without expiry, as
+    add does)."""
+    client = _redis_client()
+    if client is None:
+        return {user_id: _next_seq(user_id, count) for user_id, count in counts.items()}
+    pipe = client.pipeline(transaction=False)
+    for user_id, count in counts.items():
+        pipe.incrby(cache.make_and_validate_key(_seq_key(user_id)), count)
+    return dict(zip(counts, (int(last) for last in pipe.execute()), strict=True))
 
 
 def events_since(user_id, after_id):
@@ -264,19 +295,28 @@ def _with_ws(message):
 
 
 def _prepare(items):
-    """Listeners told, sequence numbers taken, the batch's replay buffer written in one round trip (set_many),
-    WebSocket text encoded: the messages to send."""
-    messages, buffered = [], {}
-    for user_id, event_type, payload in items:
-        _tell_listeners(user_id, event_type, payload)
-        message = build_message(user_id, event_type, payload)
-        try:
-            message["id"] = _next_seq(user_id)
+    """Listeners told, sequence numbers taken (one round trip for the batch), the batch's replay buffer written in one
+    round trip (set_many), WebSocket text encoded: the messages to send, in the order given."""
+    _tell_listeners(items)
+    messages = [build_message(user_id, event_type, payload) for user_id, event_type, payload in items]
+    counts = {}
+    for message in messages:
+        counts[message["user_id"]] = counts.get(message["user_id"], 0) + 1
+    buffered = {}
+    try:
+        last = _next_seqs(counts)
+    except Exception:
+        logger.warning("could not number %d event(s)", len(messages), exc_info=True)
+    else:
+        following = {user_id: last[user_id] - count + 1 for user_id, count in counts.items()}
+        for message in messages:
+            user_id = message["user_id"]
+            message["id"] = following[user_id]
+            following[user_id] += 1
             buffered[_event_key(user_id, message["id"])] = dict(message)  # the buffered copy stays without the text
-        except Exception:
-            logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
-        message["routes"] = [user_group(user_id), ADMIN_GROUP]
-        messages.append(_with_ws(message))
+    for message in messages:
+        message["routes"] = [user_group(message["user_id"]), ADMIN_GROUP]
+        _with_ws(message)
     if buffered:
         try:
             cache.set_many(buffered, REPLAY_TTL_SECONDS)

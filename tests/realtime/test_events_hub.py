@@ -274,3 +274,25 @@ def test_events_published_while_the_subscription_is_down_are_replayed_after_it_r
         assert await comm.receive_nothing(0.3)
 
     run(scenario)
+
+
+def test_a_batch_numbers_each_users_events_in_order_with_one_counter_step_per_user(user, other_user):
+    before_mine, before_theirs = events.last_event_id(user.pk), events.last_event_id(other_user.pk)
+    batch = [_alert(user.pk, "m1"), _alert(other_user.pk, "t1"), _alert(user.pk, "m2"), _alert(user.pk, "m3")]
+    events.send_many(batch)
+    mine = events.events_since(user.pk, before_mine)
+    theirs = events.events_since(other_user.pk, before_theirs)
+    assert [(m["id"], m["payload"]["message"]) for m in mine] == [
+        (before_mine + 1, "m1"),
+        (before_mine + 2, "m2"),
+        (before_mine + 3, "m3"),
+    ]
+    assert [(m["id"], m["payload"]["message"]) for m in theirs] == [(before_theirs + 1, "t1")]
+    assert events.last_event_id(user.pk) == before_mine + 3
+
+
+def test_a_batch_costs_the_notifications_listener_one_query_not_one_per_event(make_user, django_assert_max_num_queries):
+    users = [make_user() for _ in range(20)]
+    batch = [_trade(u.pk, f"t{i}") for i, u in enumerate(users)]
+    with django_assert_max_num_queries(1):  # which of the batch's users subscribed to trade_executed: nobody
+        events.send_many(batch)
