@@ -37,6 +37,14 @@ async def send_many(items):
     await sync_to_async(events.send_many)(items)
 
 
+async def connected(user):
+    """A WebSocket of the user whose consumer has finished connecting (it follows its events): it answered a ping."""
+    comm = await ws_connect(token=token_for(user))
+    await comm.send_json_to({"type": "ping"})
+    assert (await ws_receive(comm, timeout=10))["type"] == "pong"
+    return comm
+
+
 async def sse(user):
     stream = await SSEStream(headers={"Authorization": f"Bearer {token_for(user)}"}).start()
     assert stream.status == 200
@@ -84,10 +92,10 @@ def test_each_event_reaches_its_user_and_every_admin_once_from_one_publish(user,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             assert (await asyncio.wait_for(other_process.stdout.readline(), 60)).strip() == b"ready"
-        mine = await ws_connect(token=token_for(user))
-        mine_too = await ws_connect(token=token_for(user))
-        theirs = await ws_connect(token=token_for(other_user))
-        admin = await ws_connect(token=token_for(admin_user))
+        mine = await connected(user)
+        mine_too = await connected(user)
+        theirs = await connected(other_user)
+        admin = await connected(admin_user)
 
         await send_many([_alert(user.pk, "a1"), _alert(other_user.pk, "b1"), _alert(admin_user.pk, "c1")])
         assert sends == [3]  # the batch went out in one call (one pipelined round trip with Redis)
@@ -149,7 +157,7 @@ def test_a_revoked_session_gets_nothing_after_its_end(user):
         events.send_many([_alert(user.pk, f"after {i}") for i in range(50)])
 
     async def scenario():
-        comm = await ws_connect(token=token_for(user))
+        comm = await connected(user)
         stream = await sse(user)
         await sync_to_async(burst_then_revoke)()
         received = []
@@ -175,7 +183,7 @@ def test_a_burst_of_one_users_tick_is_never_dropped(user):
     before = REGISTRY.get_sample_value("amarktai_realtime_hub_dropped_total", {"kind": "events", "reason": "overflow"})
 
     async def scenario():
-        sockets = [await ws_connect(token=token_for(user)) for _ in range(2)]
+        sockets = [await connected(user) for _ in range(2)]
         tick = [(user.pk, events.BOT_UPDATE, {"bot_id": f"bot-{i}", "status": "active"}) for i in range(250)]
         await send_many(tick)
         for comm in sockets:
@@ -232,7 +240,7 @@ def test_after_a_subscription_gap_the_user_streams_replay_what_they_missed(user)
     the gap marker makes the user's WebSocket and SSE stream send them, in order, once."""
 
     async def scenario():
-        comm = await ws_connect(token=token_for(user))
+        comm = await connected(user)
         stream = await sse(user)
         await send_many([_trade(user.pk, "seen")])
         assert (await ws_receive(comm))["trade"]["id"] == "seen"
@@ -256,7 +264,7 @@ def test_events_published_while_the_subscription_is_down_are_replayed_after_it_r
     admin = redis.Redis.from_url(os.environ["REDIS_URL"])
 
     async def scenario():
-        comm = await ws_connect(token=token_for(user))
+        comm = await connected(user)
         stream = await sse(user)
         before = hub.listener.gaps
         ours = [c for c in admin.client_list() if c.get("name") == hub.client_name()]
