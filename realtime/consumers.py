@@ -59,14 +59,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         raw = auth.raw_token(self.scope)
         self.user = await auth.authenticate(raw)
-        # Accept first, then close: a browser only sees the close code of an accepted socket.
-        await self.accept()
         if self.user is None:
+            # Accept first, then close: a browser only sees the close code of an accepted socket.
+            await self.accept()
             await self.close(code=CLOSE_AUTH)
             return
         self.session = await sessions.open_session(raw, self.user)
         self.events_route = events.ADMIN_GROUP if self.user.is_admin else events.user_group(self.user.pk)
-        self.events_sink = hub.Sink(self._event_send, kind=hub.EVENTS)
+        # Follow the events before accepting (with Redis, follow waits until this process's subscription is
+        # confirmed): an event published once the handshake is done reaches the socket. Held until accepted.
+        self.events_sink = hub.Sink(self._event_send, kind=hub.EVENTS, paused=True)
         await hub.follow(self.events_sink, [self.events_route, sessions.session_group(self.user.pk)])
         if self.events_route != events.ADMIN_GROUP:
             # Read after following: an event published in between is queued and still sent (only a replay after a
@@ -75,6 +77,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.groups_joined = (sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
         for group in self.groups_joined:  # one after another: concurrent joins exhaust channels-redis' pool at scale
             await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        if self.events_sink is not None:
+            self.events_sink.resume()
         WS_CONNECTIONS.inc()
         self.counted = True
         self.watch_task = asyncio.ensure_future(sessions.watch(self.session, self._end, self._admin_scope))
