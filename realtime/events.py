@@ -199,19 +199,6 @@ def last_event_id(user_id):
         return 0
 
 
-def _remember(user_id, message):
-    """Give the event the user's next sequence number and keep it in the replay buffer.
-
-    One atomic counter (cache.incr) and one key per event: no read-modify-write, so concurrent publishers in several
-    processes never lose or reorder each other's events. Keys expire on their own; replay reads at most the newest
-    REPLAY_BUFFER_SIZE of them.
-    """
-    seq = _next_seq(user_id)
-    message["id"] = seq
-    cache.set(_event_key(user_id, seq), message, REPLAY_TTL_SECONDS)
-    return seq
-
-
 def _next_seq(user_id, count=1):
     """The last of the user's next ``count`` sequence numbers (one incr once the counter exists)."""
     key = _seq_key(user_id)
