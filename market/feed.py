@@ -6,7 +6,7 @@ the writer's process. Per market it sends at most MARKET_UPDATES_PER_SECOND mess
 held, replaced by any newer one, and sent when the market's interval has passed (the subscriber always ends on the
 latest ticker; nothing older is ever sent after a newer one).
 
-Each message is encoded once here and published ONCE through realtime.market_hub (one Redis PUBLISH with REDIS_URL,
+Each message is encoded once here and published ONCE through realtime.hub (one Redis PUBLISH with REDIS_URL,
 an in-process hand-over in the embedded default): every ASGI process's single hub subscriber hands it to the local
 consumers that follow the market, which only forward the pre-encoded text. The cost per message is O(processes), not
 O(clients); publishing never blocks the writer. Delayed (coalesced) sends run on the caller's loop, or on one
@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 
 from amarktai.utils import iso_now
-from realtime import events, market_hub, markets, translate
+from realtime import events, hub, markets, translate
 from trading import marketcache
 from trading.platforms import get_platform
 
@@ -103,10 +103,10 @@ sender = _Timer()
 
 
 def send_to_market(exchange: str, symbol: str, event_type: str, payload: dict) -> None:
-    """Send one message to the subscribers of a market in every process: published ONCE (realtime.market_hub), never
+    """Send one message to the subscribers of a market in every process: published ONCE (realtime.hub), never
     waiting on a subscriber."""
     try:
-        market_hub.publish({**group_message(event_type, payload), "market": markets.wire(exchange, symbol)})
+        hub.publish({**group_message(event_type, payload), "market": markets.wire(exchange, symbol)})
     except Exception:  # a lost market message must never break the feed
         logger.warning("market feed: a market message could not be published", exc_info=True)
 

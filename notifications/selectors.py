@@ -1,6 +1,7 @@
 """Read queries of the notifications app, each scoped to one user; single rows through ``access`` (404 for a missing
 row and another user's alike)."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -39,6 +40,19 @@ def notification_settings(user: Any) -> NotificationSettings:
 def subscribed_channels(user_id: Any, event_kind: str) -> list[Channel]:
     """The user's enabled channels that ``event_kind`` goes to."""
     return list(Channel.objects.owned_by(user_id).filter(enabled=True, subscriptions__event_kind=event_kind).distinct())
+
+
+def subscribed_kinds(user_ids: Iterable[Any], event_kinds: Iterable[str]) -> set[tuple[str, str]]:
+    """(user id, event kind) pairs among these users and kinds with at least one enabled channel: one query for a
+    batch of events (notifications.services.listener.on_events)."""
+    rows = (
+        Channel.objects.filter(
+            user_id__in=list(user_ids), enabled=True, subscriptions__event_kind__in=list(event_kinds)
+        )
+        .values_list("user_id", "subscriptions__event_kind")
+        .distinct()
+    )
+    return {(str(user_id), str(kind)) for user_id, kind in rows}
 
 
 def email_channels(user_id: Any) -> list[Channel]:

@@ -7,10 +7,11 @@ import json
 import logging
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from amarktai.utils import iso_now
-from realtime import auth, events, market_hub, markets, sessions, translate
+from realtime import auth, events, hub, markets, sessions, translate
 from realtime.metrics import WS_CONNECTIONS, WS_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ CLOSE_FORBIDDEN = sessions.CLOSE_FORBIDDEN  # still valid, but no longer allowed
 
 
 _counters = {}
+_last_event_id = database_sync_to_async(events.last_event_id)
+_events_since = database_sync_to_async(events.events_since)
 
 
 def _count(kind):
@@ -31,10 +34,13 @@ def _count(kind):
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
-    """Joins ``user.<id>`` (admins: ``admins``, which carries every user's events, so an admin never gets one twice),
-    and ``session.<id>`` for the messages that end it (realtime.sessions): the socket closes with 4401 when its JWT
-    expires, its user is deactivated, the API key it was opened with is revoked or the user's sessions are revoked,
-    and with 4403 when an admin socket's user loses admin rights."""
+    """Follows the route ``user.<id>`` of the fan-out hub (admins: ``admins``, which carries every user's events, so an
+    admin never gets one twice) through its own events Sink (realtime.hub: published once per event, the text encoded
+    once, in order, bounded), and joins the channel-layer groups ``session.<id>`` for the messages that end it
+    (realtime.sessions) and ``broadcast``: the socket closes with 4401 when its JWT expires, its user is deactivated,
+    the API key it was opened with is revoked or the user's sessions are revoked, and with 4403 when an admin socket's
+    user loses admin rights. Once ended it sends nothing more: it leaves the hub (its pending events are dropped) and
+    its groups before closing."""
 
     user = None
     session = None
@@ -44,27 +50,42 @@ class EventsConsumer(AsyncWebsocketConsumer):
     renew_task = None
     ended = False
     followed_markets = None  # {wire name: (exchange, symbol)} this connection follows (realtime.markets)
-    market_sink = None  # this connection's end of realtime.market_hub, made at its first subscription
+    market_sink = None  # this connection's end of realtime.hub, made at its first subscription
+    events_route = None  # the hub route of its events: "user.<id>", or "admins" for an admin
+    events_sink = None  # its events' end of realtime.hub
+    last_event_id = 0  # the newest event sequence number sent (user sockets; for the replay after a hub gap)
+    replayed_up_to = 0
 
     async def connect(self):
         raw = auth.raw_token(self.scope)
         self.user = await auth.authenticate(raw)
-        # Accept first, then close: a browser only sees the close code of an accepted socket.
-        await self.accept()
         if self.user is None:
+            # Accept first, then close: a browser only sees the close code of an accepted socket.
+            await self.accept()
             await self.close(code=CLOSE_AUTH)
             return
         self.session = await sessions.open_session(raw, self.user)
-        events_group = events.ADMIN_GROUP if self.user.is_admin else events.user_group(self.user.pk)
-        self.groups_joined = (events_group, sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
+        self.events_route = events.ADMIN_GROUP if self.user.is_admin else events.user_group(self.user.pk)
+        # Follow the events before accepting (with Redis, follow waits until this process's subscription is
+        # confirmed): an event published once the handshake is done reaches the socket. Held until accepted.
+        self.events_sink = hub.Sink(self._event_send, kind=hub.EVENTS, paused=True)
+        await hub.follow(self.events_sink, [self.events_route, sessions.session_group(self.user.pk)])
+        if self.events_route != events.ADMIN_GROUP:
+            # Read after following: an event published in between is queued and still sent (only a replay after a
+            # gap skips ids, those it sent itself).
+            self.last_event_id = max(self.last_event_id, await _last_event_id(self.user.pk))
+        self.groups_joined = (sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
         for group in self.groups_joined:  # one after another: concurrent joins exhaust channels-redis' pool at scale
             await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        if self.events_sink is not None:
+            self.events_sink.resume()
         WS_CONNECTIONS.inc()
         self.counted = True
         self.watch_task = asyncio.ensure_future(sessions.watch(self.session, self._end, self._admin_scope))
 
     def _admin_scope(self):
-        return events.ADMIN_GROUP in self.groups_joined
+        return self.events_route == events.ADMIN_GROUP
 
     async def amarktai_session(self, message):
         verdict = sessions.decide(self.session, message, admin_scope=self._admin_scope())
@@ -90,22 +111,59 @@ class EventsConsumer(AsyncWebsocketConsumer):
             renew.cancel()
 
     async def _leave_groups(self):
+        sink, self.events_sink, self.events_route = self.events_sink, None, None
+        if sink is not None:
+            hub.unfollow(sink)
         groups, self.groups_joined = self.groups_joined, ()
         for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
         followed, self.followed_markets = self.followed_markets, None
         sink, self.market_sink = self.market_sink, None
         if sink is not None:
-            market_hub.unfollow(sink)
+            hub.unfollow(sink)
         if followed:
             try:
                 await sync_to_async(markets.record)(self.user.pk, self.channel_name, [])
             except Exception:
                 logger.warning("could not drop the market subscriptions of a closed WebSocket", exc_info=True)
 
+    # --- the user's events (realtime.hub) -------------------------------------------------------------------
+    async def _event_send(self, message):
+        """realtime.hub hands this connection one of its events (on the sink's drain task, in order): send its text."""
+        if self.ended:
+            return
+        kind = message.get("type")
+        if kind == hub.GAP:
+            await self._replay_gap()
+            return
+        if kind == sessions.MESSAGE_TYPE:  # in order with the events (realtime.sessions)
+            await self.amarktai_session(message)
+            return
+        event_id = message.get("id")
+        if isinstance(event_id, int) and self.events_route != events.ADMIN_GROUP:
+            if event_id <= self.replayed_up_to:
+                return  # already sent by the replay after a gap
+            self.last_event_id = max(self.last_event_id, event_id)
+        await self.amarktai_event(message)
+
+    async def _replay_gap(self):
+        """This process's Redis subscription was down: send, in order, the user's buffered events this socket has not
+        had (an admin socket has no single buffer to replay: it misses the gap's events)."""
+        if self.events_route == events.ADMIN_GROUP or self.user is None:
+            return
+        for message in await _events_since(self.user.pk, self.last_event_id):
+            event_id = message.get("id")
+            if self.ended or not isinstance(event_id, int) or event_id <= self.last_event_id:
+                continue
+            self.last_event_id = self.replayed_up_to = event_id
+            out = translate.ws_message(message)
+            if out is not None:
+                _count(out["type"])
+                await self._send_json(out)
+
     # --- market subscriptions (realtime.markets) ------------------------------------------------------------
     async def _hub_send(self, message):
-        """realtime.market_hub hands this connection a market message (on its own drain task): forward its text."""
+        """realtime.hub hands this connection a market message (on its own drain task): forward its text."""
         if self.ended:
             return
         text = message.get("ws")
@@ -121,12 +179,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
         followed.update(new)
         self.followed_markets = followed
         if self.market_sink is None:
-            self.market_sink = market_hub.Sink(self._hub_send)
-        await market_hub.follow(self.market_sink, list(new))
+            self.market_sink = hub.Sink(self._hub_send)
+        await hub.follow(self.market_sink, list(new))
         if self.ended:  # closed while subscribing: _leave_groups may have run before the sink existed
             sink, self.market_sink = self.market_sink, None
             if sink is not None:
-                market_hub.unfollow(sink)
+                hub.unfollow(sink)
             return
         await sync_to_async(markets.want)(list(new.values()))
         if self.renew_task is None:
@@ -143,7 +201,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         for name in gone:
             followed.pop(name)
         if self.market_sink is not None and gone:
-            market_hub.unfollow(self.market_sink, list(gone))
+            hub.unfollow(self.market_sink, list(gone))
         self.followed_markets = followed
         await sync_to_async(markets.record)(self.user.pk, self.channel_name, list(followed))
         await self._send_json(
@@ -205,10 +263,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
         )
 
     async def amarktai_event(self, message):
+        """An event from the hub (the user's) or the channel layer's broadcast group (platform-wide)."""
         if self.ended:
             return
         if "ws" in message:
-            # Encoded once by the publisher (realtime.events): every socket of the group sends the same text.
+            # Encoded once by the publisher (realtime.events): every socket it reaches sends the same text.
             text = message["ws"]
             if text is not None:
                 _count(message.get("event"))

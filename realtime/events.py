@@ -1,7 +1,9 @@
 """The only way events leave the domain: publish(user_id, type, payload).
 
-Events go to the user's Channels group ``user.<id>`` and to the ``admins`` group, after the current database
-transaction commits (never before, so no client sees a trade that was rolled back).
+Events go to the user's route ``user.<id>`` and to the ``admins`` route of the fan-out hub (realtime.hub), after the
+current database transaction commits (never before, so no client sees a trade that was rolled back): each event is
+published ONCE, whatever the number of sockets (with Redis one PUBLISH per batch of events; each ASGI process's one
+subscriber hands it to its local WebSockets and SSE streams following the user, or ``admins``).
 
 Payloads (JSON-safe: str ids, float money, ISO timestamps), by event type:
 - bot_update:      {"bot_id", "status", "data": <the bot as in GET /api/bots>}
@@ -63,13 +65,21 @@ The WebSocket and SSE consumers translate these into the contract's message shap
 Every event gets a per-user sequence number ("id", 1, 2, 3, ...) and is kept for a while in a short per-user replay
 buffer in the Django cache (Redis in production, so every process sees it): a reconnecting SSE client sends
 Last-Event-ID and receives what it missed (at most the last ``REPLAY_BUFFER_SIZE`` events of the last
-``REPLAY_TTL_SECONDS``). The channel-layer message is ``{"type": "amarktai.event", "event", "id", "user_id",
-"payload", "timestamp", "ws"}``: ``ws`` is the event's WebSocket message (realtime.translate.ws_message) already
-encoded as JSON text, once per event by the publisher, so no consumer in any process translates or encodes it again:
-every WebSocket of the user and every admin socket sends that same text (None: the event has no WebSocket form).
+``REPLAY_TTL_SECONDS``).
 
-``send_many(events)`` sends a batch of events (after their commit, like ``send_now``) in one event-loop hop, so a
-publisher with many events (a tick of many bots) pays for one channel-layer connection, not one per event.
+The hub message is ``{"type": "amarktai.event", "event", "id", "user_id", "payload", "timestamp", "routes", "ws"}``:
+``routes`` is ``["user.<id>", "admins"]``; ``ws`` is the event's WebSocket message (realtime.translate.ws_message)
+already encoded as JSON text, once per event by the publisher, so no consumer in any process translates or encodes it
+again: every WebSocket of the user and every admin socket sends that same text (None: the event has no WebSocket form).
+Each consumer holds the events for it in its own bounded queue (realtime.hub.Sink, REALTIME_EVENTS_MAX_PENDING,
+never coalesced, a drop counted in ``amarktai_realtime_hub_dropped_total``), so one user's events reach each of the
+user's sockets in the order published and a slow socket delays nobody else. After a process's Redis subscription
+was lost and is back, its SSE streams and user WebSockets send what they missed from the replay buffer (realtime.hub).
+
+``send_many(events)`` sends a batch of events (after their commit, like ``send_now``) in one go: the replay buffer
+written with one ``set_many``, the batch published in one pipelined round trip (realtime.hub.send), so a publisher
+with many events (a tick of many bots) pays per batch, not per event and socket. Session control messages
+(realtime.sessions) and ``broadcast()`` still travel over the channel layer (groups ``session.<id>``, ``broadcast``).
 
 Listeners (``add_listener(fn)``): higher layers (notifications) hear of every published event without this module
 knowing them. ``fn(user_id, event_type, payload)`` runs after the commit, once per event, in the publishing process;
@@ -81,10 +91,13 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.db import transaction
 
 from amarktai.utils import iso_now
+from realtime import hub
+from realtime.metrics import EVENTS_PUBLISHED
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +148,8 @@ _listeners = []
 
 def add_listener(fn):
     """Call ``fn(user_id, event_type, payload)`` for every event published from now on (after its commit). Adding the
-    same function twice keeps one."""
+    same function twice keeps one. A listener with a ``many`` attribute gets each batch of send_many at once instead:
+    ``fn.many([(user_id, event_type, payload), ...])`` (one query per batch rather than per event)."""
     if fn not in _listeners:
         _listeners.append(fn)
 
@@ -145,12 +159,20 @@ def remove_listener(fn):
         _listeners.remove(fn)
 
 
-def _tell_listeners(user_id, event_type, payload):
+def _tell_listeners(items):
     for fn in list(_listeners):
-        try:
-            fn(user_id, event_type, payload)
-        except Exception:  # a listener never breaks the publisher
-            logger.warning("event listener %r failed on %s for user %s", fn, event_type, user_id, exc_info=True)
+        many = getattr(fn, "many", None)
+        if many is not None:
+            try:
+                many(items)
+            except Exception:  # a listener never breaks the publisher
+                logger.warning("event listener %r failed on a batch of %d event(s)", fn, len(items), exc_info=True)
+            continue
+        for user_id, event_type, payload in items:
+            try:
+                fn(user_id, event_type, payload)
+            except Exception:  # a listener never breaks the publisher
+                logger.warning("event listener %r failed on %s for user %s", fn, event_type, user_id, exc_info=True)
 
 
 def user_group(user_id):
@@ -177,27 +199,35 @@ def last_event_id(user_id):
         return 0
 
 
-def _remember(user_id, message):
-    """Give the event the user's next sequence number and keep it in the replay buffer.
-
-    One atomic counter (cache.incr) and one key per event: no read-modify-write, so concurrent publishers in several
-    processes never lose or reorder each other's events. Keys expire on their own; replay reads at most the newest
-    REPLAY_BUFFER_SIZE of them.
-    """
-    seq = _next_seq(user_id)
-    message["id"] = seq
-    cache.set(_event_key(user_id, seq), message, REPLAY_TTL_SECONDS)
-    return seq
-
-
-def _next_seq(user_id):
-    """The user's next sequence number: one round trip (incr) once the counter exists."""
+def _next_seq(user_id, count=1):
+    """The last of the user's next ``count`` sequence numbers (one incr once the counter exists)."""
     key = _seq_key(user_id)
     try:
-        return cache.incr(key)
+        return cache.incr(key, count)
     except ValueError:  # the user's first event (or the counter was evicted): create it, then count
         cache.add(key, 0, timeout=None)
-        return cache.incr(key)
+        return cache.incr(key, count)
+
+
+def _redis_client():
+    """The default cache's Redis client when it is Redis (for pipelining), else None."""
+    backend = caches["default"]
+    if isinstance(backend, DjangoRedisCache):
+        return backend._cache.get_client(write=True)
+    return None
+
+
+def _next_seqs(counts):
+    """{user id: how many events} -> {user id: the last of its new sequence numbers}, taken atomically per user:
+    with Redis one pipelined round trip for the whole batch (INCRBY creates a missing counter, without expiry, as
+    add does)."""
+    client = _redis_client()
+    if client is None:
+        return {user_id: _next_seq(user_id, count) for user_id, count in counts.items()}
+    pipe = client.pipeline(transaction=False)
+    for user_id, count in counts.items():
+        pipe.incrby(cache.make_and_validate_key(_seq_key(user_id)), count)
+    return dict(zip(counts, (int(last) for last in pipe.execute()), strict=True))
 
 
 def events_since(user_id, after_id):
@@ -251,27 +281,29 @@ def _with_ws(message):
     return message
 
 
-async def _group_send_all(layer, messages):
-    # One event-loop hop for every group of every event (a sync caller outside any loop gets a fresh loop, and with
-    # channels-redis a fresh connection, per async_to_sync call).
-    for message in messages:
-        await layer.group_send(user_group(message["user_id"]), message)
-        await layer.group_send(ADMIN_GROUP, message)
-
-
 def _prepare(items):
-    """Listeners told, sequence numbers taken, the batch's replay buffer written in one round trip (set_many),
-    WebSocket text encoded: the messages to send."""
-    messages, buffered = [], {}
-    for user_id, event_type, payload in items:
-        _tell_listeners(user_id, event_type, payload)
-        message = build_message(user_id, event_type, payload)
-        try:
-            message["id"] = _next_seq(user_id)
+    """Listeners told, sequence numbers taken (one round trip for the batch), the batch's replay buffer written in one
+    round trip (set_many), WebSocket text encoded: the messages to send, in the order given."""
+    _tell_listeners(items)
+    messages = [build_message(user_id, event_type, payload) for user_id, event_type, payload in items]
+    counts = {}
+    for message in messages:
+        counts[message["user_id"]] = counts.get(message["user_id"], 0) + 1
+    buffered = {}
+    try:
+        last = _next_seqs(counts)
+    except Exception:
+        logger.warning("could not number %d event(s)", len(messages), exc_info=True)
+    else:
+        following = {user_id: last[user_id] - count + 1 for user_id, count in counts.items()}
+        for message in messages:
+            user_id = message["user_id"]
+            message["id"] = following[user_id]
+            following[user_id] += 1
             buffered[_event_key(user_id, message["id"])] = dict(message)  # the buffered copy stays without the text
-        except Exception:
-            logger.warning("could not buffer %s for user %s", event_type, user_id, exc_info=True)
-        messages.append(_with_ws(message))
+    for message in messages:
+        message["routes"] = [user_group(message["user_id"]), ADMIN_GROUP]
+        _with_ws(message)
     if buffered:
         try:
             cache.set_many(buffered, REPLAY_TTL_SECONDS)
@@ -281,25 +313,22 @@ def _prepare(items):
 
 
 def send_many(items):
-    """Send ``(user_id, event_type, payload)`` events now (callers past the commit), in one event-loop hop."""
+    """Send ``(user_id, event_type, payload)`` events now (callers past the commit): the batch is published once, in
+    order, through the fan-out hub (realtime.hub.send: one pipelined Redis round trip, or in process without Redis)."""
     items = list(items)
     for _user_id, event_type, _payload in items:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
-    layer = get_channel_layer()
-    if layer is None:
-        for user_id, event_type, payload in items:
-            _tell_listeners(user_id, event_type, payload)
-        return
     messages = _prepare(items)
     if not messages:
         return
     try:
-        from realtime.metrics import EVENTS_PUBLISHED
-
+        counts = {}
         for message in messages:
-            EVENTS_PUBLISHED.labels(message["event"]).inc()
-        async_to_sync(_group_send_all)(layer, messages)
+            counts[message["event"]] = counts.get(message["event"], 0) + 1
+        for event_type, count in counts.items():
+            EVENTS_PUBLISHED.labels(event_type).inc(count)
+        hub.send(messages)
     except Exception:
         logger.warning("could not publish %d event(s)", len(messages), exc_info=True)
 
@@ -328,8 +357,6 @@ def _broadcast_now(event_type, payload):
         return
     message = _with_ws({**build_message("", event_type, payload), "user_id": None})
     try:
-        from realtime.metrics import EVENTS_PUBLISHED
-
         EVENTS_PUBLISHED.labels(event_type).inc()
         async_to_sync(layer.group_send)(BROADCAST_GROUP, message)
     except Exception:

@@ -11,7 +11,7 @@ distinct markets per user over all of the user's connections, in every process: 
 the Django cache (Redis in production) under the user's key, renewed every RENEW_SECONDS while it is open and dropped
 when it closes (an entry of a connection that died without closing expires after ENTRY_TTL seconds).
 
-A subscribed connection follows its markets in this process's hub (realtime.market_hub), to which the market app's
+A subscribed connection follows its markets in this process's hub (realtime.hub), to which the market app's
 fan-out publishes ``market_update`` (coalesced to MARKET_UPDATES_PER_SECOND per market) and the market scan's
 ``signal``s once per message, whatever the number of subscribers. The market
 is marked wanted (trading.marketcache.want, through the hook the market app registers, since realtime sits below

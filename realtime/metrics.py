@@ -137,3 +137,12 @@ def mark_process_dead(pid, path):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid, path)
+
+
+# The fan-out hub (realtime.hub). kind: market|events; reason: superseded (a market ticker replaced by a newer one of
+# the same market, by design), overflow (a consumer fell MAX_PENDING messages behind: the oldest pending one dropped).
+HUB_DROPPED = Counter(
+    "amarktai_realtime_hub_dropped_total", "Messages a consumer's hub queue dropped", ["kind", "reason"]
+)
+# A process's Redis subscription was lost and is confirmed again: its streams replay what they missed (realtime.hub).
+HUB_GAPS = Counter("amarktai_realtime_hub_gaps_total", "Redis subscription gaps of this process's fan-out hub")

@@ -11,10 +11,12 @@ seconds once its credential is no longer good:
        "key_id": str | None, "jwt_only": bool}
 
   Every WebSocket and SSE consumer of the user joins that group, and the message travels over the channel layer, so
-  it reaches the user's connections in every process. "close" ends each of the user's connections (with ``key_id``:
-  only those opened with that API key; with ``jwt_only``: only those opened with a JWT, as revoking the user's
-  sessions leaves API keys valid); "demote" ends the WebSockets that joined the ``admins`` group (every user's
-  events) with 4403: a reconnect gets a socket with only the user's own events.
+  it reaches the user's connections in every process. The same message is also sent through the fan-out hub
+  (realtime.hub) on the route ``session.<user id>``, which each connection's events queue follows: it is handled in
+  order with the user's events, so nothing published after the revocation is sent on a connection it ends. "close"
+  ends each of the user's connections (with ``key_id``: only those opened with that API key; with ``jwt_only``: only
+  those opened with a JWT, as revoking the user's sessions leaves API keys valid); "demote" ends the WebSockets that
+  follow ``admins`` (every user's events) with 4403: a reconnect gets a socket with only the user's own events.
 - A periodic re-check. Each connection validates its credential again every ``REALTIME_RECHECK_SECONDS`` exactly as a
   new request would (``accounts.authentication.user_for_token``: active user, API key not revoked, token valid), and
   a connection ends at its JWT's "exp" (or its API key's expiry) to the second. This also covers changes that send
@@ -39,6 +41,7 @@ from django.db import transaction
 
 from accounts.authentication import user_for_token
 from accounts.models import ApiKey
+from realtime import hub
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +184,14 @@ async def watch(session, end: Callable[[int, str], Awaitable[None]], admin_scope
 
 
 def _send(user_id, message):
+    # Through the hub first, on the route session.<id> every connection's events sink follows: the message is queued
+    # behind the events published before it and ahead of those published after it, so a connection sends nothing
+    # published after its credential ended. Then over the channel layer as well (a connection ends once; decide() is
+    # idempotent), which holds a message for a consumer while the process's hub subscription is reconnecting.
+    try:
+        hub.send([{**message, "routes": [session_group(user_id)]}])
+    except Exception:
+        logger.warning("could not send %s to the connections of user %s", message.get("action"), user_id, exc_info=True)
     layer = get_channel_layer()
     if layer is None:
         return

@@ -41,7 +41,7 @@ from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
 from amarktai import errors
-from realtime import auth, events, market_hub, markets, providers, sessions, translate
+from realtime import auth, events, hub, markets, providers, sessions, translate
 from realtime.metrics import SSE_CONNECTIONS, SSE_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ class EventStreamConsumer(AsyncHttpConsumer):
     account_id = None  # ?account=<id>: only this trading account's events
     followed = None  # {wire name: (exchange, symbol)} from ?symbols=
     renew_task = None
-    market_sink = None  # this stream's end of realtime.market_hub (with ?symbols=)
+    market_sink = None  # this stream's end of realtime.hub (with ?symbols=)
+    events_sink = None  # the user's events' end of realtime.hub (route user.<id>)
 
     # The base class ends the response when handle() returns; a stream stays open until the client goes away.
     async def http_request(self, message):
@@ -147,15 +148,17 @@ class EventStreamConsumer(AsyncHttpConsumer):
         self.streaming = True
         SSE_CONNECTIONS.inc()
         self.counted = True
-        # Join the group before reading the buffer: an event published in between is both replayed and queued in
-        # the group; handlers run only after handle() returns and skip what the replay already sent.
-        self.groups = (events.user_group(self.user.pk), sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
+        # Follow the user's events before reading the buffer: an event published in between is both replayed and
+        # queued in the (paused) sink, which sends only after the opening frames and skips what the replay sent.
+        self.events_sink = hub.Sink(self._hub_event, kind=hub.EVENTS, paused=True)
+        await hub.follow(self.events_sink, [events.user_group(self.user.pk), sessions.session_group(self.user.pk)])
+        self.groups = (sessions.session_group(self.user.pk), events.BROADCAST_GROUP)
         if self.followed:
             await sync_to_async(markets.want)(list(self.followed.values()))
             # The market messages come from the process's hub (published once, whatever the number of streams);
             # held until the stream's opening frames are out.
-            self.market_sink = market_hub.Sink(self.amarktai_event, paused=True)
-            await market_hub.follow(self.market_sink, list(self.followed))
+            self.market_sink = hub.Sink(self.amarktai_event, paused=True)
+            await hub.follow(self.market_sink, list(self.followed))
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
 
@@ -175,6 +178,7 @@ class EventStreamConsumer(AsyncHttpConsumer):
             chunks.append(self._frame("overview_update", translate.sse_overview(await _overview(self.user.pk))))
         await self.send_body(b"".join(chunks), more_body=True)
         self.heartbeat_task = asyncio.ensure_future(self._heartbeat())
+        self.events_sink.resume()
         if self.market_sink is not None:
             self.market_sink.resume()
         if self.followed:
@@ -265,6 +269,26 @@ class EventStreamConsumer(AsyncHttpConsumer):
         if frames:
             await self.send_body(b"".join(frames), more_body=True)
 
+    async def _hub_event(self, message):
+        """One of the user's events from realtime.hub (on the sink's drain task, in order); after a gap in this
+        process's Redis subscription, the buffered events newer than the last one sent."""
+        kind = message.get("type")
+        if kind == sessions.MESSAGE_TYPE:  # in order with the events (realtime.sessions)
+            await self.amarktai_session(message)
+            return
+        if kind != hub.GAP:
+            await self.amarktai_event(message)
+            return
+        if not self.streaming or self.ended:
+            return
+        frames = []
+        for missed in await _events_since(self.user.pk, self.last_id):
+            if isinstance(missed.get("id"), int) and missed["id"] > self.last_id:
+                frames.extend(await self._frames(missed))
+                self.replayed_up_to = max(self.replayed_up_to, missed["id"])
+        if frames and not self.ended:
+            await self.send_body(b"".join(frames), more_body=True)
+
     async def amarktai_session(self, message):
         verdict = sessions.decide(self.session, message)
         if verdict is not None:
@@ -290,12 +314,15 @@ class EventStreamConsumer(AsyncHttpConsumer):
                 task.cancel()
 
     async def _leave_groups(self):
+        events_sink, self.events_sink = self.events_sink, None
+        if events_sink is not None:
+            hub.unfollow(events_sink)
         groups, self.groups = self.groups, ()
         for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
         sink, self.market_sink = self.market_sink, None
         if sink is not None:
-            market_hub.unfollow(sink)
+            hub.unfollow(sink)
         followed, self.followed = self.followed, None
         if followed:
             try:

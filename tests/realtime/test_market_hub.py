@@ -1,4 +1,4 @@
-"""The market fan-out hub (realtime.market_hub): one publish per market message, whatever the number of subscribers;
+"""The market fan-out hub (realtime.hub): one publish per market message, whatever the number of subscribers;
 each process hands it to its own followers; a consumer that goes away leaves the hub; a slow consumer delays nobody
 else. Runs embedded (in-process hand-over) and, with REDIS_URL, over Redis pub/sub (incl. a publish from another
 process)."""
@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from market import feed
-from realtime import market_hub
+from realtime import hub
 from tests.realtime.conftest import run, token_for, ws_connect, ws_receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,21 +41,21 @@ async def _subscribe(comm, symbols):
 
 
 def _count_publishes(monkeypatch):
-    """Count market_hub.publish calls (the one call per message the writer makes), passing them through."""
+    """Count hub.publish calls (the one call per message the writer makes), passing them through."""
     calls = []
-    original = market_hub.publish
+    original = hub.publish
 
     def counting(message):
         calls.append(message)
         original(message)
 
-    monkeypatch.setattr(market_hub, "publish", counting)
+    monkeypatch.setattr(hub, "publish", counting)
     return calls
 
 
 def test_two_connections_get_one_message_each_from_one_publish(user, other_user, monkeypatch):
     calls = _count_publishes(monkeypatch)
-    before = market_hub.publisher.published
+    before = hub.publisher.published
     mine, theirs = token_for(user), token_for(other_user)
 
     async def scenario():
@@ -63,7 +63,7 @@ def test_two_connections_get_one_message_each_from_one_publish(user, other_user,
         b = await ws_connect(token=theirs)
         await _subscribe(a, [MARKET])
         await _subscribe(b, [MARKET, "luno:ETH/ZAR"])
-        assert len(market_hub.followers(MARKET)) == 2
+        assert len(hub.followers(MARKET)) == 2
         feed.send_to_market("luno", "BTC/ZAR", "market_update", _payload(123.5))
         for comm in (a, b):
             message = await ws_receive(comm)
@@ -71,7 +71,7 @@ def test_two_connections_get_one_message_each_from_one_publish(user, other_user,
             assert await comm.receive_nothing(timeout=0.3), "a second copy arrived"
         assert len(calls) == 1 and calls[0]["market"] == MARKET
         if django_settings.REDIS_URL:  # one PUBLISH on Redis for both connections
-            assert market_hub.publisher.published - before == 1
+            assert hub.publisher.published - before == 1
 
     run(scenario)
 
@@ -84,15 +84,15 @@ def test_a_consumer_that_disconnects_or_unsubscribes_leaves_the_hub(user):
         b = await ws_connect(token=token)
         await _subscribe(a, [MARKET, "luno:ETH/ZAR"])
         await _subscribe(b, [MARKET])
-        assert len(market_hub.followers(MARKET)) == 2
+        assert len(hub.followers(MARKET)) == 2
         await a.disconnect()
         await asyncio.sleep(0.1)
-        assert len(market_hub.followers(MARKET)) == 1 and not market_hub.followers("luno:ETH/ZAR")
-        (sink,) = market_hub.followers(MARKET)
+        assert len(hub.followers(MARKET)) == 1 and not hub.followers("luno:ETH/ZAR")
+        (sink,) = hub.followers(MARKET)
         assert not sink.closed
         await b.send_json_to({"type": "unsubscribe", "symbols": [MARKET]})
         assert (await ws_receive(b))["type"] == "unsubscribed"
-        assert not market_hub.followers(MARKET)
+        assert not hub.followers(MARKET)
         feed.send_to_market("luno", "BTC/ZAR", "market_update", _payload(1.0))
         assert await b.receive_nothing(timeout=0.3)
 
@@ -114,10 +114,10 @@ def test_a_slow_consumer_does_not_delay_another():
             stuck_calls.append(message)
             await never.wait()
 
-        slow = market_hub.Sink(stuck_send, max_pending=4)
-        quick = market_hub.Sink(fast_send)
-        await market_hub.follow(slow, [MARKET])
-        await market_hub.follow(quick, [MARKET])
+        slow = hub.Sink(stuck_send, max_pending=4)
+        quick = hub.Sink(fast_send)
+        await hub.follow(slow, [MARKET])
+        await hub.follow(quick, [MARKET])
         try:
             started = time.monotonic()
             for i in range(20):
@@ -136,9 +136,9 @@ def test_a_slow_consumer_does_not_delay_another():
             updates = [m for m in pending if m["event"] == "market_update"]
             assert [m["payload"]["last"] for m in updates] == [19.0]  # the latest ticker survives
         finally:
-            market_hub.unfollow(slow)
-            market_hub.unfollow(quick)
-        assert slow.closed and not market_hub.followers(MARKET)
+            hub.unfollow(slow)
+            hub.unfollow(quick)
+        assert slow.closed and not hub.followers(MARKET)
 
     run(scenario)
 
@@ -147,10 +147,10 @@ PUBLISHER = """
 import django, sys
 django.setup()
 from market import feed
-from realtime import market_hub
+from realtime import hub
 feed.send_to_market("luno", "BTC/ZAR", "market_update", {"exchange": "luno", "symbol": "BTC/ZAR", "last": 777.0,
     "bid": None, "ask": None, "change_pct": None, "volume": None, "timestamp": "2024-01-01T00:00:00.000Z"})
-sys.exit(0 if market_hub.publisher.flush(10) and market_hub.publisher.published == 1 else 3)
+sys.exit(0 if hub.publisher.flush(10) and hub.publisher.published == 1 else 3)
 """
 
 
@@ -169,7 +169,7 @@ def test_a_message_published_by_another_process_reaches_a_subscriber(user):
         assert proc.returncode == 0, err.decode()[-2000:]
         message = await ws_receive(comm, timeout=5)
         assert message["type"] == "market_update" and message["data"]["last"] == 777.0
-        assert market_hub.listener.received >= 1
+        assert hub.listener.received >= 1
 
     run(scenario)
 
@@ -184,12 +184,12 @@ def test_the_subscriber_reconnects_after_its_connection_is_killed(user):
     async def scenario():
         comm = await ws_connect(token=token)
         await _subscribe(comm, [MARKET])
-        before = market_hub.listener.reconnects
-        ours = [c for c in admin.client_list() if c.get("name") == market_hub.client_name()]
+        before = hub.listener.reconnects
+        ours = [c for c in admin.client_list() if c.get("name") == hub.client_name()]
         assert len(ours) == 1, ours
         admin.execute_command("CLIENT", "KILL", "ID", ours[0]["id"])
         deadline = time.monotonic() + 10
-        while not (market_hub.listener.reconnects > before and market_hub.listener.ready.is_set()):
+        while not (hub.listener.reconnects > before and hub.listener.ready.is_set()):
             assert time.monotonic() < deadline, "the subscriber did not reconnect"
             await asyncio.sleep(0.05)
         feed.send_to_market("luno", "BTC/ZAR", "market_update", _payload(42.0))
