@@ -34,7 +34,8 @@ SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15)
 # admin still admin); deactivation, revocation and demotion also end connections at once through events.
 REALTIME_RECHECK_SECONDS = env_float("REALTIME_RECHECK_SECONDS", 15)
 # How many user events one WebSocket/SSE connection may have waiting (a slow client, a burst such as a tick of many bots
-# of one user) before its oldest pending event is dropped and counted (realtime.hub, amarktai_realtime_hub_dropped_total).
+# of one user) before its oldest pending event is dropped and counted (realtime.hub,
+# amarktai_realtime_hub_dropped_total).
 REALTIME_EVENTS_MAX_PENDING = env_int("REALTIME_EVENTS_MAX_PENDING", 10_000)
 # How long /api/health and /api/health/components wait for the database probe (a read of a real table on a connection
 # of its own) before they report the database down.
