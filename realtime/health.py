@@ -19,8 +19,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 def check_database(timeout=None):
     """The database answers a real query within ``timeout`` seconds (default settings.HEALTH_DB_TIMEOUT_MS).
 
-    ``SELECT 1`` proves nothing: it answers while another session holds an exclusive lock (SQLite) or a table lock
-    (PostgreSQL) that makes every real request hang. So the probe reads a real table, the user table every
+    ``SELECT 1`` proves nothing: it answers while another session holds a table lock (PostgreSQL; SQLite's exclusive
+    lock in its rollback-journal mode, where the embedded default runs in WAL mode and a writer no longer stops
+    readers) that makes every real request hang. So the probe reads a real table, the user table every
     authenticated request reads, on a connection of its own with that short timeout as its lock wait (SQLite's busy
     timeout; PostgreSQL's lock_timeout, statement_timeout and connect_timeout), in a thread of its own that the caller
     waits for no longer than the timeout: whatever hangs (a lock, a dead server, a network that drops packets), health

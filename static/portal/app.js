@@ -309,6 +309,12 @@
         if (btn) btn.disabled = false;
       }
     });
+    form.dataset.bound = '1';
+    if (form.dataset.pendingSubmit) {
+      // Submitted before this handler existed (guard.js held it back): send it now, once the page has set itself up.
+      delete form.dataset.pendingSubmit;
+      setTimeout(() => form.requestSubmit(), 0);
+    }
   }
 
   /** A two-step destructive button: first click arms it, a second click within 4 s runs the action. */
