@@ -469,12 +469,7 @@ def _write_quiet(quiet, since):
             whens = [When(pk__in=pks, then=Value(block)) for block, pks in blocked.items()]
             if kept:
                 whens.append(When(pk__in=kept, then=F("risk_block")))
-            rows = Bot.objects.filter(
-                Q(last_tick_at__isnull=True) | Q(last_tick_at__lt=since),
-                pk__in=[bot.pk for bot, _ in batch],
-                status=BotStatus.ACTIVE,
-                paused_by_admin=False,
-            )
+            rows = _untouched([bot.pk for bot, _ in batch], since)
             # Plain QuerySet.update: the owners' cached bot lists are dropped below, once per owner.
             models.QuerySet.update(
                 rows,
@@ -491,6 +486,17 @@ def _write_quiet(quiet, since):
                 updated_at=now,
             )
         invalidate_bot_lists(bot.user_id for bot, _ in quiet)
+
+
+def _untouched(pks, since):
+    """The bots of ``pks`` a batched write may still write: active, not locked by an admin, and not ticked since
+    ``since`` (by the per-bot path or another worker meanwhile)."""
+    return Bot.objects.filter(
+        Q(last_tick_at__isnull=True) | Q(last_tick_at__lt=since),
+        pk__in=pks,
+        status=BotStatus.ACTIVE,
+        paused_by_admin=False,
+    )
 
 
 # What the group path reads of its bots (the per-bot path reads its bot again, whole, under the row lock). A field
@@ -535,12 +541,7 @@ def _write_waiting(bots, symbol, since):
     size = max(limit - 20, 1) if limit else len(pks)
     with transaction.atomic():
         for start in range(0, len(pks), size):
-            rows = Bot.objects.filter(
-                Q(last_tick_at__isnull=True) | Q(last_tick_at__lt=since),
-                pk__in=pks[start : start + size],
-                status=BotStatus.ACTIVE,
-                paused_by_admin=False,
-            )
+            rows = _untouched(pks[start : start + size], since)
             # Plain QuerySet.update: the owners' cached bot lists are dropped below, once per owner.
             models.QuerySet.update(
                 rows,
