@@ -758,13 +758,21 @@
 
     const bots = new Map();
     const positions = new Map(); // bot id -> its open position (GET /api/positions)
+    // What a row shows: a row whose bot and position show the same is kept as it is (with its buttons), so the ticks'
+    // bot_update/pnl_update and list reloads never replace a button under a click that is landing on it.
+    const shown = (b) => {
+      const p = positions.get(b.id);
+      return JSON.stringify([b.name, b.symbol, b.strategy, b.risk_mode, b.exchange, b.status, b.trading_mode, b.admin_lock || null,
+        b.last_error || '', b.risk_block || '', b.current_capital, b.total_profit, b.profit_percentage,
+        p ? [p.id, positionLabel(p), p.unrealised_pnl] : null]);
+    };
     function row(b) {
       const ccy = quoteOf(b.symbol) || (list.find((p) => p.id === b.exchange) || {}).quote_currency;
       const err = h('span', { class: 'field-error', testid: 'bot-row-error' });
       const actions = h('span', { class: 'actions' });
       const pos = positions.get(b.id);
       const lock = b.admin_lock;
-      const tr = h('tr', { testid: 'bot-row', dataset: { id: b.id, status: b.status } },
+      const tr = h('tr', { testid: 'bot-row', dataset: { id: b.id, status: b.status, shown: shown(b) } },
         h('td', {}, h('a', { href: `/bots/${encodeURIComponent(b.id)}`, testid: 'bot-row-link' }, h('b', { testid: 'bot-row-name' }, b.name)),
           h('span', { class: 'sub' }, [b.symbol, b.strategy, b.risk_mode].filter(Boolean).join(' · ')),
           pos ? h('span', { class: 'sub', testid: 'bot-position' }, `Open position: ${positionLabel(pos)} · `,
@@ -818,7 +826,11 @@
     }
     function render() {
       const all = Array.from(bots.values());
-      T('bots-list').replaceChildren(...all.map(row));
+      const body = T('bots-list');
+      const current = Array.from(body.children);
+      const byId = new Map(current.map((tr) => [tr.dataset.id, tr]));
+      const rows = all.map((b) => { const old = byId.get(b.id); return old && old.dataset.shown === shown(b) ? old : row(b); });
+      if (rows.length !== current.length || rows.some((tr, i) => tr !== current[i])) body.replaceChildren(...rows);
       T('bots-empty').hidden = all.length > 0;
       T('bots-count').textContent = all.length ? `${all.filter((b) => b.status === 'active').length} active of ${all.length}` : '';
     }
@@ -827,7 +839,8 @@
       if (!b) return;
       bots.set(id, { ...b, ...patch });
       const old = $(`[data-testid="bot-row"][data-id="${CSS.escape(id)}"]`);
-      if (old) old.replaceWith(row(bots.get(id))); else render();
+      if (!old) render();
+      else if (old.dataset.shown !== shown(bots.get(id))) old.replaceWith(row(bots.get(id)));
       T('bots-count').textContent = `${Array.from(bots.values()).filter((x) => x.status === 'active').length} active of ${bots.size}`;
     }
     async function loadPositions() {

@@ -196,3 +196,22 @@ def test_wallet_says_what_a_transfer_is(new_page, portal_server, screenshot_dir,
     expect(page.locator('[data-testid="transfer-row"][data-status="canceled"]')).to_have_count(1)
     expect(transfer.locator('[data-testid="transfer-status-text"]')).to_contain_text("free again")
     assert not page.errors, page.errors
+
+
+def test_a_reload_of_the_bots_list_keeps_the_rows_that_did_not_change(new_page, portal_server):
+    """The bots page reloads its list whenever a bot arrives (and updates rows on every tick): rows that show the same
+    are kept with their buttons, so a click landing on Pause at that moment is not lost (CI lost one: no dialog)."""
+    owner = register_via_api(portal_server, "pavel")
+    token = owner["token"]
+    bot_id = quiet_bot(portal_server, token, "Pavel Bot")
+    buy_for(portal_server, bot_id)
+    page = new_page(viewport={"width": 1360, "height": 900})
+    open_signed_in(page, owner, "/bots")
+    row = page.locator(f'[data-testid="bot-row"][data-id="{bot_id}"]')
+    expect(row.locator('[data-testid="bot-position"]')).to_contain_text("Open position: 0.001 BTC")
+    row.locator('[data-testid="bot-pause"]').evaluate("(b) => { b.dataset.marked = '1'; }")
+    other = quiet_bot(portal_server, token, "Pavel Two")  # its bot_update makes the page load its list again
+    expect(page.locator(f'[data-testid="bot-row"][data-id="{other}"]')).to_have_count(1)
+    expect(row.locator('[data-testid="bot-pause"][data-marked="1"]')).to_have_count(1)  # the same button, kept
+    row.locator('[data-testid="bot-pause"]').click()
+    expect(tid(page, "pause-dialog")).to_be_visible()
