@@ -469,33 +469,38 @@ def _write_quiet(quiet, since):
             whens = [When(pk__in=pks, then=Value(block)) for block, pks in blocked.items()]
             if kept:
                 whens.append(When(pk__in=kept, then=F("risk_block")))
-            rows = _untouched([bot.pk for bot, _ in batch], since)
-            # Plain QuerySet.update: the owners' cached bot lists are dropped below, once per owner.
-            models.QuerySet.update(
-                rows,
-                last_tick_at=now,
-                failure_count=0,
-                last_error="",
-                next_tick_at=scheduling.next_tick_at(now, 0),
-                last_decision=Decision.NO_SIGNAL,
-                last_decision_reason=Concat(
-                    Value(prefix), F("strategy"), Value(suffix), output_field=models.CharField()
-                ),
-                last_decision_at=now,
+            _write_ticked(
+                [bot.pk for bot, _ in batch],
+                since,
+                now,
+                Decision.NO_SIGNAL,
+                Concat(Value(prefix), F("strategy"), Value(suffix), output_field=models.CharField()),
                 risk_block=Case(*whens, default=Value(""), output_field=models.CharField()) if whens else Value(""),
-                updated_at=now,
             )
         invalidate_bot_lists(bot.user_id for bot, _ in quiet)
 
 
-def _untouched(pks, since):
-    """The bots of ``pks`` a batched write may still write: active, not locked by an admin, and not ticked since
-    ``since`` (by the per-bot path or another worker meanwhile)."""
-    return Bot.objects.filter(
+def _write_ticked(pks, since, now, decision, reason, **extra):
+    """One UPDATE of what a tick writes, on the bots of ``pks`` a batched write may still write: active, not locked by
+    an admin, and not ticked since ``since`` (by the per-bot path or another worker meanwhile)."""
+    rows = Bot.objects.filter(
         Q(last_tick_at__isnull=True) | Q(last_tick_at__lt=since),
         pk__in=pks,
         status=BotStatus.ACTIVE,
         paused_by_admin=False,
+    )
+    # Plain QuerySet.update: the callers drop the owners' cached bot lists, once per owner.
+    models.QuerySet.update(
+        rows,
+        last_tick_at=now,
+        failure_count=0,
+        last_error="",
+        next_tick_at=scheduling.next_tick_at(now, 0),
+        last_decision=decision,
+        last_decision_reason=reason,
+        last_decision_at=now,
+        updated_at=now,
+        **extra,
     )
 
 
@@ -541,19 +546,7 @@ def _write_waiting(bots, symbol, since):
     size = max(limit - 20, 1) if limit else len(pks)
     with transaction.atomic():
         for start in range(0, len(pks), size):
-            rows = _untouched(pks[start : start + size], since)
-            # Plain QuerySet.update: the owners' cached bot lists are dropped below, once per owner.
-            models.QuerySet.update(
-                rows,
-                last_tick_at=now,
-                failure_count=0,
-                last_error="",
-                next_tick_at=scheduling.next_tick_at(now, 0),
-                last_decision=Decision.MARKET_CLOSED,
-                last_decision_reason=reason,
-                last_decision_at=now,
-                updated_at=now,
-            )
+            _write_ticked(pks[start : start + size], since, now, Decision.MARKET_CLOSED, reason)
         invalidate_bot_lists(bot.user_id for bot in bots)
 
 
